@@ -1,0 +1,45 @@
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export FLASK_APP := app:create_app
+
+.PHONY: install system-deps translations run test lint bench clean i18n-update
+
+install: system-deps $(STAMP) translations
+
+system-deps:
+	@scripts/system-deps.sh
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+translations: $(STAMP)
+	@$(BIN)/pybabel compile -q -f -d translations
+
+run: install
+	scripts/run.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: install lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/list_and_export.py
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+
+# After adding or changing user-facing strings: refresh the catalogue, then translate the new
+# German entries in translations/de/LC_MESSAGES/messages.po (the test suite checks none is empty).
+i18n-update: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location \
+	  --ignore-dirs=".venv migrations tests bench" -o translations/messages.pot .
+	$(BIN)/pybabel update --no-fuzzy-matching -w 100 -i translations/messages.pot -d translations

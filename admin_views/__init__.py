@@ -1,0 +1,31 @@
+"""The admin site: one Flask-Admin instance per app, built in ``create_app``."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext
+
+from models import db
+
+from .base import DashboardView
+from .customers import CustomerAdmin
+
+
+def build_admin(app: Flask) -> Admin:
+    admin = Admin(
+        app,
+        name=lazy_gettext("MSP Billing"),
+        index_view=DashboardView(name=lazy_gettext("Dashboard"), url="/admin"),
+        theme=Bootstrap4Theme(base_template="admin/msp_base.html", fluid=True),
+    )
+    admin.add_view(
+        CustomerAdmin(
+            db.session,
+            name=lazy_gettext("Customers"),
+            category=lazy_gettext("Billing"),
+            endpoint="customer",
+        )
+    )
+    return admin

@@ -1,0 +1,135 @@
+"""The one secure base for every admin screen, the index (dashboard) and sign-in."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, session, url_for
+from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.contrib.sqla import ModelView
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from billing import staff as staff_service
+from billing.errors import AuthenticationFailed
+from models import Customer, StaffRole, db
+
+from .auth import client_ip, clock, current_staff, safe_next
+
+ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
+
+
+class RoleGuard:
+    """Deny by default: a view lists the roles that may open it."""
+
+    allowed_roles: tuple[str, ...] = ()
+
+    def is_accessible(self) -> bool:
+        staff = current_staff()
+        return staff is not None and staff.role in self.allowed_roles
+
+    def inaccessible_callback(self, name, **kwargs):
+        if current_staff() is None:
+            return redirect(url_for("admin.login_view", next=request.full_path))
+        abort(403)
+
+
+class SecureModelView(RoleGuard, ModelView):
+    form_base_class = FlaskForm
+    can_create = False
+    can_edit = False
+    can_delete = False
+    simple_list_pager = True
+    page_size = 25
+    can_set_page_size = True
+    page_size_options = (25, 50, 100)
+
+    def _get_list_extra_args(self):
+        """Clamp bogus page, page size and sort arguments instead of failing on them."""
+        args = super()._get_list_extra_args()
+        args.page = max(0, min(args.page or 0, 1_000_000))
+        if args.page_size not in self.page_size_options:
+            args.page_size = 0
+        if args.sort is not None and self._get_column_by_idx(args.sort) is None:
+            args.sort = None
+        return args
+
+
+class SecureBaseView(RoleGuard, BaseView):
+    pass
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired()])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
+
+
+class DashboardView(AdminIndexView):
+    """The admin start page; anonymous visitors are sent to sign-in."""
+
+    def is_accessible(self) -> bool:
+        return current_staff() is not None
+
+    def inaccessible_callback(self, name, **kwargs):
+        return redirect(url_for("admin.login_view", next=request.full_path))
+
+    def is_visible(self) -> bool:
+        return True
+
+    @expose("/")
+    def index(self):
+        counts = dict(
+            db.session.execute(
+                db.select(Customer.status, func.count()).group_by(Customer.status)
+            ).all()
+        )
+        return self.render("admin/dashboard.html", counts=counts)
+
+    def _handle_view(self, name, **kwargs):
+        if name in {"login_view", "logout_view", "language_view"}:
+            return None
+        return super()._handle_view(name, **kwargs)
+
+    @expose("/login/", methods=("GET", "POST"))
+    def login_view(self):
+        form = LoginForm()
+        target = safe_next(request.args.get("next"), url_for("admin.index"))
+        if current_staff() is not None:
+            return redirect(target)
+        if form.validate_on_submit():
+            try:
+                staff = staff_service.authenticate_staff(
+                    form.email.data, form.password.data, clock(), client_ip()
+                )
+            except AuthenticationFailed as error:
+                flash(error.message, "error")
+            else:
+                language = session.get("language")
+                session.clear()
+                if language:
+                    session["language"] = language
+                elif staff.language:
+                    session["language"] = staff.language
+                login_user(staff)
+                return redirect(target)
+        return self.render("admin/login.html", form=form)
+
+    @expose("/logout/", methods=("POST",))
+    def logout_view(self):
+        staff = current_staff()
+        if staff is not None:
+            staff_service.sign_out_everywhere(staff.id, clock())
+        logout_user()
+        session.clear()
+        flash(_("You have been signed out."), "info")
+        return redirect(url_for("admin.login_view"))
+
+    @expose("/language/", methods=("POST",))
+    def language_view(self):
+        language = request.form.get("language", "")
+        if language in ("en", "de"):
+            session["language"] = language
+        return redirect(safe_next(request.form.get("next"), url_for("admin.index")))

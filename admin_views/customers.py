@@ -1,0 +1,320 @@
+"""The customer list (SPEC §3): columns, filters, search, details and streamed exports."""
+
+from __future__ import annotations
+
+import pycountry
+from flask import Response, current_app, flash, redirect, stream_with_context, url_for
+from flask_admin import expose
+from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from markupsafe import Markup
+from sqlalchemy import select
+
+from billing import audit
+from billing.customers import current_subscription, pending_change
+from billing.exports import FORMATS, export_columns
+from billing.search import apply_customer_search
+from models import (
+    Customer,
+    CustomerStatus,
+    Partner,
+    PaymentMethodCode,
+    ServiceMode,
+    Subscription,
+    Tag,
+    customer_tags,
+    db,
+)
+
+from .auth import clock, staff_actor
+from .base import ALL_STAFF, SecureModelView
+
+SERVICE_MODE_LABELS = {
+    ServiceMode.MANAGED.value: lazy_gettext("Managed service"),
+    ServiceMode.SELF_SERVICE.value: lazy_gettext("Self service"),
+}
+STATUS_LABELS = {
+    CustomerStatus.MARKED_FOR_DELETION.value: lazy_gettext("Marked for deletion"),
+    CustomerStatus.INVITED.value: lazy_gettext("Invited"),
+    CustomerStatus.LOCKED.value: lazy_gettext("Locked"),
+    CustomerStatus.ACTIVE.value: lazy_gettext("Active"),
+    CustomerStatus.INACTIVE.value: lazy_gettext("Inactive"),
+}
+STATUS_STYLE = {
+    CustomerStatus.MARKED_FOR_DELETION.value: ("danger", "fa-trash"),
+    CustomerStatus.INVITED.value: ("info", "fa-envelope"),
+    CustomerStatus.LOCKED.value: ("warning", "fa-lock"),
+    CustomerStatus.ACTIVE.value: ("success", "fa-check-circle"),
+    CustomerStatus.INACTIVE.value: ("secondary", "fa-pause-circle"),
+}
+PAYMENT_LABELS = {
+    PaymentMethodCode.CARD.value: lazy_gettext("Credit card"),
+    PaymentMethodCode.INVOICE.value: lazy_gettext("Invoice"),
+    PaymentMethodCode.PROJECT_KEY.value: lazy_gettext("Project Key"),
+    PaymentMethodCode.FREE.value: lazy_gettext("Free"),
+}
+
+
+class LazyOptions:
+    """Filter options read when the list renders, not when the view is built."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+
+    def __iter__(self):
+        options = self.source() if callable(self.source) else self.source
+        return iter([(str(code), str(label)) for code, label in options])
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class ChoiceFilter(sqla_filters.FilterEqual):
+    """Equality on a coded column; a value outside the options is refused, never a 500.
+
+    ``key`` names the filter in URLs, the same in every UI language.
+    """
+
+    def __init__(self, column, name, options, key: str) -> None:
+        super().__init__(column, name, options=options)
+        self.key = key
+
+    def validate(self, value) -> bool:
+        return value in {code for code, _label in self.get_options(None)}
+
+    def get_options(self, view):
+        return LazyOptions(self.options)
+
+
+class TagFilter(ChoiceFilter):
+    def apply(self, query, value, alias=None):
+        tagged = (
+            select(customer_tags.c.customer_id)
+            .join(Tag, Tag.id == customer_tags.c.tag_id)
+            .where(Tag.name == value)
+        )
+        return query.filter(Customer.id.in_(tagged))
+
+
+class PendingFilter(ChoiceFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(Customer.has_pending_change.is_(value == "1"))
+
+
+def _partner_options():
+    return [
+        (str(pid), name)
+        for pid, name in db.session.execute(select(Partner.id, Partner.name).order_by(Partner.name))
+    ]
+
+
+def _tag_options():
+    return [(name, name) for name in db.session.scalars(select(Tag.name).order_by(Tag.name))]
+
+
+def _country_options():
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+
+
+def _company_formatter(view, context, model, name):
+    return Markup('<strong>{}</strong><br><small class="text-muted">{}</small>').format(
+        model.company_name, model.contact_email
+    )
+
+
+def _status_formatter(view, context, model, name):
+    style, icon = STATUS_STYLE.get(model.status, ("secondary", "fa-question"))
+    label = STATUS_LABELS.get(model.status, model.status)
+    return Markup(
+        '<span class="badge badge-{} msp-status" data-status="{}" title="{}">'
+        '<i class="fa {}" aria-hidden="true"></i> {}</span>'
+    ).format(style, model.status, label, icon, label)
+
+
+def _money(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.2f}"
+
+
+class CustomerAdmin(SecureModelView):
+    allowed_roles = ALL_STAFF
+    list_template = "admin/customer_list.html"
+    details_template = "admin/customer_details.html"
+    can_view_details = True
+    can_export = True
+    export_types = ["json", "csv", "xlsx"]
+    named_filter_urls = True
+
+    column_list = [
+        "company_name",
+        "service_mode",
+        "status",
+        "internal_ips",
+        "external_ips",
+        "payment_method",
+        "average_ip_price",
+    ]
+    column_labels = {
+        "company_name": lazy_gettext("Company Name"),
+        "service_mode": lazy_gettext("Service Mode"),
+        "status": lazy_gettext("Status"),
+        "internal_ips": lazy_gettext("IP's Internal"),
+        "external_ips": lazy_gettext("IP's External"),
+        "payment_method": lazy_gettext("Payment Method"),
+        "average_ip_price": lazy_gettext("Average IP Price"),
+        "contact_name": lazy_gettext("Contact person"),
+        "contact_email": lazy_gettext("Contact e-mail"),
+        "street": lazy_gettext("Street"),
+        "postal_code": lazy_gettext("Postal code"),
+        "city": lazy_gettext("City"),
+        "country": lazy_gettext("Country"),
+        "phone": lazy_gettext("Phone"),
+        "vat_id": lazy_gettext("VAT-ID"),
+        "language": lazy_gettext("Language"),
+        "partner": lazy_gettext("Partner"),
+        "tags": lazy_gettext("Tags"),
+        "monthly_price": lazy_gettext("Monthly price"),
+        "created_at": lazy_gettext("Created"),
+        "locked": lazy_gettext("Account locked"),
+    }
+    column_sortable_list = column_list
+    column_default_sort = [("company_name", False), ("id", False)]
+    column_formatters = {
+        "company_name": _company_formatter,
+        "status": _status_formatter,
+        "service_mode": lambda v, c, m, n: SERVICE_MODE_LABELS.get(m.service_mode, m.service_mode),
+        "payment_method": lambda v, c, m, n: PAYMENT_LABELS.get(m.payment_method, "–"),
+        "average_ip_price": lambda v, c, m, n: _money(m.average_ip_price),
+        "monthly_price": lambda v, c, m, n: _money(m.monthly_price),
+        "country": lambda v, c, m, n: getattr(
+            pycountry.countries.get(alpha_2=m.country), "name", m.country
+        ),
+        "tags": lambda v, c, m, n: ", ".join(t.name for t in m.tags),
+    }
+    column_details_list = [
+        "company_name",
+        "contact_name",
+        "contact_email",
+        "service_mode",
+        "status",
+        "street",
+        "postal_code",
+        "city",
+        "country",
+        "phone",
+        "vat_id",
+        "language",
+        "partner",
+        "tags",
+        "internal_ips",
+        "external_ips",
+        "payment_method",
+        "monthly_price",
+        "average_ip_price",
+        "locked",
+        "created_at",
+    ]
+    column_searchable_list = ["company_name", "contact_name", "contact_email", "vat_id"]
+    column_filters = [
+        ChoiceFilter(
+            Customer.payment_method,
+            lazy_gettext("Payment Method"),
+            options=lambda: list(PAYMENT_LABELS.items()),
+            key="payment_method",
+        ),
+        ChoiceFilter(
+            Customer.service_mode,
+            lazy_gettext("Service Mode"),
+            options=lambda: list(SERVICE_MODE_LABELS.items()),
+            key="service_mode",
+        ),
+        ChoiceFilter(
+            Customer.status,
+            lazy_gettext("Status"),
+            options=lambda: list(STATUS_LABELS.items()),
+            key="status",
+        ),
+        ChoiceFilter(
+            Customer.partner_id, lazy_gettext("Partner"), options=_partner_options, key="partner"
+        ),
+        TagFilter(Customer.id, lazy_gettext("Tag"), options=_tag_options, key="tag"),
+        ChoiceFilter(
+            Customer.country, lazy_gettext("Country"), options=_country_options, key="country"
+        ),
+        PendingFilter(
+            Customer.has_pending_change,
+            lazy_gettext("Pending change"),
+            options=lambda: [("1", _("Yes")), ("0", _("No"))],
+            key="pending_change",
+        ),
+    ]
+
+    def __init__(self, session, **kwargs):
+        super().__init__(Customer, session, **kwargs)
+
+    def get_filter_arg(self, index, flt):
+        return f"{flt.key}_equals"
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        query = apply_customer_search(query, search, db.engine.dialect.name)
+        if count_query is not None:
+            count_query = apply_customer_search(count_query, search, db.engine.dialect.name)
+        return query, count_query, joins, count_joins
+
+    def render(self, template, **kwargs):
+        if template == self.details_template and "model" in kwargs:
+            customer = kwargs["model"]
+            kwargs["subscriptions"] = db.session.scalars(
+                select(Subscription)
+                .where(Subscription.customer_id == customer.id)
+                .order_by(Subscription.valid_from.desc(), Subscription.id.desc())
+            ).all()
+            kwargs["current"] = current_subscription(customer.id)
+            kwargs["pending"] = pending_change(customer.id)
+            kwargs["status_labels"] = STATUS_LABELS
+            kwargs["payment_labels"] = PAYMENT_LABELS
+        return super().render(template, **kwargs)
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        """Stream exactly the rows the current filter and search select, in every page."""
+        if export_type not in FORMATS:
+            flash(_("Unknown export format."), "error")
+            return redirect(url_for(".index_view"))
+        args = self._get_list_extra_args()
+        sort = self._get_column_by_idx(args.sort)
+        _count, query = self.get_list(
+            None,
+            sort[0] if sort else None,
+            args.sort_desc,
+            args.search,
+            args.filters,
+            execute=False,
+            page_size=0,
+        )
+        rows_query = query.with_entities(*export_columns(current_app.config["CURRENCY"])).yield_per(
+            2000
+        )
+        audit.record(
+            staff_actor(),
+            "customer.export",
+            clock(),
+            after={
+                "format": export_type,
+                "search": args.search or "",
+                "filters": [str(v) for _i, _n, v in args.filters or []],
+            },
+        )
+        db.session.commit()
+        mimetype, writer = FORMATS[export_type]
+        stamp = clock().now().strftime("%Y%m%d-%H%M%S")
+        return Response(
+            stream_with_context(writer(iter(rows_query))),
+            mimetype=mimetype,
+            headers={
+                "Content-Disposition": f'attachment; filename="customers-{stamp}.{export_type}"',
+                "Cache-Control": "no-store",
+            },
+        )

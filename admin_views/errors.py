@@ -1,0 +1,83 @@
+"""Error pages: a generic page with a correlation id that matches a log line; no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("msp.errors")
+
+
+def _page(status: int, title: str, message: str, correlation_id: str | None = None):
+    return (
+        render_template(
+            "errors/error.html",
+            status=status,
+            title=title,
+            message=message,
+            correlation_id=correlation_id,
+        ),
+        status,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return _page(
+            400,
+            _("Form expired"),
+            _("The form was too old or incomplete. Please go back, reload and try again."),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        titles = {
+            400: _("Bad request"),
+            403: _("Access denied"),
+            404: _("Not found"),
+            405: _("Not allowed"),
+            413: _("Upload too large"),
+            429: _("Too many requests"),
+        }
+        messages = {
+            403: _("Your role does not give access to this page."),
+            404: _("The page or record does not exist."),
+            429: _("Please wait a moment and try again."),
+        }
+        status = error.code or 500
+        if status >= 500:
+            return unexpected(error)
+        return _page(
+            status,
+            titles.get(status, _("Request refused")),
+            messages.get(status, _("The request could not be processed.")),
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        correlation_id = uuid.uuid4().hex[:12]
+        log.error(
+            "correlation_id=%s unhandled error on %s %s",
+            correlation_id,
+            request.method,
+            request.path,
+            exc_info=error,
+        )
+        try:
+            from models import db
+
+            db.session.rollback()
+        except Exception:  # noqa: BLE001,S110 - the error page must render regardless
+            pass
+        return _page(
+            500,
+            _("Something went wrong"),
+            _("The error has been logged. Please quote this reference when you report it."),
+            correlation_id,
+        )

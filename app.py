@@ -1,0 +1,170 @@
+"""Application factory: configuration, extensions, the admin site, the portal and CLI commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from extensions import babel, csrf, db, login_manager, mail, migrate
+
+ROOT = Path(__file__).resolve().parent
+LANGUAGES = ("en", "de")
+WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret(instance: Path) -> str:
+    """The development secret key, generated once into the instance folder."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(app: Flask, overrides: dict | None) -> None:
+    """Configuration from environment variables (see the README table), then ``overrides``."""
+    env = os.environ
+    instance = Path(app.instance_path)
+    production = env.get("APP_ENV", "development") == "production"
+    app.config.update(
+        APP_ENV="production" if production else "development",
+        SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL", f"sqlite:///{instance / 'msp.db'}"),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        REDIS_URL=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        SECRET_KEY=env.get("SECRET_KEY", ""),
+        APP_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
+        HOME_COUNTRY=env.get("HOME_COUNTRY", "DE").upper(),
+        CURRENCY=env.get("CURRENCY", "EUR").upper(),
+        MAIL_SERVER=env.get("MAIL_SERVER", ""),
+        MAIL_PORT=int(env.get("MAIL_PORT", "25")),
+        MAIL_USE_TLS=_env_bool("MAIL_USE_TLS"),
+        MAIL_USE_SSL=_env_bool("MAIL_USE_SSL"),
+        MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
+        MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
+        MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
+        PORT=int(env.get("PORT", "5000")),
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_DEFAULT_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        REMEMBER_COOKIE_SECURE=production,
+        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        RQ_ASYNC=True,
+    )
+    if overrides:
+        app.config.update(overrides)
+    if not app.config["SECRET_KEY"]:
+        if app.config["APP_ENV"] == "production":
+            raise RuntimeError("SECRET_KEY must be set in production.")
+        app.config["SECRET_KEY"] = _dev_secret(instance)
+    if app.config["APP_ENV"] == "production":
+        key = app.config["SECRET_KEY"]
+        if key.lower() in WEAK_SECRETS or len(key) < 32:
+            raise RuntimeError("SECRET_KEY must be at least 32 random characters in production.")
+        if app.debug:
+            raise RuntimeError("Refusing to run in debug mode in production.")
+    if "CLOCK" not in app.config:
+        from billing.clock import Clock
+
+        app.config["CLOCK"] = Clock(app.config["APP_TIMEZONE"])
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def select_locale() -> str:
+    chosen = session.get("language")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
+    login_manager.init_app(app)
+
+
+def register_auth(app: Flask) -> None:
+    from admin_views.auth import load_principal
+
+    login_manager.user_loader(load_principal)
+    login_manager.login_view = "admin.login_view"
+    login_manager.session_protection = "strong"
+
+
+def register_admin(app: Flask) -> None:
+    from admin_views import build_admin
+
+    build_admin(app)
+
+
+def register_portal(app: Flask) -> None:
+    from portal import bp
+
+    app.register_blueprint(bp)
+
+
+def register_errors(app: Flask) -> None:
+    from admin_views.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from admin_views.cli import register_cli
+    from jobs.cli import worker_command
+    from seed.cli import seed_group
+
+    register_cli(app)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(seed_group)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder="static")
+    load_config(app, overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    register_extensions(app)
+    register_auth(app)
+    register_admin(app)
+    register_portal(app)
+    register_errors(app)
+    register_commands(app)
+
+    @app.get("/")
+    def root():
+        from flask import redirect, url_for
+
+        return redirect(url_for("admin.index"))
+
+    return app

@@ -1,0 +1,59 @@
+"""Writing audit events: one per state change, in the same transaction as the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models import ActorType, AuditEvent, StaffUser, User, db
+
+from .clock import Clock
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a staff member, a customer user, or the system (jobs, CLI, seed)."""
+
+    type: ActorType
+    id: int | None = None
+    label: str = "system"
+    ip: str = ""
+
+    @classmethod
+    def staff(cls, staff: StaffUser, ip: str = "") -> Actor:
+        return cls(ActorType.STAFF, staff.id, staff.email, ip)
+
+    @classmethod
+    def user(cls, user: User, ip: str = "") -> Actor:
+        return cls(ActorType.USER, user.id, user.email, ip)
+
+
+SYSTEM = Actor(ActorType.SYSTEM)
+
+
+def record(
+    actor: Actor,
+    action: str,
+    clock: Clock,
+    *,
+    customer_id: int | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str = "",
+    outcome: str = "ok",
+) -> AuditEvent:
+    """Add an audit event to the session (the caller commits it with the change)."""
+    event = AuditEvent(
+        at=clock.now(),
+        actor_type=actor.type.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        customer_id=customer_id,
+        before=before,
+        after=after,
+        reason=reason,
+        ip=actor.ip,
+        outcome=outcome,
+    )
+    db.session.add(event)
+    return event

@@ -1,0 +1,47 @@
+"""The one injectable clock all billing code takes its time from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+
+class Clock:
+    """The real clock: aware UTC instants and dates in the MSP's time zone."""
+
+    def __init__(self, timezone: str = "Europe/Berlin") -> None:
+        self.tz = ZoneInfo(timezone)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def today(self) -> date:
+        """Today's date in the MSP's time zone (the booking-month calendar)."""
+        return self.now().astimezone(self.tz).date()
+
+
+@dataclass
+class FixedClock(Clock):
+    """A clock frozen at ``instant``; used by tests and month-end rehearsals."""
+
+    instant: datetime
+    timezone: str = "Europe/Berlin"
+
+    def __post_init__(self) -> None:
+        if self.instant.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self.tz = ZoneInfo(self.timezone)
+
+    def now(self) -> datetime:
+        return self.instant.astimezone(UTC)
+
+
+def first_of_month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month ``months`` after ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)

@@ -1,0 +1,448 @@
+"""Customer lifecycle rules and the list summary (SPEC §2–§4).
+
+Every function takes ids and values plus the acting ``Actor`` and the ``Clock``, writes one audit
+event per state change and commits its own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pycountry
+from sqlalchemy import func
+
+from models import (
+    ChangeKind,
+    ChangeState,
+    Customer,
+    CustomerStatus,
+    Language,
+    PaymentMethodCode,
+    PriceBasis,
+    ScheduledChange,
+    ServiceMode,
+    Subscription,
+    SubscriptionState,
+    User,
+    db,
+)
+
+from . import audit
+from .audit import SYSTEM, Actor
+from .clock import Clock, add_months
+from .errors import DomainError, NotFound
+from .i18n import _
+from .passwords import MIN_LENGTH, hash_password
+from .pricing import average_ip_price, load_tiers, monthly_price
+from .staff import normalise_email
+
+INVITE_VALID_DAYS = 7
+
+
+def derive_status(
+    *, marked_for_deletion: bool, main_registered: bool, locked: bool, has_active: bool
+) -> CustomerStatus:
+    """The list status in SPEC §3's precedence."""
+    if marked_for_deletion:
+        return CustomerStatus.MARKED_FOR_DELETION
+    if not main_registered:
+        return CustomerStatus.INVITED
+    if locked:
+        return CustomerStatus.LOCKED
+    if has_active:
+        return CustomerStatus.ACTIVE
+    return CustomerStatus.INACTIVE
+
+
+def get_customer(customer_id: int) -> Customer:
+    customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(_("This customer does not exist."))
+    return customer
+
+
+def current_subscription(customer_id: int) -> Subscription | None:
+    return db.session.scalar(
+        db.select(Subscription).where(
+            Subscription.customer_id == customer_id,
+            Subscription.state == SubscriptionState.ACTIVE.value,
+        )
+    )
+
+
+def main_user(customer_id: int) -> User | None:
+    return db.session.scalar(
+        db.select(User).where(User.customer_id == customer_id, User.is_main.is_(True))
+    )
+
+
+def pending_change(customer_id: int) -> ScheduledChange | None:
+    return db.session.scalar(
+        db.select(ScheduledChange).where(
+            ScheduledChange.customer_id == customer_id,
+            ScheduledChange.state == ChangeState.PENDING.value,
+        )
+    )
+
+
+def subscription_price(sub: Subscription, tiers=None) -> Decimal:
+    """Net monthly price of a subscription on its price basis."""
+    if sub.price_basis == PriceBasis.PROJECT_KEY.value:
+        return (
+            Decimal("0.00")
+            if sub.unit_price is None
+            else monthly_price(sub.total_ips, (), sub.unit_price)
+        )
+    unit = sub.unit_price if sub.price_basis == PriceBasis.CUSTOMER_PRICE.value else None
+    return monthly_price(sub.total_ips, tiers if tiers is not None else load_tiers(), unit)
+
+
+def refresh_summary(customer: Customer, tiers=None) -> None:
+    """Recompute the list columns of ``customer`` from its subscription, users and changes."""
+    sub = current_subscription(customer.id)
+    main = main_user(customer.id)
+    customer.status = derive_status(
+        marked_for_deletion=customer.marked_for_deletion_at is not None,
+        main_registered=main is not None and main.is_registered,
+        locked=customer.locked,
+        has_active=sub is not None,
+    ).value
+    if sub is None:
+        customer.internal_ips = 0
+        customer.external_ips = 0
+        customer.monthly_price = Decimal("0.00")
+        customer.average_ip_price = None
+        latest = db.session.scalar(
+            db.select(Subscription.payment_method)
+            .where(Subscription.customer_id == customer.id)
+            .order_by(Subscription.valid_from.desc(), Subscription.id.desc())
+            .limit(1)
+        )
+        customer.payment_method = latest
+    else:
+        customer.internal_ips = sub.internal_ips
+        customer.external_ips = sub.external_ips
+        customer.payment_method = sub.payment_method
+        customer.monthly_price = subscription_price(sub, tiers)
+        customer.average_ip_price = average_ip_price(customer.monthly_price, sub.total_ips)
+    customer.has_pending_change = pending_change(customer.id) is not None
+
+
+def _snapshot(customer: Customer) -> dict:
+    return {
+        "status": customer.status,
+        "internal_ips": customer.internal_ips,
+        "external_ips": customer.external_ips,
+        "payment_method": customer.payment_method,
+        "locked": customer.locked,
+        "service_mode": customer.service_mode,
+    }
+
+
+def _touch(customer: Customer, clock: Clock) -> None:
+    customer.updated_at = clock.now()
+
+
+def _check_country(code: str) -> str:
+    code = (code or "").strip().upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise DomainError(_("Please choose a country from the list."), field="country")
+    return code
+
+
+@dataclass
+class NewCustomer:
+    company_name: str
+    contact_name: str
+    contact_email: str
+    street: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = "DE"
+    phone: str = ""
+    language: str = Language.EN.value
+    service_mode: str = ServiceMode.MANAGED.value
+
+
+def new_invite_token() -> tuple[str, str]:
+    """A fresh invite token and the hash that is stored in its place."""
+    token = secrets.token_urlsafe(32)
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_customer(data: NewCustomer, actor: Actor, clock: Clock) -> tuple[Customer, str]:
+    """Create a customer with an unregistered main user (SPEC §4, seed 3.1).
+
+    Returns the customer and the plain invite token (only its hash is stored).
+    Raises DomainError for missing names, an invalid or taken e-mail or an unknown country.
+    """
+    company = data.company_name.strip()
+    contact = data.contact_name.strip()
+    if not company:
+        raise DomainError(_("Please enter the company name."), field="company_name")
+    if not contact:
+        raise DomainError(_("Please enter the contact person's name."), field="contact_name")
+    email = normalise_email(data.contact_email)
+    if data.language not in Language.codes():
+        raise DomainError(_("Please choose English or German."), field="language")
+    if data.service_mode not in ServiceMode.codes():
+        raise DomainError(_("Unknown service mode."), field="service_mode")
+    country = _check_country(data.country)
+    if db.session.scalar(db.select(User.id).where(func.lower(User.email) == email.lower())):
+        raise DomainError(_("A user with this e-mail exists already."), field="contact_email")
+    now = clock.now()
+    customer = Customer(
+        company_name=company,
+        contact_name=contact,
+        contact_email=email,
+        street=data.street.strip(),
+        postal_code=data.postal_code.strip(),
+        city=data.city.strip(),
+        country=country,
+        phone=data.phone.strip(),
+        language=data.language,
+        service_mode=data.service_mode,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(customer)
+    db.session.flush()
+    token, token_hash = new_invite_token()
+    db.session.add(
+        User(
+            customer_id=customer.id,
+            email=email,
+            name=contact,
+            is_main=True,
+            invite_token_hash=token_hash,
+            invite_expires_at=now + timedelta(days=INVITE_VALID_DAYS),
+            created_at=now,
+        )
+    )
+    db.session.flush()
+    refresh_summary(customer)
+    audit.record(
+        actor, "customer.create", clock, customer_id=customer.id, after=_snapshot(customer)
+    )
+    db.session.commit()
+    return customer, token
+
+
+def register_user(user_id: int, password: str, clock: Clock) -> User:
+    """Set the password of an invited user and mark them registered."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("This user does not exist."))
+    if len(password) < MIN_LENGTH:
+        raise DomainError(
+            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
+        )
+    user.password_hash = hash_password(password)
+    user.registered_at = clock.now()
+    user.invite_token_hash = None
+    user.invite_expires_at = None
+    customer = user.customer
+    refresh_summary(customer)
+    audit.record(Actor.user(user), "user.register", clock, customer_id=customer.id)
+    db.session.commit()
+    return user
+
+
+def start_subscription(
+    customer_id: int,
+    internal_ips: int,
+    external_ips: int,
+    payment_method: str,
+    actor: Actor,
+    clock: Clock,
+    *,
+    valid_from: date | None = None,
+    price_basis: str = PriceBasis.TIERS.value,
+    unit_price: Decimal | None = None,
+) -> Subscription:
+    """Give a customer without an active subscription a new one (SPEC §4, reactivation 3.2.5)."""
+    customer = get_customer(customer_id)
+    _check_counts(internal_ips, external_ips)
+    if payment_method not in PaymentMethodCode.codes():
+        raise DomainError(_("Unknown payment method."), field="payment_method")
+    if current_subscription(customer_id) is not None:
+        raise DomainError(_("This customer already has an active subscription."))
+    before = _snapshot(customer)
+    sub = Subscription(
+        customer_id=customer_id,
+        internal_ips=internal_ips,
+        external_ips=external_ips,
+        payment_method=payment_method,
+        price_basis=price_basis,
+        unit_price=unit_price,
+        valid_from=valid_from or clock.today(),
+        created_at=clock.now(),
+    )
+    db.session.add(sub)
+    db.session.flush()
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "subscription.start",
+        clock,
+        customer_id=customer_id,
+        before=before,
+        after=_snapshot(customer),
+    )
+    db.session.commit()
+    return sub
+
+
+def _check_counts(internal_ips: int, external_ips: int) -> None:
+    if internal_ips < 0 or external_ips < 0:
+        raise DomainError(_("IP counts cannot be negative."), field="internal_ips")
+    if internal_ips + external_ips < 1:
+        raise DomainError(_("The total number of IPs must be at least 1."), field="total_ips")
+
+
+def schedule_change(
+    customer_id: int, internal_ips: int, external_ips: int, actor: Actor, clock: Clock
+) -> ScheduledChange:
+    """Schedule new IP counts for the 1st of next month, replacing any pending change."""
+    customer = get_customer(customer_id)
+    _check_counts(internal_ips, external_ips)
+    if current_subscription(customer_id) is None:
+        raise DomainError(_("This customer has no active subscription."))
+    old = pending_change(customer_id)
+    if old is not None:
+        old.state = ChangeState.REPLACED.value
+        db.session.flush()
+    change = ScheduledChange(
+        customer_id=customer_id,
+        kind=ChangeKind.CHANGE.value,
+        internal_ips=internal_ips,
+        external_ips=external_ips,
+        effective_date=add_months(clock.today(), 1),
+        created_at=clock.now(),
+        created_by=actor.label,
+    )
+    db.session.add(change)
+    db.session.flush()
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "subscription.schedule_change",
+        clock,
+        customer_id=customer_id,
+        before={"pending": str(old)} if old else None,
+        after={"pending": str(change)},
+    )
+    db.session.commit()
+    return change
+
+
+def set_locked(customer_id: int, locked: bool, actor: Actor, clock: Clock) -> Customer:
+    """Lock or unlock a customer (seed 3.2.3): locked users cannot sign in, billing goes on."""
+    customer = get_customer(customer_id)
+    before = _snapshot(customer)
+    customer.locked = locked
+    if locked:
+        for user in customer.users:
+            user.session_version += 1
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "customer.lock" if locked else "customer.unlock",
+        clock,
+        customer_id=customer_id,
+        before=before,
+        after=_snapshot(customer),
+    )
+    db.session.commit()
+    return customer
+
+
+def cancel_subscription(customer_id: int, actor: Actor, clock: Clock) -> Subscription:
+    """Cancel the active subscription (seed 3.2.4): inactive at once, billed to month end."""
+    customer = get_customer(customer_id)
+    sub = current_subscription(customer_id)
+    if sub is None:
+        raise DomainError(_("This customer has no active subscription."))
+    before = _snapshot(customer)
+    sub.state = SubscriptionState.CANCELLED.value
+    sub.cancelled_at = clock.now()
+    sub.valid_until = add_months(clock.today(), 1) - timedelta(days=1)
+    pending = pending_change(customer_id)
+    if pending is not None:
+        pending.state = ChangeState.WITHDRAWN.value
+    db.session.flush()
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "subscription.cancel",
+        clock,
+        customer_id=customer_id,
+        before=before,
+        after=_snapshot(customer),
+    )
+    db.session.commit()
+    return sub
+
+
+def mark_for_deletion(customer_id: int, actor: Actor, clock: Clock) -> Customer:
+    """Mark a customer for deletion (seed 3.2.9): nobody of it can sign in from now on."""
+    customer = get_customer(customer_id)
+    if customer.marked_for_deletion_at is not None:
+        raise DomainError(_("This customer is already marked for deletion."))
+    before = _snapshot(customer)
+    customer.marked_for_deletion_at = clock.now()
+    for user in customer.users:
+        user.session_version += 1
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "customer.mark_for_deletion",
+        clock,
+        customer_id=customer_id,
+        before=before,
+        after=_snapshot(customer),
+    )
+    db.session.commit()
+    return customer
+
+
+__all__ = [
+    "INVITE_VALID_DAYS",
+    "NewCustomer",
+    "SYSTEM",
+    "cancel_subscription",
+    "create_customer",
+    "current_subscription",
+    "derive_status",
+    "get_customer",
+    "main_user",
+    "mark_for_deletion",
+    "pending_change",
+    "refresh_summary",
+    "register_user",
+    "schedule_change",
+    "set_locked",
+    "start_subscription",
+    "subscription_price",
+]
+
+
+def user_may_sign_in(user: User) -> bool:
+    """Customer users sign in only when enabled, registered, and the customer is neither
+    locked nor marked for deletion (seed 3.2.3, 3.2.9)."""
+    customer = user.customer
+    return (
+        user.enabled
+        and user.is_registered
+        and not customer.locked
+        and customer.marked_for_deletion_at is None
+    )

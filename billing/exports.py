@@ -1,0 +1,178 @@
+"""The customer export (SPEC §3): one typed schema, streamed as JSON, CSV or XLSX.
+
+Rows are plain tuples in ``EXPORT_FIELDS`` order, read from a cursor in batches, so memory stays
+constant however many rows the filter selects.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import String, literal, select
+
+from models import Customer, Partner
+
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    kind: str  # int | money | code | text | bool | datetime
+    description: str
+
+
+EXPORT_FIELDS: tuple[Field, ...] = (
+    Field("id", "int", "customer id"),
+    Field("company_name", "text", "company name"),
+    Field("contact_name", "text", "contact person"),
+    Field("contact_email", "text", "contact e-mail (the main user's login)"),
+    Field("service_mode", "code", "managed | self_service"),
+    Field("status", "code", "marked_for_deletion | invited | locked | active | inactive"),
+    Field("internal_ips", "int", "internal IPs of the current subscription"),
+    Field("external_ips", "int", "external IPs of the current subscription"),
+    Field("total_ips", "int", "internal + external"),
+    Field("payment_method", "code", "card | invoice | project_key | free, or null"),
+    Field("monthly_price", "money", "net monthly price, decimal string"),
+    Field("average_ip_price", "money", "monthly price ÷ total IPs, decimal string or null"),
+    Field("currency", "code", "ISO 4217 code of the prices"),
+    Field("language", "code", "en | de"),
+    Field("country", "code", "ISO 3166 alpha-2 of the primary address"),
+    Field("city", "text", "city of the primary address"),
+    Field("vat_id", "text", "VAT identification number"),
+    Field("partner", "text", "reseller name, or null"),
+    Field("locked", "bool", "account locked"),
+    Field("has_pending_change", "bool", "a scheduled change is pending"),
+    Field("created_at", "datetime", "ISO 8601, UTC"),
+)
+
+
+def export_columns(currency: str = "EUR") -> list:
+    """SQL expressions for ``EXPORT_FIELDS``, to pass to ``Query.with_entities``."""
+    partner_name = select(Partner.name).where(Partner.id == Customer.partner_id).scalar_subquery()
+    return [
+        Customer.id,
+        Customer.company_name,
+        Customer.contact_name,
+        Customer.contact_email,
+        Customer.service_mode,
+        Customer.status,
+        Customer.internal_ips,
+        Customer.external_ips,
+        Customer.internal_ips + Customer.external_ips,
+        Customer.payment_method,
+        Customer.monthly_price,
+        Customer.average_ip_price,
+        literal(currency, String),
+        Customer.language,
+        Customer.country,
+        Customer.city,
+        Customer.vat_id,
+        partner_name,
+        Customer.locked,
+        Customer.has_pending_change,
+        Customer.created_at,
+    ]
+
+
+def typed(row: tuple) -> list:
+    """JSON-ready values: numbers as numbers, money as decimal strings, codes as strings."""
+    out = []
+    for field, value in zip(EXPORT_FIELDS, row, strict=True):
+        if value is None:
+            pass
+        elif field.kind == "int":
+            value = int(value)
+        elif field.kind == "money":
+            value = str(Decimal(value).quantize(Decimal("0.01")))
+        elif field.kind == "bool":
+            value = bool(value)
+        elif field.kind == "datetime" and isinstance(value, datetime | date):
+            value = value.isoformat()
+        else:
+            value = str(value)
+        out.append(value)
+    return out
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def defuse(value):
+    """Protect a text cell against spreadsheet formula injection."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def iter_json(rows: Iterable[tuple]) -> Iterator[str]:
+    """A JSON array of objects with the ``EXPORT_FIELDS`` keys, produced in chunks."""
+    keys = [f.key for f in EXPORT_FIELDS]
+    yield "["
+    first = True
+    chunk: list[str] = []
+    for row in rows:
+        text = json.dumps(dict(zip(keys, typed(row), strict=True)), ensure_ascii=False)
+        chunk.append(text if first else "," + text)
+        first = False
+        if len(chunk) >= BATCH:
+            yield "\n".join(chunk)
+            chunk = []
+    if chunk:
+        yield "\n".join(chunk)
+    yield "]\n"
+
+
+def iter_csv(rows: Iterable[tuple]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([f.key for f in EXPORT_FIELDS])
+    for n, row in enumerate(rows, 1):
+        values = typed(row)
+        writer.writerow(["" if v is None else defuse(v) for v in values])
+        if n % BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def iter_xlsx(rows: Iterable[tuple]) -> Iterator[bytes]:
+    """An XLSX workbook written row by row to a temporary file, then streamed from it."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("customers")
+    sheet.append([f.key for f in EXPORT_FIELDS])
+    for row in rows:
+        values = typed(row)
+        cells = []
+        for field, value in zip(EXPORT_FIELDS, values, strict=True):
+            if field.kind == "money" and value is not None:
+                value = Decimal(value)
+            cells.append(defuse(value))
+        sheet.append(cells)
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        workbook.save(path)
+        with open(path, "rb") as stream:
+            while block := stream.read(64 * 1024):
+                yield block
+    finally:
+        os.unlink(path)
+
+
+FORMATS = {
+    "json": ("application/json", iter_json),
+    "csv": ("text/csv; charset=utf-8", iter_csv),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", iter_xlsx),
+}

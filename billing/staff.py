@@ -1,0 +1,89 @@
+"""Staff accounts: creation and sign-in (SPEC §1)."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func
+
+from models import StaffRole, StaffUser, db
+
+from . import audit
+from .audit import SYSTEM, Actor
+from .clock import Clock
+from .errors import AuthenticationFailed, DomainError
+from .i18n import _
+from .passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
+
+
+def normalise_email(email: str) -> str:
+    """A syntactically valid address, stripped; raises DomainError otherwise."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise DomainError(_("Please enter a valid e-mail address."), field="email") from None
+
+
+def find_staff(email: str) -> StaffUser | None:
+    return db.session.scalar(
+        db.select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower())
+    )
+
+
+def create_staff(
+    email: str, role: str, password: str, clock: Clock, name: str = "", actor: Actor = SYSTEM
+) -> StaffUser:
+    """Create a staff account.
+
+    Raises DomainError for an invalid e-mail, unknown role, short password or a taken e-mail.
+    """
+    email = normalise_email(email)
+    if role not in StaffRole.codes():
+        raise DomainError(_("Unknown role %(role)s.", role=role), field="role")
+    if len(password) < MIN_LENGTH:
+        raise DomainError(
+            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
+        )
+    if find_staff(email) is not None:
+        raise DomainError(_("A staff account with this e-mail exists already."), field="email")
+    staff = StaffUser(
+        email=email,
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+        created_at=clock.now(),
+    )
+    db.session.add(staff)
+    db.session.flush()
+    audit.record(actor, "staff.create", clock, after={"email": email, "role": role})
+    db.session.commit()
+    return staff
+
+
+def authenticate_staff(email: str, password: str, clock: Clock, ip: str = "") -> StaffUser:
+    """Check the credentials; the same error for an unknown account and a wrong password."""
+    staff = find_staff(email)
+    ok = verify_password(staff.password_hash if staff else None, password)
+    if not ok or staff is None or not staff.active:
+        audit.record(
+            Actor(SYSTEM.type, None, email.strip()[:320], ip),
+            "staff.sign_in",
+            clock,
+            outcome="failed",
+        )
+        db.session.commit()
+        raise AuthenticationFailed(_("Invalid e-mail or password."))
+    if needs_rehash(staff.password_hash):
+        staff.password_hash = hash_password(password)
+    staff.last_login_at = clock.now()
+    audit.record(Actor.staff(staff, ip), "staff.sign_in", clock)
+    db.session.commit()
+    return staff
+
+
+def sign_out_everywhere(staff_id: int, clock: Clock) -> None:
+    """End every session of a staff member (their session cookies stop working)."""
+    staff = db.session.get(StaffUser, staff_id)
+    if staff is not None:
+        staff.session_version += 1
+        audit.record(Actor.staff(staff), "staff.sign_out", clock)
+        db.session.commit()

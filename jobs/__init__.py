@@ -1,0 +1,67 @@
+"""RQ queues, the one enqueue helper and the job decorator."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+
+from flask import current_app, has_app_context
+from redis import Redis
+from rq import Queue, get_current_job
+
+QUEUES = ("default", "mail", "billing")
+log = logging.getLogger("msp.jobs")
+_engine_pid: int | None = None
+
+
+def redis_connection(url: str | None = None) -> Redis:
+    return Redis.from_url(url or current_app.config["REDIS_URL"])
+
+
+def queue(name: str = "default", connection: Redis | None = None) -> Queue:
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name}")
+    return Queue(name, connection=connection or redis_connection())
+
+
+def enqueue(func, *args, queue_name: str = "default", **options):
+    """Put ``func(*args)`` on a queue. Jobs take ids and plain values, never objects."""
+    return queue(queue_name).enqueue(func, *args, **options)
+
+
+def job(func):
+    """Run a job inside an app context with a database pool of this process's own."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if has_app_context():
+            return _run(func, args, kwargs)
+        from app import create_app
+
+        with create_app().app_context():
+            return _run(func, args, kwargs)
+
+    return wrapper
+
+
+def _run(func, args, kwargs):
+    global _engine_pid
+    from models import db
+
+    if _engine_pid != os.getpid():
+        db.engine.dispose(close=False)
+        _engine_pid = os.getpid()
+    current = get_current_job()
+    job_id = current.id if current else "-"
+    log.info("job %s %s started", job_id, func.__name__)
+    try:
+        result = func(*args, **kwargs)
+    except Exception:
+        db.session.rollback()
+        log.exception("job %s %s failed", job_id, func.__name__)
+        raise
+    finally:
+        db.session.remove()
+    log.info("job %s %s done", job_id, func.__name__)
+    return result

@@ -1,0 +1,61 @@
+"""Typed SQLAlchemy models of the domain (SPEC §2); one aggregate per module."""
+
+from .audit import AuditEvent, EmailLog, Setting
+from .base import (
+    ActorType,
+    Base,
+    ChangeKind,
+    ChangeState,
+    CustomerStatus,
+    EmailState,
+    InvoiceKind,
+    InvoiceState,
+    Language,
+    PaymentMethodCode,
+    PriceBasis,
+    ProjectKeyState,
+    ServiceMode,
+    StaffRole,
+    SubscriptionState,
+    db,
+)
+from .customer import Customer, Partner, Tag, customer_tags
+from .invoice import Invoice, InvoiceLine
+from .pricing import PaymentMethod, PriceTier, ProjectKey
+from .subscription import ScheduledChange, Subscription
+from .user import StaffUser, User
+
+__all__ = [
+    "ActorType",
+    "AuditEvent",
+    "Base",
+    "ChangeKind",
+    "ChangeState",
+    "Customer",
+    "CustomerStatus",
+    "EmailLog",
+    "EmailState",
+    "Invoice",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceState",
+    "Language",
+    "Partner",
+    "PaymentMethod",
+    "PaymentMethodCode",
+    "PriceBasis",
+    "PriceTier",
+    "ProjectKey",
+    "ProjectKeyState",
+    "ScheduledChange",
+    "ServiceMode",
+    "Setting",
+    "StaffRole",
+    "StaffUser",
+    "Subscription",
+    "SubscriptionState",
+    "Tag",
+    "User",
+    "customer_tags",
+    "db",
+]

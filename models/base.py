@@ -1,0 +1,152 @@
+"""The declarative base, the shared ``db`` handle and the value enumerations of the domain."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON, MetaData
+from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.types import DateTime, TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC timestamps on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given; use the clock")
+            value = value.astimezone(UTC)
+            if dialect.name == "sqlite":
+                value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING),
+        type_annotation_map={datetime: UTCDateTime(), dict: JSON},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class StrEnum(enum.StrEnum):
+    """An enumeration whose members are stored and exported as their code."""
+
+    @classmethod
+    def codes(cls) -> list[str]:
+        return [m.value for m in cls]
+
+
+class ServiceMode(StrEnum):
+    MANAGED = "managed"
+    SELF_SERVICE = "self_service"
+
+
+class CustomerStatus(StrEnum):
+    """Derived status in precedence order (SPEC §3)."""
+
+    MARKED_FOR_DELETION = "marked_for_deletion"
+    INVITED = "invited"
+    LOCKED = "locked"
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+
+
+class Language(StrEnum):
+    EN = "en"
+    DE = "de"
+
+
+class PaymentMethodCode(StrEnum):
+    CARD = "card"
+    INVOICE = "invoice"
+    PROJECT_KEY = "project_key"
+    FREE = "free"
+
+
+class SubscriptionState(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class PriceBasis(StrEnum):
+    TIERS = "tiers"
+    CUSTOMER_PRICE = "customer_price"
+    PROJECT_KEY = "project_key"
+
+
+class ChangeKind(StrEnum):
+    CHANGE = "change"
+    CANCEL = "cancel"
+
+
+class ChangeState(StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    REPLACED = "replaced"
+    WITHDRAWN = "withdrawn"
+
+
+class ProjectKeyState(StrEnum):
+    AVAILABLE = "available"
+    REDEEMED = "redeemed"
+    EXPIRED = "expired"
+
+
+class InvoiceState(StrEnum):
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    PAID = "paid"
+    PAYMENT_FAILED = "payment_failed"
+    VOID = "void"
+
+
+class InvoiceKind(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class StaffRole(StrEnum):
+    ADMIN = "admin"
+    BILLING = "billing"
+    SUPPORT = "support"
+
+
+class ActorType(StrEnum):
+    STAFF = "staff"
+    USER = "user"
+    SYSTEM = "system"
+
+
+class EmailState(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def check_in(column: str, enum_cls: type[StrEnum]) -> str:
+    """SQL for a CHECK constraint that keeps ``column`` within the enum's codes."""
+    codes = ", ".join(f"'{c}'" for c in enum_cls.codes())
+    return f"{column} IN ({codes})"

@@ -1,0 +1,83 @@
+"""Invoices, credit notes and their lines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, InvoiceKind, InvoiceState, check_in
+
+
+class Invoice(Base):
+    """One invoice per customer and billing month; credit notes correct finalized invoices."""
+
+    __tablename__ = "invoice"
+    __table_args__ = (
+        CheckConstraint(check_in("state", InvoiceState), name="state"),
+        CheckConstraint(check_in("kind", InvoiceKind), name="kind"),
+        Index(
+            "uq_invoice_customer_period",
+            "customer_id",
+            "period",
+            unique=True,
+            sqlite_where=text("kind = 'invoice'"),
+            postgresql_where=text("kind = 'invoice'"),
+        ),
+        Index("ix_invoice_period_state", "period", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    period: Mapped[date]
+    kind: Mapped[str] = mapped_column(String(16), default=InvoiceKind.INVOICE.value)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default=InvoiceState.DRAFT.value)
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    language: Mapped[str] = mapped_column(String(2), default="en")
+    net: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0.00"))
+    vat: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
+    gross: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
+    vat_note: Mapped[str] = mapped_column(Text, default="")
+    billing_name: Mapped[str] = mapped_column(String(200), default="")
+    billing_address: Mapped[str] = mapped_column(Text, default="")
+    corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    created_at: Mapped[datetime]
+    finalized_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+
+    def __str__(self) -> str:
+        return self.number or f"draft {self.customer_id}/{self.period:%Y-%m}"
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    def __str__(self) -> str:
+        return f"{self.description}: {self.amount}"

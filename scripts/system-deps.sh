@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the product and its tests need, where missing and where we are root.
+set -euo pipefail
+missing=()
+python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
+command -v redis-server >/dev/null || missing+=(redis-server)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  echo "Installing system packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # The packaged PostgreSQL service is not used; tests start their own server on 127.0.0.1.
+  if command -v service >/dev/null; then service postgresql stop >/dev/null 2>&1 || true; fi
+else
+  echo "Missing system packages: ${missing[*]}" >&2
+  echo "Install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi

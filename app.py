@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -98,6 +98,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        return "en"
     chosen = session.get("language")
     if chosen in LANGUAGES:
         return chosen

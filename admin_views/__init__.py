@@ -22,7 +22,7 @@ def build_admin(app: Flask) -> Admin:
     )
     admin.add_view(
         CustomerAdmin(
-            db.session,
+            db,
             name=lazy_gettext("Customers"),
             category=lazy_gettext("Billing"),
             endpoint="customer",

@@ -251,8 +251,8 @@ class CustomerAdmin(SecureModelView):
         ),
     ]
 
-    def __init__(self, session, **kwargs):
-        super().__init__(Customer, session, **kwargs)
+    def __init__(self, database, **kwargs):
+        super().__init__(Customer, database, **kwargs)
 
     def get_filter_arg(self, index, flt):
         return f"{flt.key}_equals"

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from models.base import include_in_autogenerate
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -17,7 +19,7 @@ logger = logging.getLogger("alembic.env")
 def get_engine():
     try:
         # this works with Flask-SQLAlchemy<3 and Alchemical
-        return current_app.extensions["migrate"].db.get_engine()
+        return current_app.extensions["migrate"].db.engine
     except (TypeError, AttributeError):
         # this works with Flask-SQLAlchemy>=3
         return current_app.extensions["migrate"].db.engine
@@ -68,22 +70,6 @@ def run_migrations_offline():
         context.run_migrations()
 
 
-HAND_WRITTEN = {
-    "uq_user_account_email_lower",
-    "uq_staff_user_email_lower",
-    "ix_customer_search_trgm",
-}
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    """Leave the hand-written search and expression indexes to their migration."""
-    if type_ == "table" and name and name.startswith("customer_search"):
-        return False
-    if type_ == "index" and name in HAND_WRITTEN:
-        return False
-    return True
-
-
 def render_item(type_, obj, autogen_context):
     """Render the model's UTC timestamp type as a plain timezone-aware DateTime."""
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
@@ -111,7 +97,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("render_as_batch", True)
-    conf_args.setdefault("include_object", include_object)
+    conf_args.setdefault("include_object", include_in_autogenerate)
     conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives

@@ -1,0 +1,193 @@
+"""Fixtures: the app on SQLite or PostgreSQL (fresh migrated database per test), a real Redis,
+an SMTP sink, a frozen clock and signed-in clients."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+
+from billing.clock import FixedClock
+from tests.support.services import Postgres, Redis, SmtpSink
+
+SECRET = "test-secret-key-" + "x" * 32
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def berlin(*args) -> datetime:
+    return datetime(*args, tzinfo=BERLIN)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(berlin(2026, 11, 15, 10, 0))
+
+
+def _config(url: str, clock, **extra) -> dict:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "CLOCK": clock,
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "MAIL_SERVER": "",
+    }
+    config.update(extra)
+    return config
+
+
+def _migrate(url: str) -> None:
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import db
+
+    app = create_app(_config(url, FixedClock(berlin(2026, 1, 1, 0, 0))))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    _migrate(f"sqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    server = Postgres().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(postgres) -> str:
+    with psycopg.connect(postgres.url().replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE msp_template")
+    _migrate(postgres.url("msp_template"))
+    return "msp_template"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = Redis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+def _sqlite_url(sqlite_template, tmp_path) -> str:
+    path = tmp_path / "test.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+class PgDatabase:
+    def __init__(self, postgres, template: str) -> None:
+        self.admin_url = postgres.url().replace("+psycopg", "")
+        self.name = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
+        self.url = postgres.url(self.name)
+
+    def drop(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def _build(url: str, clock, **extra):
+    from app import create_app
+    from models import db
+
+    app = create_app(_config(url, clock, **extra))
+    ctx = app.app_context()
+    ctx.push()
+    return app, ctx, db
+
+
+@pytest.fixture
+def app(sqlite_template, tmp_path, clock):
+    """The app on a fresh, migrated SQLite database, inside an app context."""
+    app, ctx, db = _build(_sqlite_url(sqlite_template, tmp_path), clock)
+    yield app
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
+
+
+@pytest.fixture
+def pg_app(postgres, pg_template, clock):
+    """The app on a fresh, migrated PostgreSQL database."""
+    database = PgDatabase(postgres, pg_template)
+    app, ctx, db = _build(database.url, clock)
+    yield app
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
+    database.drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_app(request, clock):
+    """The app on each supported database in turn."""
+    fixture = "app" if request.param == "sqlite" else "pg_app"
+    return request.getfixturevalue(fixture)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+STAFF_PASSWORD = "Correct-Horse-9"
+
+
+def csrf_token(client, url: str = "/admin/login/") -> str:
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def make_staff(app, role: str, email: str | None = None):
+    from billing.staff import create_staff
+
+    return create_staff(email or f"{role}@staff.example", role, STAFF_PASSWORD, app.config["CLOCK"])
+
+
+def sign_in(client, email: str, password: str = STAFF_PASSWORD):
+    token = csrf_token(client)
+    return client.post(
+        "/admin/login/", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+@pytest.fixture
+def staff_client(app):
+    """A client signed in as an ``admin``; ``staff_client.token`` is its CSRF token."""
+    staff = make_staff(app, "admin")
+    client = app.test_client()
+    response = sign_in(client, staff.email)
+    assert response.status_code == 302
+    client.token = csrf_token(client, "/admin/")
+    return client

@@ -1,0 +1,185 @@
+"""Real servers for the test suite, each on 127.0.0.1 and stopped by its own process id."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if found:
+        return found[-1]
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (make test installs it)")
+    return path
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster (initdb) listening on 127.0.0.1 only."""
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="msp-pg-"))
+        self.data = self.base / "data"
+        self.port = free_port()
+        self.pid: int | None = None
+        self._as_postgres = os.geteuid() == 0
+
+    def _run(self, args: list[str]) -> None:
+        if self._as_postgres:
+            args = ["runuser", "-u", "postgres", "--", *args]
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def start(self) -> Postgres:
+        os.chmod(self.base, 0o755)
+        if self._as_postgres:
+            shutil.chown(self.base, "postgres")
+        self._run(
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        )
+        self._run(
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.base / "server.log"),
+                "-o",
+                f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                "start",
+            ]
+        )
+        self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        wait_for_port(self.port)
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGINT)
+                for _ in range(200):
+                    os.kill(self.pid, 0)
+                    time.sleep(0.05)
+            except ProcessLookupError:
+                pass
+            self.pid = None
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+class Redis:
+    """A redis-server without persistence on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="msp-redis-")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Redis:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed (make test installs it)")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+            self.process = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class SmtpSink:
+    """An aiosmtpd SMTP server that keeps every message it receives."""
+
+    port: int = field(default_factory=free_port)
+    messages: list = field(default_factory=list)
+
+    def start(self) -> SmtpSink:
+        from aiosmtpd.controller import Controller
+
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                sink.messages.append(
+                    (envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default))
+                )
+                return "250 OK"
+
+        self._lock = threading.Lock()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -11,6 +11,13 @@ _DUMMY = _hasher.hash("not-a-real-password")
 MIN_LENGTH = 10
 
 
+def use_low_cost_for_tests() -> None:
+    """Cheaper argon2id parameters so a test suite can hash thousands of passwords."""
+    global _hasher, _DUMMY
+    _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    _DUMMY = _hasher.hash("not-a-real-password")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -11,9 +11,13 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 
 from billing.clock import FixedClock
+from billing.passwords import use_low_cost_for_tests
 from tests.support.services import Postgres, Redis, SmtpSink
+
+use_low_cost_for_tests()
 
 SECRET = "test-secret-key-" + "x" * 32
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -108,11 +112,27 @@ class PgDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production (no ``g`` shared with the
+    test), and the test's session lets go of its transaction around it."""
+
+    def open(self, *args, **kwargs):
+        from models import db
+
+        kwargs.setdefault("buffered", True)
+        db.session.rollback()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.rollback()
+        return response
+
+
 def _build(url: str, clock, **extra):
     from app import create_app
     from models import db
 
     app = create_app(_config(url, clock, **extra))
+    app.test_client_class = FreshContextClient
     ctx = app.app_context()
     ctx.push()
     return app, ctx, db

@@ -1,0 +1,112 @@
+"""CLI commands: staff accounts and demo data (issue foundation; SPEC §1, §3)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+
+from billing.staff import authenticate_staff
+from models import (
+    AuditEvent,
+    Customer,
+    Invoice,
+    PaymentMethod,
+    PriceTier,
+    ScheduledChange,
+    StaffUser,
+    Subscription,
+    db,
+)
+
+
+def test_staff_create_with_generated_password(app, runner):
+    result = runner.invoke(args=["staff", "create", "ops@msp.example", "--role", "billing"])
+    assert result.exit_code == 0, result.output
+    password = result.output.split("Password: ")[1].strip()
+    assert authenticate_staff("ops@msp.example", password, app.config["CLOCK"]).role == "billing"
+
+
+def test_staff_create_rejects_bad_input(app, runner):
+    bad_role = runner.invoke(args=["staff", "create", "x@msp.example", "--role", "owner"])
+    assert bad_role.exit_code != 0
+    bad_email = runner.invoke(args=["staff", "create", "not-an-email", "--role", "admin"])
+    assert bad_email.exit_code != 0 and "valid e-mail" in bad_email.output
+    runner.invoke(args=["staff", "create", "x@msp.example", "--role", "admin"])
+    twice = runner.invoke(args=["staff", "create", "X@msp.example", "--role", "admin"])
+    assert twice.exit_code != 0 and "exists already" in twice.output
+    assert db.session.query(StaffUser).count() == 1
+
+
+def _counts() -> dict:
+    return {
+        model.__name__: db.session.scalar(db.select(func.count()).select_from(model))
+        for model in (
+            Customer,
+            StaffUser,
+            Subscription,
+            Invoice,
+            ScheduledChange,
+            PriceTier,
+            PaymentMethod,
+            AuditEvent,
+        )
+    }
+
+
+def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
+    """Demo data: every status, both modes, every payment method, both languages, a pending
+    decrease, a project-key customer, one marked for deletion, six months of invoices."""
+    runner = any_app.test_cli_runner()
+    first = runner.invoke(args=["seed", "demo"])
+    assert first.exit_code == 0, first.output
+    for role in ("admin", "billing", "support"):
+        assert f"{role}@demo.example" in first.output
+    counts = _counts()
+    second = runner.invoke(args=["seed", "demo"])
+    assert second.exit_code == 0
+    assert _counts() == counts
+    assert 55 <= counts["Customer"] <= 70
+    assert counts["StaffUser"] == 3 and counts["PriceTier"] == 3 and counts["PaymentMethod"] == 4
+
+    def distinct(column):
+        return set(db.session.scalars(db.select(column).distinct()))
+
+    assert distinct(Customer.status) == {
+        "active",
+        "inactive",
+        "invited",
+        "locked",
+        "marked_for_deletion",
+    }
+    assert distinct(Customer.service_mode) == {"managed", "self_service"}
+    assert {"card", "invoice", "project_key", "free"} <= distinct(Customer.payment_method)
+    assert distinct(Customer.language) == {"en", "de"}
+    pending = db.session.scalars(
+        db.select(ScheduledChange).where(ScheduledChange.state == "pending")
+    ).all()
+    assert pending and all(
+        change.internal_ips < db.session.get(Customer, change.customer_id).internal_ips
+        for change in pending
+    )
+    key_customer = db.session.scalar(
+        db.select(Customer).where(Customer.payment_method == "project_key")
+    )
+    assert key_customer.service_mode == "managed"
+    months = distinct(Invoice.period)
+    assert len(months) >= 6
+    assert distinct(Invoice.state) >= {"paid", "finalized"}
+
+
+def test_seed_demo_bulk_path_adds_generated_customers(any_app):
+    runner = any_app.test_cli_runner()
+    result = runner.invoke(args=["seed", "demo", "--customers", "2500"])
+    assert result.exit_code == 0, result.output
+    total = db.session.scalar(db.select(func.count()).select_from(Customer))
+    assert total >= 2500 + 55
+    statuses = set(db.session.scalars(db.select(Customer.status).distinct()))
+    assert statuses == {"active", "inactive", "invited", "locked", "marked_for_deletion"}
+
+
+def test_seed_demo_rejects_a_negative_count(app, runner):
+    result = runner.invoke(args=["seed", "demo", "--customers", "-3"])
+    assert result.exit_code != 0
+    assert db.session.query(Customer).count() == 0

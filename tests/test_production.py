@@ -1,0 +1,111 @@
+"""The production shape: PostgreSQL + Redis, `flask db upgrade`, gunicorn with several workers
+and `flask worker` processes (README "Production")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+from redis import Redis
+from rq import Queue
+
+from tests.support.services import free_port, wait_for_port
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def production_env(postgres, redis_server):
+    admin_url = postgres.url().replace("+psycopg", "")
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS msp_production WITH (FORCE)")
+        conn.execute("CREATE DATABASE msp_production")
+    env = dict(os.environ)
+    env.update(
+        APP_ENV="production",
+        SECRET_KEY="p" * 64,
+        DATABASE_URL=postgres.url("msp_production"),
+        REDIS_URL=redis_server.url,
+        FLASK_APP="app:create_app",
+    )
+    yield env
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS msp_production WITH (FORCE)")
+
+
+def flask(env, *args):
+    return subprocess.run(
+        [str(BIN / "flask"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+
+
+def test_gunicorn_with_two_workers_on_postgresql(production_env):
+    upgrade = flask(production_env, "db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert flask(production_env, "seed", "reference").returncode == 0
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=production_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        base = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{base}/admin/login/", timeout=10) as response:
+            assert response.status == 200
+            assert "csrf_token" in response.read().decode()
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(f"{base}/admin/customer/", timeout=10)
+        assert redirect.value.code == 302
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{base}/admin/login/", data=b"email=a%40b.c&password=x", method="POST"
+                ),
+                timeout=10,
+            )
+        assert refused.value.code == 400
+        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True)
+        assert len(workers.stdout.split()) == 2
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_worker_process_runs_jobs_against_postgresql(production_env):
+    assert flask(production_env, "db", "upgrade").returncode == 0
+    connection = Redis.from_url(production_env["REDIS_URL"])
+    job = Queue("default", connection=connection).enqueue("jobs.system.heartbeat", "prod-token")
+    result = flask(production_env, "worker", "--burst")
+    assert result.returncode == 0, result.stderr
+    job.refresh()
+    assert job.get_status() == "finished"
+    with psycopg.connect(production_env["DATABASE_URL"].replace("+psycopg", "")) as conn:
+        value = conn.execute("SELECT value FROM setting WHERE key = 'worker.heartbeat'").fetchone()
+    assert value == ("prod-token",)
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None

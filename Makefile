@@ -1,4 +1,5 @@
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -13,12 +14,12 @@ system-deps:
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/pip install -q -e '.[dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	touch $@
 
 translations: $(STAMP)
-	@$(BIN)/pybabel compile -q -f -d translations
+	@$(BIN)/pybabel compile -f -d translations >/dev/null
 
 run: install
 	scripts/run.sh

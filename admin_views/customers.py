@@ -6,6 +6,7 @@ import pycountry
 from flask import Response, current_app, flash, redirect, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla import filters as sqla_filters
+from flask_babel import format_currency, format_datetime, format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from markupsafe import Markup
@@ -135,7 +136,10 @@ def _status_formatter(view, context, model, name):
 def _money(value) -> str:
     if value is None:
         return "–"
-    return f"{value:,.2f}"
+    return format_currency(value, current_app.config["CURRENCY"])
+
+
+LANGUAGE_LABELS = {"en": lazy_gettext("English"), "de": lazy_gettext("German")}
 
 
 class CustomerAdmin(SecureModelView):
@@ -192,6 +196,11 @@ class CustomerAdmin(SecureModelView):
             pycountry.countries.get(alpha_2=m.country), "name", m.country
         ),
         "tags": lambda v, c, m, n: ", ".join(t.name for t in m.tags),
+        "language": lambda v, c, m, n: LANGUAGE_LABELS.get(m.language, m.language),
+        "locked": lambda v, c, m, n: _("Yes") if m.locked else _("No"),
+        "created_at": lambda v, c, m, n: format_datetime(m.created_at),
+        "internal_ips": lambda v, c, m, n: format_decimal(m.internal_ips),
+        "external_ips": lambda v, c, m, n: format_decimal(m.external_ips),
     }
     column_details_list = [
         "company_name",

@@ -6,9 +6,8 @@ import pycountry
 from flask import Response, current_app, flash, redirect, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla import filters as sqla_filters
-from flask_babel import format_currency, format_datetime, format_decimal
+from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from markupsafe import Markup
 from sqlalchemy import select
 

@@ -36,6 +36,18 @@ def _dev_secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _dev_encryption_key(instance: Path) -> str:
+    """The development encryption key for stored secrets, generated once."""
+    from cryptography.fernet import Fernet
+
+    path = instance / "encryption_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def load_config(app: Flask, overrides: dict | None) -> None:
     """Configuration from environment variables (see the README table), then ``overrides``."""
     env = os.environ
@@ -47,6 +59,8 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         REDIS_URL=env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         SECRET_KEY=env.get("SECRET_KEY", ""),
+        ENCRYPTION_KEYS=env.get("ENCRYPTION_KEYS", ""),
+        PUBLIC_URL=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         APP_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
         HOME_COUNTRY=env.get("HOME_COUNTRY", "DE").upper(),
         CURRENCY=env.get("CURRENCY", "EUR").upper(),
@@ -75,6 +89,10 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         if app.config["APP_ENV"] == "production":
             raise RuntimeError("SECRET_KEY must be set in production.")
         app.config["SECRET_KEY"] = _dev_secret(instance)
+    if not app.config["ENCRYPTION_KEYS"]:
+        if app.config["APP_ENV"] == "production":
+            raise RuntimeError("ENCRYPTION_KEYS must be set in production.")
+        app.config["ENCRYPTION_KEYS"] = _dev_encryption_key(instance)
     if app.config["APP_ENV"] == "production":
         key = app.config["SECRET_KEY"]
         if key.lower() in WEAK_SECRETS or len(key) < 32:

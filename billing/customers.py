@@ -34,7 +34,7 @@ from models import (
 from . import audit
 from .audit import SYSTEM, Actor
 from .clock import Clock, add_months
-from .errors import DomainError, NotFound
+from .errors import Conflict, DomainError, NotFound
 from .i18n import _
 from .passwords import MIN_LENGTH, hash_password
 from .pricing import average_ip_price, load_tiers, monthly_price
@@ -63,6 +63,17 @@ def get_customer(customer_id: int) -> Customer:
     if customer is None:
         raise NotFound(_("This customer does not exist."))
     return customer
+
+
+def check_version(customer: Customer, expected_version: int | None) -> None:
+    """Refuse a change based on a customer record that someone else changed since."""
+    if expected_version is not None and int(expected_version) != customer.version:
+        raise Conflict(
+            _(
+                "This customer was changed by someone else in the meantime. "
+                "Please reload the page and try again."
+            )
+        )
 
 
 def current_subscription(customer_id: int) -> Subscription | None:
@@ -342,9 +353,14 @@ def schedule_change(
     return change
 
 
-def set_locked(customer_id: int, locked: bool, actor: Actor, clock: Clock) -> Customer:
+def set_locked(
+    customer_id: int, locked: bool, actor: Actor, clock: Clock, expected_version: int | None = None
+) -> Customer:
     """Lock or unlock a customer (seed 3.2.3): locked users cannot sign in, billing goes on."""
     customer = get_customer(customer_id)
+    check_version(customer, expected_version)
+    if customer.locked == locked:
+        return customer
     before = _snapshot(customer)
     customer.locked = locked
     if locked:
@@ -364,9 +380,12 @@ def set_locked(customer_id: int, locked: bool, actor: Actor, clock: Clock) -> Cu
     return customer
 
 
-def cancel_subscription(customer_id: int, actor: Actor, clock: Clock) -> Subscription:
+def cancel_subscription(
+    customer_id: int, actor: Actor, clock: Clock, expected_version: int | None = None
+) -> Subscription:
     """Cancel the active subscription (seed 3.2.4): inactive at once, billed to month end."""
     customer = get_customer(customer_id)
+    check_version(customer, expected_version)
     sub = current_subscription(customer_id)
     if sub is None:
         raise DomainError(_("This customer has no active subscription."))
@@ -446,3 +465,285 @@ def user_may_sign_in(user: User) -> bool:
         and not customer.locked
         and customer.marked_for_deletion_at is None
     )
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_invited(customer: Customer) -> bool:
+    main = main_user(customer.id)
+    return customer.marked_for_deletion_at is None and (main is None or not main.is_registered)
+
+
+def invite_customer(data: NewCustomer, actor: Actor, clock: Clock):
+    """Create a managed customer and compose its invite e-mail (seed 3.1).
+
+    Returns the customer and the ``Outgoing`` message for the mail job. Refused with a message
+    pointing to the mail settings when no mail server is configured.
+    """
+    from .mail import mail_configured
+
+    if not mail_configured():
+        raise DomainError(
+            _(
+                "No mail server is configured, so no invite can be sent. "
+                "Please enter the mail server under Settings \u2192 Mail server first."
+            )
+        )
+    data.service_mode = ServiceMode.MANAGED.value
+    customer, token = create_customer(data, actor, clock)
+    return customer, invite_message(customer.id, token, clock)
+
+
+def invite_message(customer_id: int, token: str, clock: Clock):
+    from .mail import compose
+
+    customer = get_customer(customer_id)
+    user = main_user(customer_id)
+    expires = user.invite_expires_at.astimezone(clock.tz)
+    return compose(
+        "invite",
+        user.email,
+        customer.language,
+        clock,
+        customer_id=customer_id,
+        name=user.name,
+        company=customer.company_name,
+        email=user.email,
+        product="MSP Billing",
+        link=f"{_public_url()}/portal/invite/{token}",
+        expires=expires.strftime("%d.%m.%Y %H:%M"),
+    )
+
+
+def _public_url() -> str:
+    from flask import current_app
+
+    return current_app.config["PUBLIC_URL"]
+
+
+def resend_invite(customer_id: int, actor: Actor, clock: Clock):
+    """Issue a new invite token (the old one stops working) and compose the e-mail again."""
+    customer = get_customer(customer_id)
+    if not is_invited(customer):
+        raise DomainError(_("Only customers whose main user has not registered can be re-invited."))
+    user = main_user(customer_id)
+    token, token_hash = new_invite_token()
+    user.invite_token_hash = token_hash
+    user.invite_expires_at = clock.now() + timedelta(days=INVITE_VALID_DAYS)
+    audit.record(actor, "customer.resend_invite", clock, customer_id=customer_id)
+    db.session.commit()
+    return invite_message(customer_id, token, clock)
+
+
+def find_invite(token: str, clock: Clock) -> User:
+    """The user an invite token belongs to; NotFound when unknown or used, DomainError when
+    expired."""
+    if not token or len(token) > 200:
+        raise NotFound(_("This invite link is not valid or has already been used."))
+    user = db.session.scalar(db.select(User).where(User.invite_token_hash == _token_hash(token)))
+    if user is None or user.is_registered:
+        raise NotFound(_("This invite link is not valid or has already been used."))
+    if user.invite_expires_at is None or user.invite_expires_at < clock.now():
+        raise DomainError(
+            _("This invite link has expired. Please ask your provider for a new invitation.")
+        )
+    if user.customer.marked_for_deletion_at is not None:
+        raise NotFound(_("This invite link is not valid or has already been used."))
+    return user
+
+
+def accept_invite(token: str, password: str, password_again: str, clock: Clock):
+    """Register the invited user with a password (single use, even when submitted twice at once).
+
+    Returns the user and the welcome ``Outgoing`` message.
+    """
+    from .mail import compose
+
+    user = find_invite(token, clock)
+    if password != password_again:
+        raise DomainError(_("The two passwords do not match."), field="password_again")
+    if len(password) < MIN_LENGTH:
+        raise DomainError(
+            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
+        )
+    claimed = db.session.execute(
+        db.update(User)
+        .where(User.id == user.id, User.invite_token_hash == _token_hash(token))
+        .values(
+            invite_token_hash=None,
+            invite_expires_at=None,
+            password_hash=hash_password(password),
+            registered_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise NotFound(_("This invite link is not valid or has already been used."))
+    db.session.expire(user)
+    customer = user.customer
+    refresh_summary(customer)
+    audit.record(Actor.user(user), "user.register", clock, customer_id=customer.id)
+    db.session.commit()
+    message = compose(
+        "registration_done",
+        user.email,
+        user.language or customer.language,
+        clock,
+        customer_id=customer.id,
+        name=user.name,
+        company=customer.company_name,
+        email=user.email,
+        product="MSP Billing",
+    )
+    return user, message
+
+
+def convert_to_managed(
+    customer_id: int, actor: Actor, clock: Clock, expected_version: int | None = None
+) -> Customer:
+    """Self-service → managed (seed 3.2.1). Cannot be undone."""
+    customer = get_customer(customer_id)
+    check_version(customer, expected_version)
+    if customer.service_mode != ServiceMode.SELF_SERVICE.value:
+        raise DomainError(_("Only self-service customers can be converted to managed."))
+    if customer.marked_for_deletion_at is not None:
+        raise DomainError(_("This customer is marked for deletion."))
+    before = _snapshot(customer)
+    customer.service_mode = ServiceMode.MANAGED.value
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "customer.convert_to_managed",
+        clock,
+        customer_id=customer_id,
+        before=before,
+        after=_snapshot(customer),
+    )
+    db.session.commit()
+    return customer
+
+
+def other_main_user_candidates(customer_id: int) -> list[User]:
+    """Enabled, registered users of the customer other than the main user (seed 3.2.8)."""
+    return list(
+        db.session.scalars(
+            db.select(User)
+            .where(
+                User.customer_id == customer_id,
+                User.is_main.is_(False),
+                User.enabled.is_(True),
+                User.registered_at.is_not(None),
+            )
+            .order_by(User.name)
+        )
+    )
+
+
+def change_main_user(
+    customer_id: int,
+    user_id: int,
+    actor: Actor,
+    clock: Clock,
+    expected_version: int | None = None,
+) -> User:
+    """Make another enabled, registered user the main user; the old one stays a member."""
+    customer = get_customer(customer_id)
+    check_version(customer, expected_version)
+    candidates = {u.id: u for u in other_main_user_candidates(customer_id)}
+    new_main = candidates.get(int(user_id)) if str(user_id).isdigit() else None
+    if new_main is None:
+        raise DomainError(
+            _("Please choose an enabled, registered user of this customer."), field="user_id"
+        )
+    old = main_user(customer_id)
+    if old is not None:
+        old.is_main = False
+        db.session.flush()
+    new_main.is_main = True
+    customer.contact_name = new_main.name
+    customer.contact_email = new_main.email
+    db.session.flush()
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "customer.change_main_user",
+        clock,
+        customer_id=customer_id,
+        before={"main_user": old.email if old else None},
+        after={"main_user": new_main.email},
+    )
+    db.session.commit()
+    return new_main
+
+
+DELETE_WORD = "DELETE"
+
+
+def request_deletion(
+    customer_id: int,
+    confirmation: str,
+    actor: Actor,
+    clock: Clock,
+    expected_version: int | None = None,
+) -> Customer:
+    """Mark a customer for deletion (seed 3.2.9) after the right confirmation: a registered
+    customer needs ``DELETE`` typed exactly, an invited one a plain confirmation."""
+    customer = get_customer(customer_id)
+    check_version(customer, expected_version)
+    if customer.marked_for_deletion_at is not None:
+        raise DomainError(_("This customer is already marked for deletion."))
+    if is_invited(customer):
+        if confirmation not in (DELETE_WORD, "yes"):
+            raise DomainError(_("Please confirm the deletion."), field="confirmation")
+    elif (confirmation or "") != DELETE_WORD:
+        raise DomainError(
+            _("Please type DELETE in capital letters to confirm."), field="confirmation"
+        )
+    return mark_for_deletion(customer_id, actor, clock)
+
+
+def available_actions(customer: Customer, has_other_user: bool | None = None) -> list[str]:
+    """The row actions whose precondition holds (SPEC §3's table), in menu order."""
+    if customer.marked_for_deletion_at is not None:
+        return ["details"]
+    if has_other_user is None:
+        has_other_user = bool(other_main_user_candidates(customer.id))
+    actions = []
+    if customer.service_mode == ServiceMode.SELF_SERVICE.value:
+        actions.append("convert")
+    actions.append("ip_distribution")
+    if customer.status == CustomerStatus.INVITED.value:
+        actions.append("resend_invite")
+    actions.append("details")
+    if customer.service_mode == ServiceMode.MANAGED.value:
+        actions.append("edit_address")
+    if has_other_user:
+        actions.append("change_main_user")
+    actions.append("delete")
+    return actions
+
+
+def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
+    """``available_actions`` for a page of customers with one query."""
+    ids = [c.id for c in customers]
+    with_others = (
+        set(
+            db.session.scalars(
+                db.select(User.customer_id)
+                .where(
+                    User.customer_id.in_(ids),
+                    User.is_main.is_(False),
+                    User.enabled.is_(True),
+                    User.registered_at.is_not(None),
+                )
+                .distinct()
+            )
+        )
+        if ids
+        else set()
+    )
+    return {c.id: available_actions(c, c.id in with_others) for c in customers}

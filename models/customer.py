@@ -119,6 +119,7 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(2), default=Language.EN.value)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     marked_for_deletion_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
     industry: Mapped[str] = mapped_column(String(100), default="")

@@ -28,6 +28,7 @@ def customer(
     country: str = "DE",
     mode: str = "managed",
     language: str = "en",
+    since=None,
 ):
     """A customer in ``state``: invited | active | inactive | locked | deleted."""
     clock = app.config["CLOCK"]
@@ -49,7 +50,9 @@ def customer(
     main = lifecycle.main_user(created.id)
     lifecycle.register_user(main.id, "Customer-Pass-1", clock)
     if state != "registered":
-        lifecycle.start_subscription(created.id, internal, external, payment, SYSTEM, clock)
+        lifecycle.start_subscription(
+            created.id, internal, external, payment, SYSTEM, clock, valid_from=since
+        )
     if state == "inactive":
         lifecycle.cancel_subscription(created.id, SYSTEM, clock)
     elif state == "locked":

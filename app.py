@@ -89,16 +89,16 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         if app.config["APP_ENV"] == "production":
             raise RuntimeError("SECRET_KEY must be set in production.")
         app.config["SECRET_KEY"] = _dev_secret(instance)
-    if not app.config["ENCRYPTION_KEYS"]:
-        if app.config["APP_ENV"] == "production":
-            raise RuntimeError("ENCRYPTION_KEYS must be set in production.")
-        app.config["ENCRYPTION_KEYS"] = _dev_encryption_key(instance)
     if app.config["APP_ENV"] == "production":
         key = app.config["SECRET_KEY"]
         if key.lower() in WEAK_SECRETS or len(key) < 32:
             raise RuntimeError("SECRET_KEY must be at least 32 random characters in production.")
         if app.debug:
             raise RuntimeError("Refusing to run in debug mode in production.")
+    if not app.config["ENCRYPTION_KEYS"]:
+        if app.config["APP_ENV"] == "production":
+            raise RuntimeError("ENCRYPTION_KEYS must be set in production.")
+        app.config["ENCRYPTION_KEYS"] = _dev_encryption_key(instance)
     if "CLOCK" not in app.config:
         from billing.clock import Clock
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import inspect
 
 from app import create_app
@@ -33,9 +34,18 @@ def test_production_refuses_to_start_without_a_strong_secret(monkeypatch):
         create_app()
 
 
+def test_production_refuses_to_start_without_encryption_keys(monkeypatch):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
+    with pytest.raises(RuntimeError, match="ENCRYPTION_KEYS"):
+        create_app()
+
+
 def test_production_cookies_are_secure(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
     prod = create_app()
     assert prod.config["SESSION_COOKIE_SECURE"] is True

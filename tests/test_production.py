@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
+from cryptography.fernet import Fernet
 import pytest
 from redis import Redis
 from rq import Queue
@@ -32,6 +33,7 @@ def production_env(postgres, redis_server):
     env.update(
         APP_ENV="production",
         SECRET_KEY="p" * 64,
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         DATABASE_URL=postgres.url("msp_production"),
         REDIS_URL=redis_server.url,
         FLASK_APP="app:create_app",

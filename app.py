@@ -139,6 +139,7 @@ def register_auth(app: Flask) -> None:
 
     login_manager.user_loader(load_principal)
     login_manager.login_view = "admin.login_view"
+    login_manager.blueprint_login_views = {"portal": "portal.login"}
     login_manager.session_protection = "strong"
 
 

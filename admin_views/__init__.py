@@ -11,6 +11,8 @@ from models import db
 
 from .base import DashboardView
 from .customers import CustomerAdmin
+from .email_log import EmailLogAdmin
+from .settings import MailSettingsView
 
 
 def build_admin(app: Flask) -> Admin:
@@ -26,6 +28,22 @@ def build_admin(app: Flask) -> Admin:
             name=lazy_gettext("Customers"),
             category=lazy_gettext("Billing"),
             endpoint="customer",
+        )
+    )
+    admin.add_view(
+        EmailLogAdmin(
+            db,
+            name=lazy_gettext("E-mail log"),
+            category=lazy_gettext("Settings"),
+            endpoint="email_log",
+        )
+    )
+    admin.add_view(
+        MailSettingsView(
+            name=lazy_gettext("Mail server"),
+            category=lazy_gettext("Settings"),
+            endpoint="mail_settings",
+            url="/admin/settings/mail",
         )
     )
     return admin

@@ -13,6 +13,8 @@ from models import StaffRole
 
 
 def register_cli(app: Flask) -> None:
+    register_customer_cli(app)
+
     @app.cli.group("staff")
     def staff_group():
         """Staff accounts."""
@@ -38,3 +40,25 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Created {staff.email} with role {staff.role}.")
         if generated:
             click.echo(f"Password: {password}")
+
+
+def register_customer_cli(app: Flask) -> None:
+    @app.cli.group("customers")
+    def customers_group():
+        """Customer maintenance."""
+
+    @customers_group.command("erase-pending")
+    def erase_pending():
+        """Queue the erasure of every customer marked for deletion but not yet erased."""
+        from billing.deletion import deletion_notice
+        from jobs.customers import queue_erasure
+        from models import Customer, db
+
+        pending = db.session.scalars(
+            db.select(Customer.id).where(
+                Customer.marked_for_deletion_at.is_not(None), Customer.erased_at.is_(None)
+            )
+        ).all()
+        for customer_id in pending:
+            queue_erasure(customer_id, deletion_notice(customer_id, ""))
+        click.echo(f"Queued {len(pending)} erasure(s).")

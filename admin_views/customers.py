@@ -12,7 +12,13 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from billing import audit
-from billing.customers import current_subscription, pending_change
+from billing.customers import (
+    available_actions,
+    available_actions_for,
+    current_subscription,
+    pending_change,
+    timeline,
+)
 from billing.exports import FORMATS, export_columns
 from billing.search import apply_customer_search
 from models import (
@@ -27,8 +33,10 @@ from models import (
     db,
 )
 
-from .auth import clock, staff_actor
+from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
+from .customer_actions import EDITORS, CustomerActionsMixin
+from .forms import ConfirmForm, LockForm
 
 SERVICE_MODE_LABELS = {
     ServiceMode.MANAGED.value: lazy_gettext("Managed service"),
@@ -141,7 +149,7 @@ def _money(value) -> str:
 LANGUAGE_LABELS = {"en": lazy_gettext("English"), "de": lazy_gettext("German")}
 
 
-class CustomerAdmin(SecureModelView):
+class CustomerAdmin(CustomerActionsMixin, SecureModelView):
     allowed_roles = ALL_STAFF
     list_template = "admin/customer_list.html"
     details_template = "admin/customer_details.html"
@@ -272,6 +280,9 @@ class CustomerAdmin(SecureModelView):
         return query, count_query, joins, count_joins
 
     def render(self, template, **kwargs):
+        if template == self.list_template and "data" in kwargs:
+            kwargs["customer_actions"] = available_actions_for(list(kwargs["data"]))
+            kwargs["can_edit_customers"] = has_role(*EDITORS)
         if template == self.details_template and "model" in kwargs:
             customer = kwargs["model"]
             kwargs["subscriptions"] = db.session.scalars(
@@ -283,6 +294,12 @@ class CustomerAdmin(SecureModelView):
             kwargs["pending"] = pending_change(customer.id)
             kwargs["status_labels"] = STATUS_LABELS
             kwargs["payment_labels"] = PAYMENT_LABELS
+            kwargs["timeline"] = timeline(customer.id)
+            kwargs["config_tz"] = clock().tz
+            kwargs["actions"] = available_actions(customer)
+            kwargs["can_edit_customers"] = has_role(*EDITORS)
+            kwargs["lock_form"] = LockForm(version=customer.version, locked=customer.locked)
+            kwargs["cancel_form"] = ConfirmForm(version=customer.version)
         return super().render(template, **kwargs)
 
     @expose("/export/<export_type>/")

@@ -747,3 +747,80 @@ def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
         else set()
     )
     return {c.id: available_actions(c, c.id in with_others) for c in customers}
+
+
+def timeline(customer_id: int, limit: int = 200) -> list[dict]:
+    """Audit events and e-mails of a customer, newest first (SPEC §12 timeline)."""
+    from models import AuditEvent, EmailLog
+
+    events = db.session.scalars(
+        db.select(AuditEvent)
+        .where(AuditEvent.customer_id == customer_id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+    mails = db.session.scalars(
+        db.select(EmailLog)
+        .where(EmailLog.customer_id == customer_id)
+        .order_by(EmailLog.created_at.desc(), EmailLog.id.desc())
+        .limit(limit)
+    ).all()
+    items = [
+        {
+            "at": e.at,
+            "kind": "event",
+            "action": e.action,
+            "actor": e.actor_label,
+            "outcome": e.outcome,
+            "before": e.before,
+            "after": e.after,
+            "reason": e.reason,
+        }
+        for e in events
+    ] + [
+        {
+            "at": m.created_at,
+            "kind": "email",
+            "action": f"email.{m.template}",
+            "actor": m.recipient,
+            "outcome": m.state,
+            "subject": m.subject,
+            "error": m.error,
+        }
+        for m in mails
+    ]
+    return sorted(items, key=lambda item: item["at"], reverse=True)[:limit]
+
+
+def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:
+    """Portal sign-in. Unknown user, wrong password, disabled user and locked or deleted
+    customer all get the same answer (no account probing)."""
+    from .errors import AuthenticationFailed
+    from .passwords import verify_password
+
+    user = db.session.scalar(
+        db.select(User).where(func.lower(User.email) == (email or "").strip().lower())
+    )
+    ok = verify_password(user.password_hash if user else None, password or "")
+    if not ok or user is None or not user_may_sign_in(user):
+        audit.record(
+            Actor(SYSTEM.type, None, (email or "").strip()[:320], ip),
+            "user.sign_in",
+            clock,
+            customer_id=user.customer_id if user else None,
+            outcome="failed",
+        )
+        db.session.commit()
+        raise AuthenticationFailed(_("Invalid e-mail or password."))
+    audit.record(Actor.user(user, ip), "user.sign_in", clock, customer_id=user.customer_id)
+    db.session.commit()
+    return user
+
+
+def end_user_sessions(user_id: int, clock: Clock) -> None:
+    """Sign a customer user out everywhere (their session cookies stop working)."""
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user.session_version += 1
+        audit.record(Actor.user(user), "user.sign_out", clock, customer_id=user.customer_id)
+        db.session.commit()

@@ -1,5 +1,137 @@
-"""The customer portal blueprint (SPEC §10); its pages arrive with the portal issue."""
+"""The customer portal blueprint (SPEC §10): invite acceptance and sign-in for now."""
 
-from flask import Blueprint
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired
+
+from billing import customers as lifecycle
+from billing.errors import AuthenticationFailed, DomainError, NotFound
+from jobs.mail import send
+from models import User
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
+
+
+class InviteForm(FlaskForm):
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
+    password_again = PasswordField(lazy_gettext("Repeat password"), validators=[DataRequired()])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired()])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
+
+
+def _clock():
+    return current_app.config["CLOCK"]
+
+
+def _portal_user() -> User | None:
+    user = current_user
+    if getattr(user, "is_authenticated", False) and isinstance(user, User):
+        return user
+    return None
+
+
+@bp.after_request
+def no_referrer(response):
+    if request.endpoint == "portal.invite":
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/invite/<token>", methods=("GET", "POST"))
+def invite(token: str):
+    """Set a password from the invite link (single use, expiring)."""
+    try:
+        user = lifecycle.find_invite(token, _clock())
+    except NotFound as error:
+        return render_template(
+            "portal/message.html", title=_("Invite not valid"), message=error.message
+        ), 404
+    except DomainError as error:
+        return render_template(
+            "portal/message.html", title=_("Invite expired"), message=error.message
+        ), 410
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            registered, welcome = lifecycle.accept_invite(
+                token, form.password.data, form.password_again.data, _clock()
+            )
+        except NotFound as error:
+            return render_template(
+                "portal/message.html", title=_("Invite not valid"), message=error.message
+            ), 404
+        except DomainError as error:
+            field = getattr(form, error.field or "", None)
+            if field is not None:
+                field.errors = [error.message]
+            else:
+                flash(error.message, "error")
+        else:
+            send(welcome)
+            flash(_("Your account is active. Please sign in."), "success")
+            return redirect(url_for("portal.login", email=registered.email))
+    return render_template(
+        "portal/invite.html", form=form, email=user.email, company=user.customer.company_name
+    )
+
+
+@bp.route("/login", methods=("GET", "POST"))
+def login():
+    form = LoginForm(email=request.args.get("email", ""))
+    if form.validate_on_submit():
+        try:
+            user = lifecycle.authenticate_user(
+                form.email.data, form.password.data, _clock(), request.remote_addr or ""
+            )
+        except AuthenticationFailed as error:
+            flash(error.message, "error")
+        else:
+            language = session.get("language")
+            session.clear()
+            session["language"] = user.language or user.customer.language or language or "en"
+            login_user(user)
+            return redirect(url_for("portal.home"))
+    return render_template("portal/login.html", form=form)
+
+
+@bp.route("/logout", methods=("POST",))
+def logout():
+    user = _portal_user()
+    if user is not None:
+        lifecycle.end_user_sessions(user.id, _clock())
+    logout_user()
+    session.clear()
+    flash(_("You have been signed out."), "info")
+    return redirect(url_for("portal.login"))
+
+
+@bp.route("/")
+@login_required
+def home():
+    user = _portal_user()
+    if user is None:
+        return redirect(url_for("portal.login"))
+    return render_template(
+        "portal/home.html",
+        user=user,
+        customer=user.customer,
+        subscription=lifecycle.current_subscription(user.customer_id),
+    )

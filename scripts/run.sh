@@ -8,6 +8,8 @@ REDIS_PORT="${REDIS_PORT:-6379}"
 MAIL_PORT="${MAIL_PORT:-8025}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
 export MAIL_SERVER="${MAIL_SERVER:-127.0.0.1}" MAIL_PORT
+export MAIL_DEFAULT_SENDER="${MAIL_DEFAULT_SENDER:-MSP Billing <billing@msp.demo.example>}"
+export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${PORT}}"
 mkdir -p instance/redis instance/maildir
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }

@@ -80,10 +80,19 @@ def pg_template(postgres) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_server():
+def redis_process():
     server = Redis().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_process):
+    """The suite's Redis server, emptied for this test."""
+    from redis import Redis as Client
+
+    Client.from_url(redis_process.url).flushall()
+    return redis_process
 
 
 @pytest.fixture

@@ -67,3 +67,31 @@ def test_domain_messages_follow_the_request_language(app):
             normalise_email("broken")
         except DomainError as error:
             assert error.message == "Bitte geben Sie eine gültige E-Mail-Adresse ein."
+
+
+def test_every_email_exists_in_both_languages_as_text_and_html(app):
+    """SPEC §7: every e-mail rendered in the recipient's language, text + HTML."""
+    from billing.clock import FixedClock
+    from billing.mail import TEMPLATES, compose
+
+    clock = FixedClock(app.config["CLOCK"].now())
+    context = dict(
+        name="Ann",
+        company="ACME",
+        email="ann@acme.example",
+        product="MSP Billing",
+        link="https://x/portal/invite/t",
+        expires="01.01.2027",
+        sender="ops@msp",
+        final_invoice=True,
+        service_end="30.11.2026",
+    )
+    subjects = {}
+    with app.test_request_context():
+        for template in TEMPLATES:
+            for language in ("en", "de"):
+                message = compose(template, "ann@acme.example", language, clock, **context)
+                assert message.subject and message.text.strip() and "<p>" in message.html
+                assert "{{" not in message.text + message.html
+                subjects[(template, language)] = message.subject
+            assert subjects[(template, "en")] != subjects[(template, "de")], template

@@ -1,0 +1,392 @@
+"""The customer actions of seed chapter 3 (SPEC §4): one endpoint pair per action.
+
+Each POST turns the form into one ``billing`` call; a domain error is shown on the form with the
+user's input kept, and nothing changes.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, jsonify, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_login import current_user
+from redis.exceptions import RedisError
+
+from billing import customers as lifecycle
+from billing.addresses import AddressInput, address_of, edit_address
+from billing.customers import NewCustomer
+from billing.deletion import deletion_notice
+from billing.distribution import change_ip_distribution, parse_counts, preview
+from billing.errors import DomainError
+from jobs.customers import queue_erasure
+from jobs.mail import send
+from models import Customer, StaffRole, db
+
+from .auth import clock, has_role, staff_actor
+from .forms import (
+    AddressForm,
+    ConfirmForm,
+    IpDistributionForm,
+    LockForm,
+    MainUserForm,
+    NewCustomerForm,
+)
+
+EDITORS = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
+ALL = (*EDITORS, StaffRole.SUPPORT.value)
+
+
+def require(*roles: str) -> None:
+    if not has_role(*roles):
+        abort(403)
+
+
+def field_error(form, error: DomainError) -> None:
+    """Attach a domain error to its form field, or flash it when it names none."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = [*field.errors, error.message] if field.errors else [error.message]
+    else:
+        flash(error.message, "error")
+
+
+def queued(message) -> None:
+    if not send(message):
+        flash(_("The e-mail could not be queued; see the e-mail log."), "warning")
+
+
+class CustomerActionsMixin:
+    """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/."""
+
+    def _customer(self, customer_id: int) -> Customer:
+        customer = db.session.get(Customer, customer_id)
+        if customer is None:
+            abort(404)
+        return customer
+
+    def _back(self, customer_id: int | None = None):
+        if customer_id is not None:
+            return redirect(url_for(".details_view", id=customer_id))
+        return redirect(url_for(".index_view"))
+
+    def _allowed(self, customer: Customer, action: str) -> None:
+        if action not in lifecycle.available_actions(customer):
+            flash(_("This action is not available for this customer (any more)."), "error")
+            abort(self._back(customer.id))
+
+    @expose("/new-customer/", methods=("GET", "POST"))
+    def new_customer_view(self):
+        require(*EDITORS)
+        form = NewCustomerForm()
+        if form.validate_on_submit():
+            data = NewCustomer(
+                **{
+                    name: form[name].data or ""
+                    for name in (
+                        "company_name",
+                        "contact_name",
+                        "contact_email",
+                        "street",
+                        "postal_code",
+                        "city",
+                        "country",
+                        "phone",
+                        "language",
+                    )
+                }
+            )
+            try:
+                customer, message = lifecycle.invite_customer(data, staff_actor(), clock())
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                queued(message)
+                flash(
+                    _(
+                        "Customer %(name)s created; the invite e-mail is on its way to %(email)s.",
+                        name=customer.company_name,
+                        email=customer.contact_email,
+                    ),
+                    "success",
+                )
+                return self._back()
+        return self.render("admin/customer_new.html", form=form)
+
+    @expose("/<int:customer_id>/resend-invite/", methods=("POST",))
+    def resend_invite_view(self, customer_id: int):
+        require(*ALL)
+        customer = self._customer(customer_id)
+        try:
+            message = lifecycle.resend_invite(customer.id, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            queued(message)
+            flash(
+                _(
+                    "A new invite was sent to %(email)s; the previous link no longer works.",
+                    email=customer.contact_email,
+                ),
+                "success",
+            )
+        return self._back()
+
+    @expose("/<int:customer_id>/convert/", methods=("GET", "POST"))
+    def convert_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        self._allowed(customer, "convert")
+        form = ConfirmForm(version=customer.version)
+        if form.validate_on_submit():
+            try:
+                lifecycle.convert_to_managed(
+                    customer.id, staff_actor(), clock(), form.seen_version()
+                )
+            except DomainError as error:
+                flash(error.message, "error")
+            else:
+                flash(
+                    _("%(name)s is now a managed customer.", name=customer.company_name), "success"
+                )
+                return self._back()
+        return self.render(
+            "admin/customer_confirm.html", form=form, customer=customer, action="convert"
+        )
+
+    @expose("/<int:customer_id>/ip-distribution/", methods=("GET", "POST"))
+    def ip_distribution_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        self._allowed(customer, "ip_distribution")
+        current = lifecycle.current_subscription(customer.id)
+        form = IpDistributionForm(
+            version=customer.version,
+            total_ips=current.total_ips if current else 1,
+            internal_ips=current.internal_ips if current else 1,
+            external_ips=current.external_ips if current else 0,
+        )
+        plan = None
+        if request.method == "POST" and form.validate_on_submit():
+            try:
+                internal, external = parse_counts(
+                    form.total_ips.data, form.internal_ips.data, form.external_ips.data
+                )
+                result = change_ip_distribution(
+                    customer.id,
+                    internal,
+                    external,
+                    form.instantly.data,
+                    staff_actor(),
+                    clock(),
+                    expected_version=form.seen_version(),
+                )
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                flash(self._distribution_message(result.preview), "success")
+                return self._back()
+        elif request.method == "POST":
+            flash(_("Please correct the marked fields."), "error")
+        try:
+            plan = preview(
+                customer.id,
+                form.internal_ips.data or 0,
+                form.external_ips.data or 0,
+                bool(form.instantly.data),
+                clock(),
+            )
+        except (DomainError, TypeError):
+            plan = None
+        return self.render(
+            "admin/customer_ip_distribution.html",
+            form=form,
+            customer=customer,
+            current=current,
+            plan=plan,
+            pending=lifecycle.pending_change(customer.id),
+        )
+
+    @staticmethod
+    def _distribution_message(plan) -> str:
+        if plan.kind == "scheduled":
+            text = _("The change is scheduled for %(date)s.", date=plan.effective_date.isoformat())
+            if plan.replaces_pending:
+                text += " " + _("It replaces the change that was pending.")
+            return text
+        if plan.kind == "reactivation":
+            return _("The subscription was reactivated.")
+        return _("The new IP distribution applies now.")
+
+    @expose("/<int:customer_id>/ip-distribution/preview")
+    def ip_distribution_preview(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        args = request.args
+        try:
+            internal, external = parse_counts(
+                args.get("total"), args.get("internal"), args.get("external")
+            )
+            plan = preview(customer.id, internal, external, args.get("instantly") == "1", clock())
+        except DomainError as error:
+            return jsonify({"error": error.message}), 400
+        return jsonify(plan.as_dict())
+
+    @expose("/<int:customer_id>/lock/", methods=("POST",))
+    def lock_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        form = LockForm()
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            lifecycle.set_locked(
+                customer.id, form.locked.data, staff_actor(), clock(), form.seen_version()
+            )
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(
+                _("The account is locked: its users cannot sign in.")
+                if form.locked.data
+                else _("The account is unlocked."),
+                "success",
+            )
+        return self._back(customer.id)
+
+    @expose("/<int:customer_id>/cancel/", methods=("POST",))
+    def cancel_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        form = ConfirmForm()
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            sub = lifecycle.cancel_subscription(
+                customer.id, staff_actor(), clock(), form.seen_version()
+            )
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(
+                _(
+                    "The subscription is cancelled; it is billed until %(date)s.",
+                    date=sub.valid_until.isoformat(),
+                ),
+                "success",
+            )
+        return self._back(customer.id)
+
+    @expose("/<int:customer_id>/address/", methods=("GET", "POST"))
+    def address_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        self._allowed(customer, "edit_address")
+        form = AddressForm(obj=address_of(customer), version=customer.version)
+        if form.validate_on_submit():
+            data = AddressInput(**{f: form[f].data for f in AddressInput.__dataclass_fields__})
+            try:
+                edit_address(
+                    customer.id,
+                    data,
+                    staff_actor(),
+                    clock(),
+                    home_country=self.home_country(),
+                    expected_version=form.seen_version(),
+                )
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                flash(
+                    _("The address of %(name)s was saved.", name=customer.company_name), "success"
+                )
+                return self._back()
+        from billing.addresses import country_name
+
+        return self.render(
+            "admin/customer_address.html",
+            form=form,
+            customer=customer,
+            home_country_name=country_name(self.home_country()),
+        )
+
+    @expose("/<int:customer_id>/main-user/", methods=("GET", "POST"))
+    def main_user_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        self._allowed(customer, "change_main_user")
+        form = MainUserForm(version=customer.version)
+        form.user_id.choices = [
+            (str(u.id), f"{u.name} <{u.email}>")
+            for u in lifecycle.other_main_user_candidates(customer.id)
+        ]
+        if form.validate_on_submit():
+            try:
+                user = lifecycle.change_main_user(
+                    customer.id, form.user_id.data, staff_actor(), clock(), form.seen_version()
+                )
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                flash(_("%(email)s is now the main user.", email=user.email), "success")
+                return self._back()
+        return self.render(
+            "admin/customer_main_user.html",
+            form=form,
+            customer=customer,
+            current=lifecycle.main_user(customer.id),
+        )
+
+    @expose("/<int:customer_id>/delete/", methods=("GET", "POST"))
+    def delete_customer_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        self._allowed(customer, "delete")
+        invited = lifecycle.is_invited(customer)
+        form = ConfirmForm(version=customer.version)
+        if form.validate_on_submit():
+            confirmation = (
+                "yes"
+                if invited and request.form.get("confirm") == "yes"
+                else (form.confirmation.data or "")
+            )
+            try:
+                notice = deletion_notice(
+                    customer.id, current_user.email, current_user.language or "en"
+                )
+                lifecycle.request_deletion(
+                    customer.id, confirmation, staff_actor(), clock(), form.seen_version()
+                )
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                try:
+                    queue_erasure(customer.id, notice)
+                except RedisError:
+                    flash(
+                        _(
+                            "The deletion job could not be queued right now; it is queued again "
+                            "by `flask customers erase-pending`."
+                        ),
+                        "warning",
+                    )
+                flash(
+                    _(
+                        "%(name)s is marked for deletion. The deletion takes a while; you will "
+                        "get an e-mail when it is complete.",
+                        name=customer.company_name,
+                    ),
+                    "success",
+                )
+                return self._back()
+        return self.render(
+            "admin/customer_confirm.html",
+            form=form,
+            customer=customer,
+            action="delete",
+            invited=invited,
+        )
+
+    def home_country(self) -> str:
+        from flask import current_app
+
+        return current_app.config["HOME_COUNTRY"]

@@ -1,0 +1,40 @@
+"""The e-mail log: every message the product sent or tried to send (SPEC §7)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext
+
+from models import EmailLog
+
+from .base import ALL_STAFF, SecureModelView
+
+
+class EmailLogAdmin(SecureModelView):
+    allowed_roles = ALL_STAFF
+    can_view_details = True
+    column_list = [
+        "created_at",
+        "recipient",
+        "subject",
+        "template",
+        "language",
+        "state",
+        "sent_at",
+        "error",
+    ]
+    column_default_sort = ("created_at", True)
+    column_searchable_list = ["recipient", "subject"]
+    column_filters = ["state", "template", "language"]
+    column_labels = {
+        "created_at": lazy_gettext("Created"),
+        "recipient": lazy_gettext("To"),
+        "subject": lazy_gettext("Subject"),
+        "template": lazy_gettext("Template"),
+        "language": lazy_gettext("Language"),
+        "state": lazy_gettext("State"),
+        "sent_at": lazy_gettext("Sent"),
+        "error": lazy_gettext("Error"),
+    }
+
+    def __init__(self, database, **kwargs):
+        super().__init__(EmailLog, database, **kwargs)

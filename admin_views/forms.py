@@ -1,0 +1,115 @@
+"""WTForms for the customer actions; validation rules themselves live in ``billing/``."""
+
+from __future__ import annotations
+
+import pycountry
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+def country_choices():
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+
+
+class VersionedForm(FlaskForm):
+    """Carries the record version the user saw, for the "changed by someone else" check."""
+
+    version = HiddenField()
+
+    def seen_version(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+
+class NewCustomerForm(FlaskForm):
+    company_name = StringField(lazy_gettext("Company Name"), [DataRequired(), Length(max=200)])
+    street = StringField(lazy_gettext("Street"), [Optional(), Length(max=200)])
+    postal_code = StringField(lazy_gettext("Postal code"), [Optional(), Length(max=20)])
+    city = StringField(lazy_gettext("City"), [Optional(), Length(max=100)])
+    country = SelectField(lazy_gettext("Country"), choices=country_choices, default="DE")
+    phone = StringField(lazy_gettext("Phone"), [Optional(), Length(max=50)])
+    language = SelectField(
+        lazy_gettext("Language"),
+        choices=[("en", lazy_gettext("English")), ("de", lazy_gettext("German"))],
+    )
+    contact_name = StringField(lazy_gettext("Contact person"), [DataRequired(), Length(max=200)])
+    contact_email = EmailField(
+        lazy_gettext("Contact e-mail (the login)"), [DataRequired(), Length(max=320)]
+    )
+
+
+class IpDistributionForm(VersionedForm):
+    total_ips = IntegerField(lazy_gettext("Total IP's"), [InputRequired(), NumberRange(min=1)])
+    internal_ips = IntegerField(
+        lazy_gettext("IP's Internal"), [InputRequired(), NumberRange(min=0)]
+    )
+    external_ips = IntegerField(
+        lazy_gettext("IP's External"), [InputRequired(), NumberRange(min=0)]
+    )
+    instantly = BooleanField(lazy_gettext("Perform action instantly"))
+
+
+class AddressForm(VersionedForm):
+    company_name = StringField(lazy_gettext("Company Name"), [DataRequired(), Length(max=200)])
+    street = StringField(lazy_gettext("Street"), [Length(max=200)])
+    street2 = StringField(lazy_gettext("Address line 2"), [Length(max=200)])
+    postal_code = StringField(lazy_gettext("Postal code"), [Length(max=20)])
+    city = StringField(lazy_gettext("City"), [Length(max=100)])
+    state = StringField(lazy_gettext("State"), [Length(max=100)])
+    country = SelectField(lazy_gettext("Country"), choices=country_choices)
+    phone = StringField(lazy_gettext("Phone"), [Length(max=50)])
+    vat_id = StringField(lazy_gettext("VAT-ID"), [Length(max=32)])
+    use_billing_address = BooleanField(lazy_gettext("Use a different billing address"))
+    billing_street = StringField(lazy_gettext("Street"), [Length(max=200)])
+    billing_street2 = StringField(lazy_gettext("Address line 2"), [Length(max=200)])
+    billing_postal_code = StringField(lazy_gettext("Postal code"), [Length(max=20)])
+    billing_city = StringField(lazy_gettext("City"), [Length(max=100)])
+    billing_state = StringField(lazy_gettext("State"), [Length(max=100)])
+    billing_country = SelectField(
+        lazy_gettext("Country"), choices=lambda: [("", "—"), *country_choices()]
+    )
+
+
+class MainUserForm(VersionedForm):
+    user_id = SelectField(lazy_gettext("New main user"), coerce=str, validate_choice=False)
+
+
+class ConfirmForm(VersionedForm):
+    confirmation = StringField(lazy_gettext("Confirmation"), [Length(max=20)])
+
+
+class LockForm(VersionedForm):
+    locked = BooleanField(lazy_gettext("Account locked"))
+
+
+class MailSettingsForm(FlaskForm):
+    host = StringField(lazy_gettext("Host"), [Length(max=255)])
+    port = StringField(lazy_gettext("Port"), [Length(max=5)], default="25")
+    tls_mode = SelectField(
+        lazy_gettext("TLS"),
+        choices=[
+            ("none", lazy_gettext("None")),
+            ("starttls", "STARTTLS"),
+            ("ssl", lazy_gettext("SSL/TLS (implicit)")),
+        ],
+    )
+    username = StringField(lazy_gettext("User"), [Length(max=255)])
+    password = PasswordField(lazy_gettext("Password"), [Length(max=255)])
+    sender_name = StringField(lazy_gettext("Sender name"), [Length(max=100)])
+    sender_address = EmailField(lazy_gettext("Sender address"), [Length(max=320)])
+
+
+class TestMailForm(FlaskForm):
+    recipient = EmailField(lazy_gettext("Send a test e-mail to"), [DataRequired()])

@@ -1,0 +1,145 @@
+"""Portal: invite acceptance and sign-in (SPEC §4 Register from invite, §10, §13)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from billing import customers as lifecycle
+from billing.audit import SYSTEM
+from billing.customers import NewCustomer
+from billing.mail import save_mail_settings
+from models import Customer, db
+from tests.conftest import csrf_token
+
+
+@pytest.fixture
+def invited(app, smtp_sink):
+    clock = app.config["CLOCK"]
+    save_mail_settings(
+        "127.0.0.1", smtp_sink.port, "none", "", "", "MSP", "b@msp.example", SYSTEM, clock
+    )
+    customer, message = lifecycle.invite_customer(
+        NewCustomer(company_name="ACME", contact_name="Ann", contact_email="ann@acme.example"),
+        SYSTEM,
+        clock,
+    )
+    token = message.text.split("/portal/invite/")[1].split()[0]
+    return customer, token
+
+
+def test_invite_page_sets_the_password_once(app, client, invited):
+    customer, token = invited
+    page = client.get(f"/portal/invite/{token}")
+    assert page.status_code == 200 and "ann@acme.example" in page.get_data(as_text=True)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    form = {
+        "csrf_token": csrf_token(client, f"/portal/invite/{token}"),
+        "password": "Brand-New-Pass-1",
+        "password_again": "Brand-New-Pass-1",
+    }
+    response = client.post(f"/portal/invite/{token}", data=form)
+    assert response.status_code == 302 and "/portal/login" in response.headers["Location"]
+    assert db.session.get(Customer, customer.id).status == "inactive"
+    used = client.get(f"/portal/invite/{token}")
+    assert used.status_code == 404 and "already been used" in used.get_data(as_text=True)
+
+
+def test_mismatching_passwords_keep_the_invite(app, client, invited):
+    _customer, token = invited
+    form = {
+        "csrf_token": csrf_token(client, f"/portal/invite/{token}"),
+        "password": "Brand-New-Pass-1",
+        "password_again": "Brand-New-Pass-2",
+    }
+    page = client.post(f"/portal/invite/{token}", data=form)
+    assert page.status_code == 200 and "do not match" in page.get_data(as_text=True)
+    assert client.get(f"/portal/invite/{token}").status_code == 200
+
+
+def test_expired_invite_page(app, client, invited):
+    _customer, token = invited
+    clock = app.config["CLOCK"]
+    app.config["CLOCK"] = type(clock)(clock.now() + timedelta(days=8))
+    page = client.get(f"/portal/invite/{token}")
+    assert page.status_code == 410 and "expired" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("token", ["bogus", "x" * 500, "%00", "..%2f..%2fetc"])
+def test_unknown_tokens(client, token):
+    assert client.get(f"/portal/invite/{token}").status_code == 404
+
+
+def _register_and_sign_in(app, client, token):
+    client.post(
+        f"/portal/invite/{token}",
+        data={
+            "csrf_token": csrf_token(client, f"/portal/invite/{token}"),
+            "password": "Brand-New-Pass-1",
+            "password_again": "Brand-New-Pass-1",
+        },
+    )
+    return client.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_token(client, "/portal/login"),
+            "email": "ANN@acme.example",
+            "password": "Brand-New-Pass-1",
+        },
+    )
+
+
+def test_registered_user_signs_in(app, client, invited):
+    _customer, token = invited
+    response = _register_and_sign_in(app, client, token)
+    assert response.status_code == 302
+    home = client.get("/portal/")
+    assert home.status_code == 200 and "ACME" in home.get_data(as_text=True)
+
+
+def test_wrong_password_same_message(app, client, invited):
+    _customer, token = invited
+    _register_and_sign_in(app, client, token)
+    other = app.test_client()
+    for email, password in (
+        ("ann@acme.example", "wrong-password"),
+        ("nobody@acme.example", "Brand-New-Pass-1"),
+    ):
+        page = other.post(
+            "/portal/login",
+            data={
+                "csrf_token": csrf_token(other, "/portal/login"),
+                "email": email,
+                "password": password,
+            },
+        )
+        assert "Invalid e-mail or password." in page.get_data(as_text=True)
+
+
+def test_locking_the_customer_ends_portal_sessions(app, client, invited):
+    """SPEC §4 Lock: no user of the customer can log in, existing sessions end."""
+    customer, token = invited
+    _register_and_sign_in(app, client, token)
+    assert client.get("/portal/").status_code == 200
+    lifecycle.set_locked(customer.id, True, SYSTEM, app.config["CLOCK"])
+    assert client.get("/portal/").status_code == 302
+    again = client.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_token(client, "/portal/login"),
+            "email": "ann@acme.example",
+            "password": "Brand-New-Pass-1",
+        },
+    )
+    assert "Invalid e-mail or password." in again.get_data(as_text=True)
+
+
+def test_portal_sign_out_ends_a_copied_session(app, client, invited):
+    _customer, token = invited
+    _register_and_sign_in(app, client, token)
+    cookie = client.get_cookie("session").value
+    client.post("/portal/logout", data={"csrf_token": csrf_token(client, "/portal/")})
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    assert thief.get("/portal/").status_code == 302

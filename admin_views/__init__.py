@@ -12,6 +12,7 @@ from models import db
 from .base import DashboardView
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .self_service import SelfServiceView
 from .settings import MailSettingsView
 
 
@@ -28,6 +29,14 @@ def build_admin(app: Flask) -> Admin:
             name=lazy_gettext("Customers"),
             category=lazy_gettext("Billing"),
             endpoint="customer",
+        )
+    )
+    admin.add_view(
+        SelfServiceView(
+            name=lazy_gettext("Self-Service"),
+            category=lazy_gettext("Billing"),
+            endpoint="self_service",
+            url="/admin/self-service",
         )
     )
     admin.add_view(

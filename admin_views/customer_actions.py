@@ -26,6 +26,7 @@ from .auth import clock, has_role, staff_actor
 from .forms import (
     AddressForm,
     ConfirmForm,
+    CustomerPriceForm,
     IpDistributionForm,
     LockForm,
     MainUserForm,
@@ -272,6 +273,28 @@ class CustomerActionsMixin:
                     "The subscription is cancelled; it is billed until %(date)s.",
                     date=sub.valid_until.isoformat(),
                 ),
+                "success",
+            )
+        return self._back(customer.id)
+
+    @expose("/<int:customer_id>/price/", methods=("POST",))
+    def price_view(self, customer_id: int):
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        form = CustomerPriceForm()
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            lifecycle.set_customer_price(
+                customer.id, form.unit_price.data, staff_actor(), clock(), form.seen_version()
+            )
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(
+                _("The customer price was saved.")
+                if form.unit_price.data
+                else _("The customer is priced by the tier table again."),
                 "success",
             )
         return self._back(customer.id)

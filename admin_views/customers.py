@@ -36,7 +36,7 @@ from models import (
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin
-from .forms import ConfirmForm, LockForm
+from .forms import ConfirmForm, CustomerPriceForm, LockForm
 
 SERVICE_MODE_LABELS = {
     ServiceMode.MANAGED.value: lazy_gettext("Managed service"),
@@ -300,6 +300,10 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
             kwargs["can_edit_customers"] = has_role(*EDITORS)
             kwargs["lock_form"] = LockForm(version=customer.version, locked=customer.locked)
             kwargs["cancel_form"] = ConfirmForm(version=customer.version)
+            kwargs["price_form"] = CustomerPriceForm(
+                version=customer.version,
+                unit_price="" if customer.unit_price is None else f"{customer.unit_price:f}",
+            )
         return super().render(template, **kwargs)
 
     @expose("/export/<export_type>/")

@@ -113,3 +113,7 @@ class MailSettingsForm(FlaskForm):
 
 class TestMailForm(FlaskForm):
     recipient = EmailField(lazy_gettext("Send a test e-mail to"), [DataRequired()])
+
+
+class CustomerPriceForm(VersionedForm):
+    unit_price = StringField(lazy_gettext("Customer price per IP"), [Length(max=20)])

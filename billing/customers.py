@@ -824,3 +824,52 @@ def end_user_sessions(user_id: int, clock: Clock) -> None:
         user.session_version += 1
         audit.record(Actor.user(user), "user.sign_out", clock, customer_id=user.customer_id)
         db.session.commit()
+
+
+def set_customer_price(
+    customer_id: int,
+    unit_price: str | Decimal | None,
+    actor: Actor,
+    clock: Clock,
+    expected_version: int | None = None,
+) -> Customer:
+    """Give a managed customer its own net price per IP and month, or (None/"") return it to
+    the tier table (SPEC §5). The current subscription is repriced at once; audited."""
+    from decimal import InvalidOperation
+
+    customer = get_customer(customer_id)
+    check_version(customer, expected_version)
+    if customer.service_mode != ServiceMode.MANAGED.value:
+        raise DomainError(_("Only managed customers can have their own price."))
+    price = None
+    if unit_price not in (None, ""):
+        try:
+            price = Decimal(str(unit_price).strip().replace(",", "."))
+        except InvalidOperation:
+            raise DomainError(_("Please enter a price such as 2.75."), field="unit_price") from None
+        if not price.is_finite() or price < 0 or price.as_tuple().exponent < -4 or price > 10000:
+            raise DomainError(
+                _("The price must be between 0 and 10,000 with at most four decimal places."),
+                field="unit_price",
+            )
+    before = {"unit_price": str(customer.unit_price) if customer.unit_price is not None else None}
+    customer.unit_price = price
+    sub = current_subscription(customer_id)
+    if sub is not None and sub.price_basis != PriceBasis.PROJECT_KEY.value:
+        sub.price_basis = (
+            PriceBasis.CUSTOMER_PRICE if price is not None else PriceBasis.TIERS
+        ).value
+        sub.unit_price = price
+    db.session.flush()
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor,
+        "customer.set_price",
+        clock,
+        customer_id=customer_id,
+        before=before,
+        after={"unit_price": str(price) if price is not None else None},
+    )
+    db.session.commit()
+    return customer

@@ -386,3 +386,35 @@ def _oct():
     from datetime import date
 
     return date(2026, 10, 1)
+
+
+def test_customer_price_overrides_the_tiers_and_is_audited(app, staff_client):
+    """SPEC §5: managed customers may have a per-customer unit price."""
+    from decimal import Decimal
+
+    factories.reference(app)
+    created = factories.customer(app, internal=100, external=0)
+    version = db.session.get(Customer, created.id).version
+    for bad in ("abc", "-1", "1.00001"):
+        staff_client.post(
+            f"/admin/customer/{created.id}/price/",
+            data={"csrf_token": staff_client.token, "version": version, "unit_price": bad},
+        )
+        assert db.session.get(Customer, created.id).unit_price is None
+    staff_client.post(
+        f"/admin/customer/{created.id}/price/",
+        data={"csrf_token": staff_client.token, "version": version, "unit_price": "2,5"},
+    )
+    row = db.session.get(Customer, created.id)
+    assert row.unit_price == Decimal("2.5") and row.monthly_price == Decimal("250.00")
+    assert current_subscription(created.id).price_basis == "customer_price"
+    staff_client.post(
+        f"/admin/customer/{created.id}/price/",
+        data={"csrf_token": staff_client.token, "version": row.version, "unit_price": ""},
+    )
+    row = db.session.get(Customer, created.id)
+    assert row.unit_price is None and row.monthly_price == Decimal("385.00")
+    events = db.session.scalars(
+        db.select(AuditEvent.after).where(AuditEvent.action == "customer.set_price")
+    ).all()
+    assert events == [{"unit_price": "2.5"}, {"unit_price": None}]

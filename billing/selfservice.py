@@ -146,7 +146,7 @@ def save_tiers(new_tiers: Sequence[Tier], actor, clock: Clock) -> int:
         )
         .scalar_subquery()
     )
-    for n, count in _tier_priced_totals():
+    for n, _customers in _tier_priced_totals():
         price = monthly_price(n, ordered)
         result = db.session.execute(
             db.update(Customer)

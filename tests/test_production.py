@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-from cryptography.fernet import Fernet
 import pytest
+from cryptography.fernet import Fernet
 from redis import Redis
 from rq import Queue
 

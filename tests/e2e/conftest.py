@@ -1,0 +1,176 @@
+"""Browser fixtures: the app with the demo seed served on loopback, headless Debian Chromium.
+
+Seeding the demo is the slow part (argon2 hashes, ~1,000 commits), so the live server and its
+database are built once per session. The tests only read from it (an export adds an audit event);
+the one that signs out uses a staff account of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import expect
+from sqlalchemy import event
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from billing.clock import FixedClock
+from seed.demo import DEMO_STAFF
+from tests.conftest import _config, berlin
+from tests.e2e.helpers import sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Flask
+    clock: FixedClock
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+def _no_fsync(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(sqlite_template, tmp_path_factory) -> LiveServer:
+    """The app on a copy of the migrated template with the demo seed, served in a thread.
+
+    CSRF stays on. The clock is the suite's usual frozen instant (see ``clock`` in
+    tests/conftest.py), built here because that fixture is function-scoped.
+    """
+    from app import create_app
+    from models import db
+    from seed.demo import seed_demo
+
+    clock = FixedClock(berlin(2026, 11, 15, 10, 0))
+    path = tmp_path_factory.mktemp("e2e") / "e2e.db"
+    shutil.copy(sqlite_template, path)
+    app = create_app(_config(f"sqlite:///{path}", clock))
+    with app.app_context():
+        # A throwaway database: no fsync per commit (seeding commits ~1,000 times).
+        event.listen(db.engine, "connect", _no_fsync)
+        db.engine.dispose()
+        seed_demo(clock)
+        db.session.remove()
+
+    server = make_server(
+        "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    thread.start()
+    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item (the ``page`` fixture screenshots failures)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def context(browser, live_server):
+    """A fresh browser context (own cookies) per test, English UI unless a test switches."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="en-US",
+        accept_downloads=True,
+        viewport={"width": 1400, "height": 900},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, request):
+    """A page in its own context; a failing test leaves a screenshot in test-artifacts/."""
+    page = context.new_page()
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        try:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        except Exception:  # noqa: BLE001 - a screenshot must never mask the real failure
+            pass
+    page.close()
+
+
+DEMO_ADMIN = next(entry for entry in DEMO_STAFF if entry[1] == "admin")
+
+
+@pytest.fixture(scope="session")
+def admin_cookies(browser, live_server) -> list:
+    """The session cookie of the demo ``admin``, signed in once through the sign-in page."""
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        page = context.new_page()
+        sign_in(page, DEMO_ADMIN[0], DEMO_ADMIN[2])
+        expect(page).to_have_url(re.compile(r"/admin/$"))
+        return context.cookies()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def staff_page(page, admin_cookies):
+    """A page in its own context, signed in as the demo ``admin`` (cookie of one real sign-in).
+
+    Only ``test_sign_out_ends_the_session`` signs out, and it uses another staff account, so the
+    shared ``admin`` session stays valid for every test.
+    """
+    page.context.add_cookies(admin_cookies)
+    return page

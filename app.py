@@ -61,6 +61,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         SECRET_KEY=env.get("SECRET_KEY", ""),
         ENCRYPTION_KEYS=env.get("ENCRYPTION_KEYS", ""),
         PUBLIC_URL=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        STRIPE_API_BASE=env.get("STRIPE_API_BASE", ""),
         APP_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
         HOME_COUNTRY=env.get("HOME_COUNTRY", "DE").upper(),
         CURRENCY=env.get("CURRENCY", "EUR").upper(),

@@ -12,6 +12,7 @@ from models import db
 from .base import DashboardView
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .payment_methods import PaymentMethodsView
 from .self_service import SelfServiceView
 from .settings import MailSettingsView
 
@@ -37,6 +38,14 @@ def build_admin(app: Flask) -> Admin:
             category=lazy_gettext("Billing"),
             endpoint="self_service",
             url="/admin/self-service",
+        )
+    )
+    admin.add_view(
+        PaymentMethodsView(
+            name=lazy_gettext("Payment Methods"),
+            category=lazy_gettext("Billing"),
+            endpoint="payment_methods",
+            url="/admin/payment-methods",
         )
     )
     admin.add_view(

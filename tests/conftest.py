@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from billing.clock import FixedClock
 from billing.passwords import use_low_cost_for_tests
-from tests.support.services import Postgres, Redis, SmtpSink
+from tests.support.services import LocalStripe, Postgres, Redis, SmtpSink
 
 use_low_cost_for_tests()
 
@@ -93,6 +93,13 @@ def redis_server(redis_process):
 
     Client.from_url(redis_process.url).flushall()
     return redis_process
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    server = LocalStripe().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

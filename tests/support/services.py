@@ -183,3 +183,38 @@ class SmtpSink:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class LocalStripe:
+    """localstripe (GPL, test-only) on 127.0.0.1, run from its own working directory."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="msp-localstripe-")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> LocalStripe:
+        import sys
+
+        root = Path(__file__).resolve().parents[2]
+        env = dict(os.environ, PYTHONPATH=str(root))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.localstripe_loopback", str(self.port)],
+            cwd=self.dir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+            self.process = None
+        shutil.rmtree(self.dir, ignore_errors=True)

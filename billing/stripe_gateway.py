@@ -17,7 +17,7 @@ from .i18n import _
 from .secrets import decrypt, encrypt, mask
 from .settings import get_setting
 
-SECRET_KEY = "stripe.secret_key"
+SECRET_KEY = "stripe.secret_key"  # noqa: S105 - the setting's name, not a key
 PUBLISHABLE_KEY = "stripe.publishable_key"
 SECRET_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 PUBLISHABLE_PREFIXES = ("pk_test_", "pk_live_")

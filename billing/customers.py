@@ -158,6 +158,17 @@ def _touch(customer: Customer, clock: Clock) -> None:
     customer.updated_at = clock.now()
 
 
+def _finish(customer: Customer, actor: Actor, action: str, clock: Clock, before: dict) -> None:
+    """Recompute the list summary, stamp, audit with before/after, and commit."""
+    db.session.flush()
+    refresh_summary(customer)
+    _touch(customer, clock)
+    audit.record(
+        actor, action, clock, customer_id=customer.id, before=before, after=_snapshot(customer)
+    )
+    db.session.commit()
+
+
 def _check_country(code: str) -> str:
     code = (code or "").strip().upper()
     if pycountry.countries.get(alpha_2=code) is None:
@@ -294,18 +305,7 @@ def start_subscription(
         created_at=clock.now(),
     )
     db.session.add(sub)
-    db.session.flush()
-    refresh_summary(customer)
-    _touch(customer, clock)
-    audit.record(
-        actor,
-        "subscription.start",
-        clock,
-        customer_id=customer_id,
-        before=before,
-        after=_snapshot(customer),
-    )
-    db.session.commit()
+    _finish(customer, actor, "subscription.start", clock, before)
     return sub
 
 
@@ -366,17 +366,7 @@ def set_locked(
     if locked:
         for user in customer.users:
             user.session_version += 1
-    refresh_summary(customer)
-    _touch(customer, clock)
-    audit.record(
-        actor,
-        "customer.lock" if locked else "customer.unlock",
-        clock,
-        customer_id=customer_id,
-        before=before,
-        after=_snapshot(customer),
-    )
-    db.session.commit()
+    _finish(customer, actor, "customer.lock" if locked else "customer.unlock", clock, before)
     return customer
 
 
@@ -396,18 +386,7 @@ def cancel_subscription(
     pending = pending_change(customer_id)
     if pending is not None:
         pending.state = ChangeState.WITHDRAWN.value
-    db.session.flush()
-    refresh_summary(customer)
-    _touch(customer, clock)
-    audit.record(
-        actor,
-        "subscription.cancel",
-        clock,
-        customer_id=customer_id,
-        before=before,
-        after=_snapshot(customer),
-    )
-    db.session.commit()
+    _finish(customer, actor, "subscription.cancel", clock, before)
     return sub
 
 
@@ -420,17 +399,7 @@ def mark_for_deletion(customer_id: int, actor: Actor, clock: Clock) -> Customer:
     customer.marked_for_deletion_at = clock.now()
     for user in customer.users:
         user.session_version += 1
-    refresh_summary(customer)
-    _touch(customer, clock)
-    audit.record(
-        actor,
-        "customer.mark_for_deletion",
-        clock,
-        customer_id=customer_id,
-        before=before,
-        after=_snapshot(customer),
-    )
-    db.session.commit()
+    _finish(customer, actor, "customer.mark_for_deletion", clock, before)
     return customer
 
 
@@ -613,16 +582,7 @@ def convert_to_managed(
         raise DomainError(_("This customer is marked for deletion."))
     before = _snapshot(customer)
     customer.service_mode = ServiceMode.MANAGED.value
-    _touch(customer, clock)
-    audit.record(
-        actor,
-        "customer.convert_to_managed",
-        clock,
-        customer_id=customer_id,
-        before=before,
-        after=_snapshot(customer),
-    )
-    db.session.commit()
+    _finish(customer, actor, "customer.convert_to_managed", clock, before)
     return customer
 
 

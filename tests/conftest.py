@@ -193,6 +193,26 @@ def runner(app):
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def mail_on(app, smtp_sink):
+    """Mail settings saved in the admin, pointing at the SMTP sink."""
+    from billing.audit import SYSTEM
+    from billing.mail import save_mail_settings
+
+    save_mail_settings(
+        "127.0.0.1",
+        smtp_sink.port,
+        "none",
+        "",
+        "",
+        "MSP",
+        "billing@msp.example",
+        SYSTEM,
+        app.config["CLOCK"],
+    )
+    return smtp_sink
+
+
 STAFF_PASSWORD = "Correct-Horse-9"
 
 

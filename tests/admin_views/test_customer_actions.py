@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-from billing.audit import SYSTEM
 from billing.customers import current_subscription, main_user, pending_change
-from billing.mail import save_mail_settings
 from models import AuditEvent, Customer, EmailLog, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -19,22 +17,6 @@ def actions_of(response, customer_id) -> list[str]:
     start = html.index(f'data-row-menu="{customer_id}"')
     menu = html[start : html.index("</td>", start)]
     return re.findall(r'data-action="(\w+)"', menu)
-
-
-@pytest.fixture
-def mail_on(app, smtp_sink):
-    save_mail_settings(
-        "127.0.0.1",
-        smtp_sink.port,
-        "none",
-        "",
-        "",
-        "MSP",
-        "billing@msp.example",
-        SYSTEM,
-        app.config["CLOCK"],
-    )
-    return smtp_sink
 
 
 def test_row_actions_follow_their_preconditions(app, staff_client):

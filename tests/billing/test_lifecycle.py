@@ -19,22 +19,6 @@ from models import AuditEvent, Customer, EmailLog, Invoice, Subscription, User, 
 from tests import factories
 
 
-@pytest.fixture
-def mail_on(app, smtp_sink):
-    save_mail_settings(
-        "127.0.0.1",
-        smtp_sink.port,
-        "none",
-        "",
-        "",
-        "MSP",
-        "billing@msp.example",
-        SYSTEM,
-        app.config["CLOCK"],
-    )
-    return smtp_sink
-
-
 def _new(**kw):
     data = dict(
         company_name="ACME GmbH",

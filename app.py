@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from extensions import babel, csrf, db, login_manager, mail, migrate
+from extensions import babel, csrf, db, login_manager, mail, migrate, talisman
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "de")
@@ -133,6 +133,17 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
     login_manager.init_app(app)
+    production = app.config["APP_ENV"] == "production"
+    talisman.init_app(
+        app,
+        force_https=production,
+        strict_transport_security=production,
+        session_cookie_secure=production,
+        session_cookie_http_only=True,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        content_security_policy=None,
+    )
 
 
 def register_auth(app: Flask) -> None:

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired
 
 from billing import customers as lifecycle
 from billing.errors import AuthenticationFailed, DomainError, NotFound
+from extensions import talisman
 from jobs.mail import send
 from models import User
 
@@ -48,14 +49,8 @@ def _portal_user() -> User | None:
     return None
 
 
-@bp.after_request
-def no_referrer(response):
-    if request.endpoint == "portal.invite":
-        response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
 @bp.route("/invite/<token>", methods=("GET", "POST"))
+@talisman(referrer_policy="no-referrer")
 def invite(token: str):
     """Set a password from the invite link (single use, expiring)."""
     try:

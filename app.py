@@ -62,6 +62,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         ENCRYPTION_KEYS=env.get("ENCRYPTION_KEYS", ""),
         PUBLIC_URL=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
         STRIPE_API_BASE=env.get("STRIPE_API_BASE", ""),
+        TRUSTED_PROXIES=int(env.get("TRUSTED_PROXIES", "1" if production else "0")),
         APP_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
         HOME_COUNTRY=env.get("HOME_COUNTRY", "DE").upper(),
         CURRENCY=env.get("CURRENCY", "EUR").upper(),
@@ -186,6 +187,11 @@ def register_commands(app: Flask) -> None:
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(ROOT / "instance"), static_folder="static")
     load_config(app, overrides)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     register_extensions(app)
     register_auth(app)

@@ -73,17 +73,30 @@ def test_gunicorn_with_two_workers_on_postgresql(production_env):
     try:
         wait_for_port(port, timeout=60)
         base = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{base}/admin/login/", timeout=10) as response:
+        with pytest.raises(urllib.error.HTTPError) as plain:
+            urllib.request.build_opener(NoRedirect).open(f"{base}/admin/login/", timeout=10)
+        assert plain.value.code == 302
+        assert plain.value.headers["Location"].startswith("https://")
+        proxied = {"X-Forwarded-Proto": "https"}
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{base}/admin/login/", headers=proxied), timeout=10
+        ) as response:
+            assert "max-age" in response.headers["Strict-Transport-Security"]
             assert response.status == 200
             assert "csrf_token" in response.read().decode()
         opener = urllib.request.build_opener(NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as redirect:
-            opener.open(f"{base}/admin/customer/", timeout=10)
+            opener.open(
+                urllib.request.Request(f"{base}/admin/customer/", headers=proxied), timeout=10
+            )
         assert redirect.value.code == 302
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(
                 urllib.request.Request(
-                    f"{base}/admin/login/", data=b"email=a%40b.c&password=x", method="POST"
+                    f"{base}/admin/login/",
+                    data=b"email=a%40b.c&password=x",
+                    method="POST",
+                    headers=proxied,
                 ),
                 timeout=10,
             )

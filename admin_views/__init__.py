@@ -13,6 +13,7 @@ from .base import DashboardView
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
 from .payment_methods import PaymentMethodsView
+from .project_keys import ProjectKeyAdmin
 from .self_service import SelfServiceView
 from .settings import MailSettingsView
 
@@ -38,6 +39,14 @@ def build_admin(app: Flask) -> Admin:
             category=lazy_gettext("Billing"),
             endpoint="self_service",
             url="/admin/self-service",
+        )
+    )
+    admin.add_view(
+        ProjectKeyAdmin(
+            db,
+            name=lazy_gettext("Project Keys"),
+            category=lazy_gettext("Billing"),
+            endpoint="project_key",
         )
     )
     admin.add_view(

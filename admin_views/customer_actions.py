@@ -413,3 +413,102 @@ class CustomerActionsMixin:
         from flask import current_app
 
         return current_app.config["HOME_COUNTRY"]
+
+
+WIZARD_STEPS = ("key", "price", "split", "summary")
+FIELD_STEP = {
+    "key": "key",
+    "selling_price": "price",
+    "internal_ips": "split",
+    "external_ips": "split",
+}
+
+
+class ProjectKeyWizardMixin:
+    """Add project key (seed 3.2.6): key → overview and selling price → split → summary →
+    Finish. Every step re-checks all earlier input through ``billing.project_keys``."""
+
+    @expose("/<int:customer_id>/project-key/", methods=("GET", "POST"))
+    def project_key_view(self, customer_id: int):
+        from flask_wtf import FlaskForm
+
+        from billing import project_keys
+
+        require(*EDITORS)
+        customer = self._customer(customer_id)
+        self._allowed(customer, "add_project_key")
+        form = FlaskForm()
+        values = {
+            name: (request.form.get(name) or "").strip()
+            for name in ("key", "selling_price", "internal_ips", "external_ips")
+        }
+        values["instantly"] = request.form.get("instantly") == "y"
+        version = request.form.get("version") or str(customer.version)
+        step, key, plan = "key", None, None
+        if request.method == "POST" and form.validate_on_submit():
+            current = request.form.get("step", "key")
+            current = current if current in WIZARD_STEPS else "key"
+            index = WIZARD_STEPS.index(current)
+            going_back = request.form.get("go") == "back"
+            target = (
+                WIZARD_STEPS[max(index - 1, 0)]
+                if going_back
+                else ("finish" if current == "summary" else WIZARD_STEPS[index + 1])
+            )
+            try:
+                if target != "key":
+                    key = project_keys.find_redeemable(values["key"])
+                if target in ("split", "summary", "finish"):
+                    project_keys.parse_selling_price(values["selling_price"])
+                    if not values["internal_ips"] and not values["external_ips"]:
+                        values["internal_ips"], values["external_ips"] = str(key.ip_count), "0"
+                if target in ("summary", "finish"):
+                    plan = project_keys.plan_redemption(
+                        customer.id,
+                        values["key"],
+                        values["selling_price"],
+                        values["internal_ips"],
+                        values["external_ips"],
+                        values["instantly"],
+                        clock(),
+                    )
+                if target == "finish":
+                    plan = project_keys.redeem(
+                        customer.id,
+                        values["key"],
+                        values["selling_price"],
+                        values["internal_ips"],
+                        values["external_ips"],
+                        values["instantly"],
+                        staff_actor(),
+                        clock(),
+                        int(version) if version.isdigit() else None,
+                    )
+                    flash(
+                        _(
+                            "Project key %(key)s added: %(ips)d IPs from %(start)s to %(end)s.",
+                            key=plan.key,
+                            ips=plan.ip_count,
+                            start=plan.starts.isoformat(),
+                            end=plan.ends.isoformat(),
+                        ),
+                        "success",
+                    )
+                    return self._back()
+                step = target
+            except DomainError as error:
+                flash(error.message, "error")
+                step = FIELD_STEP.get(error.field or "", current)
+                if step != "key" and key is None:
+                    step = "key"
+        return self.render(
+            "admin/customer_project_key.html",
+            form=form,
+            customer=customer,
+            step=step,
+            key=key,
+            plan=plan,
+            values=values,
+            version=version,
+            current=lifecycle.current_subscription(customer.id),
+        )

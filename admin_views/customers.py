@@ -35,7 +35,7 @@ from models import (
 
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
-from .customer_actions import EDITORS, CustomerActionsMixin
+from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
 from .forms import ConfirmForm, CustomerPriceForm, LockForm
 
 SERVICE_MODE_LABELS = {
@@ -149,7 +149,7 @@ def _money(value) -> str:
 LANGUAGE_LABELS = {"en": lazy_gettext("English"), "de": lazy_gettext("German")}
 
 
-class CustomerAdmin(CustomerActionsMixin, SecureModelView):
+class CustomerAdmin(CustomerActionsMixin, ProjectKeyWizardMixin, SecureModelView):
     allowed_roles = ALL_STAFF
     list_template = "admin/customer_list.html"
     details_template = "admin/customer_details.html"

@@ -45,3 +45,12 @@ def add_months(day: date, months: int) -> date:
     """The first day of the month ``months`` after ``day``'s month."""
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
+
+
+def shift_months(day: date, months: int) -> date:
+    """The same day ``months`` later, clamped to the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    import calendar
+
+    first = add_months(day, months)
+    last_day = calendar.monthrange(first.year, first.month)[1]
+    return first.replace(day=min(day.day, last_day))

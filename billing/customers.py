@@ -23,6 +23,7 @@ from models import (
     Language,
     PaymentMethodCode,
     PriceBasis,
+    ProjectKey,
     ScheduledChange,
     ServiceMode,
     Subscription,
@@ -37,7 +38,7 @@ from .clock import Clock, add_months
 from .errors import Conflict, DomainError, NotFound
 from .i18n import _
 from .passwords import MIN_LENGTH, hash_password
-from .pricing import average_ip_price, load_tiers, monthly_price
+from .pricing import average_ip_price, load_tiers, monthly_price, to_cents
 from .staff import normalise_email
 
 INVITE_VALID_DAYS = 7
@@ -103,6 +104,9 @@ def pending_change(customer_id: int) -> ScheduledChange | None:
 def subscription_price(sub: Subscription, tiers=None) -> Decimal:
     """Net monthly price of a subscription on its price basis."""
     if sub.price_basis == PriceBasis.PROJECT_KEY.value:
+        key = db.session.get(ProjectKey, sub.project_key_id) if sub.project_key_id else None
+        if key is not None and key.selling_price is not None:
+            return to_cents(Decimal(key.selling_price) / key.runtime_months)
         return (
             Decimal("0.00")
             if sub.unit_price is None
@@ -680,7 +684,7 @@ def available_actions(customer: Customer, has_other_user: bool | None = None) ->
         actions.append("resend_invite")
     actions.append("details")
     if customer.service_mode == ServiceMode.MANAGED.value:
-        actions.append("edit_address")
+        actions += ["add_project_key", "edit_address"]
     if has_other_user:
         actions.append("change_main_user")
     actions.append("delete")

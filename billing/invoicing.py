@@ -112,6 +112,8 @@ def draft_invoice(
         start = max(sub.valid_from, period)
         end = min(sub.valid_until or last, last)
         days = (end - start).days + 1
+        if days <= 0:
+            continue
         price = subscription_price(sub, tiers)
         if days >= days_in_month:
             amount = price

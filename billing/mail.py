@@ -22,7 +22,13 @@ from .secrets import decrypt, encrypt
 from .settings import get_setting
 
 TLS_MODES = ("none", "starttls", "ssl")
-TEMPLATES = ("invite", "registration_done", "deletion_done", "test")
+TEMPLATES = (
+    "invite",
+    "registration_done",
+    "deletion_done",
+    "test",
+    "project_key_expiring",
+)
 KEY = "mail."
 
 

@@ -87,3 +87,13 @@ def sign_out_everywhere(staff_id: int, clock: Clock) -> None:
         staff.session_version += 1
         audit.record(Actor.staff(staff), "staff.sign_out", clock)
         db.session.commit()
+
+
+def staff_recipients(roles: tuple[str, ...] = ("admin", "billing")) -> list[tuple[str, str]]:
+    """(e-mail, language) of the active staff members with one of ``roles``."""
+    rows = db.session.execute(
+        db.select(StaffUser.email, StaffUser.language)
+        .where(StaffUser.active.is_(True), StaffUser.role.in_(roles))
+        .order_by(StaffUser.email)
+    ).all()
+    return [(email, language or "en") for email, language in rows]

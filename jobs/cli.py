@@ -24,3 +24,29 @@ def worker_command(burst: bool, names: str, no_scheduler: bool) -> None:
         raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}", param_hint="--queues")
     queues = [queue(n, connection) for n in wanted]
     Worker(queues, connection=connection).work(burst=burst, with_scheduler=not no_scheduler)
+
+
+@click.group("billing")
+def billing_group() -> None:
+    """Billing maintenance."""
+
+
+@billing_group.command("apply-changes")
+@with_appcontext
+def apply_changes_command() -> None:
+    """Apply scheduled changes due by today and expire subscriptions whose runtime ended."""
+    from .billing import apply_changes
+
+    result = apply_changes()
+    click.echo(
+        f"Applied {result['applied']} change(s); expired {result['expired']} subscription(s)."
+    )
+
+
+@billing_group.command("notify-expiring-keys")
+@with_appcontext
+def notify_expiring_keys_command() -> None:
+    """Queue the e-mails about project keys whose subscription ends within 30 days."""
+    from .billing import notify_expiring_keys
+
+    click.echo(f"Queued {notify_expiring_keys()} e-mail(s).")

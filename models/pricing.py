@@ -50,6 +50,7 @@ class ProjectKey(Base):
     state: Mapped[str] = mapped_column(String(16), default=ProjectKeyState.AVAILABLE.value)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
     redeemed_at: Mapped[datetime | None]
+    expiry_notified_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     def __str__(self) -> str:

@@ -86,6 +86,7 @@ class ScheduledChange(Base):
     internal_ips: Mapped[int] = mapped_column(Integer, default=0)
     external_ips: Mapped[int] = mapped_column(Integer, default=0)
     effective_date: Mapped[date]
+    project_key_id: Mapped[int | None] = mapped_column(ForeignKey("project_key.id"))
     state: Mapped[str] = mapped_column(String(16), default=ChangeState.PENDING.value)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200), default="")

@@ -27,7 +27,13 @@ def test_row_actions_follow_their_preconditions(app, staff_client):
     invited = factories.customer(app, state="invited")
     deleted = factories.customer(app, state="deleted")
     page = staff_client.get("/admin/customer/")
-    assert actions_of(page, managed.id) == ["ip_distribution", "details", "edit_address", "delete"]
+    assert actions_of(page, managed.id) == [
+        "ip_distribution",
+        "details",
+        "add_project_key",
+        "edit_address",
+        "delete",
+    ]
     assert actions_of(page, self_service.id) == ["convert", "ip_distribution", "details", "delete"]
     assert "resend_invite" in actions_of(page, invited.id)
     assert actions_of(page, deleted.id) == ["details"]

@@ -164,8 +164,11 @@ def register_admin(app: Flask) -> None:
 
 def register_portal(app: Flask) -> None:
     from portal import bp
+    from portal.webhooks import bp as webhooks
 
     app.register_blueprint(bp)
+    csrf.exempt(webhooks)
+    app.register_blueprint(webhooks)
 
 
 def register_errors(app: Flask) -> None:

@@ -16,6 +16,7 @@ from .payment_methods import PaymentMethodsView
 from .project_keys import ProjectKeyAdmin
 from .self_service import SelfServiceView
 from .settings import MailSettingsView
+from .stripe_events import StripeEventAdmin
 
 
 def build_admin(app: Flask) -> Admin:
@@ -55,6 +56,14 @@ def build_admin(app: Flask) -> Admin:
             category=lazy_gettext("Billing"),
             endpoint="payment_methods",
             url="/admin/payment-methods",
+        )
+    )
+    admin.add_view(
+        StripeEventAdmin(
+            db,
+            name=lazy_gettext("Stripe events"),
+            category=lazy_gettext("Billing"),
+            endpoint="stripe_event",
         )
     )
     admin.add_view(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import current_app, flash, redirect, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -13,7 +13,14 @@ from wtforms.validators import Length
 from billing.errors import DomainError
 from billing.payment_methods import set_active
 from billing.secrets import mask
-from billing.stripe_gateway import save_stripe_keys, stored_publishable_key, stored_secret_key
+from billing.settings import get_setting
+from billing.stripe_gateway import (
+    WEBHOOK_SECRET,
+    save_stripe_keys,
+    save_webhook_secret,
+    stored_publishable_key,
+    stored_secret_key,
+)
 from models import PaymentMethod, StaffRole, db
 
 from .auth import clock, staff_actor
@@ -27,6 +34,10 @@ class StripeKeysForm(FlaskForm):
     publishable_key = StringField(lazy_gettext("Public Access Key"), [Length(max=255)])
 
 
+class WebhookForm(FlaskForm):
+    webhook_secret = PasswordField(lazy_gettext("Webhook signing secret"), [Length(max=255)])
+
+
 class ToggleForm(FlaskForm):
     code = HiddenField()
     active = HiddenField()
@@ -35,7 +46,7 @@ class ToggleForm(FlaskForm):
 class PaymentMethodsView(SecureBaseView):
     allowed_roles = (StaffRole.ADMIN.value,)
 
-    def _page(self, keys_form):
+    def _page(self, keys_form, webhook_form=None):
         methods = db.session.scalars(db.select(PaymentMethod).order_by(PaymentMethod.position))
         try:
             secret_mask = mask(stored_secret_key())
@@ -49,6 +60,9 @@ class PaymentMethodsView(SecureBaseView):
             keys_form=keys_form,
             toggle=ToggleForm(),
             secret_mask=secret_mask,
+            webhook_form=webhook_form or WebhookForm(),
+            webhook_url=current_app.config["PUBLIC_URL"] + "/stripe/webhook",
+            webhook_configured=bool(get_setting(WEBHOOK_SECRET)),
         )
 
     @expose("/")
@@ -92,3 +106,16 @@ class PaymentMethodsView(SecureBaseView):
                 return redirect(url_for(".index"))
         form.secret_key.data = ""
         return self._page(form)
+
+    @expose("/webhook/", methods=("POST",))
+    def webhook_secret(self):
+        form = WebhookForm()
+        if form.validate_on_submit():
+            try:
+                save_webhook_secret(form.webhook_secret.data, staff_actor(), clock())
+            except DomainError as error:
+                field_error(form, error)
+            else:
+                flash(_("The webhook signing secret was saved."), "success")
+                return redirect(url_for(".index"))
+        return self._page(StripeKeysForm(publishable_key=stored_publishable_key()), form)

@@ -7,6 +7,8 @@ a local Stripe-compatible server).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import stripe
 from flask import current_app
 
@@ -119,3 +121,305 @@ def save_stripe_keys(secret: str, publishable: str, actor, clock: Clock) -> None
         },
     )
     db.session.commit()
+
+
+WEBHOOK_SECRET = "stripe.webhook_secret"  # noqa: S105 - the setting's name, not a secret
+
+
+def ensure_stripe_customer(customer_id: int) -> str:
+    """The Stripe customer id of ``customer_id``, created at Stripe on first use."""
+    from models import db
+
+    from .customers import get_customer
+
+    customer = get_customer(customer_id)
+    if customer.stripe_customer_id:
+        return customer.stripe_customer_id
+    created = client().v1.customers.create(
+        {
+            "name": customer.company_name,
+            "email": customer.contact_email,
+            "metadata": {"msp_customer_id": str(customer.id)},
+        }
+    )
+    customer.stripe_customer_id = created.id
+    db.session.commit()
+    return created.id
+
+
+def create_setup_intent(customer_id: int) -> str:
+    """A SetupIntent for saving a card for later off-session charges; returns its client
+    secret for Stripe.js."""
+    stripe_id = ensure_stripe_customer(customer_id)
+    intent = client().v1.setup_intents.create(
+        {
+            "customer": stripe_id,
+            "usage": "off_session",
+            "payment_method_types": ["card"],
+        }
+    )
+    return intent.client_secret
+
+
+def saved_card(customer_id: int) -> str | None:
+    """The card that will be charged (the customer's newest saved card), or None."""
+    from .customers import get_customer
+
+    customer = get_customer(customer_id)
+    if not customer.stripe_customer_id:
+        return None
+    cards = client().v1.payment_methods.list(
+        {
+            "customer": customer.stripe_customer_id,
+            "type": "card",
+        }
+    )
+    return cards.data[0].id if cards.data else None
+
+
+def attach_card(customer_id: int, payment_method_id: str) -> None:
+    stripe_id = ensure_stripe_customer(customer_id)
+    client().v1.payment_methods.attach(payment_method_id, {"customer": stripe_id})
+
+
+def _cents(amount) -> int:
+    from decimal import Decimal
+
+    return int((Decimal(amount) * 100).to_integral_value())
+
+
+CLAIM = timedelta(minutes=2)
+
+
+def charge_invoice(invoice_id: int, clock: Clock):
+    """Charge a finalized invoice to the customer's saved card, off-session.
+
+    The guard against charging twice: an attempt row with the idempotency key is committed
+    before Stripe is called, at most one pending or succeeded attempt may exist per invoice
+    (a database constraint), and only the caller holding the attempt's short claim talks to
+    Stripe. A succeeded attempt is returned without calling Stripe; a pending one whose claim
+    ran out (its caller died) is retried with the same idempotency key.
+    A decline marks the invoice ``payment_failed``; a new call after that is a new attempt.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from models import AttemptState, Invoice, InvoiceState, PaymentAttempt, db
+
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise DomainError(_("This invoice does not exist."))
+    attempt = db.session.scalar(
+        db.select(PaymentAttempt).where(
+            PaymentAttempt.invoice_id == invoice_id,
+            PaymentAttempt.state.in_((AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)),
+        )
+    )
+    if attempt is not None and attempt.state == AttemptState.SUCCEEDED.value:
+        return attempt
+    if invoice.state not in (InvoiceState.FINALIZED.value, InvoiceState.PAYMENT_FAILED.value):
+        raise DomainError(_("Only finalized or failed invoices can be charged."))
+    if attempt is None:
+        number = 1 + db.session.scalar(
+            db.select(db.func.count())
+            .select_from(PaymentAttempt)
+            .where(PaymentAttempt.invoice_id == invoice_id)
+        )
+        attempt = PaymentAttempt(
+            invoice_id=invoice_id,
+            number=number,
+            idempotency_key=f"msp-invoice-{invoice_id}-attempt-{number}",
+            amount=invoice.gross,
+            currency=invoice.currency,
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        db.session.add(attempt)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise DomainError(_("This invoice is being charged already.")) from None
+    claimed = db.session.execute(
+        db.update(PaymentAttempt)
+        .where(
+            PaymentAttempt.id == attempt.id,
+            PaymentAttempt.state == AttemptState.PENDING.value,
+            (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < clock.now()),
+        )
+        .values(claimed_until=clock.now() + CLAIM)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    if claimed.rowcount != 1:
+        raise DomainError(_("This invoice is being charged already."))
+    db.session.refresh(attempt)
+    card = saved_card(invoice.customer_id)
+    if card is None:
+        return _fail_attempt(attempt, invoice, _("No card is saved for this customer."), clock)
+    try:
+        intent = client().v1.payment_intents.create(
+            {
+                "amount": _cents(invoice.gross),
+                "currency": invoice.currency.lower(),
+                "customer": ensure_stripe_customer(invoice.customer_id),
+                "payment_method": card,
+                "off_session": True,
+                "confirm": True,
+                "metadata": {"msp_invoice_id": str(invoice_id)},
+            },
+            {"idempotency_key": attempt.idempotency_key},
+        )
+    except stripe.CardError as error:
+        return _fail_attempt(attempt, invoice, error.user_message or str(error), clock)
+    except stripe.StripeError as error:
+        attempt.error = f"{type(error).__name__}: {error.user_message or error}"[:2000]
+        attempt.claimed_until = None
+        attempt.updated_at = clock.now()
+        db.session.commit()
+        raise DomainError(_("Stripe could not be reached; the charge will be retried.")) from None
+    attempt.payment_intent_id = intent.id
+    attempt.claimed_until = None
+    if intent.status == "succeeded":
+        attempt.state = AttemptState.SUCCEEDED.value
+        invoice.state = InvoiceState.PAID.value
+        invoice.paid_at = clock.now()
+        audit.record(
+            audit.SYSTEM,
+            "invoice.charged",
+            clock,
+            customer_id=invoice.customer_id,
+            after={"invoice": invoice.number, "payment_intent": intent.id},
+        )
+    attempt.updated_at = clock.now()
+    db.session.commit()
+    return attempt
+
+
+def _fail_attempt(attempt, invoice, message: str, clock: Clock):
+    from models import AttemptState, InvoiceState, db
+
+    attempt.state = AttemptState.FAILED.value
+    attempt.claimed_until = None
+    attempt.error = message[:2000]
+    attempt.updated_at = clock.now()
+    invoice.state = InvoiceState.PAYMENT_FAILED.value
+    audit.record(
+        audit.SYSTEM,
+        "invoice.payment_failed",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"invoice": invoice.number, "error": message[:200]},
+    )
+    db.session.commit()
+    return attempt
+
+
+def refund(attempt_id: int, actor, clock: Clock):
+    """Refund a succeeded charge in full."""
+    from models import AttemptState, PaymentAttempt, db
+
+    attempt = db.session.get(PaymentAttempt, attempt_id)
+    if attempt is None or attempt.state != AttemptState.SUCCEEDED.value:
+        raise DomainError(_("Only a successful payment can be refunded."))
+    client().v1.refunds.create(
+        {"payment_intent": attempt.payment_intent_id},
+        {"idempotency_key": f"{attempt.idempotency_key}-refund"},
+    )
+    attempt.state = AttemptState.REFUNDED.value
+    attempt.updated_at = clock.now()
+    audit.record(actor, "payment.refund", clock, after={"attempt": attempt.idempotency_key})
+    db.session.commit()
+    return attempt
+
+
+def save_webhook_secret(secret: str, actor, clock: Clock) -> None:
+    from models import Setting, db
+
+    secret = (secret or "").strip()
+    if not secret.startswith("whsec_"):
+        raise DomainError(_("A webhook signing secret starts with whsec_."), field="webhook_secret")
+    row = db.session.get(Setting, WEBHOOK_SECRET)
+    if row is None:
+        db.session.add(Setting(key=WEBHOOK_SECRET, value=encrypt(secret), updated_at=clock.now()))
+    else:
+        row.value, row.updated_at = encrypt(secret), clock.now()
+    audit.record(actor, "settings.stripe_webhook", clock, after={"secret": mask(secret)})
+    db.session.commit()
+
+
+def receive_webhook(payload: bytes, signature: str, clock: Clock):
+    """Verify and store a webhook event, then process it once.
+
+    Raises DomainError for a missing secret, a bad signature or a malformed payload (the
+    endpoint answers 400). Returns the stored event; a replayed id is not processed again.
+    """
+    from models import StripeEvent, db
+
+    token = get_setting(WEBHOOK_SECRET)
+    if not token:
+        raise DomainError("webhook secret not configured")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature or "", decrypt(token))
+    except (ValueError, stripe.SignatureVerificationError):
+        raise DomainError("invalid signature or payload") from None
+    existing = db.session.get(StripeEvent, event.id)
+    if existing is not None:
+        return existing
+    stored = StripeEvent(
+        id=event.id, type=event.type, payload=payload.decode("utf-8"), received_at=clock.now()
+    )
+    db.session.add(stored)
+    db.session.commit()
+    return process_event(stored.id, clock)
+
+
+HANDLED = ("payment_intent.succeeded", "payment_intent.payment_failed")
+
+
+def process_event(event_id: str, clock: Clock):
+    """Apply a stored event (also the admin's Replay). Unknown types are marked ignored."""
+    import json
+
+    from models import (
+        AttemptState,
+        EventState,
+        Invoice,
+        InvoiceState,
+        PaymentAttempt,
+        StripeEvent,
+        db,
+    )
+
+    stored = db.session.get(StripeEvent, event_id)
+    if stored is None:
+        raise DomainError(_("This event does not exist."))
+    try:
+        data = json.loads(stored.payload)["data"]["object"]
+        if stored.type not in HANDLED:
+            stored.state = EventState.IGNORED.value
+        else:
+            attempt = db.session.scalar(
+                db.select(PaymentAttempt).where(PaymentAttempt.payment_intent_id == data["id"])
+            )
+            if attempt is None:
+                raise DomainError(f"no payment attempt for {data['id']}")
+            invoice = db.session.get(Invoice, attempt.invoice_id)
+            if stored.type == "payment_intent.succeeded":
+                attempt.state = AttemptState.SUCCEEDED.value
+                if invoice.state != InvoiceState.PAID.value:
+                    invoice.state = InvoiceState.PAID.value
+                    invoice.paid_at = clock.now()
+            elif attempt.state != AttemptState.SUCCEEDED.value:
+                attempt.state = AttemptState.FAILED.value
+                invoice.state = InvoiceState.PAYMENT_FAILED.value
+            attempt.updated_at = clock.now()
+            stored.state = EventState.PROCESSED.value
+        stored.error = ""
+    except (KeyError, TypeError, ValueError, DomainError) as error:
+        db.session.rollback()
+        stored = db.session.get(StripeEvent, event_id)
+        stored.state = EventState.FAILED.value
+        stored.error = str(getattr(error, "message", error))[:2000]
+    stored.processed_at = clock.now()
+    db.session.commit()
+    return stored

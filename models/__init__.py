@@ -22,11 +22,16 @@ from .base import (
 from .customer import Customer, Partner, Tag, customer_tags
 from .invoice import Invoice, InvoiceLine
 from .pricing import PaymentMethod, PriceTier, ProjectKey
+from .stripe import AttemptState, EventState, PaymentAttempt, StripeEvent
 from .subscription import ScheduledChange, Subscription
 from .user import StaffUser, User
 
 __all__ = [
     "ActorType",
+    "AttemptState",
+    "EventState",
+    "PaymentAttempt",
+    "StripeEvent",
     "AuditEvent",
     "Base",
     "ChangeKind",

@@ -126,6 +126,7 @@ class Customer(Base):
     website: Mapped[str] = mapped_column(String(200), default="")
     turnover: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)

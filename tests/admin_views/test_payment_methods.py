@@ -107,3 +107,41 @@ def test_only_admins_manage_payment_methods(stripe_app):
     client = stripe_app.test_client()
     sign_in(client, billing.email)
     assert client.get("/admin/payment-methods/").status_code == 403
+
+
+def test_webhook_secret_form_and_event_inbox_with_replay(stripe_app, staff_client, client):
+    import json
+    import time
+
+    import stripe
+
+    bad = staff_client.post(
+        "/admin/payment-methods/webhook/",
+        data={"csrf_token": staff_client.token, "webhook_secret": "nope"},
+    )
+    assert "whsec_" in bad.get_data(as_text=True)
+    staff_client.post(
+        "/admin/payment-methods/webhook/",
+        data={"csrf_token": staff_client.token, "webhook_secret": "whsec_inbox123"},
+    )
+    page = staff_client.get("/admin/payment-methods/").get_data(as_text=True)
+    assert "/stripe/webhook" in page and "whsec_inbox123" not in page
+    payload = json.dumps(
+        {
+            "id": "evt_inbox",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_missing"}},
+        }
+    )
+    stamp = int(time.time())
+    signature = stripe.WebhookSignature._compute_signature(f"{stamp}.{payload}", "whsec_inbox123")
+    client.post(
+        "/stripe/webhook", data=payload, headers={"Stripe-Signature": f"t={stamp},v1={signature}"}
+    )
+    inbox = staff_client.get("/admin/stripe_event/").get_data(as_text=True)
+    assert "evt_inbox" in inbox and 'data-replay="evt_inbox"' in inbox
+    replay = staff_client.post(
+        "/admin/stripe_event/replay/evt_inbox/", data={"csrf_token": staff_client.token}
+    )
+    assert replay.status_code == 302
+    assert "processed again" in staff_client.get("/admin/stripe_event/").get_data(as_text=True)

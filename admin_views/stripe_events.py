@@ -1,0 +1,61 @@
+"""Billing → Stripe events: the webhook inbox with processing state and Replay (SPEC §12)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+from flask_wtf import FlaskForm
+
+from billing.errors import DomainError
+from billing.stripe_gateway import process_event
+from models import StaffRole, StripeEvent
+
+from .auth import clock, has_role
+from .base import ALL_STAFF, SecureModelView
+
+
+class StripeEventAdmin(SecureModelView):
+    allowed_roles = ALL_STAFF
+    list_template = "admin/stripe_event_list.html"
+    can_view_details = True
+    column_list = ["id", "type", "state", "received_at", "processed_at", "error"]
+    column_details_list = ["id", "type", "state", "received_at", "processed_at", "error", "payload"]
+    column_default_sort = ("received_at", True)
+    column_filters = ["state", "type"]
+    column_searchable_list = ["id", "type"]
+    column_labels = {
+        "id": lazy_gettext("Event"),
+        "type": lazy_gettext("Type"),
+        "state": lazy_gettext("State"),
+        "received_at": lazy_gettext("Received"),
+        "processed_at": lazy_gettext("Processed"),
+        "error": lazy_gettext("Error"),
+        "payload": lazy_gettext("Payload"),
+    }
+
+    def __init__(self, database, **kwargs):
+        super().__init__(StripeEvent, database, **kwargs)
+
+    def render(self, template, **kwargs):
+        kwargs["replay_form"] = FlaskForm()
+        kwargs["can_replay"] = has_role(StaffRole.ADMIN.value, StaffRole.BILLING.value)
+        return super().render(template, **kwargs)
+
+    @expose("/replay/<event_id>/", methods=("POST",))
+    def replay_view(self, event_id: str):
+        if not has_role(StaffRole.ADMIN.value, StaffRole.BILLING.value):
+            abort(403)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            event = process_event(event_id, clock())
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(
+                _("Event %(id)s processed again: %(state)s.", id=event.id, state=event.state),
+                "success" if event.state != "failed" else "error",
+            )
+        return redirect(url_for(".index_view"))

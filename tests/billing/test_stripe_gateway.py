@@ -1,0 +1,206 @@
+"""The Stripe gateway against a local Stripe-compatible server (SPEC §6; issue: Stripe)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import stripe
+
+from billing import stripe_gateway as gateway
+from billing.audit import SYSTEM
+from billing.errors import DomainError
+from billing.invoicing import draft_invoice, finalize_invoice
+from models import EventState, Invoice, PaymentAttempt, StripeEvent, db
+from tests import factories
+
+WEBHOOK_SECRET = "whsec_test_0123456789"
+
+
+@pytest.fixture
+def stripe_ready(app, localstripe):
+    app.config["STRIPE_API_BASE"] = localstripe.url
+    factories.reference(app)
+    clock = app.config["CLOCK"]
+    gateway.save_stripe_keys("sk_test_gateway123", "pk_test_gateway123", SYSTEM, clock)
+    gateway.save_webhook_secret(WEBHOOK_SECRET, SYSTEM, clock)
+    return app
+
+
+def _intents_of(invoice_id: int) -> list:
+    customer_id = db.session.get(Invoice, invoice_id).customer_id
+    stripe_customer = gateway.ensure_stripe_customer(customer_id)
+    intents = gateway.client().v1.payment_intents.list({"limit": 100})
+    return [i for i in intents.data if i.customer == stripe_customer]
+
+
+def _invoice(app, card: str | None = "pm_card_visa"):
+    clock = app.config["CLOCK"]
+    customer = factories.customer(app, payment="card")
+    if card:
+        gateway.attach_card(customer.id, card)
+    invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
+    return finalize_invoice(invoice.id, clock)
+
+
+def test_stripe_customer_is_created_once(stripe_ready):
+    customer = factories.customer(stripe_ready)
+    first = gateway.ensure_stripe_customer(customer.id)
+    assert first.startswith("cus_")
+    assert gateway.ensure_stripe_customer(customer.id) == first
+
+
+def test_setup_intent_for_saving_a_card(stripe_ready):
+    customer = factories.customer(stripe_ready)
+    secret = gateway.create_setup_intent(customer.id)
+    assert secret.startswith("seti_") and "_secret_" in secret
+
+
+def test_successful_charge_marks_the_invoice_paid(stripe_ready):
+    invoice = _invoice(stripe_ready)
+    attempt = gateway.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
+    assert attempt.state == "succeeded" and attempt.payment_intent_id.startswith("pi_")
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    assert attempt.idempotency_key == f"msp-invoice-{invoice.id}-attempt-1"
+
+
+def test_the_same_invoice_is_never_charged_twice(stripe_ready, localstripe):
+    """localstripe ignores idempotency keys, so our own guard must hold."""
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    first = gateway.charge_invoice(invoice.id, clock)
+    again = gateway.charge_invoice(invoice.id, clock)
+    assert again.id == first.id
+    assert len(_intents_of(invoice.id)) == 1
+
+
+def test_concurrent_charges_create_one_attempt(pg_app, localstripe):
+    pg_app.config["STRIPE_API_BASE"] = localstripe.url
+    factories.reference(pg_app)
+    clock = pg_app.config["CLOCK"]
+    gateway.save_stripe_keys("sk_test_gateway123", "pk_test_gateway123", SYSTEM, clock)
+    invoice_id = _invoice(pg_app).id
+    results, barrier = [], threading.Barrier(3)
+
+    def charge():
+        with pg_app.app_context():
+            barrier.wait()
+            try:
+                results.append(gateway.charge_invoice(invoice_id, clock).id)
+            except DomainError as error:
+                results.append(error.message)
+
+    threads = [threading.Thread(target=charge) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert db.session.query(PaymentAttempt).count() == 1
+    assert len(_intents_of(invoice_id)) == 1
+
+
+def test_a_declined_card_marks_payment_failed_and_a_retry_is_a_new_attempt(stripe_ready):
+    invoice = _invoice(stripe_ready, card="pm_card_chargeCustomerFail")
+    clock = stripe_ready.config["CLOCK"]
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    assert attempt.state == "failed" and attempt.error
+    assert db.session.get(Invoice, invoice.id).state == "payment_failed"
+    retry = gateway.charge_invoice(invoice.id, clock)
+    assert retry.number == 2 and retry.idempotency_key.endswith("attempt-2")
+
+
+def test_no_saved_card_is_a_failed_payment(stripe_ready):
+    invoice = _invoice(stripe_ready, card=None)
+    attempt = gateway.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
+    assert attempt.state == "failed" and "No card" in attempt.error
+
+
+def test_refund(stripe_ready):
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    assert gateway.refund(attempt.id, SYSTEM, clock).state == "refunded"
+    with pytest.raises(DomainError):
+        gateway.refund(attempt.id, SYSTEM, clock)
+
+
+def _signed(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
+    payload = json.dumps(event)
+    timestamp = timestamp or int(time.time())
+    signature = stripe.WebhookSignature._compute_signature(f"{timestamp}.{payload}", secret)
+    return payload.encode(), f"t={timestamp},v1={signature}"
+
+
+def _event(event_id: str, kind: str, intent_id: str) -> dict:
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": kind,
+        "data": {"object": {"id": intent_id, "object": "payment_intent"}},
+    }
+
+
+def test_webhook_events_are_verified_and_processed_once(stripe_ready, client):
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    invoice_row = db.session.get(Invoice, invoice.id)
+    invoice_row.state = "finalized"
+    db.session.commit()
+    payload, signature = _signed(
+        _event("evt_1", "payment_intent.succeeded", attempt.payment_intent_id)
+    )
+    response = client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    assert response.status_code == 200 and response.json["state"] == "processed"
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    again = client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    assert again.status_code == 200
+    assert db.session.query(StripeEvent).count() == 1
+
+
+@pytest.mark.parametrize("tamper", ["signature", "secret", "payload", "missing", "old"])
+def test_tampered_or_unsigned_webhooks_are_refused(stripe_ready, client, tamper):
+    payload, signature = _signed(_event("evt_2", "payment_intent.succeeded", "pi_x"))
+    headers = {"Stripe-Signature": signature}
+    if tamper == "signature":
+        headers["Stripe-Signature"] = signature[:-4] + "abcd"
+    elif tamper == "secret":
+        payload, signature = _signed(
+            _event("evt_2", "payment_intent.succeeded", "pi_x"), secret="whsec_other"
+        )
+        headers["Stripe-Signature"] = signature
+    elif tamper == "payload":
+        payload = payload.replace(b"evt_2", b"evt_3")
+    elif tamper == "missing":
+        headers = {}
+    elif tamper == "old":
+        payload, signature = _signed(
+            _event("evt_2", "payment_intent.succeeded", "pi_x"), timestamp=int(time.time()) - 3600
+        )
+        headers["Stripe-Signature"] = signature
+    response = client.post("/stripe/webhook", data=payload, headers=headers)
+    assert response.status_code == 400
+    assert db.session.query(StripeEvent).count() == 0
+
+
+def test_unknown_event_types_are_ignored_and_failures_can_be_replayed(stripe_ready, client):
+    payload, signature = _signed(_event("evt_4", "customer.created", "cus_x"))
+    client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    assert db.session.get(StripeEvent, "evt_4").state == EventState.IGNORED.value
+    payload, signature = _signed(_event("evt_5", "payment_intent.succeeded", "pi_unknown"))
+    client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    failed = db.session.get(StripeEvent, "evt_5")
+    assert failed.state == "failed" and "pi_unknown" in failed.error
+    assert gateway.process_event("evt_5", stripe_ready.config["CLOCK"]).state == "failed"
+
+
+def test_webhook_without_configured_secret_is_refused(app, client):
+    payload, signature = _signed(_event("evt_6", "payment_intent.succeeded", "pi_x"))
+    assert (
+        client.post(
+            "/stripe/webhook", data=payload, headers={"Stripe-Signature": signature}
+        ).status_code
+        == 400
+    )

@@ -193,6 +193,7 @@ def seed_demo(clock: Clock) -> dict:
     partners = [_partner("Nordic Resellers AB"), _partner("Alpen IT Partner GmbH")]
     tags = [_tag(n) for n in ("priority", "healthcare", "public-sector", "trial-extended")]
     db.session.commit()
+    _available_keys(clock)
     created = 0
     for index, (company, country, vat_id) in enumerate(COMPANIES):
         email = _email(company)
@@ -257,6 +258,19 @@ def seed_demo(clock: Clock) -> dict:
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
     return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
+
+
+DEMO_KEYS = (("DEMO-PK-0100", 50, 12, "900.00"), ("DEMO-PK-0250", 250, 12, "3600.00"),
+             ("DEMO-PK-0500", 500, 24, "12000.00"))
+
+
+def _available_keys(clock: Clock) -> None:
+    """Keys the sales demo can redeem through the wizard."""
+    from billing.project_keys import create_key
+
+    for key, ips, months, price in DEMO_KEYS:
+        if db.session.scalar(db.select(ProjectKey.id).where(ProjectKey.key == key)) is None:
+            create_key(key, ips, months, price, SYSTEM, clock)
 
 
 def _redeem_demo_key(customer_id: int, clock: Clock, started) -> None:

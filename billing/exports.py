@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+from json.encoder import encode_basestring
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import String, literal, select
 
@@ -83,24 +83,34 @@ def export_columns(currency: str = "EUR") -> list:
     ]
 
 
+TWO_PLACES = Decimal("0.01")
+
+
+def _money(value) -> str:
+    return str(Decimal(value).quantize(TWO_PLACES, rounding=ROUND_HALF_UP))
+
+
+def _moment(value) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+CONVERTERS = {
+    "int": int,
+    "money": _money,
+    "bool": bool,
+    "datetime": _moment,
+    "code": str,
+    "text": str,
+}
+_ROW_CONVERTERS = tuple(CONVERTERS[f.kind] for f in EXPORT_FIELDS)
+
+
 def typed(row: tuple) -> list:
     """JSON-ready values: numbers as numbers, money as decimal strings, codes as strings."""
-    out = []
-    for field, value in zip(EXPORT_FIELDS, row, strict=True):
-        if value is None:
-            pass
-        elif field.kind == "int":
-            value = int(value)
-        elif field.kind == "money":
-            value = str(Decimal(value).quantize(Decimal("0.01")))
-        elif field.kind == "bool":
-            value = bool(value)
-        elif field.kind == "datetime" and isinstance(value, datetime | date):
-            value = value.isoformat()
-        else:
-            value = str(value)
-        out.append(value)
-    return out
+    return [
+        None if value is None else convert(value)
+        for convert, value in zip(_ROW_CONVERTERS, row, strict=True)
+    ]
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -113,14 +123,50 @@ def defuse(value):
     return value
 
 
+def _json_text(value) -> str:
+    return encode_basestring(str(value))
+
+
+def _json_money(value) -> str:
+    return '"' + _money(value) + '"'
+
+
+def _json_moment(value) -> str:
+    return '"' + _moment(value) + '"'
+
+
+JSON_ENCODERS = {
+    "int": lambda v: str(int(v)),
+    "money": _json_money,
+    "bool": lambda v: "true" if v else "false",
+    "datetime": _json_moment,
+    "code": _json_text,
+    "text": _json_text,
+}
+_JSON_COLUMNS = tuple(
+    (encode_basestring(f.key) + ": ", JSON_ENCODERS[f.kind]) for f in EXPORT_FIELDS
+)
+
+
+def json_object(row: tuple) -> str:
+    """One export row as a JSON object (same result as ``json.dumps`` of the typed row)."""
+    return (
+        "{"
+        + ", ".join(
+            prefix + ("null" if value is None else encode(value))
+            for (prefix, encode), value in zip(_JSON_COLUMNS, row, strict=True)
+        )
+        + "}"
+    )
+
+
 def iter_json(rows: Iterable[tuple]) -> Iterator[str]:
     """A JSON array of objects with the ``EXPORT_FIELDS`` keys, produced in chunks."""
-    keys = [f.key for f in EXPORT_FIELDS]
     yield "["
     first = True
     chunk: list[str] = []
     for row in rows:
-        text = json.dumps(dict(zip(keys, typed(row), strict=True)), ensure_ascii=False)
+        text = json_object(row)
         chunk.append(text if first else "," + text)
         first = False
         if len(chunk) >= BATCH:

@@ -78,3 +78,23 @@ def test_defuse_leaves_ordinary_text_and_numbers_alone():
     assert defuse("ACME GmbH") == "ACME GmbH"
     assert defuse(-5) == -5
     assert defuse("-5") == "'-5"
+
+
+def test_the_fast_json_writer_equals_json_dumps_of_the_typed_row():
+    import json as std
+
+    from billing.exports import json_object, typed
+
+    rows = [
+        _row(),
+        _row(
+            company_name='Quote " and \\ and ü and \n newline',
+            partner="P\tQ",
+            average_ip_price=None,
+            locked=1,
+            monthly_price=Decimal("0.005"),
+        ),
+    ]
+    for row in rows:
+        expected = dict(zip(KEYS, typed(row), strict=True))
+        assert std.loads(json_object(row)) == expected

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-from json.encoder import encode_basestring
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from json.encoder import encode_basestring
 
 from sqlalchemy import String, literal, select
 

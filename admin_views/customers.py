@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pycountry
 from flask import Response, current_app, flash, redirect, stream_with_context, url_for
 from flask_admin import expose
@@ -121,8 +123,9 @@ def _tag_options():
     return [(name, name) for name in db.session.scalars(select(Tag.name).order_by(Tag.name))]
 
 
+@functools.cache
 def _country_options():
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+    return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1]))
 
 
 def _company_formatter(view, context, model, name):

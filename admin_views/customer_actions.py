@@ -215,7 +215,7 @@ class CustomerActionsMixin:
                 text += " " + _("It replaces the change that was pending.")
             return text
         if plan.kind == "reactivation":
-            return _("The subscription was reactivated.")
+            return _("A new subscription starts today.")
         return _("The new IP distribution applies now.")
 
     @expose("/<int:customer_id>/ip-distribution/preview")

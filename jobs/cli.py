@@ -50,3 +50,14 @@ def notify_expiring_keys_command() -> None:
     from .billing import notify_expiring_keys
 
     click.echo(f"Queued {notify_expiring_keys()} e-mail(s).")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Enqueue the periodic jobs on their schedule (run one such process)."""
+    from .schedule import PERIODIC, build_scheduler
+
+    for periodic in PERIODIC:
+        click.echo(f"{periodic.cron:<12} {periodic.queue:<8} {periodic.description}")
+    build_scheduler(redis_connection(current_app.config["REDIS_URL"])).start()

@@ -29,12 +29,14 @@ pids+=($!)
 seed_output=$(.venv/bin/flask seed demo)
 .venv/bin/flask worker >instance/worker.log 2>&1 &
 pids+=($!)
+.venv/bin/flask scheduler >instance/scheduler.log 2>&1 &
+pids+=($!)
 
 cat <<MSG
 
   MSP Billing is running at http://127.0.0.1:${PORT}/admin/
   Mail sink: every e-mail lands in instance/maildir (SMTP 127.0.0.1:${MAIL_PORT})
-  Worker log: instance/worker.log
+  Worker log: instance/worker.log (periodic jobs: instance/scheduler.log)
 
 ${seed_output}
 

@@ -64,3 +64,37 @@ def test_queue_names_are_fixed(app):
     assert QUEUES == ("default", "mail", "billing")
     with pytest.raises(ValueError):
         queue("elsewhere")
+
+
+def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
+    """Issue pricing/project keys: the 30-day key notice and scheduled changes run daily."""
+    from redis import Redis
+    from rq.cron import CronScheduler
+
+    from jobs import billing as billing_jobs
+    from jobs.schedule import PERIODIC, build_scheduler
+
+    funcs = {p.func for p in PERIODIC}
+    assert funcs == {billing_jobs.apply_changes, billing_jobs.notify_expiring_keys}
+    assert all(p.queue in QUEUES for p in PERIODIC)
+    scheduler = build_scheduler(Redis.from_url(redis_server.url))
+    assert isinstance(scheduler, CronScheduler)
+    jobs = scheduler.get_jobs()
+    assert len(jobs) == 2
+    assert all(job.get_next_enqueue_time() is not None for job in jobs)
+
+
+def test_scheduled_jobs_run_in_a_worker(app, redis_server):
+    """What the scheduler enqueues runs in a real worker process."""
+    from redis import Redis
+
+    from jobs.schedule import build_scheduler
+
+    connection = Redis.from_url(redis_server.url)
+    enqueued = [cron_job.enqueue(connection) for cron_job in build_scheduler(connection).get_jobs()]
+    result = run_worker(app, redis_server.url)
+    assert result.returncode == 0, result.stderr
+    for job in enqueued:
+        job.refresh()
+        assert job.get_status() == "finished"
+    assert {str(job.return_value()) for job in enqueued} == {str({"applied": 0, "expired": 0}), "0"}

@@ -260,8 +260,11 @@ def seed_demo(clock: Clock) -> dict:
     return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
 
 
-DEMO_KEYS = (("DEMO-PK-0100", 50, 12, "900.00"), ("DEMO-PK-0250", 250, 12, "3600.00"),
-             ("DEMO-PK-0500", 500, 24, "12000.00"))
+DEMO_KEYS = (
+    ("DEMO-PK-0100", 50, 12, "900.00"),
+    ("DEMO-PK-0250", 250, 12, "3600.00"),
+    ("DEMO-PK-0500", 500, 24, "12000.00"),
+)
 
 
 def _available_keys(clock: Clock) -> None:

@@ -187,9 +187,7 @@ def change_ip_distribution(
         )
     sub = current_subscription(customer_id)
     if plan.kind == REACTIVATION:
-        method = payment_method or customer.payment_method or PaymentMethodCode.INVOICE.value
-        if method == PaymentMethodCode.PROJECT_KEY.value:
-            method = PaymentMethodCode.INVOICE.value
+        method = method_for_new_subscription(payment_method or customer.payment_method)
         unit = customer.unit_price
         new = start_subscription(
             customer_id,
@@ -243,6 +241,20 @@ def change_ip_distribution(
     )
     db.session.commit()
     return DistributionResult(plan, target.id, None)
+
+
+def method_for_new_subscription(preferred: str | None) -> str:
+    """The preferred payment method if it is active (seed 3.6: a deactivated method stays on
+    existing subscriptions but is not used for new ones), else the first active one. A project
+    key method needs a key, so it is never picked here."""
+    from .payment_methods import active_codes
+
+    active = [c for c in active_codes() if c != PaymentMethodCode.PROJECT_KEY.value]
+    if preferred in active:
+        return preferred
+    if not active:
+        raise DomainError(_("No payment method is active; activate one under Payment Methods."))
+    return active[0]
 
 
 def self_service_allowed(customer) -> bool:

@@ -88,13 +88,13 @@ def test_a_new_change_replaces_the_pending_one_and_says_so(any_app):
 
 def test_distribution_on_a_cancelled_customer_reactivates_it(any_app):
     """SPEC §4 Reactivate (3.2.5)."""
-    created = _setup(any_app, state="inactive", payment="card")
+    created = _setup(any_app, state="inactive", payment="free")
     assert db.session.get(Customer, created.id).status == "inactive"
     result = change_ip_distribution(created.id, 5, 5, False, SYSTEM, any_app.config["CLOCK"])
     assert result.preview.kind == "reactivation"
     row = db.session.get(Customer, created.id)
     assert row.status == "active" and (row.internal_ips, row.external_ips) == (5, 5)
-    assert row.payment_method == "card"
+    assert row.payment_method == "free"
 
 
 @pytest.mark.parametrize(
@@ -146,3 +146,19 @@ def test_proration_uses_calendar_days_of_the_booking_month(app, instant, remaini
     created = _setup(app)
     plan = preview(created.id, 80, 20, True, FixedClock(instant))
     assert (plan.remaining_days, plan.days_in_month) == (remaining, days)
+
+
+def test_reactivation_does_not_use_a_deactivated_payment_method(app):
+    """Seed 3.6: a deactivated method is kept by existing subscriptions, hidden for new ones."""
+    from billing.payment_methods import set_active
+
+    created = _setup(app, state="inactive", payment="invoice")
+    set_active("invoice", False, SYSTEM, app.config["CLOCK"])
+    change_ip_distribution(created.id, 5, 5, False, SYSTEM, app.config["CLOCK"])
+    assert current_subscription(created.id).payment_method == "free"
+    for code in ("free",):
+        set_active(code, False, SYSTEM, app.config["CLOCK"])
+    factories.customer(app, state="inactive")
+    other = db.session.scalars(db.select(Customer).where(Customer.status == "inactive")).first()
+    with pytest.raises(DomainError, match="No payment method is active"):
+        change_ip_distribution(other.id, 1, 0, False, SYSTEM, app.config["CLOCK"])

@@ -1,0 +1,62 @@
+"""Signed webhook delivery from a Stripe-compatible server to the running app (SPEC §6)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from werkzeug.serving import make_server
+
+from billing import stripe_gateway as gateway
+from billing.audit import SYSTEM
+from billing.invoicing import draft_invoice, finalize_invoice
+from models import Invoice, StripeEvent, db
+from tests import factories
+from tests.support.services import free_port
+
+
+def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe):
+    app.config["STRIPE_API_BASE"] = localstripe.url
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    gateway.save_stripe_keys("sk_test_delivery1", "pk_test_delivery1", SYSTEM, clock)
+    gateway.save_webhook_secret("whsec_delivery_secret", SYSTEM, clock)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = urllib.parse.urlencode(
+            {
+                "url": f"http://127.0.0.1:{port}/stripe/webhook",
+                "secret": "whsec_delivery_secret",
+            }
+        ).encode()
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{localstripe.url}/_config/webhooks/msp-test", data=config, method="POST"
+            ),
+            timeout=10,
+        )
+        customer = factories.customer(app, payment="card")
+        gateway.attach_card(customer.id, "pm_card_visa")
+        invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
+        invoice_id = finalize_invoice(invoice.id, clock).id
+        attempt = gateway.charge_invoice(invoice_id, clock)
+        deadline = time.monotonic() + 20
+        event = None
+        while time.monotonic() < deadline and event is None:
+            db.session.rollback()
+            event = db.session.scalar(
+                db.select(StripeEvent).where(StripeEvent.type == "payment_intent.succeeded")
+            )
+            time.sleep(0.2)
+        assert event is not None, "no signed event arrived from the Stripe server"
+        assert event.state == "processed"
+        assert attempt.payment_intent_id in event.payload
+        assert db.session.get(Invoice, invoice_id).state == "paid"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

@@ -232,72 +232,65 @@ class CustomerActionsMixin:
             return jsonify({"error": error.message}), 400
         return jsonify(plan.as_dict())
 
-    @expose("/<int:customer_id>/lock/", methods=("POST",))
-    def lock_view(self, customer_id: int):
+    def _details_post(self, customer_id: int, form_class, change, message):
+        """A POST from the Details page: ``change(customer, form)`` calls billing, ``message``
+        words the result; a domain error is flashed and nothing changes."""
         require(*EDITORS)
         customer = self._customer(customer_id)
-        form = LockForm()
+        form = form_class()
         if not form.validate_on_submit():
             abort(400)
         try:
-            lifecycle.set_locked(
-                customer.id, form.locked.data, staff_actor(), clock(), form.seen_version()
-            )
+            result = change(customer, form)
         except DomainError as error:
             flash(error.message, "error")
         else:
-            flash(
+            flash(message(form, result), "success")
+        return self._back(customer.id)
+
+    @expose("/<int:customer_id>/lock/", methods=("POST",))
+    def lock_view(self, customer_id: int):
+        return self._details_post(
+            customer_id,
+            LockForm,
+            lambda customer, form: lifecycle.set_locked(
+                customer.id, form.locked.data, staff_actor(), clock(), form.seen_version()
+            ),
+            lambda form, _result: (
                 _("The account is locked: its users cannot sign in.")
                 if form.locked.data
-                else _("The account is unlocked."),
-                "success",
-            )
-        return self._back(customer.id)
+                else _("The account is unlocked.")
+            ),
+        )
 
     @expose("/<int:customer_id>/cancel/", methods=("POST",))
     def cancel_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        form = ConfirmForm()
-        if not form.validate_on_submit():
-            abort(400)
-        try:
-            sub = lifecycle.cancel_subscription(
+        return self._details_post(
+            customer_id,
+            ConfirmForm,
+            lambda customer, form: lifecycle.cancel_subscription(
                 customer.id, staff_actor(), clock(), form.seen_version()
-            )
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(
-                _(
-                    "The subscription is cancelled; it is billed until %(date)s.",
-                    date=sub.valid_until.isoformat(),
-                ),
-                "success",
-            )
-        return self._back(customer.id)
+            ),
+            lambda _form, sub: _(
+                "The subscription is cancelled; it is billed until %(date)s.",
+                date=sub.valid_until.isoformat(),
+            ),
+        )
 
     @expose("/<int:customer_id>/price/", methods=("POST",))
     def price_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        form = CustomerPriceForm()
-        if not form.validate_on_submit():
-            abort(400)
-        try:
-            lifecycle.set_customer_price(
+        return self._details_post(
+            customer_id,
+            CustomerPriceForm,
+            lambda customer, form: lifecycle.set_customer_price(
                 customer.id, form.unit_price.data, staff_actor(), clock(), form.seen_version()
-            )
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(
+            ),
+            lambda form, _result: (
                 _("The customer price was saved.")
                 if form.unit_price.data
-                else _("The customer is priced by the tier table again."),
-                "success",
-            )
-        return self._back(customer.id)
+                else _("The customer is priced by the tier table again.")
+            ),
+        )
 
     @expose("/<int:customer_id>/address/", methods=("GET", "POST"))
     def address_view(self, customer_id: int):

@@ -135,13 +135,14 @@ def _json_moment(value) -> str:
     return '"' + _moment(value) + '"'
 
 
+# Built-in callables where the column type is known, so the hot loop stays in C.
 JSON_ENCODERS = {
-    "int": lambda v: str(int(v)),
+    "int": "%d".__mod__,
     "money": _json_money,
-    "bool": lambda v: "true" if v else "false",
+    "bool": {True: "true", False: "false"}.__getitem__,
     "datetime": _json_moment,
-    "code": _json_text,
-    "text": _json_text,
+    "code": encode_basestring,
+    "text": encode_basestring,
 }
 _JSON_COLUMNS = tuple(
     (encode_basestring(f.key) + ": ", JSON_ENCODERS[f.kind]) for f in EXPORT_FIELDS
@@ -150,6 +151,14 @@ _JSON_COLUMNS = tuple(
 
 def json_object(row: tuple) -> str:
     """One export row as a JSON object (same result as ``json.dumps`` of the typed row)."""
+    try:
+        return _json_object(row)
+    except (TypeError, KeyError, ValueError):
+        # An unexpected value type (e.g. a non-str code): convert it the slow, general way.
+        return _json_object(typed(row))
+
+
+def _json_object(row) -> str:
     return (
         "{"
         + ", ".join(

@@ -7,8 +7,9 @@ cannot use a trigram index and fall back to a scan.
 
 The list shows the first page of matches in company-name order, and the best plan depends on
 how many rows match. A rare term is cheapest driven by the trigram index (few rows to fetch and
-sort); a frequent one is cheapest by walking the list's sort index and testing each row, which
-stops after a page of hits — fetching and sorting a hundred thousand matches just to show 25 of
+sort); a frequent one is cheapest by walking the list's sort index and testing each row's
+``search_text``, which stops after a page of hits (and reads no table rows where that index
+holds ``search_text`` too) — fetching and sorting a hundred thousand matches just to show 25 of
 them is what makes a naive search slow. PostgreSQL's planner makes this choice from its
 statistics. SQLite's has none for FTS, so ``apply_customer_search`` counts the FTS matches up to
 ``FREQUENT_MATCHES`` first (cheap: FTS5 stops at the limit) and picks the plan itself.

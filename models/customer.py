@@ -83,7 +83,8 @@ class Customer(Base):
             name="payment_method",
         ),
         CheckConstraint("internal_ips >= 0 AND external_ips >= 0", name="ips_non_negative"),
-        Index("ix_customer_company_name", "company_name", "id"),
+        # The list's sort order; holding search_text lets a frequent search term walk it alone.
+        Index("ix_customer_name_search", "company_name", "id", "search_text"),
         Index("ix_customer_status_mode_name", "status", "service_mode", "company_name", "id"),
         Index("ix_customer_mode_name", "service_mode", "company_name", "id"),
         Index("ix_customer_payment_name", "payment_method", "company_name", "id"),
@@ -140,8 +141,8 @@ class Customer(Base):
     has_pending_change: Mapped[bool] = mapped_column(Boolean, default=False)
     search_text: Mapped[str | None] = mapped_column(Text, Computed(SEARCH_TEXT_SQL, persisted=True))
 
-    partner: Mapped[Partner | None] = relationship(lazy="joined")
-    tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="selectin")
+    partner: Mapped[Partner | None] = relationship(lazy="select")
+    tags: Mapped[list[Tag]] = relationship(secondary=customer_tags, lazy="select")
     users: Mapped[list[User]] = relationship(  # noqa: F821
         back_populates="customer", order_by="User.id", lazy="select"
     )

@@ -47,7 +47,8 @@ def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe)
         attempt = gateway.charge_invoice(invoice_id, clock)
         deadline = time.monotonic() + 20
         event = None
-        while time.monotonic() < deadline and event is None:
+        # The endpoint stores the event, then processes it: wait for the processed state.
+        while time.monotonic() < deadline and (event is None or event.state != "processed"):
             db.session.rollback()
             event = db.session.scalar(
                 db.select(StripeEvent).where(StripeEvent.type == "payment_intent.succeeded")

@@ -30,6 +30,33 @@ class Actor:
 SYSTEM = Actor(ActorType.SYSTEM)
 
 
+def event_row(
+    actor: Actor,
+    action: str,
+    clock: Clock,
+    *,
+    customer_id: int | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    reason: str = "",
+    outcome: str = "ok",
+) -> dict:
+    """An audit event as a row for a bulk insert (batch operations write many at once)."""
+    return {
+        "at": clock.now(),
+        "actor_type": actor.type.value,
+        "actor_id": actor.id,
+        "actor_label": actor.label,
+        "action": action,
+        "customer_id": customer_id,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "ip": actor.ip,
+        "outcome": outcome,
+    }
+
+
 def record(
     actor: Actor,
     action: str,
@@ -43,17 +70,16 @@ def record(
 ) -> AuditEvent:
     """Add an audit event to the session (the caller commits it with the change)."""
     event = AuditEvent(
-        at=clock.now(),
-        actor_type=actor.type.value,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        action=action,
-        customer_id=customer_id,
-        before=before,
-        after=after,
-        reason=reason,
-        ip=actor.ip,
-        outcome=outcome,
+        **event_row(
+            actor,
+            action,
+            clock,
+            customer_id=customer_id,
+            before=before,
+            after=after,
+            reason=reason,
+            outcome=outcome,
+        )
     )
     db.session.add(event)
     return event

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import calendar
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import current_app
+
 from models import (
+    AuditEvent,
     Customer,
     Invoice,
+    InvoiceKind,
     InvoiceLine,
     InvoiceState,
+    PaymentMethodCode,
+    PriceBasis,
+    ProjectKey,
     Setting,
     Subscription,
     db,
@@ -19,10 +26,10 @@ from models import (
 from . import audit
 from .audit import SYSTEM
 from .clock import Clock, add_months
-from .customers import subscription_price
 from .errors import DomainError, NotFound
 from .i18n import _
-from .pricing import load_tiers, to_cents
+from .pricing import load_tiers, monthly_price, to_cents
+from .settings import get_setting
 
 EU_COUNTRIES = frozenset(
     "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
@@ -31,40 +38,392 @@ DOMESTIC_VAT = Decimal("19.00")
 REVERSE_CHARGE_NOTE = "reverse_charge"
 NON_EU_NOTE = "outside_eu"
 NUMBER_KEY = "invoice.last_number"
+IP_PURCHASE_PRICE_KEY = "billing.ip_purchase_price"
+ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+UNIT = Decimal("0.0001")
 
 
 def vat_treatment(
-    customer: Customer, home_country: str = "DE", domestic_rate: Decimal = DOMESTIC_VAT
+    country: str, vat_id: str, home_country: str = "DE", domestic_rate: Decimal = DOMESTIC_VAT
 ) -> tuple[Decimal, str]:
     """VAT rate and note code (SPEC §8.4): domestic rate at home, reverse charge for EU
     businesses with a VAT-ID, nothing outside the EU."""
-    country = (customer.country or "").upper()
+    country = (country or "").upper()
     if country == home_country:
         return domestic_rate, ""
     if country in EU_COUNTRIES:
-        if customer.vat_id:
+        if vat_id:
             return Decimal("0.00"), REVERSE_CHARGE_NOTE
         return domestic_rate, ""
     return Decimal("0.00"), NON_EU_NOTE
+
+
+LINE_TEXTS = {
+    "en": {
+        "full": "{internal} internal + {external} external IPs, {month}",
+        "partial": "{internal} internal + {external} external IPs, {start}\u2013{end} "
+        "({days}/{month_days} days)",
+        "change": "Change to {internal} internal + {external} external IPs from {start} "
+        "({days}/{month_days} days)",
+        "key": "project key {key}",
+    },
+    "de": {
+        "full": "{internal} interne + {external} externe IPs, {month}",
+        "partial": "{internal} interne + {external} externe IPs, {start}\u2013{end} "
+        "({days}/{month_days} Tage)",
+        "change": "\u00c4nderung auf {internal} interne + {external} externe IPs ab {start} "
+        "({days}/{month_days} Tage)",
+        "key": "Projektschl\u00fcssel {key}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class SubRow:
+    """The facts of one subscription that drafting needs (read in bulk, not as ORM objects)."""
+
+    id: int
+    customer_id: int
+    internal_ips: int
+    external_ips: int
+    payment_method: str
+    price_basis: str
+    unit_price: Decimal | None
+    project_key_id: int | None
+    valid_from: date
+    valid_until: date | None
+
+    @property
+    def total_ips(self) -> int:
+        return self.internal_ips + self.external_ips
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    key: str
+    runtime_months: int
+    purchase_price: Decimal
+    selling_price: Decimal | None
+
+
+@dataclass
+class Draft:
+    """A computed invoice, not yet stored; ``skip`` names why a customer gets none."""
+
+    customer_id: int
+    lines: list[tuple[str, int, Decimal, Decimal]] = field(default_factory=list)
+    skip: str = ""
+    category: str = ""
+    payment_method: str = ""
+    internal: int = 0
+    external: int = 0
+    purchase_cost: Decimal = Decimal("0.00")
 
 
 def month_end(period: date) -> date:
     return add_months(period, 1) - timedelta(days=1)
 
 
-def _billable_subscriptions(customer_id: int, period: date) -> list[Subscription]:
+def _price(sub: SubRow, tiers, keys: dict[int, KeyRow]) -> Decimal:
+    if sub.price_basis == PriceBasis.PROJECT_KEY.value:
+        key = keys.get(sub.project_key_id) if sub.project_key_id else None
+        if key is not None and key.selling_price is not None:
+            return to_cents(Decimal(key.selling_price) / key.runtime_months)
+        return monthly_price(sub.total_ips, (), sub.unit_price) if sub.unit_price else ZERO
+    unit = sub.unit_price if sub.price_basis == PriceBasis.CUSTOMER_PRICE.value else None
+    return monthly_price(sub.total_ips, tiers, unit)
+
+
+def _chains(subs: list[SubRow]) -> list[list[SubRow]]:
+    """Split a customer's subscriptions into runs where each one starts the day after the
+    previous one ended (an immediate change replaces a subscription that way)."""
+    chains: list[list[SubRow]] = []
+    for sub in subs:
+        previous = chains[-1][-1] if chains else None
+        if (
+            previous is not None
+            and previous.valid_until is not None
+            and sub.valid_from == previous.valid_until + timedelta(days=1)
+        ):
+            chains[-1].append(sub)
+        else:
+            chains.append([sub])
+    return chains
+
+
+def compute_draft(
+    customer_id: int,
+    service_mode: str,
+    language: str,
+    subs: list[SubRow],
+    period: date,
+    tiers,
+    keys: dict[int, KeyRow],
+    ip_purchase_price: Decimal = ZERO,
+) -> Draft:
+    """The invoice lines of one customer for the month starting ``period`` (SPEC §8.3).
+
+    A subscription active over the whole month is billed in full. One that starts mid-month is
+    billed from its start day. An immediate change mid-month (a subscription replaced by the
+    next on the following day) keeps the first in full and adds a line for the price
+    difference over the remaining days, exactly the amount the change form previewed. A run of
+    subscriptions that stops before the month ends (a project key's runtime) is billed by days.
+    """
+    draft = Draft(customer_id)
     last = month_end(period)
-    return list(
-        db.session.scalars(
-            db.select(Subscription)
-            .where(
-                Subscription.customer_id == customer_id,
-                Subscription.valid_from <= last,
-                (Subscription.valid_until.is_(None)) | (Subscription.valid_until >= period),
-            )
-            .order_by(Subscription.valid_from, Subscription.id)
+    month_days = (last - period).days + 1
+    texts = LINE_TEXTS.get(language, LINE_TEXTS["en"])
+    in_month = [
+        s
+        for s in sorted(subs, key=lambda s: (s.valid_from, s.id))
+        if s.valid_from <= last and (s.valid_until is None or s.valid_until >= period)
+    ]
+    if not in_month:
+        draft.skip = "no_subscription"
+        return draft
+    final = in_month[-1]
+    draft.payment_method = final.payment_method
+    draft.internal, draft.external = final.internal_ips, final.external_ips
+    if final.price_basis == PriceBasis.PROJECT_KEY.value:
+        draft.category = "project_key"
+    elif final.payment_method == PaymentMethodCode.FREE.value:
+        draft.category = "free"
+    else:
+        draft.category = service_mode
+    cost = ZERO
+    for chain in _chains(in_month):
+        reaches_end = chain[-1].valid_until is None or chain[-1].valid_until >= last
+        previous_price = None
+        for sub in chain:
+            start = max(sub.valid_from, period)
+            end = min(sub.valid_until or last, last)
+            days = (end - start).days + 1
+            price = _price(sub, tiers, keys)
+            values = {
+                "internal": sub.internal_ips,
+                "external": sub.external_ips,
+                "month": f"{period:%m/%Y}",
+                "start": f"{start:%d.%m.%Y}",
+                "end": f"{end:%d.%m.%Y}",
+                "days": days,
+                "month_days": month_days,
+            }
+            if reaches_end and previous_price is not None:
+                remaining = (last - start).days + 1
+                values["days"] = remaining
+                amount = to_cents((price - previous_price) * remaining / month_days)
+                text = texts["change"].format(**values)
+            elif reaches_end and start == period:
+                amount, text = price, texts["full"].format(**values)
+            else:
+                covered = (last - start).days + 1 if reaches_end else days
+                values["days"] = covered
+                values["end"] = f"{(last if reaches_end else end):%d.%m.%Y}"
+                amount = to_cents(price * covered / month_days)
+                text = texts["partial"].format(**values)
+            key = keys.get(sub.project_key_id) if sub.project_key_id else None
+            if key is not None:
+                text = f"{text}, {texts['key'].format(key=key.key)}"
+                cost += Decimal(key.purchase_price) / key.runtime_months * days / month_days
+            else:
+                cost += ip_purchase_price * sub.total_ips * days / month_days
+            unit = (price / sub.total_ips) if sub.total_ips else ZERO
+            draft.lines.append((text[:300], sub.total_ips, unit.quantize(UNIT), amount))
+            previous_price = price
+    draft.purchase_cost = to_cents(cost)
+    net = sum((line[3] for line in draft.lines), ZERO)
+    if draft.category == "free" or net == ZERO:
+        draft.skip = "free" if draft.category == "free" else "zero_amount"
+    return draft
+
+
+@dataclass
+class BatchResult:
+    billed: int = 0
+    existing: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    invoice_ids: dict[int, int] = field(default_factory=dict)
+
+
+def _load_batch(customer_ids: list[int], period: date):
+    last = month_end(period)
+    customers = db.session.execute(
+        db.select(
+            Customer.id,
+            Customer.service_mode,
+            Customer.language,
+            Customer.company_name,
+            Customer.street,
+            Customer.postal_code,
+            Customer.city,
+            Customer.country,
+            Customer.vat_id,
+        ).where(Customer.id.in_(customer_ids))
+    ).all()
+    subs: dict[int, list[SubRow]] = {}
+    for row in db.session.execute(
+        db.select(
+            Subscription.id,
+            Subscription.customer_id,
+            Subscription.internal_ips,
+            Subscription.external_ips,
+            Subscription.payment_method,
+            Subscription.price_basis,
+            Subscription.unit_price,
+            Subscription.project_key_id,
+            Subscription.valid_from,
+            Subscription.valid_until,
+        ).where(
+            Subscription.customer_id.in_(customer_ids),
+            Subscription.valid_from <= last,
+            (Subscription.valid_until.is_(None)) | (Subscription.valid_until >= period),
         )
+    ):
+        subs.setdefault(row.customer_id, []).append(SubRow(*row))
+    key_ids = {s.project_key_id for rows in subs.values() for s in rows if s.project_key_id}
+    keys = {}
+    if key_ids:
+        for row in db.session.execute(
+            db.select(
+                ProjectKey.id,
+                ProjectKey.key,
+                ProjectKey.runtime_months,
+                ProjectKey.purchase_price,
+                ProjectKey.selling_price,
+            ).where(ProjectKey.id.in_(key_ids))
+        ):
+            keys[row.id] = KeyRow(*row[1:])
+    existing = dict(
+        db.session.execute(
+            db.select(Invoice.customer_id, Invoice.id).where(
+                Invoice.customer_id.in_(customer_ids),
+                Invoice.period == period,
+                Invoice.kind == InvoiceKind.INVOICE.value,
+            )
+        ).all()
     )
+    return customers, subs, keys, existing
+
+
+def draft_batch(
+    customer_ids: list[int],
+    period: date,
+    clock: Clock,
+    *,
+    home_country: str = "DE",
+    tiers=None,
+    ip_purchase_price: Decimal | None = None,
+) -> BatchResult:
+    """Draft the invoices of ``customer_ids`` for the month starting ``period`` in bulk: a
+    handful of queries for the whole batch, rows inserted together with their audit events.
+
+    Idempotent: a customer who has an invoice for the month keeps it (the database allows one
+    per customer and month). Adds to the session; the caller commits, so a batch and the run's
+    checkpoint are stored together or not at all.
+    """
+    period = period.replace(day=1)
+    tiers = tiers if tiers is not None else load_tiers()
+    if ip_purchase_price is None:
+        ip_purchase_price = ip_purchase_price_setting()
+    customers, subs, keys, existing = _load_batch(customer_ids, period)
+    result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
+    now = clock.now()
+    invoices, drafts = [], []
+    for row in customers:
+        if row.id in existing:
+            continue
+        draft = compute_draft(
+            row.id,
+            row.service_mode,
+            row.language,
+            subs.get(row.id, []),
+            period,
+            tiers,
+            keys,
+            ip_purchase_price,
+        )
+        if draft.skip:
+            result.skipped[draft.skip] = result.skipped.get(draft.skip, 0) + 1
+            continue
+        net = sum((line[3] for line in draft.lines), ZERO)
+        rate, note = vat_treatment(row.country, row.vat_id, home_country)
+        vat = to_cents(net * rate / HUNDRED)
+        address = "\n".join(
+            p for p in (row.street, f"{row.postal_code} {row.city}".strip(), row.country) if p
+        )
+        invoices.append(
+            {
+                "customer_id": row.id,
+                "period": period,
+                "kind": InvoiceKind.INVOICE.value,
+                "state": InvoiceState.DRAFT.value,
+                "currency": current_currency(),
+                "language": row.language,
+                "net": net,
+                "vat_rate": rate,
+                "vat": vat,
+                "gross": net + vat,
+                "vat_note": note,
+                "billing_name": row.company_name,
+                "billing_address": address,
+                "created_at": now,
+                "category": draft.category,
+                "payment_method": draft.payment_method,
+                "ips_internal": draft.internal,
+                "ips_external": draft.external,
+                "purchase_cost": draft.purchase_cost,
+            }
+        )
+        drafts.append(draft)
+    if not invoices:
+        return result
+    ids = db.session.execute(
+        db.insert(Invoice).returning(Invoice.id, Invoice.customer_id, sort_by_parameter_order=True),
+        invoices,
+    ).all()
+    lines, events = [], []
+    for (invoice_id, customer_id), draft, values in zip(ids, drafts, invoices, strict=True):
+        result.invoice_ids[customer_id] = invoice_id
+        for position, (text, quantity, unit, amount) in enumerate(draft.lines):
+            lines.append(
+                {
+                    "invoice_id": invoice_id,
+                    "position": position,
+                    "description": text,
+                    "quantity": quantity,
+                    "unit_price": unit,
+                    "amount": amount,
+                }
+            )
+        events.append(
+            audit.event_row(
+                SYSTEM,
+                "invoice.draft",
+                clock,
+                customer_id=customer_id,
+                after={"period": period.isoformat(), "net": str(values["net"])},
+            )
+        )
+    db.session.execute(db.insert(InvoiceLine), lines)
+    db.session.execute(db.insert(AuditEvent), events)
+    result.billed = len(ids)
+    return result
+
+
+def ip_purchase_price_setting() -> Decimal:
+    """What one IP costs the MSP per month (dashboard and invoice purchase cost)."""
+    try:
+        return Decimal(get_setting(IP_PURCHASE_PRICE_KEY, "0.00"))
+    except ArithmeticError:
+        return ZERO
+
+
+def current_currency() -> str:
+    try:
+        return current_app.config.get("CURRENCY", "EUR")
+    except RuntimeError:
+        return "EUR"
 
 
 def draft_invoice(
@@ -73,118 +432,149 @@ def draft_invoice(
     """Create the draft invoice of ``customer_id`` for the month starting ``period``.
 
     Idempotent: an existing invoice for that month is returned unchanged. Returns None when
-    nothing is billable. A subscription that covers part of the month is prorated by days.
+    nothing is billable (no subscription in the month, free, or a zero amount).
+    Raises NotFound for an unknown customer.
     """
-    period = period.replace(day=1)
-    existing = db.session.scalar(
-        db.select(Invoice).where(
-            Invoice.customer_id == customer_id, Invoice.period == period, Invoice.kind == "invoice"
-        )
-    )
-    if existing is not None:
-        return existing
-    customer = db.session.get(Customer, customer_id)
-    if customer is None:
+    if db.session.get(Customer, customer_id) is None:
         raise NotFound(_("This customer does not exist."))
-    subs = _billable_subscriptions(customer_id, period)
-    if not subs:
-        return None
-    tiers = tiers if tiers is not None else load_tiers()
-    days_in_month = calendar.monthrange(period.year, period.month)[1]
-    last = month_end(period)
-    invoice = Invoice(
-        customer_id=customer_id,
-        period=period,
-        language=customer.language,
-        billing_name=customer.company_name,
-        billing_address="\n".join(
-            p
-            for p in (
-                customer.street,
-                f"{customer.postal_code} {customer.city}".strip(),
-                customer.country,
-            )
-            if p
-        ),
-        created_at=clock.now(),
-    )
-    for position, sub in enumerate(subs):
-        start = max(sub.valid_from, period)
-        end = min(sub.valid_until or last, last)
-        days = (end - start).days + 1
-        if days <= 0:
-            continue
-        price = subscription_price(sub, tiers)
-        if days >= days_in_month:
-            amount = price
-            description = (
-                f"{sub.internal_ips} internal + {sub.external_ips} external IPs, {period:%m/%Y}"
-            )
-        else:
-            amount = to_cents(price * Decimal(days) / Decimal(days_in_month))
-            description = (
-                f"{sub.internal_ips} internal + {sub.external_ips} external IPs, "
-                f"{start:%d.%m.}–{end:%d.%m.%Y} ({days}/{days_in_month} days)"
-            )
-        invoice.lines.append(
-            InvoiceLine(
-                position=position,
-                description=description,
-                quantity=sub.total_ips,
-                unit_price=(price / sub.total_ips) if sub.total_ips else Decimal("0"),
-                amount=amount,
-            )
-        )
-    rate, note = vat_treatment(customer, home_country)
-    invoice.net = sum((line.amount for line in invoice.lines), Decimal("0.00"))
-    invoice.vat_rate = rate
-    invoice.vat = to_cents(invoice.net * rate / Decimal(100))
-    invoice.gross = invoice.net + invoice.vat
-    invoice.vat_note = note
-    db.session.add(invoice)
-    db.session.flush()
-    audit.record(
-        SYSTEM,
-        "invoice.draft",
-        clock,
-        customer_id=customer_id,
-        after={"period": period.isoformat(), "net": str(invoice.net)},
-    )
+    result = draft_batch([customer_id], period, clock, home_country=home_country, tiers=tiers)
     db.session.commit()
-    return invoice
+    invoice_id = result.invoice_ids.get(customer_id)
+    return db.session.get(Invoice, invoice_id) if invoice_id else None
 
 
-def _next_number(clock: Clock) -> int:
+def _reserve_numbers(count: int, clock: Clock) -> int:
+    """Reserve ``count`` consecutive invoice numbers and return the first. The counter row is
+    locked until the caller commits, and the numbers are used in that same transaction, so a
+    rollback returns them: the sequence never has gaps."""
     row = db.session.scalar(db.select(Setting).where(Setting.key == NUMBER_KEY).with_for_update())
     if row is None:
         row = Setting(key=NUMBER_KEY, value="0", updated_at=clock.now())
         db.session.add(row)
-    number = int(row.value) + 1
-    row.value = str(number)
+    first = int(row.value) + 1
+    row.value = str(first + count - 1)
     row.updated_at = clock.now()
-    return number
+    return first
 
 
-def finalize_invoice(invoice_id: int, clock: Clock) -> Invoice:
-    """Give a draft its gap-free number and freeze it."""
+def format_number(year: int, number: int) -> str:
+    return f"{year}-{number:06d}"
+
+
+def finalize_batch(invoice_ids: list[int], clock: Clock, actor=SYSTEM) -> list[int]:
+    """Number and freeze the drafts among ``invoice_ids`` (in id order) in one transaction.
+
+    Invoices that are no longer drafts are left alone, so calling this again after a crash
+    finalizes only what is left. Returns the ids finalized now.
+    """
+    drafts = db.session.scalars(
+        db.select(Invoice)
+        .where(Invoice.id.in_(invoice_ids), Invoice.state == InvoiceState.DRAFT.value)
+        .order_by(Invoice.id)
+        .with_for_update()
+    ).all()
+    if not drafts:
+        return []
+    first = _reserve_numbers(len(drafts), clock)
+    now = clock.now()
+    events = []
+    for offset, invoice in enumerate(drafts):
+        invoice.number = format_number(clock.today().year, first + offset)
+        invoice.state = InvoiceState.FINALIZED.value
+        invoice.finalized_at = now
+        events.append(
+            audit.event_row(
+                actor,
+                "invoice.finalize",
+                clock,
+                customer_id=invoice.customer_id,
+                after={"number": invoice.number, "gross": str(invoice.gross)},
+            )
+        )
+    db.session.flush()
+    db.session.execute(db.insert(AuditEvent), events)
+    db.session.commit()
+    return [invoice.id for invoice in drafts]
+
+
+def finalize_invoice(invoice_id: int, clock: Clock, actor=SYSTEM) -> Invoice:
+    """Give a draft its gap-free number and freeze it. DomainError if it is not a draft."""
     invoice = db.session.get(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(_("This invoice does not exist."))
     if invoice.state != InvoiceState.DRAFT.value:
         raise DomainError(_("Only draft invoices can be finalized."))
-    number = _next_number(clock)
-    invoice.number = f"{clock.today().year}-{number:06d}"
-    invoice.state = InvoiceState.FINALIZED.value
-    invoice.finalized_at = clock.now()
+    finalize_batch([invoice_id], clock, actor)
+    db.session.refresh(invoice)
+    return invoice
+
+
+def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Invoice:
+    """Correct a finalized invoice with a credit note for its full amount (finalized invoices
+    are never edited). The credit note is numbered at once. DomainError without a reason, for
+    a draft, or when the invoice was credited already."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(_("Please give a reason for the credit note."), field="reason")
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or invoice.kind != InvoiceKind.INVOICE.value:
+        raise NotFound(_("This invoice does not exist."))
+    if invoice.state in (InvoiceState.DRAFT.value, InvoiceState.VOID.value):
+        raise DomainError(_("Only finalized invoices can be credited."))
+    already = db.session.scalar(
+        db.select(Invoice.id).where(
+            Invoice.corrects_invoice_id == invoice_id,
+            Invoice.kind == InvoiceKind.CREDIT_NOTE.value,
+        )
+    )
+    if already is not None:
+        raise DomainError(_("This invoice has a credit note already."))
+    note = Invoice(
+        customer_id=invoice.customer_id,
+        period=invoice.period,
+        kind=InvoiceKind.CREDIT_NOTE.value,
+        state=InvoiceState.FINALIZED.value,
+        currency=invoice.currency,
+        language=invoice.language,
+        net=-invoice.net,
+        vat_rate=invoice.vat_rate,
+        vat=-invoice.vat,
+        gross=-invoice.gross,
+        vat_note=invoice.vat_note,
+        billing_name=invoice.billing_name,
+        billing_address=invoice.billing_address,
+        corrects_invoice_id=invoice.id,
+        created_at=clock.now(),
+        finalized_at=clock.now(),
+        category=invoice.category,
+        payment_method=invoice.payment_method,
+        ips_internal=invoice.ips_internal,
+        ips_external=invoice.ips_external,
+        purchase_cost=ZERO,
+    )
+    for line in invoice.lines:
+        note.lines.append(
+            InvoiceLine(
+                position=line.position,
+                description=line.description,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                amount=-line.amount,
+            )
+        )
+    note.number = format_number(clock.today().year, _reserve_numbers(1, clock))
+    db.session.add(note)
+    db.session.flush()
     audit.record(
-        SYSTEM,
-        "invoice.finalize",
+        actor,
+        "invoice.credit_note",
         clock,
         customer_id=invoice.customer_id,
-        after={"number": invoice.number, "gross": str(invoice.gross)},
+        after={"number": note.number, "corrects": invoice.number, "gross": str(note.gross)},
+        reason=reason,
     )
     db.session.commit()
-    return invoice
+    return note
 
 
 def mark_paid(invoice_id: int, actor, clock: Clock) -> Invoice:

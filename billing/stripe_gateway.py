@@ -402,7 +402,20 @@ def process_event(event_id: str, clock: Clock):
                 db.select(PaymentAttempt).where(PaymentAttempt.payment_intent_id == data["id"])
             )
             if attempt is None:
-                raise DomainError(f"no payment attempt for {data['id']}")
+                # Stripe may send the event before the charging call has stored the intent's
+                # id: find the open attempt through the invoice id put in the metadata.
+                invoice_id = int((data.get("metadata") or {}).get("msp_invoice_id", 0))
+                attempt = db.session.scalar(
+                    db.select(PaymentAttempt).where(
+                        PaymentAttempt.invoice_id == invoice_id,
+                        PaymentAttempt.state.in_(
+                            (AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)
+                        ),
+                    )
+                )
+                if attempt is None:
+                    raise DomainError(f"no payment attempt for {data['id']}")
+                attempt.payment_intent_id = data["id"]
             invoice = db.session.get(Invoice, attempt.invoice_id)
             if stored.type == "payment_intent.succeeded":
                 attempt.state = AttemptState.SUCCEEDED.value

@@ -1,15 +1,23 @@
-"""Billing jobs: scheduled changes, runtime ends and project-key expiry notices."""
+"""Billing jobs: scheduled changes, runtime ends, project-key expiry notices, month-end runs."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app
 
+from billing import monthend
+from billing.audit import SYSTEM
 from billing.changes import apply_due_changes
+from billing.errors import DomainError
+from billing.monthend import Hooks
 from billing.project_keys import expiry_notices
 from billing.staff import staff_recipients
 
-from . import job
+from . import enqueue, job
 from .mail import send
+
+log = logging.getLogger("msp.jobs.billing")
 
 
 @job
@@ -25,3 +33,66 @@ def notify_expiring_keys() -> int:
     for message in messages:
         send(message)
     return len(messages)
+
+
+def _hooks() -> Hooks:
+    """Wire the run to the Stripe gateway and the mail queue."""
+    from billing import stripe_gateway
+
+    def queue_invoice_email(invoice_id: int) -> None:
+        from .invoices import queue_invoice_email as queue_it
+
+        queue_it(invoice_id)
+
+    def payment_failed(invoice_id: int) -> None:
+        from billing.invoice_mail import payment_failed_notice
+
+        message = payment_failed_notice(invoice_id, current_app.config["CLOCK"])
+        if message is not None:
+            send(message)
+
+    return Hooks(
+        queue_invoice_email=queue_invoice_email,
+        payment_failed=payment_failed,
+        charge=stripe_gateway.charge_invoice,
+    )
+
+
+@job
+def month_end(run_id: int) -> str:
+    """Work on a billing run until it waits for approval or is done (safe to run twice)."""
+    state = monthend.work(run_id, current_app.config["CLOCK"], _hooks())
+    log.info("billing run %s: %s", run_id, state)
+    return state
+
+
+def queue_month_end(run_id: int):
+    return enqueue(month_end, run_id, queue_name="billing", job_timeout=6 * 3600)
+
+
+@job
+def start_month_end() -> int | None:
+    """The scheduled run on the 1st: bill the month that just ended (once, whoever asks)."""
+    clock = current_app.config["CLOCK"]
+    try:
+        started = monthend.start_run(monthend.last_closed_period(clock), SYSTEM, clock)
+    except DomainError as error:
+        log.info("month-end run not started: %s", error)
+        return None
+    monthend.work(started.run_id, clock, _hooks())
+    return started.run_id
+
+
+@job
+def resume_stalled_runs() -> list[int]:
+    """Queue every run whose worker died (its lease ran out) again."""
+    clock = current_app.config["CLOCK"]
+    resumed = []
+    for run_id in monthend.stalled_runs():
+        try:
+            monthend.start_run(monthend.get_run(run_id).period, SYSTEM, clock)
+        except DomainError:
+            continue
+        queue_month_end(run_id)
+        resumed.append(run_id)
+    return resumed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -50,6 +52,68 @@ def notify_expiring_keys_command() -> None:
     from .billing import notify_expiring_keys
 
     click.echo(f"Queued {notify_expiring_keys()} e-mail(s).")
+
+
+@billing_group.command("run-month-end")
+@click.option("--period", help="The booking month to bill, YYYY-MM (default: last month).")
+@click.option(
+    "--now",
+    "now_text",
+    help="Rehearse at this moment (ISO 8601, e.g. 2026-11-01T00:30+01:00) instead of the clock.",
+)
+@click.option("--approve", is_flag=True, help="Finalize right after drafting (no review).")
+@click.option(
+    "--rehearse", is_flag=True, help="Charge no card and send no e-mail (for a staging database)."
+)
+@click.option("--queue", "use_queue", is_flag=True, help="Hand the run to a worker and return.")
+@with_appcontext
+def run_month_end_command(
+    period: str | None, now_text: str | None, approve: bool, rehearse: bool, use_queue: bool
+) -> None:
+    """Start (or continue) the month-end run for a booking month."""
+    from billing import monthend
+    from billing.audit import SYSTEM
+    from billing.clock import FixedClock
+    from billing.errors import DomainError
+
+    from .billing import _hooks, queue_month_end
+
+    clock = current_app.config["CLOCK"]
+    if now_text:
+        try:
+            instant = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(
+                "use ISO 8601, e.g. 2026-11-01T00:30+01:00", param_hint="--now"
+            ) from None
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=clock.tz)
+        clock = FixedClock(instant, current_app.config["APP_TIMEZONE"])
+    try:
+        month = monthend.parse_period(period) if period else monthend.last_closed_period(clock)
+        started = monthend.start_run(month, SYSTEM, clock, auto_finalize=approve or None)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    verb = "Continuing" if started.resumed else "Started"
+    click.echo(f"{verb} the billing run for {month:%Y-%m} (run {started.run_id}).")
+    if use_queue:
+        queue_month_end(started.run_id)
+        click.echo("Queued for the worker; follow it on the Billing Runs screen.")
+        return
+    hooks = monthend.Hooks() if rehearse else _hooks()
+    hooks.progress = lambda run: click.echo(
+        f"  {run.state}: {run.processed}/{run.total} customers, {run.billed} invoices"
+        if run.state == "drafting"
+        else f"  {run.state}: {run.finalized}/{run.billed} finalized"
+    )
+    state = monthend.work(started.run_id, clock, hooks)
+    run = monthend.get_run(started.run_id)
+    click.echo(
+        f"{state}: {run.billed} invoice(s), {run.skipped} skipped "
+        f"{monthend.skip_reasons(run)}, {run.payment_failed} payment(s) failed."
+    )
+    if state == "awaiting_approval":
+        click.echo("Review the drafts on the Billing Runs screen, then approve them there.")
 
 
 @click.command("scheduler")

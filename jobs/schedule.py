@@ -24,6 +24,18 @@ class Periodic:
 
 PERIODIC = (
     Periodic(
+        billing.start_month_end,
+        "billing",
+        "30 0 1 * *",
+        "month-end run for the month that just ended (once per month: guarded in the database)",
+    ),
+    Periodic(
+        billing.resume_stalled_runs,
+        "billing",
+        "*/5 * * * *",
+        "continue billing runs whose worker died",
+    ),
+    Periodic(
         billing.apply_changes,
         "billing",
         "5 0 * * *",

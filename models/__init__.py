@@ -19,6 +19,7 @@ from .base import (
     SubscriptionState,
     db,
 )
+from .billing_run import BillingRun, RunState
 from .customer import Customer, Partner, Tag, customer_tags
 from .invoice import Invoice, InvoiceLine
 from .pricing import PaymentMethod, PriceTier, ProjectKey
@@ -27,6 +28,8 @@ from .subscription import ScheduledChange, Subscription
 from .user import StaffUser, User
 
 __all__ = [
+    "BillingRun",
+    "RunState",
     "ActorType",
     "AttemptState",
     "EventState",

@@ -36,6 +36,7 @@ class Invoice(Base):
             postgresql_where=text("kind = 'invoice'"),
         ),
         Index("ix_invoice_period_state", "period", "state"),
+        Index("ix_invoice_state_period", "state", "period", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +58,13 @@ class Invoice(Base):
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
+    # what the invoice bills, frozen at drafting: free | managed | self_service | project_key
+    category: Mapped[str] = mapped_column(String(16), default="managed")
+    payment_method: Mapped[str] = mapped_column(String(20), default="invoice")
+    ips_internal: Mapped[int] = mapped_column(Integer, default=0)
+    ips_external: Mapped[int] = mapped_column(Integer, default=0)
+    purchase_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
+    emailed_at: Mapped[datetime | None]
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"

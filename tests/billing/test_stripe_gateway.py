@@ -204,3 +204,26 @@ def test_webhook_without_configured_secret_is_refused(app, client):
         ).status_code
         == 400
     )
+
+
+def test_an_event_that_arrives_before_the_charge_is_stored_still_marks_the_invoice(
+    stripe_ready, client
+):
+    """SPEC §6: Stripe can deliver payment_intent.succeeded while the charging call has not yet
+    stored the intent's id; the event finds the open attempt through the invoice metadata."""
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    intent_id = attempt.payment_intent_id
+    attempt.payment_intent_id = None
+    attempt.state = "pending"
+    db.session.get(Invoice, invoice.id).state = "finalized"
+    db.session.commit()
+    event = _event("evt_early", "payment_intent.succeeded", intent_id)
+    event["data"]["object"]["metadata"] = {"msp_invoice_id": str(invoice.id)}
+    payload, signature = _signed(event)
+    response = client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    assert response.json["state"] == "processed"
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    assert db.session.get(type(attempt), attempt.id).payment_intent_id == intent_id

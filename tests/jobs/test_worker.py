@@ -75,12 +75,19 @@ def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
     from jobs.schedule import PERIODIC, build_scheduler
 
     funcs = {p.func for p in PERIODIC}
-    assert funcs == {billing_jobs.apply_changes, billing_jobs.notify_expiring_keys}
+    assert funcs == {
+        billing_jobs.apply_changes,
+        billing_jobs.notify_expiring_keys,
+        billing_jobs.start_month_end,
+        billing_jobs.resume_stalled_runs,
+    }
+    month_end = next(p for p in PERIODIC if p.func is billing_jobs.start_month_end)
+    assert month_end.cron.split()[2] == "1", "SPEC §8: the month-end run starts on the 1st"
     assert all(p.queue in QUEUES for p in PERIODIC)
     scheduler = build_scheduler(Redis.from_url(redis_server.url))
     assert isinstance(scheduler, CronScheduler)
     jobs = scheduler.get_jobs()
-    assert len(jobs) == 2
+    assert len(jobs) == 4
     assert all(job.get_next_enqueue_time() is not None for job in jobs)
 
 
@@ -97,4 +104,8 @@ def test_scheduled_jobs_run_in_a_worker(app, redis_server):
     for job in enqueued:
         job.refresh()
         assert job.get_status() == "finished"
-    assert {str(job.return_value()) for job in enqueued} == {str({"applied": 0, "expired": 0}), "0"}
+    results = {job.func_name.rsplit(".", 1)[1]: job.return_value() for job in enqueued}
+    assert results["apply_changes"] == {"applied": 0, "expired": 0}
+    assert results["notify_expiring_keys"] == 0
+    assert results["resume_stalled_runs"] == []
+    assert isinstance(results["start_month_end"], int), "the month-end run was started"

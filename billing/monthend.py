@@ -1,0 +1,483 @@
+"""The month-end run (SPEC §8): apply changes, expire runtimes, draft, review, finalize, charge,
+e-mail — restartable at every step.
+
+One ``BillingRun`` row per booking month is the guard against two runs (its period is unique).
+Work happens in batches whose results are committed together with the run's checkpoint, so a
+worker killed at any moment leaves either a whole batch or none of it; a new worker takes the
+run over once the dead one's lease has run out and continues after the last committed batch.
+Leases are measured on the real clock; every business date comes from the injected clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from models import (
+    BillingRun,
+    Customer,
+    Invoice,
+    InvoiceKind,
+    InvoiceState,
+    PaymentMethodCode,
+    RunState,
+    db,
+)
+
+from . import audit
+from .audit import SYSTEM, Actor
+from .changes import apply_due_changes
+from .clock import Clock, add_months
+from .errors import DomainError, NotFound
+from .i18n import _
+from .invoicing import draft_batch, finalize_batch, ip_purchase_price_setting
+from .pricing import load_tiers
+from .settings import get_setting, set_setting
+
+BATCH = 500
+LEASE = timedelta(minutes=2)
+AUTO_FINALIZE_KEY = "billing.auto_finalize"
+PERIOD_FORMAT = re.compile(r"^(\d{4})-(\d{2})$")
+ACTIVE_STATES = (RunState.DRAFTING.value, RunState.FINALIZING.value)
+
+
+def parse_period(text: str | None) -> date:
+    """``YYYY-MM`` as the first day of that month; DomainError for anything else."""
+    match = PERIOD_FORMAT.match((text or "").strip())
+    if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+        raise DomainError(
+            _("Please give the month as YYYY-MM, for example 2026-10."), field="period"
+        )
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def last_closed_period(clock: Clock) -> date:
+    return add_months(clock.today(), -1)
+
+
+def auto_finalize_enabled() -> bool:
+    return get_setting(AUTO_FINALIZE_KEY, "0") == "1"
+
+
+def set_auto_finalize(enabled: bool, actor: Actor, clock: Clock) -> None:
+    """The setting: finalize right after drafting instead of waiting for a review."""
+    before = auto_finalize_enabled()
+    audit.record(
+        actor,
+        "billing.auto_finalize",
+        clock,
+        before={"enabled": before},
+        after={"enabled": enabled},
+    )
+    set_setting(AUTO_FINALIZE_KEY, "1" if enabled else "0", clock)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_run(run_id: int) -> BillingRun:
+    run = db.session.get(BillingRun, run_id)
+    if run is None:
+        raise NotFound(_("This billing run does not exist."))
+    return run
+
+
+def is_stalled(run: BillingRun) -> bool:
+    """An active run whose worker stopped renewing its lease (it died or was killed)."""
+    if run.state not in ACTIVE_STATES:
+        return False
+    lease = run.lease_until
+    return lease is None or lease.astimezone(UTC) < _now()
+
+
+@dataclass(frozen=True)
+class Started:
+    run_id: int
+    resumed: bool
+
+
+def start_run(
+    period: date, actor: Actor, clock: Clock, *, auto_finalize: bool | None = None
+) -> Started:
+    """Create the run for ``period`` (a closed booking month) or resume a failed or stalled one.
+
+    Raises DomainError when the month has not ended, or when its run is done, awaiting
+    approval or running in a live worker; the caller then queues nothing.
+    """
+    period = period.replace(day=1)
+    if period > last_closed_period(clock):
+        raise DomainError(
+            _("The month %(month)s has not ended yet.", month=f"{period:%m/%Y}"), field="period"
+        )
+    run = db.session.scalar(db.select(BillingRun).where(BillingRun.period == period))
+    if run is not None:
+        return _resume(run, actor, clock)
+    run = BillingRun(
+        period=period,
+        state=RunState.DRAFTING.value,
+        auto_finalize=auto_finalize_enabled() if auto_finalize is None else auto_finalize,
+        started_by=actor.label,
+        started_at=clock.now(),
+    )
+    db.session.add(run)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError(
+            _("The billing run for %(month)s has just been started.", month=f"{period:%m/%Y}")
+        ) from None
+    audit.record(
+        actor, "billing_run.start", clock, after={"period": period.isoformat(), "run": run.id}
+    )
+    db.session.commit()
+    return Started(run.id, resumed=False)
+
+
+def _resume(run: BillingRun, actor: Actor, clock: Clock) -> Started:
+    month = f"{run.period:%m/%Y}"
+    if run.state == RunState.DONE.value:
+        raise DomainError(_("The billing run for %(month)s is done already.", month=month))
+    if run.state == RunState.AWAITING_APPROVAL.value:
+        raise DomainError(_("The billing run for %(month)s is waiting for approval.", month=month))
+    if run.state in ACTIVE_STATES and not is_stalled(run):
+        raise DomainError(_("The billing run for %(month)s is running.", month=month))
+    before = run.state
+    if run.state == RunState.FAILED.value:
+        run.state = (
+            RunState.FINALIZING.value if run.approved_at is not None else RunState.DRAFTING.value
+        )
+    run.error = ""
+    run.lease_until = None
+    audit.record(
+        actor,
+        "billing_run.resume",
+        clock,
+        before={"state": before},
+        after={"state": run.state, "run": run.id},
+    )
+    db.session.commit()
+    return Started(run.id, resumed=True)
+
+
+def approve_run(run_id: int, actor: Actor, clock: Clock) -> BillingRun:
+    """Staff reviewed the drafts: finalize them. DomainError unless the run awaits approval."""
+    run = get_run(run_id)
+    if run.state != RunState.AWAITING_APPROVAL.value:
+        raise DomainError(_("Only a run that is waiting for approval can be approved."))
+    run.state = RunState.FINALIZING.value
+    run.approved_by = actor.label
+    run.approved_at = clock.now()
+    run.lease_until = None
+    audit.record(actor, "billing_run.approve", clock, after={"run": run.id})
+    db.session.commit()
+    return run
+
+
+def stalled_runs() -> list[int]:
+    """Runs whose worker died: the periodic check queues them again."""
+    runs = db.session.scalars(db.select(BillingRun).where(BillingRun.state.in_(ACTIVE_STATES)))
+    return [run.id for run in runs if is_stalled(run)]
+
+
+# --- the worker side ------------------------------------------------------------------------
+
+
+def _claim(run_id: int, owner: str) -> bool:
+    """Take or renew the run's lease; False when another live worker holds it."""
+    now = _now()
+    claimed = db.session.execute(
+        db.update(BillingRun)
+        .where(
+            BillingRun.id == run_id,
+            BillingRun.state.in_(ACTIVE_STATES),
+            (BillingRun.lease_until.is_(None))
+            | (BillingRun.lease_until < now)
+            | (BillingRun.lease_owner == owner),
+        )
+        .values(lease_until=now + LEASE, lease_owner=owner)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return claimed.rowcount == 1
+
+
+@dataclass
+class Hooks:
+    """What the run hands to the job layer: queue an invoice e-mail, send a payment-failed
+    notice, charge a card invoice (the Stripe gateway), report progress."""
+
+    queue_invoice_email: Callable[[int], object] = lambda invoice_id: None
+    payment_failed: Callable[[int], object] = lambda invoice_id: None
+    charge: Callable[[int, Clock], object] | None = None
+    progress: Callable[[BillingRun], object] = lambda run: None
+
+
+def new_owner() -> str:
+    return uuid.uuid4().hex
+
+
+def work(run_id: int, clock: Clock, hooks: Hooks | None = None, *, owner: str = "") -> str:
+    """Do whatever the run needs next, up to approval or to the end; returns the run's state.
+
+    Safe to call again at any time: a live run held by another worker is left alone, a
+    stalled one is continued after its last committed batch.
+    """
+    hooks = hooks or Hooks()
+    owner = owner or new_owner()
+    if not _claim(run_id, owner):
+        return get_run(run_id).state
+    try:
+        run = get_run(run_id)
+        if run.state == RunState.DRAFTING.value:
+            _draft_all(run, clock, hooks, owner)
+        run = get_run(run_id)
+        if run.state == RunState.FINALIZING.value:
+            _finalize_all(run, clock, hooks, owner)
+    except LeaseLost:
+        db.session.rollback()
+        return get_run(run_id).state
+    except Exception as error:
+        db.session.rollback()
+        run = get_run(run_id)
+        run.state = RunState.FAILED.value
+        run.error = f"{type(error).__name__}: {error}"[:2000]
+        run.lease_until = None
+        audit.record(SYSTEM, "billing_run.fail", clock, after={"run": run.id}, outcome="error")
+        db.session.commit()
+        raise
+    return get_run(run_id).state
+
+
+class LeaseLost(Exception):
+    """Another worker took the run over (ours was too slow to renew): stop quietly."""
+
+
+def _checkpoint(run: BillingRun, owner: str) -> None:
+    """Renew the lease in the transaction that stores a batch; lose it and the batch is void."""
+    now = _now()
+    if run.lease_owner != owner or (run.lease_until and run.lease_until.astimezone(UTC) < now):
+        raise LeaseLost()
+    run.lease_until = now + LEASE
+
+
+def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
+    if run.processed == 0:
+        report = apply_due_changes(clock)
+        run = get_run(run.id)
+        run.changes_applied += report.applied
+        run.subscriptions_expired += report.expired
+        run.total = db.session.scalar(db.select(db.func.count()).select_from(Customer))
+        _checkpoint(run, owner)
+        db.session.commit()
+    tiers = load_tiers()
+    ip_price = ip_purchase_price_setting()
+    home = _home_country()
+    while True:
+        ids = list(
+            db.session.scalars(
+                db.select(Customer.id)
+                .where(Customer.id > run.last_customer_id)
+                .order_by(Customer.id)
+                .limit(BATCH)
+            )
+        )
+        if not ids:
+            break
+        result = draft_batch(
+            ids, run.period, clock, home_country=home, tiers=tiers, ip_purchase_price=ip_price
+        )
+        db.session.refresh(run, with_for_update=True)
+        _checkpoint(run, owner)
+        run.last_customer_id = ids[-1]
+        run.processed += len(ids)
+        run.billed += result.billed + result.existing
+        reasons = json.loads(run.skip_reasons or "{}")
+        for reason, count in result.skipped.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+        run.skip_reasons = json.dumps(reasons, sort_keys=True)
+        run.skipped = sum(reasons.values())
+        db.session.commit()
+        hooks.progress(run)
+    run.total = max(run.total, run.processed)
+    if run.auto_finalize:
+        run.state = RunState.FINALIZING.value
+        run.approved_by = "automatic"
+        run.approved_at = clock.now()
+        audit.record(SYSTEM, "billing_run.drafted", clock, after={"run": run.id, "auto": True})
+    else:
+        run.state = RunState.AWAITING_APPROVAL.value
+        run.lease_until = None
+        audit.record(SYSTEM, "billing_run.drafted", clock, after={"run": run.id})
+    db.session.commit()
+
+
+def _period_invoices(period: date):
+    return db.select(Invoice.id).where(
+        Invoice.period == period, Invoice.kind == InvoiceKind.INVOICE.value
+    )
+
+
+def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
+    # 1. numbers, in batches (each batch takes its numbers in its own transaction)
+    while True:
+        ids = list(
+            db.session.scalars(
+                _period_invoices(run.period)
+                .where(Invoice.state == InvoiceState.DRAFT.value)
+                .order_by(Invoice.id)
+                .limit(BATCH)
+            )
+        )
+        if not ids:
+            break
+        run = get_run(run.id)
+        _checkpoint(run, owner)
+        db.session.flush()
+        finalize_batch(ids, clock)
+        run = get_run(run.id)
+        run.finalized = _count(run.period, Invoice.state != InvoiceState.DRAFT.value)
+        db.session.commit()
+        hooks.progress(run)
+    # 2. card payments: each invoice at most once (the gateway's attempt rows guard it)
+    if hooks.charge is not None:
+        due = list(
+            db.session.scalars(
+                _period_invoices(run.period)
+                .where(
+                    Invoice.state == InvoiceState.FINALIZED.value,
+                    Invoice.payment_method == PaymentMethodCode.CARD.value,
+                )
+                .order_by(Invoice.id)
+            )
+        )
+        for invoice_id in due:
+            run = get_run(run.id)
+            _checkpoint(run, owner)
+            db.session.commit()
+            try:
+                hooks.charge(invoice_id, clock)
+            except DomainError as error:
+                _mark_payment_failed(invoice_id, str(error), clock)
+            invoice = db.session.get(Invoice, invoice_id)
+            if invoice.state == InvoiceState.PAYMENT_FAILED.value:
+                hooks.payment_failed(invoice_id)
+    # 3. e-mails with the PDF (the mail job skips an invoice that was sent already)
+    unsent = list(
+        db.session.scalars(
+            _period_invoices(run.period)
+            .where(Invoice.state != InvoiceState.DRAFT.value, Invoice.emailed_at.is_(None))
+            .order_by(Invoice.id)
+        )
+    )
+    for invoice_id in unsent:
+        hooks.queue_invoice_email(invoice_id)
+    run = get_run(run.id)
+    _checkpoint(run, owner)
+    run.payment_failed = _count(run.period, Invoice.state == InvoiceState.PAYMENT_FAILED.value)
+    run.finalized = _count(run.period, Invoice.state != InvoiceState.DRAFT.value)
+    run.state = RunState.DONE.value
+    run.finished_at = clock.now()
+    run.lease_until = None
+    audit.record(
+        SYSTEM,
+        "billing_run.done",
+        clock,
+        after={
+            "run": run.id,
+            "finalized": run.finalized,
+            "payment_failed": run.payment_failed,
+        },
+    )
+    db.session.commit()
+
+
+def _count(period: date, condition) -> int:
+    return db.session.scalar(
+        db.select(db.func.count())
+        .select_from(Invoice)
+        .where(Invoice.period == period, Invoice.kind == InvoiceKind.INVOICE.value, condition)
+    )
+
+
+def _mark_payment_failed(invoice_id: int, message: str, clock: Clock) -> None:
+    """Stripe could not be reached: the attempt stays pending (a retry reuses its idempotency
+    key, so Stripe never charges twice) and the invoice shows that payment failed."""
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or invoice.state != InvoiceState.FINALIZED.value:
+        return
+    invoice.state = InvoiceState.PAYMENT_FAILED.value
+    audit.record(
+        SYSTEM,
+        "invoice.payment_failed",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"invoice": invoice.number, "error": message[:200]},
+    )
+    db.session.commit()
+
+
+def _home_country() -> str:
+    from flask import current_app
+
+    return current_app.config.get("HOME_COUNTRY", "DE")
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def skip_reasons(run: BillingRun) -> dict[str, int]:
+    try:
+        return json.loads(run.skip_reasons or "{}")
+    except ValueError:
+        return {}
+
+
+REPORT_FIELDS = (
+    "invoice_id",
+    "number",
+    "customer_id",
+    "company_name",
+    "state",
+    "payment_method",
+    "category",
+    "net",
+    "vat_rate",
+    "vat",
+    "gross",
+    "currency",
+    "emailed",
+)
+
+
+def report_rows(run_id: int):
+    """One row per invoice of the run's month, in id order (streamed from the database)."""
+    run = get_run(run_id)
+    statement = (
+        db.select(
+            Invoice.id,
+            Invoice.number,
+            Invoice.customer_id,
+            Invoice.billing_name,
+            Invoice.state,
+            Invoice.payment_method,
+            Invoice.category,
+            Invoice.net,
+            Invoice.vat_rate,
+            Invoice.vat,
+            Invoice.gross,
+            Invoice.currency,
+            Invoice.emailed_at.is_not(None),
+        )
+        .where(Invoice.period == run.period, Invoice.kind == InvoiceKind.INVOICE.value)
+        .order_by(Invoice.id)
+        .execution_options(yield_per=1000)
+    )
+    yield from db.session.execute(statement)

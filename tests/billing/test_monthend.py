@@ -1,0 +1,239 @@
+"""The month-end run (SPEC §8): hand-computed invoices, VAT, proration, edge dates, restarts.
+
+Tier table of the reference data: 1–50 at 4.50, 51–250 at 3.20, 251+ at 2.10 per IP and month.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from billing import customers as lifecycle
+from billing import monthend
+from billing.audit import SYSTEM
+from billing.distribution import change_ip_distribution
+from billing.errors import DomainError
+from billing.invoicing import draft_invoice
+from models import AuditEvent, BillingRun, Customer, Invoice, InvoiceLine, RunState, db
+from tests import factories
+from tests.conftest import berlin
+
+D = Decimal
+
+
+def _set(app, customer_id: int, **values) -> None:
+    customer = db.session.get(Customer, customer_id)
+    for name, value in values.items():
+        setattr(customer, name, value)
+    db.session.commit()
+
+
+def _invoice(customer_id: int, period: date) -> Invoice:
+    return db.session.scalar(
+        db.select(Invoice).where(Invoice.customer_id == customer_id, Invoice.period == period)
+    )
+
+
+def _amounts(invoice: Invoice) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    return invoice.net, invoice.vat_rate, invoice.vat, invoice.gross
+
+
+@pytest.fixture
+def october(any_app):
+    """Customers billed for October 2026; the clock stands on 1 November 00:30 in Berlin."""
+    app = any_app
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(2026, 9, 1, 9, 0)
+    people = {
+        "domestic": factories.customer(app, country="DE"),
+        "eu_business": factories.customer(app, country="FR", internal=55, external=5),
+        "eu_consumer": factories.customer(app, country="AT"),
+        "abroad": factories.customer(app, country="US"),
+        "free": factories.customer(app, payment="free"),
+        "invited": factories.customer(app, state="invited"),
+        "increase": factories.customer(app, country="DE"),
+    }
+    _set(app, people["eu_business"].id, vat_id="FR40303265045")
+    clock.instant = berlin(2026, 10, 10, 12, 0)
+    people["mid_month"] = factories.customer(app, country="DE", since=date(2026, 10, 10))
+    clock.instant = berlin(2026, 10, 21, 15, 0)
+    change_ip_distribution(people["increase"].id, 16, 4, True, SYSTEM, clock)
+    clock.instant = berlin(2026, 11, 1, 0, 30)
+    return app, clock, {name: c.id for name, c in people.items()}
+
+
+def test_a_run_drafts_hand_computed_invoices_and_waits_for_approval(october):
+    """SPEC §8.3–§8.5: full month, VAT cases, mid-month start, immediate increase; review."""
+    app, clock, ids = october
+    started = monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
+    assert monthend.work(started.run_id, clock) == RunState.AWAITING_APPROVAL.value
+    oct1 = date(2026, 10, 1)
+    # 12 IPs × 4.50 = 54.00; 19 % German VAT
+    assert _amounts(_invoice(ids["domestic"], oct1)) == (
+        D("54.00"),
+        D("19.00"),
+        D("10.26"),
+        D("64.26"),
+    )
+    # 60 IPs: 50 × 4.50 + 10 × 3.20 = 257.00; EU business with VAT-ID: reverse charge
+    business = _invoice(ids["eu_business"], oct1)
+    assert _amounts(business) == (D("257.00"), D("0.00"), D("0.00"), D("257.00"))
+    assert business.vat_note == "reverse_charge"
+    # EU without VAT-ID pays German VAT; outside the EU none
+    assert _invoice(ids["eu_consumer"], oct1).gross == D("64.26")
+    abroad = _invoice(ids["abroad"], oct1)
+    assert (abroad.vat, abroad.vat_note) == (D("0.00"), "outside_eu")
+    # started 10 October: 22 of 31 days of 54.00 = 38.32
+    assert _invoice(ids["mid_month"], oct1).net == D("38.32")
+    # 12 → 20 IPs on 21 October: 54.00 in full + (90.00 − 54.00) × 11/31 = 12.77
+    increase = _invoice(ids["increase"], oct1)
+    assert [line.amount for line in increase.lines] == [D("54.00"), D("12.77")]
+    assert increase.net == D("66.77") and increase.vat == D("12.69")
+    assert "11/31" in increase.lines[1].description
+    assert _invoice(ids["free"], oct1) is None and _invoice(ids["invited"], oct1) is None
+    run = db.session.get(BillingRun, started.run_id)
+    assert run.billed == 6
+    assert monthend.skip_reasons(run) == {"free": 1, "no_subscription": 1}
+    assert all(
+        i.state == "draft" and i.number is None for i in db.session.scalars(db.select(Invoice))
+    )
+
+
+def test_approval_numbers_the_invoices_without_gaps_and_a_second_run_adds_nothing(october):
+    """SPEC §8.5 and the idempotency rule: one invoice per customer and month, numbers 1..n."""
+    app, clock, ids = october
+    run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
+    monthend.work(run_id, clock)
+    with pytest.raises(DomainError):
+        monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
+    monthend.approve_run(run_id, SYSTEM, clock)
+    queued = []
+    hooks = monthend.Hooks(queue_invoice_email=queued.append)
+    assert monthend.work(run_id, clock, hooks) == RunState.DONE.value
+    invoices = db.session.scalars(db.select(Invoice).order_by(Invoice.id)).all()
+    assert [i.number for i in invoices] == [f"2026-{n:06d}" for n in range(1, 7)]
+    assert sorted(queued) == [i.id for i in invoices]
+    assert monthend.work(run_id, clock, hooks) == RunState.DONE.value
+    with pytest.raises(DomainError, match="done"):
+        monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 6
+    actions = set(db.session.scalars(db.select(AuditEvent.action)))
+    assert {"billing_run.start", "billing_run.approve", "invoice.finalize"} <= actions
+
+
+def test_a_run_killed_between_batches_continues_where_it_stopped(october, monkeypatch):
+    """SPEC §8: restartable — a crash after the first batch keeps that batch, redoes nothing."""
+    app, clock, ids = october
+    monkeypatch.setattr(monthend, "BATCH", 3)
+    run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
+    batches = []
+
+    def crash_after_first_batch(run):
+        batches.append(run.last_customer_id)
+        raise RuntimeError("worker lost")
+
+    with pytest.raises(RuntimeError):
+        monthend.work(run_id, clock, monthend.Hooks(progress=crash_after_first_batch))
+    run = db.session.get(BillingRun, run_id)
+    assert run.state == "failed" and run.processed == 3
+    first = {i.customer_id: i.id for i in db.session.scalars(db.select(Invoice))}
+    assert monthend.start_run(date(2026, 10, 1), SYSTEM, clock).resumed
+    assert monthend.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
+    after = {i.customer_id: i.id for i in db.session.scalars(db.select(Invoice))}
+    assert {c: after[c] for c in first} == first, "invoices of the first batch were kept"
+    assert len(after) == 6
+    assert db.session.get(BillingRun, run_id).processed == 8
+
+
+def test_a_live_run_is_not_taken_over_and_a_stalled_one_is(october):
+    """The database guard: a second worker leaves a live run alone; a dead worker's is resumed."""
+    app, clock, ids = october
+    run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
+    assert monthend._claim(run_id, "worker-a")
+    assert not monthend._claim(run_id, "worker-b")
+    assert monthend.work(run_id, clock, owner="worker-b") == RunState.DRAFTING.value
+    with pytest.raises(DomainError, match="running"):
+        monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
+    run = db.session.get(BillingRun, run_id)
+    run.lease_until = berlin(2020, 1, 1, 0, 0)
+    db.session.commit()
+    assert monthend.stalled_runs() == [run_id]
+    assert monthend.work(run_id, clock, owner="worker-b") == RunState.AWAITING_APPROVAL.value
+
+
+def test_a_month_that_has_not_ended_cannot_be_billed(any_app):
+    """SPEC §8: the last second of October in Berlin is still October (CET after DST ended)."""
+    clock = any_app.config["CLOCK"]
+    clock.instant = berlin(2026, 10, 31, 23, 59, 59)
+    with pytest.raises(DomainError, match="not ended"):
+        monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
+    clock.instant = berlin(2026, 11, 1, 0, 0, 0)
+    assert monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
+
+
+@pytest.mark.parametrize(
+    ("start", "period", "expected"),
+    [
+        # 31 January → February: a subscription starting on the 31st pays 1/31 of January
+        (date(2027, 1, 31), date(2027, 1, 1), D("1.74")),
+        (date(2027, 1, 31), date(2027, 2, 1), D("54.00")),
+        # leap year: 20 of 29 February days
+        (date(2028, 2, 10), date(2028, 2, 1), D("37.24")),
+        # the day summer time ends (25 October 2026): 7 of 31 days
+        (date(2026, 10, 25), date(2026, 10, 1), D("12.19")),
+        # the day summer time starts (28 March 2027): 4 of 31 days
+        (date(2027, 3, 28), date(2027, 3, 1), D("6.97")),
+    ],
+)
+def test_proration_by_calendar_days_at_edge_dates(app, start, period, expected):
+    """SPEC §8.3: a subscription that began mid-month pays from that day (calendar days)."""
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(start.year, start.month, start.day, 12, 0)
+    customer = factories.customer(app, since=start)
+    invoice = draft_invoice(customer.id, period, clock)
+    assert invoice.net == expected
+
+
+def test_an_increase_on_the_last_day_adds_one_day(app):
+    """SPEC §8.3: an immediate increase on 31 October is billed for that one day."""
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(2026, 9, 1, 12, 0)
+    customer = factories.customer(app)
+    clock.instant = berlin(2026, 10, 31, 23, 30)
+    change_ip_distribution(customer.id, 40, 2, True, SYSTEM, clock)
+    invoice = draft_invoice(customer.id, date(2026, 10, 1), clock)
+    # 54.00 + (42 × 4.50 − 54.00) × 1/31 = 54.00 + 4.35
+    assert [line.amount for line in invoice.lines] == [D("54.00"), D("4.35")]
+    november = draft_invoice(customer.id, date(2026, 11, 1), clock)
+    assert november.net == D("189.00")
+
+
+def test_a_cancelled_customer_is_billed_for_the_month(app):
+    """SPEC §8.3: cancelled and deleted customers pay the month they had."""
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(2026, 9, 1, 12, 0)
+    cancelled = factories.customer(app)
+    deleted = factories.customer(app)
+    clock.instant = berlin(2026, 10, 5, 12, 0)
+    lifecycle.cancel_subscription(cancelled.id, SYSTEM, clock)
+    lifecycle.mark_for_deletion(deleted.id, SYSTEM, clock)
+    clock.instant = berlin(2026, 11, 1, 1, 0)
+    run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
+    monthend.work(run_id, clock)
+    assert _invoice(cancelled.id, date(2026, 10, 1)).net == D("54.00")
+    assert _invoice(deleted.id, date(2026, 10, 1)).net == D("54.00")
+    assert db.session.scalar(db.select(db.func.count()).select_from(InvoiceLine)) == 2
+
+
+def test_bad_periods_are_refused_with_a_clear_message():
+    """Bad input: the period must be YYYY-MM."""
+    for text in ["", "2026-13", "2026/10", "26-10", "abc", "1999-01", None]:
+        with pytest.raises(DomainError, match="YYYY-MM"):
+            monthend.parse_period(text)
+    assert monthend.parse_period(" 2026-10 ") == date(2026, 10, 1)

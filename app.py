@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import get_locale
+from flask_babel import format_currency, format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -132,7 +132,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     mail.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals.update(
+        get_locale=get_locale, format_currency=format_currency, format_datetime=format_datetime
+    )
     login_manager.init_app(app)
     production = app.config["APP_ENV"] == "production"
     talisman.init_app(

@@ -10,8 +10,10 @@ from flask_babel import lazy_gettext
 from models import db
 
 from .base import DashboardView
+from .billing_runs import BillingRunAdmin
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .invoices import InvoiceAdmin
 from .payment_methods import PaymentMethodsView
 from .project_keys import ProjectKeyAdmin
 from .self_service import SelfServiceView
@@ -56,6 +58,22 @@ def build_admin(app: Flask) -> Admin:
             category=lazy_gettext("Billing"),
             endpoint="payment_methods",
             url="/admin/payment-methods",
+        )
+    )
+    admin.add_view(
+        BillingRunAdmin(
+            db,
+            name=lazy_gettext("Billing Runs"),
+            category=lazy_gettext("Billing"),
+            endpoint="billing_run",
+        )
+    )
+    admin.add_view(
+        InvoiceAdmin(
+            db,
+            name=lazy_gettext("Invoices"),
+            category=lazy_gettext("Billing"),
+            endpoint="invoice",
         )
     )
     admin.add_view(

@@ -594,3 +594,27 @@ def mark_paid(invoice_id: int, actor, clock: Clock) -> Invoice:
     )
     db.session.commit()
     return invoice
+
+
+def retry_payment(invoice_id: int, actor, clock: Clock):
+    """Charge a card invoice whose payment failed once more (a new attempt, or the pending one
+    again with its idempotency key). DomainError unless it is a failed card invoice."""
+    from .stripe_gateway import charge_invoice
+
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(_("This invoice does not exist."))
+    if (
+        invoice.state != InvoiceState.PAYMENT_FAILED.value
+        or invoice.payment_method != PaymentMethodCode.CARD.value
+    ):
+        raise DomainError(_("Only card invoices whose payment failed can be charged again."))
+    audit.record(
+        actor,
+        "invoice.retry_payment",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"number": invoice.number},
+    )
+    db.session.commit()
+    return charge_invoice(invoice_id, clock)

@@ -1,0 +1,263 @@
+"""Billing → Billing Runs: the month-end run per booking month — start it, watch it, review the
+drafts, approve and finalize, download the report (SPEC §8)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, flash, redirect, stream_with_context, url_for
+from flask_admin import expose
+from flask_babel import format_datetime, lazy_gettext
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from redis.exceptions import RedisError
+from wtforms import BooleanField, StringField
+from wtforms.validators import DataRequired
+
+from billing import monthend
+from billing.errors import DomainError
+from billing.exports import defuse
+from jobs.billing import queue_month_end
+from models import BillingRun, Invoice, InvoiceState, RunState, db
+
+from .auth import clock, has_role, staff_actor
+from .base import ALL_STAFF, SecureModelView
+from .customer_actions import EDITORS, require
+
+STATE_LABELS = {
+    RunState.DRAFTING.value: lazy_gettext("Drafting"),
+    RunState.AWAITING_APPROVAL.value: lazy_gettext("Awaiting approval"),
+    RunState.FINALIZING.value: lazy_gettext("Finalizing"),
+    RunState.DONE.value: lazy_gettext("Done"),
+    RunState.FAILED.value: lazy_gettext("Failed"),
+}
+SKIP_LABELS = {
+    "no_subscription": lazy_gettext("no subscription in the month"),
+    "free": lazy_gettext("free of charge"),
+    "zero_amount": lazy_gettext("nothing to bill"),
+}
+
+
+class StartRunForm(FlaskForm):
+    period = StringField(
+        lazy_gettext("Month (YYYY-MM)"),
+        validators=[DataRequired(message=lazy_gettext("Please give the month."))],
+    )
+
+
+class AutoFinalizeForm(FlaskForm):
+    auto_finalize = BooleanField(lazy_gettext("Finalize automatically after drafting"))
+
+
+def _state(view, context, model, name):
+    label = STATE_LABELS.get(model.state, model.state)
+    if monthend.is_stalled(model):
+        label = _("%(state)s (stalled)", state=label)
+    return label
+
+
+def _period(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(
+        url_for(".details_view", id=model.id), f"{model.period:%Y-%m}"
+    )
+
+
+class BillingRunAdmin(SecureModelView):
+    allowed_roles = ALL_STAFF
+    list_template = "admin/billing_run_list.html"
+    details_template = "admin/billing_run_details.html"
+    can_view_details = True
+    column_list = [
+        "period",
+        "state",
+        "processed",
+        "billed",
+        "skipped",
+        "finalized",
+        "payment_failed",
+        "started_at",
+        "finished_at",
+    ]
+    column_default_sort = ("period", True)
+    column_labels = {
+        "period": lazy_gettext("Month"),
+        "state": lazy_gettext("State"),
+        "processed": lazy_gettext("Customers checked"),
+        "billed": lazy_gettext("Billed"),
+        "skipped": lazy_gettext("Skipped"),
+        "finalized": lazy_gettext("Finalized"),
+        "payment_failed": lazy_gettext("Payment failed"),
+        "started_at": lazy_gettext("Started"),
+        "finished_at": lazy_gettext("Finished"),
+    }
+    column_formatters = {
+        "period": _period,
+        "state": _state,
+        "started_at": lambda v, c, m, n: format_datetime(m.started_at, "short"),
+        "finished_at": lambda v, c, m, n: (
+            format_datetime(m.finished_at, "short") if m.finished_at else ""
+        ),
+    }
+
+    def __init__(self, database, **kwargs):
+        super().__init__(BillingRun, database, **kwargs)
+
+    def render(self, template, **kwargs):
+        kwargs["can_run"] = has_role(*EDITORS)
+        kwargs["action_token"] = FlaskForm()
+        kwargs.setdefault(
+            "start_form",
+            StartRunForm(formdata=None, period=f"{monthend.last_closed_period(clock()):%Y-%m}"),
+        )
+        kwargs["auto_form"] = AutoFinalizeForm(
+            formdata=None, auto_finalize=monthend.auto_finalize_enabled()
+        )
+        kwargs["state_labels"] = STATE_LABELS
+        model = kwargs.get("model")
+        if isinstance(model, BillingRun):
+            kwargs["skip_reasons"] = [
+                (SKIP_LABELS.get(reason, reason), count)
+                for reason, count in sorted(monthend.skip_reasons(model).items())
+            ]
+            kwargs["stalled"] = monthend.is_stalled(model)
+            kwargs["running"] = model.state in monthend.ACTIVE_STATES and not kwargs["stalled"]
+            kwargs["drafts"] = db.session.scalar(
+                db.select(db.func.count())
+                .select_from(Invoice)
+                .where(
+                    Invoice.period == model.period,
+                    Invoice.kind == "invoice",
+                    Invoice.state == InvoiceState.DRAFT.value,
+                )
+            )
+            kwargs["draft_totals"] = db.session.execute(
+                db.select(db.func.coalesce(db.func.sum(Invoice.net), 0)).where(
+                    Invoice.period == model.period, Invoice.kind == "invoice"
+                )
+            ).scalar()
+        return super().render(template, **kwargs)
+
+    def _queue(self, run_id: int) -> None:
+        try:
+            queue_month_end(run_id)
+        except RedisError:
+            flash(
+                _(
+                    "The job queue is not reachable; the run continues as soon as a worker "
+                    "picks it up (or start it again)."
+                ),
+                "error",
+            )
+
+    @expose("/start/", methods=("POST",))
+    def start_view(self):
+        require(*EDITORS)
+        form = StartRunForm()
+        if not form.validate_on_submit():
+            for errors in form.errors.values():
+                for message in errors:
+                    flash(message, "error")
+            return redirect(url_for(".index_view"))
+        try:
+            period = monthend.parse_period(form.period.data)
+            started = monthend.start_run(period, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+            return redirect(url_for(".index_view"))
+        self._queue(started.run_id)
+        if started.resumed:
+            flash(_("The billing run for %(month)s continues.", month=f"{period:%m/%Y}"), "success")
+        else:
+            flash(
+                _("The billing run for %(month)s has started.", month=f"{period:%m/%Y}"), "success"
+            )
+        return redirect(url_for(".details_view", id=started.run_id))
+
+    @expose("/<int:run_id>/approve/", methods=("POST",))
+    def approve_view(self, run_id: int):
+        require(*EDITORS)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            run = monthend.approve_run(run_id, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+            return redirect(url_for(".details_view", id=run_id))
+        self._queue(run.id)
+        flash(
+            _(
+                "The invoices for %(month)s are being finalized, charged and sent.",
+                month=f"{run.period:%m/%Y}",
+            ),
+            "success",
+        )
+        return redirect(url_for(".details_view", id=run.id))
+
+    @expose("/<int:run_id>/resume/", methods=("POST",))
+    def resume_view(self, run_id: int):
+        require(*EDITORS)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        run = db.session.get(BillingRun, run_id)
+        if run is None:
+            abort(404)
+        try:
+            monthend.start_run(run.period, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            self._queue(run.id)
+            flash(_("The billing run continues where it stopped."), "success")
+        return redirect(url_for(".details_view", id=run_id))
+
+    @expose("/settings/", methods=("POST",))
+    def settings_view(self):
+        require(*EDITORS)
+        form = AutoFinalizeForm()
+        if not form.validate_on_submit():
+            abort(400)
+        monthend.set_auto_finalize(bool(form.auto_finalize.data), staff_actor(), clock())
+        flash(_("Saved."), "success")
+        return redirect(url_for(".index_view"))
+
+    @expose("/<int:run_id>/report.csv")
+    def report_view(self, run_id: int):
+        run = db.session.get(BillingRun, run_id)
+        if run is None:
+            abort(404)
+
+        def rows():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["# period", f"{run.period:%Y-%m}", "state", run.state])
+            writer.writerow(
+                ["# customers checked", run.processed, "billed", run.billed, "skipped", run.skipped]
+            )
+            for reason, count in sorted(monthend.skip_reasons(run).items()):
+                writer.writerow(["# skipped", reason, count])
+            writer.writerow(["# payment failed", run.payment_failed])
+            writer.writerow(monthend.REPORT_FIELDS)
+            yield buffer.getvalue()
+            for row in monthend.report_rows(run.id):
+                buffer.seek(0)
+                buffer.truncate()
+                values = ["" if v is None else v for v in row]
+                values[3] = defuse(values[3])
+                writer.writerow(values)
+                yield buffer.getvalue()
+
+        return Response(
+            stream_with_context(rows()),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="billing-run-{run.period:%Y-%m}.csv"'
+                ),
+                "Cache-Control": "no-store",
+            },
+        )
+
+    def is_action_allowed(self, name):
+        return False

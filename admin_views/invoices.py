@@ -1,0 +1,281 @@
+"""Billing → Invoices: every invoice and credit note, its PDF, credit notes, bank payments and
+card retries (SPEC §8). Finalized invoices are never edited; corrections are credit notes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import format_currency, format_date, lazy_gettext
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from billing.errors import DomainError
+from billing.invoicing import create_credit_note, mark_paid, retry_payment
+from models import Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
+
+from .auth import clock, has_role, staff_actor
+from .base import ALL_STAFF, SecureModelView
+from .customer_actions import EDITORS, require
+from .customers import PAYMENT_LABELS, ChoiceFilter
+
+STATE_LABELS = {
+    InvoiceState.DRAFT.value: lazy_gettext("Draft"),
+    InvoiceState.FINALIZED.value: lazy_gettext("Open"),
+    InvoiceState.PAID.value: lazy_gettext("Paid"),
+    InvoiceState.PAYMENT_FAILED.value: lazy_gettext("Payment failed"),
+    InvoiceState.VOID.value: lazy_gettext("Void"),
+}
+KIND_LABELS = {
+    InvoiceKind.INVOICE.value: lazy_gettext("Invoice"),
+    InvoiceKind.CREDIT_NOTE.value: lazy_gettext("Credit note"),
+}
+
+
+class CreditNoteForm(FlaskForm):
+    reason = TextAreaField(
+        lazy_gettext("Reason"),
+        validators=[
+            DataRequired(message=lazy_gettext("Please give a reason for the credit note.")),
+            Length(max=500),
+        ],
+    )
+
+
+def _period_options():
+    periods = db.session.scalars(
+        db.select(Invoice.period).distinct().order_by(Invoice.period.desc()).limit(120)
+    )
+    return [(p.isoformat(), f"{p:%Y-%m}") for p in periods]
+
+
+def _money(view, context, model, name):
+    return format_currency(getattr(model, name), model.currency)
+
+
+def _number(view, context, model, name):
+    label = model.number or _("draft")
+    return Markup('<a href="{}">{}</a>').format(url_for(".details_view", id=model.id), label)
+
+
+def _customer(view, context, model, name):
+    return Markup('<a href="{}">{}</a>').format(
+        url_for("customer.details_view", id=model.customer_id), model.billing_name
+    )
+
+
+def _state(view, context, model, name):
+    return STATE_LABELS.get(model.state, model.state)
+
+
+class PeriodFilter(ChoiceFilter):
+    def validate(self, value) -> bool:
+        try:
+            date.fromisoformat(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    def apply(self, query, value, alias=None):
+        return query.filter(Invoice.period == date.fromisoformat(value))
+
+
+class InvoiceAdmin(SecureModelView):
+    allowed_roles = ALL_STAFF
+    list_template = "admin/invoice_list.html"
+    details_template = "admin/invoice_details.html"
+    can_view_details = True
+    column_list = [
+        "number",
+        "billing_name",
+        "period",
+        "kind",
+        "state",
+        "payment_method",
+        "net",
+        "vat",
+        "gross",
+        "finalized_at",
+    ]
+    column_default_sort = [("period", True), ("id", False)]
+    column_sortable_list = ["number", "billing_name", "period", "state", "gross", "finalized_at"]
+    column_searchable_list = ["number", "billing_name"]
+    column_labels = {
+        "number": lazy_gettext("Number"),
+        "billing_name": lazy_gettext("Customer"),
+        "period": lazy_gettext("Period"),
+        "kind": lazy_gettext("Type"),
+        "state": lazy_gettext("State"),
+        "payment_method": lazy_gettext("Payment method"),
+        "net": lazy_gettext("Net"),
+        "vat": lazy_gettext("VAT"),
+        "gross": lazy_gettext("Total"),
+        "finalized_at": lazy_gettext("Date"),
+    }
+    column_formatters = {
+        "number": _number,
+        "billing_name": _customer,
+        "period": lambda v, c, m, n: f"{m.period:%Y-%m}",
+        "kind": lambda v, c, m, n: KIND_LABELS.get(m.kind, m.kind),
+        "state": _state,
+        "payment_method": lambda v, c, m, n: PAYMENT_LABELS.get(m.payment_method, ""),
+        "net": _money,
+        "vat": _money,
+        "gross": _money,
+        "finalized_at": lambda v, c, m, n: format_date(m.finalized_at) if m.finalized_at else "",
+    }
+
+    def __init__(self, database, **kwargs):
+        super().__init__(Invoice, database, **kwargs)
+
+    def get_filter_arg(self, index, flt):
+        return f"{flt.key}_equals"
+
+    column_filters = [
+        PeriodFilter(Invoice.period, lazy_gettext("Period"), options=_period_options, key="period"),
+        ChoiceFilter(
+            Invoice.state,
+            lazy_gettext("State"),
+            options=lambda: list(STATE_LABELS.items()),
+            key="state",
+        ),
+        ChoiceFilter(
+            Invoice.payment_method,
+            lazy_gettext("Payment method"),
+            options=lambda: list(PAYMENT_LABELS.items()),
+            key="payment_method",
+        ),
+        ChoiceFilter(
+            Invoice.kind,
+            lazy_gettext("Type"),
+            options=lambda: list(KIND_LABELS.items()),
+            key="kind",
+        ),
+    ]
+
+    def get_query(self):
+        customer = request.args.get("customer_id", type=int)
+        query = super().get_query()
+        return query.filter(Invoice.customer_id == customer) if customer else query
+
+    def get_count_query(self):
+        customer = request.args.get("customer_id", type=int)
+        query = super().get_count_query()
+        return query.filter(Invoice.customer_id == customer) if customer else query
+
+    def render(self, template, **kwargs):
+        kwargs["can_change"] = has_role(*EDITORS)
+        kwargs["action_token"] = FlaskForm()
+        kwargs["credit_form"] = kwargs.get("credit_form") or CreditNoteForm(formdata=None)
+        kwargs["state_labels"] = STATE_LABELS
+        kwargs["kind_labels"] = KIND_LABELS
+        model = kwargs.get("model")
+        if isinstance(model, Invoice):
+            kwargs["corrects"] = (
+                db.session.get(Invoice, model.corrects_invoice_id)
+                if model.corrects_invoice_id
+                else None
+            )
+            kwargs["credit_notes"] = db.session.scalars(
+                db.select(Invoice).where(Invoice.corrects_invoice_id == model.id)
+            ).all()
+            kwargs["can_credit"] = (
+                model.kind == InvoiceKind.INVOICE.value
+                and model.state not in (InvoiceState.DRAFT.value, InvoiceState.VOID.value)
+                and not kwargs["credit_notes"]
+            )
+            kwargs["can_mark_paid"] = model.kind == InvoiceKind.INVOICE.value and model.state in (
+                InvoiceState.FINALIZED.value,
+                InvoiceState.PAYMENT_FAILED.value,
+            )
+            kwargs["can_retry"] = (
+                model.state == InvoiceState.PAYMENT_FAILED.value
+                and model.payment_method == PaymentMethodCode.CARD.value
+            )
+        return super().render(template, **kwargs)
+
+    def _invoice(self, invoice_id: int) -> Invoice:
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice is None:
+            abort(404)
+        return invoice
+
+    def _back(self, invoice_id: int):
+        return redirect(url_for(".details_view", id=invoice_id))
+
+    @expose("/<int:invoice_id>/pdf/")
+    def pdf_view(self, invoice_id: int):
+        from billing.invoice_pdf import invoice_filename, render_invoice_pdf
+
+        invoice = self._invoice(invoice_id)
+        return Response(
+            render_invoice_pdf(invoice.id),
+            mimetype="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @expose("/<int:invoice_id>/credit-note/", methods=("POST",))
+    def credit_note_view(self, invoice_id: int):
+        require(*EDITORS)
+        invoice = self._invoice(invoice_id)
+        form = CreditNoteForm()
+        if not form.validate_on_submit():
+            for errors in form.errors.values():
+                for message in errors:
+                    flash(message, "error")
+            return self._back(invoice.id)
+        try:
+            note = create_credit_note(invoice.id, form.reason.data, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+            return self._back(invoice.id)
+        flash(
+            _(
+                "Credit note %(number)s created for invoice %(invoice)s.",
+                number=note.number,
+                invoice=invoice.number,
+            ),
+            "success",
+        )
+        return self._back(note.id)
+
+    @expose("/<int:invoice_id>/mark-paid/", methods=("POST",))
+    def mark_paid_view(self, invoice_id: int):
+        require(*EDITORS)
+        invoice = self._invoice(invoice_id)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            mark_paid(invoice.id, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Invoice %(number)s is marked paid.", number=invoice.number), "success")
+        return self._back(invoice.id)
+
+    @expose("/<int:invoice_id>/retry-payment/", methods=("POST",))
+    def retry_payment_view(self, invoice_id: int):
+        require(*EDITORS)
+        invoice = self._invoice(invoice_id)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            attempt = retry_payment(invoice.id, staff_actor(), clock())
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            if attempt.state == "succeeded":
+                flash(_("The card was charged; the invoice is paid."), "success")
+            else:
+                flash(
+                    _("The card was declined again: %(error)s", error=attempt.error or "–"),
+                    "error",
+                )
+        return self._back(invoice.id)

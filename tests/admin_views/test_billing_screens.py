@@ -1,0 +1,185 @@
+"""Billing → Billing Runs and Invoices (SPEC §8): start, review, approve, report, credit
+notes, bank payments, roles and bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from billing import monthend
+from billing.invoicing import draft_invoice, finalize_invoice
+from models import AuditEvent, BillingRun, Invoice, db
+from tests import factories
+from tests.conftest import berlin, csrf_token, make_staff, sign_in
+
+
+@pytest.fixture
+def billed(app):
+    """Two customers with September history; the clock on 2 November 2026."""
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(2026, 9, 1, 9, 0)
+    first = factories.customer(app, company="Alpha GmbH")
+    second = factories.customer(app, company="Beta AG", payment="card")
+    clock.instant = berlin(2026, 11, 2, 9, 0)
+    return clock, first.id, second.id
+
+
+def test_a_run_is_started_reviewed_and_approved_from_the_screen(app, staff_client, billed):
+    """SPEC §8: Start run → drafts to review → Approve and finalize → report."""
+    clock, first, second = billed
+    page = staff_client.get("/admin/billing_run/").get_data(as_text=True)
+    assert 'value="2026-10"' in page, "the form suggests the month that just ended"
+    response = staff_client.post(
+        "/admin/billing_run/start/", data={"csrf_token": staff_client.token, "period": "2026-10"}
+    )
+    assert response.status_code == 302
+    run = db.session.scalar(db.select(BillingRun))
+    assert run.period == date(2026, 10, 1) and run.state == "drafting"
+    # the worker's part, done here in-process
+    monthend.work(run.id, clock)
+    details = staff_client.get(f"/admin/billing_run/details/?id={run.id}").get_data(as_text=True)
+    assert "Awaiting approval" in details and "2 drafts to review" in details
+    drafts = staff_client.get("/admin/invoice/?flt0_period_equals=2026-10-01").get_data(as_text=True)
+    assert "Alpha GmbH" in drafts and "Beta AG" in drafts
+    staff_client.post(
+        f"/admin/billing_run/{run.id}/approve/", data={"csrf_token": staff_client.token}
+    )
+    db.session.expire_all()
+    assert db.session.get(BillingRun, run.id).state == "finalizing"
+    monthend.work(run.id, clock)
+    report = staff_client.get(f"/admin/billing_run/{run.id}/report.csv")
+    assert report.status_code == 200 and report.mimetype == "text/csv"
+    rows = [r for r in csv.reader(io.StringIO(report.get_data(as_text=True))) if r[0][:1] != "#"]
+    assert rows[0][:2] == ["invoice_id", "number"]
+    assert sorted(r[1] for r in rows[1:]) == ["2026-000001", "2026-000002"]
+    again = staff_client.post(
+        "/admin/billing_run/start/",
+        data={"csrf_token": staff_client.token, "period": "2026-10"},
+        follow_redirects=True,
+    )
+    assert "is done already" in again.get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 2
+
+
+@pytest.mark.parametrize("period", ["", "2026-13", "next month", "2026-11", "<script>"])
+def test_bad_or_open_months_are_refused_with_a_message(app, staff_client, billed, period):
+    """Bad input: a clear message, no run."""
+    page = staff_client.post(
+        "/admin/billing_run/start/",
+        data={"csrf_token": staff_client.token, "period": period},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "YYYY-MM" in text or "has not ended" in text or "Please give the month" in text
+    assert db.session.scalar(db.select(db.func.count()).select_from(BillingRun)) == 0
+
+
+def test_support_sees_runs_and_invoices_but_changes_nothing(app, billed):
+    clock, first, second = billed
+    make_staff(app, "support")
+    client = app.test_client()
+    sign_in(client, "support@staff.example")
+    token = csrf_token(client, "/admin/")
+    assert client.get("/admin/billing_run/").status_code == 200
+    assert client.get("/admin/invoice/").status_code == 200
+    refused = client.post(
+        "/admin/billing_run/start/", data={"csrf_token": token, "period": "2026-10"}
+    )
+    assert refused.status_code == 403
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    assert (
+        client.post(
+            f"/admin/invoice/{invoice.id}/mark-paid/", data={"csrf_token": token}
+        ).status_code
+        == 403
+    )
+    assert db.session.get(Invoice, invoice.id).state == "finalized"
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(app, client):
+    for url in ["/admin/billing_run/", "/admin/invoice/", "/admin/invoice/1/pdf/"]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response.location
+
+
+def test_credit_note_mark_paid_and_pdf(app, staff_client, billed):
+    """SPEC §8: a finalized invoice is corrected by a credit note, never edited."""
+    clock, first, second = billed
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    gross = invoice.gross
+    no_reason = staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": " "},
+        follow_redirects=True,
+    )
+    assert "Please give a reason" in no_reason.get_data(as_text=True)
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": "Service outage in October"},
+    )
+    note = db.session.scalar(db.select(Invoice).where(Invoice.kind == "credit_note"))
+    assert note.gross == -gross and note.corrects_invoice_id == invoice.id
+    assert note.number == "2026-000002"
+    assert [line.amount for line in note.lines] == [-line.amount for line in invoice.lines]
+    assert db.session.get(Invoice, invoice.id).gross == gross, "the invoice itself is unchanged"
+    twice = staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": "again"},
+        follow_redirects=True,
+    )
+    assert "has a credit note already" in twice.get_data(as_text=True)
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/mark-paid/", data={"csrf_token": staff_client.token}
+    )
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    event = db.session.scalar(
+        db.select(AuditEvent).where(AuditEvent.action == "invoice.credit_note")
+    )
+    assert event.reason == "Service outage in October"
+    pdf = staff_client.get(f"/admin/invoice/{invoice.id}/pdf/")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert staff_client.get("/admin/invoice/999999/pdf/").status_code == 404
+    details = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
+    assert note.number in details and "Paid" in details
+
+
+def test_invoice_filters_and_bad_filter_values(app, staff_client, billed):
+    clock, first, second = billed
+    finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    draft_invoice(second, date(2026, 10, 1), clock)
+    listing = staff_client.get("/admin/invoice/?flt0_state_equals=draft").get_data(as_text=True)
+    assert "Beta AG" in listing and "Alpha GmbH" not in listing
+    card = staff_client.get("/admin/invoice/?flt0_payment_method_equals=card").get_data(as_text=True)
+    assert "Beta AG" in card and "Alpha GmbH" not in card
+    for bogus in ["flt0_state_equals=bogus", "flt0_period_equals=notadate", "sort=99", "page=-4"]:
+        assert staff_client.get(f"/admin/invoice/?{bogus}").status_code == 200
+    by_customer = staff_client.get(f"/admin/invoice/?customer_id={first}").get_data(as_text=True)
+    assert "Alpha GmbH" in by_customer and "Beta AG" not in by_customer
+
+
+def test_retry_is_offered_only_for_failed_card_payments(app, staff_client, billed):
+    clock, first, second = billed
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    page = staff_client.post(
+        f"/admin/invoice/{invoice.id}/retry-payment/",
+        data={"csrf_token": staff_client.token},
+        follow_redirects=True,
+    )
+    assert "Only card invoices whose payment failed" in page.get_data(as_text=True)
+    assert db.session.get(Invoice, invoice.id).gross > Decimal(0)
+
+
+def test_the_auto_finalize_setting(app, staff_client):
+    staff_client.post(
+        "/admin/billing_run/settings/",
+        data={"csrf_token": staff_client.token, "auto_finalize": "y"},
+    )
+    assert monthend.auto_finalize_enabled()
+    staff_client.post("/admin/billing_run/settings/", data={"csrf_token": staff_client.token})
+    assert not monthend.auto_finalize_enabled()

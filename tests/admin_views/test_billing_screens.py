@@ -44,7 +44,9 @@ def test_a_run_is_started_reviewed_and_approved_from_the_screen(app, staff_clien
     monthend.work(run.id, clock)
     details = staff_client.get(f"/admin/billing_run/details/?id={run.id}").get_data(as_text=True)
     assert "Awaiting approval" in details and "2 drafts to review" in details
-    drafts = staff_client.get("/admin/invoice/?flt0_period_equals=2026-10-01").get_data(as_text=True)
+    drafts = staff_client.get("/admin/invoice/?flt0_period_equals=2026-10-01").get_data(
+        as_text=True
+    )
     assert "Alpha GmbH" in drafts and "Beta AG" in drafts
     staff_client.post(
         f"/admin/billing_run/{run.id}/approve/", data={"csrf_token": staff_client.token}
@@ -155,7 +157,9 @@ def test_invoice_filters_and_bad_filter_values(app, staff_client, billed):
     draft_invoice(second, date(2026, 10, 1), clock)
     listing = staff_client.get("/admin/invoice/?flt0_state_equals=draft").get_data(as_text=True)
     assert "Beta AG" in listing and "Alpha GmbH" not in listing
-    card = staff_client.get("/admin/invoice/?flt0_payment_method_equals=card").get_data(as_text=True)
+    card = staff_client.get("/admin/invoice/?flt0_payment_method_equals=card").get_data(
+        as_text=True
+    )
     assert "Beta AG" in card and "Alpha GmbH" not in card
     for bogus in ["flt0_state_equals=bogus", "flt0_period_equals=notadate", "sort=99", "page=-4"]:
         assert staff_client.get(f"/admin/invoice/?{bogus}").status_code == 200

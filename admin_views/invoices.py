@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import format_currency, format_date, lazy_gettext
 from flask_babel import gettext as _
@@ -15,7 +15,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from billing.errors import DomainError
-from billing.invoicing import create_credit_note, mark_paid, retry_payment
+from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
 from models import Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
 from .auth import clock, has_role, staff_actor
@@ -245,6 +245,25 @@ class InvoiceAdmin(SecureModelView):
             "success",
         )
         return self._back(note.id)
+
+    @expose("/<int:invoice_id>/redraft/", methods=("POST",))
+    def redraft_view(self, invoice_id: int):
+        require(*EDITORS)
+        invoice = self._invoice(invoice_id)
+        if not FlaskForm().validate_on_submit():
+            abort(400)
+        try:
+            new = redraft_invoice(
+                invoice.id, staff_actor(), clock(), current_app.config["HOME_COUNTRY"]
+            )
+        except DomainError as error:
+            flash(error.message, "error")
+            return self._back(invoice.id)
+        if new is None:
+            flash(_("The customer has nothing to bill for this month any more."), "success")
+            return redirect(url_for(".index_view"))
+        flash(_("The draft was computed again from the current data."), "success")
+        return self._back(new.id)
 
     @expose("/<int:invoice_id>/mark-paid/", methods=("POST",))
     def mark_paid_view(self, invoice_id: int):

@@ -618,3 +618,31 @@ def retry_payment(invoice_id: int, actor, clock: Clock):
     )
     db.session.commit()
     return charge_invoice(invoice_id, clock)
+
+
+def redraft_invoice(
+    invoice_id: int, actor, clock: Clock, home_country: str = "DE"
+) -> Invoice | None:
+    """Compute a draft again from the customer's current data (after a correction during the
+    review). Returns the new draft, or None when the customer is no longer billable.
+    DomainError unless the invoice is a draft."""
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(_("This invoice does not exist."))
+    if invoice.state != InvoiceState.DRAFT.value or invoice.kind != InvoiceKind.INVOICE.value:
+        raise DomainError(_("Only draft invoices can be drafted again."))
+    customer_id, period, before = invoice.customer_id, invoice.period, str(invoice.net)
+    db.session.delete(invoice)
+    db.session.flush()
+    result = draft_batch([customer_id], period, clock, home_country=home_country)
+    new_id = result.invoice_ids.get(customer_id)
+    audit.record(
+        actor,
+        "invoice.redraft",
+        clock,
+        customer_id=customer_id,
+        before={"net": before},
+        after={"invoice": new_id, "skipped": sorted(result.skipped)},
+    )
+    db.session.commit()
+    return db.session.get(Invoice, new_id) if new_id else None

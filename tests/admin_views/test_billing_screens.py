@@ -187,3 +187,26 @@ def test_the_auto_finalize_setting(app, staff_client):
     assert monthend.auto_finalize_enabled()
     staff_client.post("/admin/billing_run/settings/", data={"csrf_token": staff_client.token})
     assert not monthend.auto_finalize_enabled()
+
+
+def test_a_draft_is_computed_again_after_a_correction(app, staff_client, billed):
+    """SPEC §8.5 review: a corrected address reaches the draft through Redraft."""
+    from models import Customer
+
+    clock, first, second = billed
+    draft = draft_invoice(first, date(2026, 10, 1), clock)
+    db.session.get(Customer, first).city = "Hamburg"
+    db.session.commit()
+    staff_client.post(
+        f"/admin/invoice/{draft.id}/redraft/", data={"csrf_token": staff_client.token}
+    )
+    again = db.session.scalar(db.select(Invoice).where(Invoice.customer_id == first))
+    assert "Hamburg" in again.billing_address and again.state == "draft"
+    assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 1
+    finalized = finalize_invoice(again.id, clock)
+    page = staff_client.post(
+        f"/admin/invoice/{finalized.id}/redraft/",
+        data={"csrf_token": staff_client.token},
+        follow_redirects=True,
+    )
+    assert "Only draft invoices" in page.get_data(as_text=True)

@@ -28,6 +28,8 @@ TEMPLATES = (
     "deletion_done",
     "test",
     "project_key_expiring",
+    "invoice",
+    "payment_failed",
 )
 KEY = "mail."
 
@@ -158,13 +160,15 @@ def save_mail_settings(
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A rendered message waiting to be delivered; ``log_id`` is its e-mail log entry."""
+    """A rendered message waiting to be delivered; ``log_id`` is its e-mail log entry.
+    ``attachments`` holds ``(filename, content_type, data)`` triples."""
 
     log_id: int
     recipient: str
     subject: str
     text: str
     html: str
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
 
 
 def compose(
@@ -219,16 +223,17 @@ def deliver(message: Outgoing, clock: Clock, final_attempt: bool = True) -> None
                 "MAIL_SUPPRESS_SEND": False,
             }
         )
+        mail = Message(
+            subject=message.subject,
+            recipients=[message.recipient],
+            body=message.text,
+            html=message.html,
+            sender=settings.sender,
+        )
+        for filename, content_type, data in message.attachments:
+            mail.attach(filename, content_type, data)
         with Connection(state) as connection:
-            connection.send(
-                Message(
-                    subject=message.subject,
-                    recipients=[message.recipient],
-                    body=message.text,
-                    html=message.html,
-                    sender=settings.sender,
-                )
-            )
+            connection.send(mail)
     except Exception as error:
         if log is not None:
             log.error = f"{type(error).__name__}: {error}"[:2000]

@@ -1,0 +1,114 @@
+"""E-mailing invoices with their PDF (SPEC §8.5) and the notice of a failed card payment (§6).
+
+Both messages go to the customer's contact in the invoice's language and are recorded in the
+e-mail log like every other message (SPEC §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import current_app
+
+from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
+
+from . import audit
+from .audit import SYSTEM
+from .clock import Clock
+from .errors import NotFound
+from .i18n import _
+from .invoice_pdf import (
+    invoice_filename,
+    money,
+    period_label,
+    render_invoice_pdf,
+    seller_details,
+)
+from .mail import Outgoing, compose, deliver
+
+NOT_MAILED = (InvoiceState.DRAFT.value, InvoiceState.VOID.value)
+
+
+def _load(invoice_id: int) -> tuple[Invoice, Customer | None]:
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(_("This invoice does not exist."))
+    return invoice, db.session.get(Customer, invoice.customer_id)
+
+
+def _context(invoice: Invoice, customer: Customer) -> dict:
+    corrected = (
+        db.session.get(Invoice, invoice.corrects_invoice_id)
+        if invoice.corrects_invoice_id
+        else None
+    )
+    return {
+        "name": customer.contact_name,
+        "company": invoice.billing_name or customer.company_name,
+        "number": invoice.number,
+        "period": period_label(invoice.period, invoice.language),
+        # a credit note's amounts are negative; its e-mail names the sum refunded
+        "amount": money(abs(invoice.gross), invoice.currency, invoice.language),
+        "card": invoice.payment_method == PaymentMethodCode.CARD.value,
+        "credit": invoice.kind == InvoiceKind.CREDIT_NOTE.value,
+        "corrects": corrected.number if corrected else "",
+        "seller": seller_details()["name"],
+    }
+
+
+def email_invoice(invoice_id: int, clock: Clock) -> bool:
+    """Send invoice (or credit note) ``invoice_id`` with its PDF attached to the customer's
+    contact address, once.
+
+    Returns False and sends nothing when the invoice was e-mailed already, is a draft or void,
+    or the customer's data was erased. Delivery is synchronous (the caller is a job with
+    retries): when it fails the exception propagates and ``emailed_at`` stays empty, so the
+    next attempt sends it. Raises NotFound for an unknown invoice.
+    """
+    invoice, customer = _load(invoice_id)
+    if invoice.emailed_at is not None or invoice.state in NOT_MAILED:
+        return False
+    if customer is None or customer.erased_at is not None:
+        return False
+    attachment = (invoice_filename(invoice), "application/pdf", render_invoice_pdf(invoice.id))
+    message = compose(
+        "invoice",
+        customer.contact_email,
+        invoice.language,
+        clock,
+        customer_id=customer.id,
+        **_context(invoice, customer),
+    )
+    deliver(replace(message, attachments=(attachment,)), clock)
+    invoice.emailed_at = clock.now()
+    audit.record(
+        SYSTEM,
+        "invoice.email",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"number": invoice.number},
+    )
+    db.session.commit()
+    return True
+
+
+def payment_failed_notice(invoice_id: int, clock: Clock) -> Outgoing | None:
+    """Compose the e-mail telling the customer that charging invoice ``invoice_id`` to the
+    saved card failed, with a link to the portal to update the card; send it through the
+    mail job. None when the invoice is not in ``payment_failed`` or the customer was erased.
+    Raises NotFound for an unknown invoice.
+    """
+    invoice, customer = _load(invoice_id)
+    if invoice.state != InvoiceState.PAYMENT_FAILED.value:
+        return None
+    if customer is None or customer.erased_at is not None:
+        return None
+    return compose(
+        "payment_failed",
+        customer.contact_email,
+        invoice.language,
+        clock,
+        customer_id=customer.id,
+        link=f"{current_app.config['PUBLIC_URL']}/portal/",
+        **_context(invoice, customer),
+    )

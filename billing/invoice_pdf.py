@@ -1,0 +1,370 @@
+"""Invoice and credit-note PDFs (SPEC §8.5) in the invoice's language, rendered with fpdf2.
+
+The seller comes from the settings ``invoice.seller_name``, ``invoice.seller_address`` and
+``invoice.seller_vat_id``. The bundled DejaVu fonts (``static/fonts``) carry €, umlauts and ß.
+A finalized invoice renders to the same bytes every time: the PDF's creation date is the
+moment it was finalized.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_percent
+from flask import current_app
+from fpdf import FPDF, FontFace
+
+from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
+
+from .errors import NotFound
+from .i18n import _
+from .invoicing import NON_EU_NOTE, REVERSE_CHARGE_NOTE
+from .settings import get_setting
+
+FONT_DIR = Path(__file__).resolve().parents[1] / "static" / "fonts"
+FONT = "DejaVu"
+LOCALES = {"en": "en", "de": "de_DE"}
+DEFAULT_SELLER_NAME = "Your MSP GmbH"
+DEFAULT_SELLER_ADDRESS = "Musterstraße 1\n10115 Berlin\nGermany"
+
+TEXTS = {
+    "en": {
+        "invoice": "Invoice",
+        "credit_note": "Credit note",
+        "draft": "DRAFT",
+        "number": "Invoice number",
+        "credit_number": "Credit note number",
+        "date": "Date",
+        "period": "Billing period",
+        "customer_number": "Customer number",
+        "vat_id": "VAT ID",
+        "description": "Description",
+        "quantity": "Quantity",
+        "unit_price": "Unit price",
+        "amount": "Amount",
+        "net": "Net",
+        "vat": "VAT",
+        "total": "Total",
+        "corrects": "Credit note for invoice {number}",
+        "not_numbered": "not yet assigned",
+        "page": "Page {page} of {pages}",
+        "reverse_charge": (
+            "Reverse charge: the recipient is liable for VAT "
+            "(Article 196, Council Directive 2006/112/EC)."
+        ),
+        "outside_eu": "Not taxable in Germany (service outside the EU).",
+        "pay_card": "Paid by card; the amount is charged to your saved card.",
+        "pay_invoice": "Please transfer the amount within 14 days quoting the invoice number.",
+        "refund": "The amount will be refunded to you.",
+    },
+    "de": {
+        "invoice": "Rechnung",
+        "credit_note": "Gutschrift",
+        "draft": "ENTWURF",
+        "number": "Rechnungsnummer",
+        "credit_number": "Gutschriftsnummer",
+        "date": "Datum",
+        "period": "Leistungszeitraum",
+        "customer_number": "Kundennummer",
+        "vat_id": "USt-IdNr.",
+        "description": "Beschreibung",
+        "quantity": "Menge",
+        "unit_price": "Einzelpreis",
+        "amount": "Betrag",
+        "net": "Netto",
+        "vat": "USt.",
+        "total": "Gesamtbetrag",
+        "corrects": "Gutschrift zur Rechnung {number}",
+        "not_numbered": "noch nicht vergeben",
+        "page": "Seite {page} von {pages}",
+        "reverse_charge": (
+            "Steuerschuldnerschaft des Leistungsempfängers "
+            "(Reverse Charge, Art. 196 MwSt-Systemrichtlinie)."
+        ),
+        "outside_eu": "Nicht im Inland steuerbar (Leistung außerhalb der EU).",
+        "pay_card": "Bezahlt per Karte; der Betrag wird von Ihrer hinterlegten Karte abgebucht.",
+        "pay_invoice": (
+            "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen unter Angabe der "
+            "Rechnungsnummer."
+        ),
+        "refund": "Der Betrag wird Ihnen erstattet.",
+    },
+}
+
+INK = (34, 34, 34)
+MUTED = (110, 110, 110)
+RULE = (190, 190, 190)
+HEADING_FILL = (236, 239, 243)
+WATERMARK = (200, 30, 30)
+COLUMNS = (84, 26, 30, 30)  # description, quantity, unit price, amount (mm; 170 = A4 less margins)
+PADDING = 2
+
+
+def money(amount: Decimal, currency: str, language: str) -> str:
+    """``1.234,56 €`` in German, ``€1,234.56`` in English."""
+    return format_currency(amount, currency, locale=LOCALES.get(language, "en"))
+
+
+def period_label(period: date, language: str) -> str:
+    """The booking month as ``November 2026`` / ``März 2026``."""
+    return format_date(period, "MMMM yyyy", locale=LOCALES.get(language, "en"))
+
+
+def _unit_price(amount: Decimal, currency: str, language: str) -> str:
+    """Unit prices keep up to four decimals (a tier price per IP), but at least two."""
+    value = amount.quantize(Decimal("0.0001")).normalize()
+    if value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return format_currency(
+        value, currency, locale=LOCALES.get(language, "en"), decimal_quantization=False
+    )
+
+
+def invoice_filename(invoice: Invoice) -> str:
+    """``invoice-2026-000123.pdf``, ``credit-note-2026-000124.pdf``, or ``draft-<id>.pdf``."""
+    if not invoice.number:
+        return f"draft-{invoice.id}.pdf"
+    prefix = "credit-note" if invoice.kind == InvoiceKind.CREDIT_NOTE.value else "invoice"
+    return f"{prefix}-{invoice.number}.pdf"
+
+
+class _Document(FPDF):
+    def __init__(self, texts: dict, footer_line: str, watermark: str = "") -> None:
+        super().__init__(format="A4", unit="mm")
+        self.texts = texts
+        self.footer_line = footer_line
+        self.watermark = watermark
+        self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+        self.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.set_margins(20, 18, 20)
+        self.set_auto_page_break(True, margin=28)
+
+    def footer(self) -> None:
+        if self.watermark:
+            self._draw_watermark()
+        self.set_y(-20)
+        self.set_draw_color(*RULE)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.set_font(FONT, "", 7.5)
+        self.set_text_color(*MUTED)
+        self.cell(0, 5, self.footer_line, new_x="LMARGIN", new_y="NEXT")
+        page = self.texts["page"].format(page=self.page_no(), pages="{nb}")
+        # left-aligned: fpdf2 measures the "{nb}" placeholder, not the page count
+        self.cell(0, 4, page)
+
+    def _draw_watermark(self) -> None:
+        """Across the finished page, translucent, so it shows over the table fill too."""
+        with self.local_context(fill_opacity=0.18):
+            self.set_font(FONT, "B", 96)
+            self.set_text_color(*WATERMARK)
+            width = self.get_string_width(self.watermark)
+            with self.rotation(45, self.w / 2, self.h / 2):
+                self.text(self.w / 2 - width / 2, self.h / 2 + 12, self.watermark)
+
+
+def render_invoice_pdf(invoice_id: int) -> bytes:
+    """Render invoice (or credit note) ``invoice_id`` as a PDF in its language.
+
+    Drafts carry a DRAFT/ENTWURF heading and watermark. Raises NotFound for an unknown id.
+    """
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(_("This invoice does not exist."))
+    language = invoice.language if invoice.language in TEXTS else "en"
+    texts = TEXTS[language]
+    customer = db.session.get(Customer, invoice.customer_id)
+    seller = seller_details()
+    draft = invoice.state == InvoiceState.DRAFT.value
+    credit = invoice.kind == InvoiceKind.CREDIT_NOTE.value
+    title = texts["credit_note" if credit else "invoice"]
+    issued = invoice.finalized_at or invoice.created_at
+    tz = ZoneInfo(current_app.config["APP_TIMEZONE"])
+    locale = LOCALES[language]
+
+    pdf = _Document(
+        texts, " · ".join(_seller_parts(seller, texts)), texts["draft"] if draft else ""
+    )
+    pdf.set_creation_date(issued)
+    pdf.set_lang(language)
+    pdf.set_title(f"{title} {invoice.number or ''}".strip())
+    pdf.set_author(seller["name"])
+    pdf.set_creator(seller["name"])
+    pdf.add_page()
+
+    _letterhead(pdf, seller, title)
+    _recipient(pdf, seller, invoice, customer, texts)
+    facts = [
+        (texts["credit_number" if credit else "number"], invoice.number or texts["not_numbered"]),
+        (texts["date"], format_date(issued.astimezone(tz).date(), "medium", locale=locale)),
+        (texts["period"], period_label(invoice.period, language)),
+        (texts["customer_number"], str(invoice.customer_id)),
+    ]
+    _facts(pdf, facts)
+
+    heading = f"{title} {invoice.number}" if invoice.number else title
+    if draft:
+        heading = f"{texts['draft']} – {heading}"
+    pdf.set_xy(pdf.l_margin, 100)
+    pdf.set_font(FONT, "B", 15)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
+    if credit and invoice.corrects_invoice_id:
+        corrected = db.session.get(Invoice, invoice.corrects_invoice_id)
+        pdf.set_font(FONT, "", 10)
+        pdf.cell(
+            0,
+            6,
+            texts["corrects"].format(number=corrected.number if corrected else "?"),
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
+    pdf.ln(4)
+
+    _lines(pdf, invoice, texts, language)
+    _totals(pdf, invoice, texts, language, locale)
+    _notes(pdf, invoice, texts)
+    return bytes(pdf.output())
+
+
+def seller_details() -> dict:
+    """The issuing company: ``name``, ``address`` (lines) and ``vat_id`` from the settings."""
+    return {
+        "name": get_setting("invoice.seller_name") or DEFAULT_SELLER_NAME,
+        "address": get_setting("invoice.seller_address") or DEFAULT_SELLER_ADDRESS,
+        "vat_id": get_setting("invoice.seller_vat_id"),
+    }
+
+
+def _seller_parts(seller: dict, texts: dict) -> list[str]:
+    parts = [seller["name"], *_address_lines(seller["address"])]
+    if seller["vat_id"]:
+        parts.append(f"{texts['vat_id']} {seller['vat_id']}")
+    return parts
+
+
+def _address_lines(address: str) -> list[str]:
+    return [line.strip() for line in address.splitlines() if line.strip()]
+
+
+def _letterhead(pdf: FPDF, seller: dict, title: str) -> None:
+    pdf.set_xy(pdf.l_margin, 18)
+    pdf.set_font(FONT, "B", 16)
+    pdf.set_text_color(*INK)
+    pdf.cell(110, 8, seller["name"])
+    pdf.set_font(FONT, "B", 20)
+    pdf.set_text_color(*MUTED)
+    pdf.cell(0, 8, title.upper(), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 8.5)
+    pdf.set_text_color(*MUTED)
+    for line in _address_lines(seller["address"]):
+        pdf.cell(110, 4.2, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_draw_color(*RULE)
+    pdf.line(pdf.l_margin, 40, pdf.w - pdf.r_margin, 40)
+
+
+def _recipient(pdf: FPDF, seller: dict, invoice: Invoice, customer, texts: dict) -> None:
+    """The address window of a DIN 5008 letter: sender line, then the recipient."""
+    pdf.set_xy(pdf.l_margin, 50)
+    pdf.set_font(FONT, "", 7)
+    pdf.set_text_color(*MUTED)
+    sender = " · ".join([seller["name"], *_address_lines(seller["address"])[:2]])
+    pdf.cell(85, 4, sender, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+    pdf.set_text_color(*INK)
+    pdf.set_font(FONT, "B", 10.5)
+    pdf.multi_cell(85, 5.2, invoice.billing_name, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 10)
+    for line in _address_lines(invoice.billing_address):
+        pdf.cell(85, 5, line, new_x="LMARGIN", new_y="NEXT")
+    if customer is not None and customer.vat_id:
+        pdf.ln(1.5)
+        pdf.set_font(FONT, "", 9)
+        pdf.cell(85, 5, f"{texts['vat_id']}: {customer.vat_id}", new_x="LMARGIN", new_y="NEXT")
+
+
+def _facts(pdf: FPDF, facts: list[tuple[str, str]]) -> None:
+    x, y = 112, 54
+    for label, value in facts:
+        pdf.set_xy(x, y)
+        pdf.set_font(FONT, "", 9)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(36, 6, label)
+        pdf.set_font(FONT, "B", 9.5)
+        pdf.set_text_color(*INK)
+        pdf.cell(pdf.w - pdf.r_margin - x - 36, 6, value, align="R")
+        y += 6.5
+
+
+def _lines(pdf: FPDF, invoice: Invoice, texts: dict, language: str) -> None:
+    pdf.set_font(FONT, "", 9.5)
+    pdf.set_text_color(*INK)
+    pdf.set_draw_color(*RULE)
+    headings = FontFace(emphasis="BOLD", fill_color=HEADING_FILL, color=INK)
+    with pdf.table(
+        col_widths=COLUMNS,
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+        borders_layout="HORIZONTAL_LINES",
+        headings_style=headings,
+        line_height=5.5,
+        padding=(2.2, PADDING),
+        width=pdf.epw,
+    ) as table:
+        row = table.row()
+        for key in ("description", "quantity", "unit_price", "amount"):
+            row.cell(texts[key])
+        for line in invoice.lines:
+            row = table.row()
+            row.cell(line.description)
+            row.cell(str(line.quantity))
+            row.cell(_unit_price(line.unit_price, invoice.currency, language))
+            row.cell(money(line.amount, invoice.currency, language))
+
+
+def _totals(pdf: FPDF, invoice: Invoice, texts: dict, language: str, locale: str) -> None:
+    rate = format_percent(
+        invoice.vat_rate.normalize() / Decimal(100), locale=locale, decimal_quantization=False
+    )
+    rows = [
+        (texts["net"], money(invoice.net, invoice.currency, language), False),
+        (f"{texts['vat']} {rate}", money(invoice.vat, invoice.currency, language), False),
+        (texts["total"], money(invoice.gross, invoice.currency, language), True),
+    ]
+    # the block spans the number columns; a cell's own margin stands in for part of the
+    # table's padding, so the texts line up with the table's
+    start, span = pdf.l_margin + COLUMNS[0], sum(COLUMNS[1:])
+    inset = PADDING - pdf.c_margin
+    width = span - 2 * inset
+    pdf.ln(3)
+    if pdf.will_page_break(24):
+        pdf.add_page()
+    for label, value, strong in rows:
+        if strong:
+            pdf.set_draw_color(*INK)
+            pdf.line(start, pdf.get_y() + 0.8, start + span, pdf.get_y() + 0.8)
+            pdf.ln(1.6)
+        pdf.set_x(start + inset)
+        pdf.set_font(FONT, "B" if strong else "", 11 if strong else 9.5)
+        pdf.cell(width - COLUMNS[3], 6.5, label)
+        pdf.cell(COLUMNS[3], 6.5, value, align="R", new_x="LMARGIN", new_y="NEXT")
+
+
+def _notes(pdf: FPDF, invoice: Invoice, texts: dict) -> None:
+    notes = []
+    if invoice.vat_note in (REVERSE_CHARGE_NOTE, NON_EU_NOTE):
+        notes.append(texts[invoice.vat_note])
+    if invoice.kind == InvoiceKind.CREDIT_NOTE.value:
+        notes.append(texts["refund"])
+    elif invoice.gross and invoice.payment_method == PaymentMethodCode.CARD.value:
+        notes.append(texts["pay_card"])
+    elif invoice.gross and invoice.payment_method == PaymentMethodCode.INVOICE.value:
+        notes.append(texts["pay_invoice"])
+    pdf.ln(8)
+    pdf.set_font(FONT, "", 9.5)
+    pdf.set_text_color(*INK)
+    for note in notes:
+        pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1.5)

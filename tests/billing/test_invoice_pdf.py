@@ -1,0 +1,223 @@
+"""Invoice PDFs (SPEC §8.4 VAT notes, §8.5 invoices e-mailed as PDF): content in the invoice's
+language, money formats, the draft mark, determinism, and a rasterized page that shows ink."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pypdfium2 as pdfium
+import pytest
+
+from billing.audit import SYSTEM
+from billing.invoice_pdf import invoice_filename, render_invoice_pdf
+from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.settings import set_setting
+from models import Customer, InvoiceLine, db
+from tests import factories
+
+EN_MONEY = re.compile(r"€\d{1,3}(,\d{3})*\.\d{2}")
+DE_MONEY = re.compile(r"\d{1,3}(\.\d{3})*,\d{2} €")
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+@pytest.fixture
+def billing(app):
+    factories.reference(app)
+    return app
+
+
+def _invoice(app, *, finalize=True, vat_id="", **customer):
+    """An invoice for a full November 2026 (the clock's month) of a fresh customer."""
+    clock = app.config["CLOCK"]
+    customer.setdefault("internal", 400)
+    customer.setdefault("external", 100)
+    created = factories.customer(app, since=date(2026, 11, 1), **customer)
+    if vat_id:
+        db.session.get(Customer, created.id).vat_id = vat_id
+        db.session.commit()
+    invoice = draft_invoice(created.id, date(2026, 11, 1), clock)
+    return finalize_invoice(invoice.id, clock) if finalize else invoice
+
+
+def _text(pdf: bytes) -> str:
+    """The PDF's text with PDFium, whitespace (including the no-break spaces of CLDR money
+    formats) collapsed to single spaces."""
+    document = pdfium.PdfDocument(pdf)
+    text = " ".join(page.get_textpage().get_text_range() for page in document)
+    return " ".join(text.replace("\xa0", " ").replace("\u202f", " ").split())
+
+
+def test_english_invoice_shows_number_period_lines_and_english_money(billing):
+    """SPEC §8.5: number, date, period, lines and totals; `€1,234.56` in English."""
+    invoice = _invoice(billing, language="en", company="Acme Networks Ltd")
+    assert invoice.gross > 1000, "the amounts should need a thousands separator"
+    text = _text(render_invoice_pdf(invoice.id))
+
+    assert text.startswith("Your MSP GmbH INVOICE")
+    for expected in (
+        f"Invoice number {invoice.number}",
+        f"Invoice {invoice.number}",
+        "Acme Networks Ltd",
+        "Date Nov 15, 2026",
+        "Billing period November 2026",
+        "Description Quantity Unit price Amount",
+        "VAT 19%",
+        "Please transfer the amount within 14 days quoting the invoice number.",
+        "Page 1 of 1",
+    ):
+        assert expected in text, expected
+    assert f"Net €{invoice.net:,.2f}" in text
+    assert f"Total €{invoice.gross:,.2f}" in text
+    assert f"€{invoice.vat:,.2f}" in text
+    assert EN_MONEY.search(text) and not DE_MONEY.search(text)
+    assert "DRAFT" not in text and "Reverse charge" not in text
+
+
+def _de(amount: Decimal) -> str:
+    return f"{amount:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") + " €"
+
+
+def test_german_invoice_uses_german_texts_and_money_and_keeps_umlauts(billing):
+    """SPEC §8.5: the invoice in the customer's language; `1.234,56 €`, ä/ö/ü/ß embedded."""
+    invoice = _invoice(billing, language="de", company="Müller & Söhne Straßenbau GmbH")
+    text = _text(render_invoice_pdf(invoice.id))
+
+    for expected in (
+        "RECHNUNG",
+        "Müller & Söhne Straßenbau GmbH",
+        f"Rechnungsnummer {invoice.number}",
+        f"Rechnung {invoice.number}",
+        "Datum 15.11.2026",
+        "Leistungszeitraum November 2026",
+        "Beschreibung Menge Einzelpreis Betrag",
+        "USt. 19 %",
+        "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen",
+        "Seite 1 von 1",
+    ):
+        assert expected in text, expected
+    assert f"Netto {_de(invoice.net)}" in text
+    assert f"Gesamtbetrag {_de(invoice.gross)}" in text
+    assert DE_MONEY.search(text) and not EN_MONEY.search(text)
+    assert "Invoice" not in text
+
+
+def test_reverse_charge_invoice_carries_the_legal_note_and_the_vat_ids(billing):
+    """SPEC §8.4: an EU business with a VAT-ID pays 0 % with the reverse-charge note."""
+    clock = billing.config["CLOCK"]
+    set_setting("invoice.seller_name", "Nordlicht IT GmbH", clock)
+    set_setting("invoice.seller_address", "Hafenstraße 7\n20457 Hamburg", clock)
+    set_setting("invoice.seller_vat_id", "DE123456789", clock)
+    invoice = _invoice(billing, language="en", country="FR", vat_id="FR40303265045")
+    assert invoice.vat_note == "reverse_charge"
+    text = _text(render_invoice_pdf(invoice.id))
+
+    assert (
+        "Reverse charge: the recipient is liable for VAT "
+        "(Article 196, Council Directive 2006/112/EC)." in text
+    )
+    assert "VAT ID: FR40303265045" in text
+    assert "Nordlicht IT GmbH · Hafenstraße 7 · 20457 Hamburg · VAT ID DE123456789" in text
+    assert "VAT 0% €0.00" in text
+    assert f"Total €{invoice.net:,.2f}" in text
+    assert "Your MSP GmbH" not in text
+
+
+def test_german_reverse_charge_and_outside_eu_notes(billing):
+    """SPEC §8.4: the VAT notes in German."""
+    reverse = _invoice(billing, language="de", country="AT", vat_id="ATU13585627")
+    outside = _invoice(billing, language="de", country="CH", payment="card")
+    reverse_text = _text(render_invoice_pdf(reverse.id))
+    outside_text = _text(render_invoice_pdf(outside.id))
+
+    assert (
+        "Steuerschuldnerschaft des Leistungsempfängers "
+        "(Reverse Charge, Art. 196 MwSt-Systemrichtlinie)." in reverse_text
+    )
+    assert "USt-IdNr.: ATU13585627" in reverse_text
+    assert "Nicht im Inland steuerbar (Leistung außerhalb der EU)." in outside_text
+    assert "Bezahlt per Karte" in outside_text and "überweisen" not in outside_text
+
+
+def test_a_draft_is_marked_and_named_by_its_id(billing):
+    """SPEC §8.5 (staff review before finalizing): a draft says so in its language."""
+    english = _invoice(billing, finalize=False, language="en")
+    german = _invoice(billing, finalize=False, language="de")
+
+    assert "DRAFT – Invoice" in _text(render_invoice_pdf(english.id))
+    assert "ENTWURF – Rechnung" in _text(render_invoice_pdf(german.id))
+    assert invoice_filename(english) == f"draft-{english.id}.pdf"
+
+
+def test_a_finalized_invoice_renders_to_the_same_bytes(billing):
+    """SPEC §8 (restartable run): re-rendering an invoice yields the identical document."""
+    invoice = _invoice(billing)
+    first = render_invoice_pdf(invoice.id)
+
+    assert first.startswith(b"%PDF-")
+    assert render_invoice_pdf(invoice.id) == first
+    assert invoice_filename(invoice) == f"invoice-{invoice.number}.pdf"
+    assert pdfium.PdfDocument(first).get_metadata_dict()["CreationDate"].startswith("D:2026")
+
+
+def test_a_credit_note_names_the_invoice_it_corrects(billing):
+    """SPEC §8.5: credit notes correct finalized invoices."""
+    invoice = _invoice(billing, language="de")
+    note = create_credit_note(invoice.id, "wrong IP count", SYSTEM, billing.config["CLOCK"])
+    text = _text(render_invoice_pdf(note.id))
+
+    assert f"Gutschrift zur Rechnung {invoice.number}" in text
+    assert f"Gesamtbetrag -{_de(invoice.gross)}" in text
+    assert "Der Betrag wird Ihnen erstattet." in text and "überweisen" not in text
+    assert invoice_filename(note) == f"credit-note-{note.number}.pdf"
+
+
+def test_many_lines_flow_onto_further_pages(billing):
+    """SPEC §8.5: a long invoice stays readable: the table continues with its headings."""
+    invoice = _invoice(billing, finalize=False)
+    for position in range(1, 60):
+        invoice.lines.append(
+            InvoiceLine(
+                position=position,
+                description=f"Additional service {position}",
+                quantity=1,
+                unit_price=Decimal("1.00"),
+                amount=Decimal("1.00"),
+            )
+        )
+    db.session.commit()
+    document = pdfium.PdfDocument(render_invoice_pdf(invoice.id))
+
+    pages = [page.get_textpage().get_text_range() for page in document]
+    assert len(pages) > 1
+    assert pages[1].startswith("Description Quantity Unit price Amount")
+    assert "Additional service 59" in "".join(pages)
+    assert "Total" in pages[-1] and f"Page {len(pages)} of {len(pages)}" in pages[-1]
+
+
+def _dark_share(image, box_mm: tuple[float, float, float, float], scale: float) -> float:
+    left, top, right, bottom = (round(v * MM * scale) for v in box_mm)
+    grey = image.convert("L").crop((left, top, right, bottom))
+    histogram = grey.histogram()
+    return sum(histogram[:128]) / sum(histogram)
+
+
+def test_page_one_rasterizes_to_a_real_invoice(billing, tmp_path):
+    """SPEC §8.5: the rendered page shows letterhead, address and a filled line table."""
+    invoice = _invoice(billing, language="de", company="Müller & Söhne GmbH")
+    scale = 2.0
+    page = pdfium.PdfDocument(render_invoice_pdf(invoice.id))[0]
+    image = page.render(scale=scale).to_pil()
+    image.save(tmp_path / "invoice-page-1.png")
+
+    assert image.size == (round(210 * MM * scale), round(297 * MM * scale))
+    whole = _dark_share(image, (0, 0, 210, 297), scale)
+    table = _dark_share(image, (20, 112, 190, 150), scale)
+    letterhead = _dark_share(image, (20, 16, 110, 30), scale)
+    margin = _dark_share(image, (0, 0, 15, 297), scale)
+    below_notes = _dark_share(image, (20, 180, 190, 260), scale)
+    assert 0.005 < whole < 0.2
+    assert table > 0.02, "the line table and totals should show text"
+    assert letterhead > 0.03, "the seller's name should be printed large"
+    assert margin == 0 and below_notes == 0

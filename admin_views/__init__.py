@@ -13,6 +13,7 @@ from .base import DashboardView
 from .billing_runs import BillingRunAdmin
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
 from .payment_methods import PaymentMethodsView
 from .project_keys import ProjectKeyAdmin
@@ -98,6 +99,14 @@ def build_admin(app: Flask) -> Admin:
             category=lazy_gettext("Settings"),
             endpoint="mail_settings",
             url="/admin/settings/mail",
+        )
+    )
+    admin.add_view(
+        InvoiceSettingsView(
+            name=lazy_gettext("Invoices"),
+            category=lazy_gettext("Settings"),
+            endpoint="invoice_settings",
+            url="/admin/settings/invoices",
         )
     )
     return admin

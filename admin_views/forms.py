@@ -13,6 +13,7 @@ from wtforms import (
     PasswordField,
     SelectField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -117,3 +118,12 @@ class TestMailForm(FlaskForm):
 
 class CustomerPriceForm(VersionedForm):
     unit_price = StringField(lazy_gettext("Customer price per IP"), [Length(max=20)])
+
+
+class InvoiceSettingsForm(FlaskForm):
+    seller_name = StringField(lazy_gettext("Company name on invoices"), [Length(max=200)])
+    seller_address = TextAreaField(lazy_gettext("Address on invoices"), [Length(max=500)])
+    seller_vat_id = StringField(lazy_gettext("Your VAT-ID"), [Length(max=32)])
+    ip_purchase_price = StringField(
+        lazy_gettext("Purchase price per IP and month"), [Length(max=20)], default="0.00"
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import gettext as gettext_module
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pycountry
 from flask import current_app
 
 from models import (
@@ -349,8 +352,9 @@ def draft_batch(
         net = sum((line[3] for line in draft.lines), ZERO)
         rate, note = vat_treatment(row.country, row.vat_id, home_country)
         vat = to_cents(net * rate / HUNDRED)
+        country = "" if row.country == home_country else country_label(row.country, row.language)
         address = "\n".join(
-            p for p in (row.street, f"{row.postal_code} {row.city}".strip(), row.country) if p
+            p for p in (row.street, f"{row.postal_code} {row.city}".strip(), country) if p
         )
         invoices.append(
             {
@@ -409,6 +413,21 @@ def draft_batch(
     db.session.execute(db.insert(AuditEvent), events)
     result.billed = len(ids)
     return result
+
+
+@functools.lru_cache(maxsize=1024)
+def country_label(code: str, language: str) -> str:
+    """The country's name in the invoice language (an address line abroad)."""
+    country = pycountry.countries.get(alpha_2=(code or "").upper())
+    if country is None:
+        return code or ""
+    if language == "en":
+        return country.name
+    try:
+        names = gettext_module.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+    except OSError:
+        return country.name
+    return names.gettext(country.name)
 
 
 def ip_purchase_price_setting() -> Decimal:

@@ -376,6 +376,20 @@ def receive_webhook(payload: bytes, signature: str, clock: Clock):
 HANDLED = ("payment_intent.succeeded", "payment_intent.payment_failed")
 
 
+def _same_charge(attempt, intent: dict) -> bool:
+    """An intent found only through its metadata must also match the attempt's amount and the
+    customer's Stripe id (another system on the same Stripe account may use the same ids)."""
+    from models import Customer, Invoice, db
+
+    invoice = db.session.get(Invoice, attempt.invoice_id)
+    customer = db.session.get(Customer, invoice.customer_id) if invoice else None
+    return (
+        customer is not None
+        and intent.get("customer") == customer.stripe_customer_id
+        and intent.get("amount") == _cents(attempt.amount)
+    )
+
+
 def process_event(event_id: str, clock: Clock):
     """Apply a stored event (also the admin's Replay). Unknown types are marked ignored."""
     import json
@@ -413,7 +427,7 @@ def process_event(event_id: str, clock: Clock):
                         ),
                     )
                 )
-                if attempt is None:
+                if attempt is None or not _same_charge(attempt, data):
                     raise DomainError(f"no payment attempt for {data['id']}")
                 attempt.payment_intent_id = data["id"]
             invoice = db.session.get(Invoice, attempt.invoice_id)

@@ -210,7 +210,8 @@ def test_an_event_that_arrives_before_the_charge_is_stored_still_marks_the_invoi
     stripe_ready, client
 ):
     """SPEC §6: Stripe can deliver payment_intent.succeeded while the charging call has not yet
-    stored the intent's id; the event finds the open attempt through the invoice metadata."""
+    stored the intent's id; the event finds the open attempt through the invoice metadata, but
+    only when customer and amount match too (never another system's intent)."""
     invoice = _invoice(stripe_ready)
     clock = stripe_ready.config["CLOCK"]
     attempt = gateway.charge_invoice(invoice.id, clock)
@@ -221,6 +222,18 @@ def test_an_event_that_arrives_before_the_charge_is_stored_still_marks_the_invoi
     db.session.commit()
     event = _event("evt_early", "payment_intent.succeeded", intent_id)
     event["data"]["object"]["metadata"] = {"msp_invoice_id": str(invoice.id)}
+    foreign = json.loads(json.dumps(event))
+    foreign["id"] = "evt_foreign"
+    foreign["data"]["object"].update(id="pi_other_system", customer="cus_other", amount=1)
+    payload, signature = _signed(foreign)
+    client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    assert db.session.get(StripeEvent, "evt_foreign").state == "failed"
+    from models import Customer
+
+    event["data"]["object"]["customer"] = db.session.get(
+        Customer, invoice.customer_id
+    ).stripe_customer_id
+    event["data"]["object"]["amount"] = int(invoice.gross * 100)
     payload, signature = _signed(event)
     response = client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
     assert response.json["state"] == "processed"

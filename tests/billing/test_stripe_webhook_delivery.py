@@ -45,13 +45,17 @@ def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe)
         invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
         invoice_id = finalize_invoice(invoice.id, clock).id
         attempt = gateway.charge_invoice(invoice_id, clock)
+        intent_id = attempt.payment_intent_id
         deadline = time.monotonic() + 20
         event = None
         # The endpoint stores the event, then processes it: wait for the processed state.
         while time.monotonic() < deadline and (event is None or event.state != "processed"):
             db.session.rollback()
             event = db.session.scalar(
-                db.select(StripeEvent).where(StripeEvent.type == "payment_intent.succeeded")
+                db.select(StripeEvent).where(
+                    StripeEvent.type == "payment_intent.succeeded",
+                    StripeEvent.payload.contains(intent_id),
+                )
             )
             time.sleep(0.2)
         assert event is not None, "no signed event arrived from the Stripe server"

@@ -198,15 +198,21 @@ class LocalStripe:
 
         root = Path(__file__).resolve().parents[2]
         env = dict(os.environ, PYTHONPATH=str(root))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.localstripe_loopback", str(self.port)],
-            cwd=self.dir,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port)
-        return self
+        for _try in range(5):
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.support.localstripe_loopback", str(self.port)],
+                cwd=self.dir,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_for_port(self.port)
+            time.sleep(0.3)
+            # the port may have been taken by another server in between: then ours exited
+            if self.process.poll() is None:
+                return self
+            self.port = free_port()
+        raise RuntimeError("localstripe did not start")
 
     @property
     def url(self) -> str:

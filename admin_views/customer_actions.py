@@ -16,7 +16,7 @@ from billing import customers as lifecycle
 from billing.addresses import AddressInput, address_of, edit_address
 from billing.customers import NewCustomer
 from billing.deletion import deletion_notice
-from billing.distribution import change_ip_distribution, parse_counts, preview
+from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
 from billing.errors import DomainError
 from jobs.customers import queue_erasure
 from jobs.mail import send
@@ -184,7 +184,7 @@ class CustomerActionsMixin:
             except DomainError as error:
                 field_error(form, error)
             else:
-                flash(self._distribution_message(result.preview), "success")
+                flash(result_message(result.preview), "success")
                 return self._back()
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
@@ -206,17 +206,6 @@ class CustomerActionsMixin:
             plan=plan,
             pending=lifecycle.pending_change(customer.id),
         )
-
-    @staticmethod
-    def _distribution_message(plan) -> str:
-        if plan.kind == "scheduled":
-            text = _("The change is scheduled for %(date)s.", date=plan.effective_date.isoformat())
-            if plan.replaces_pending:
-                text += " " + _("It replaces the change that was pending.")
-            return text
-        if plan.kind == "reactivation":
-            return _("A new subscription starts today.")
-        return _("The new IP distribution applies now.")
 
     @expose("/<int:customer_id>/ip-distribution/preview")
     def ip_distribution_preview(self, customer_id: int):

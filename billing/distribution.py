@@ -243,6 +243,18 @@ def change_ip_distribution(
     return DistributionResult(plan, target.id, None)
 
 
+def result_message(plan: Preview) -> str:
+    """What a saved change did, in words for the person who saved it."""
+    if plan.kind == SCHEDULED:
+        text = _("The change is scheduled for %(date)s.", date=plan.effective_date.isoformat())
+        if plan.replaces_pending:
+            text += " " + _("It replaces the change that was pending.")
+        return text
+    if plan.kind == REACTIVATION:
+        return _("A new subscription starts today.")
+    return _("The new IP distribution applies now.")
+
+
 def method_for_new_subscription(preferred: str | None) -> str:
     """The preferred payment method if it is active (seed 3.6: a deactivated method stays on
     existing subscriptions but is not used for new ones), else the first active one. A project

@@ -129,6 +129,9 @@ def month_end(period: date) -> date:
 
 
 def _price(sub: SubRow, tiers, keys: dict[int, KeyRow]) -> Decimal:
+    if sub.payment_method == PaymentMethodCode.FREE.value:
+        # a free trial costs nothing, also when a paid subscription follows it mid-month
+        return ZERO
     if sub.price_basis == PriceBasis.PROJECT_KEY.value:
         key = keys.get(sub.project_key_id) if sub.project_key_id else None
         if key is not None and key.selling_price is not None:

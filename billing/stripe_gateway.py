@@ -7,6 +7,7 @@ a local Stripe-compatible server).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import stripe
@@ -162,24 +163,136 @@ def create_setup_intent(customer_id: int) -> str:
 
 
 def saved_card(customer_id: int) -> str | None:
-    """The card that will be charged (the customer's newest saved card), or None."""
-    from .customers import get_customer
-
-    customer = get_customer(customer_id)
-    if not customer.stripe_customer_id:
-        return None
-    cards = client().v1.payment_methods.list(
-        {
-            "customer": customer.stripe_customer_id,
-            "type": "card",
-        }
-    )
-    return cards.data[0].id if cards.data else None
+    """The id of the card that will be charged (see ``card_on_file``), or None."""
+    card = card_on_file(customer_id)
+    return card.id if card else None
 
 
 def attach_card(customer_id: int, payment_method_id: str) -> None:
     stripe_id = ensure_stripe_customer(customer_id)
     client().v1.payment_methods.attach(payment_method_id, {"customer": stripe_id})
+
+
+STRIPE_JS = "https://js.stripe.com/v3/"
+
+
+def stripe_js_url() -> str:
+    """Where the portal loads Stripe.js from: Stripe's own address, or the same path on the
+    server ``STRIPE_API_BASE`` points at (a Stripe-compatible test server serves its own)."""
+    base = (current_app.config.get("STRIPE_API_BASE") or "").rstrip("/")
+    return f"{base}/js.stripe.com/v3/" if base else STRIPE_JS
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What the customer sees of a saved card (Stripe keeps the number)."""
+
+    id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+def _id(field) -> str | None:
+    """The id of an expandable Stripe field (an id string or an expanded object)."""
+    return field if isinstance(field, str) or field is None else field.id
+
+
+def _card_info(method) -> CardInfo:
+    card = method.card
+    return CardInfo(
+        id=method.id,
+        brand=str(card.brand or ""),
+        last4=str(card.last4 or ""),
+        exp_month=int(card.exp_month or 0),
+        exp_year=int(card.exp_year or 0),
+    )
+
+
+def _cards(stripe_customer_id: str) -> list:
+    return list(
+        client()
+        .v1.payment_methods.list({"customer": stripe_customer_id, "type": "card", "limit": 100})
+        .data
+    )
+
+
+def card_on_file(customer_id: int) -> CardInfo | None:
+    """The card that will be charged: the customer's default card at Stripe, else the first
+    card saved for it; None without a Stripe customer or card."""
+    from .customers import get_customer
+
+    customer = get_customer(customer_id)
+    if not customer.stripe_customer_id:
+        return None
+    cards = _cards(customer.stripe_customer_id)
+    if not cards:
+        return None
+    settings = client().v1.customers.retrieve(customer.stripe_customer_id).invoice_settings
+    default_id = _id(settings.default_payment_method) if settings else None
+    chosen = next((c for c in cards if c.id == default_id), cards[0])
+    return _card_info(chosen)
+
+
+def confirmed_setup_card(customer_id: int, setup_intent_id: str, payment_method_id: str) -> str:
+    """The card of a SetupIntent the customer confirmed in the browser, checked at Stripe: the
+    intent belongs to this customer, succeeded, and saved ``payment_method_id``. DomainError
+    otherwise (a forged or foreign id is refused)."""
+    stripe_id = ensure_stripe_customer(customer_id)
+    refused = DomainError(_("The card could not be confirmed. Please enter it again."))
+    if not (setup_intent_id or "").startswith("seti_") or not (payment_method_id or "").startswith(
+        "pm_"
+    ):
+        raise refused
+    try:
+        intent = client().v1.setup_intents.retrieve(setup_intent_id)
+    except stripe.InvalidRequestError:
+        raise refused from None
+    method_id = _id(intent.payment_method)
+    if intent.customer != stripe_id or intent.status != "succeeded":
+        raise refused
+    if method_id != payment_method_id:
+        raise refused
+    return method_id
+
+
+def make_default_card(customer_id: int, payment_method_id: str) -> CardInfo:
+    """Attach the card to the customer's Stripe customer (unless it is already), make it the
+    default for charges, and detach every other card: one card on file at a time."""
+    stripe_id = ensure_stripe_customer(customer_id)
+    api = client().v1
+    method = api.payment_methods.retrieve(payment_method_id)
+    owner = _id(method.customer)
+    if owner not in (None, stripe_id):
+        raise DomainError(_("The card could not be confirmed. Please enter it again."))
+    try:
+        if owner is None:
+            method = api.payment_methods.attach(payment_method_id, {"customer": stripe_id})
+    except stripe.CardError as error:
+        raise DomainError(error.user_message or _("Your card was declined.")) from None
+    api.customers.update(stripe_id, {"invoice_settings": {"default_payment_method": method.id}})
+    for other in _cards(stripe_id):
+        if other.id != method.id:
+            api.payment_methods.detach(other.id)
+    return _card_info(method)
+
+
+def remove_cards(customer_id: int) -> int:
+    """Detach every saved card of the customer and clear the default; returns how many."""
+    from .customers import get_customer
+
+    customer = get_customer(customer_id)
+    if not customer.stripe_customer_id:
+        return 0
+    api = client().v1
+    cards = _cards(customer.stripe_customer_id)
+    api.customers.update(
+        customer.stripe_customer_id, {"invoice_settings": {"default_payment_method": ""}}
+    )
+    for card in cards:
+        api.payment_methods.detach(card.id)
+    return len(cards)
 
 
 def _cents(amount) -> int:

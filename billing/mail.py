@@ -30,6 +30,8 @@ TEMPLATES = (
     "project_key_expiring",
     "invoice",
     "payment_failed",
+    "registration_confirm",
+    "registration_exists",
 )
 KEY = "mail."
 

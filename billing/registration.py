@@ -1,0 +1,266 @@
+"""Self-registration in the portal (SPEC §10, seed 3.5.1): when the Self-Service settings allow
+it, anyone can open an account for their company.
+
+- The form gives the main user's e-mail, name and password (twice), the company's address and
+  VAT-ID (the same validation as the admin's Edit address) and the acceptance of the terms.
+- The result is a self-service customer whose main user must confirm the e-mail address
+  through a single-use link, valid ``CONFIRM_VALID_DAYS`` days, before signing in.
+- Confirming starts the free trial (``own_subscription.start_trial``).
+- An e-mail address that has an account already gets no second one, and the form's answer does
+  not tell (no account probing): the address receives a note that it has an account, or, when
+  that account still waits for its confirmation, a new confirmation link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+
+from models import Customer, Language, ServiceMode, User, db
+
+from . import audit
+from .addresses import AddressInput, validate_address
+from .audit import Actor
+from .clock import Clock
+from .customers import _public_url, _snapshot, refresh_summary
+from .errors import DomainError, NotFound
+from .i18n import _
+from .mail import Outgoing, compose, mail_configured
+from .own_subscription import start_trial
+from .passwords import MIN_LENGTH, hash_password
+from .selfservice import load_self_service
+from .staff import normalise_email
+
+CONFIRM_VALID_DAYS = 7
+PRODUCT = "MSP Billing"
+
+
+def registration_enabled() -> bool:
+    return load_self_service().registration_enabled
+
+
+@dataclass
+class Registration:
+    email: str
+    contact_name: str
+    password: str
+    password_again: str
+    accept_terms: bool
+    address: AddressInput
+    language: str = Language.EN.value
+
+
+def _confirm_hash(token: str) -> str:
+    # Its own prefix, so a confirmation token never works as an invite token (same column).
+    return hashlib.sha256(f"confirm:{token}".encode()).hexdigest()
+
+
+def _validate(data: Registration, home_country: str) -> tuple[str, str, AddressInput]:
+    name = (data.contact_name or "").strip()
+    if not name:
+        raise DomainError(_("Please enter your name."), field="contact_name")
+    if len(name) > 200:
+        raise DomainError(_("At most %(n)d characters.", n=200), field="contact_name")
+    try:
+        email = normalise_email(data.email or "")
+    except DomainError as error:
+        raise DomainError(error.message, field="email") from None
+    if len(email) > 320:
+        raise DomainError(_("Please enter a valid e-mail address."), field="email")
+    if len(data.password or "") < MIN_LENGTH:
+        raise DomainError(
+            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
+        )
+    if data.password != data.password_again:
+        raise DomainError(_("The two passwords do not match."), field="password_again")
+    if data.language not in Language.codes():
+        raise DomainError(_("Please choose English or German."), field="language")
+    address = validate_address(data.address, home_country)
+    if not data.accept_terms:
+        raise DomainError(_("Please accept the terms and conditions."), field="accept_terms")
+    return name, email, address
+
+
+@dataclass(frozen=True)
+class Registered:
+    """The e-mail to send; ``customer_id`` is None when the address had an account already."""
+
+    message: Outgoing | None
+    customer_id: int | None
+
+
+def register(
+    data: Registration, clock: Clock, home_country: str = "DE", ip: str = ""
+) -> Registered:
+    """Open a self-service customer with an unconfirmed main user and compose the confirmation
+    e-mail (see the module rules for a taken address).
+
+    Raises NotFound when self-registration is switched off, DomainError (with ``field``) for
+    invalid input, and DomainError when no mail server is configured.
+    """
+    if not registration_enabled():
+        raise NotFound(_("Registration is not available."))
+    name, email, address = _validate(data, home_country)
+    if not mail_configured():
+        raise DomainError(_("Registration is not possible at the moment. Please try again later."))
+    existing = db.session.scalar(db.select(User).where(func.lower(User.email) == email.lower()))
+    if existing is not None:
+        hash_password(data.password)  # the same work as a new account: no timing hint
+        return Registered(_existing_account_message(existing, clock, ip), None)
+    now = clock.now()
+    customer = Customer(
+        contact_name=name,
+        contact_email=email,
+        language=data.language,
+        service_mode=ServiceMode.SELF_SERVICE.value,
+        created_at=now,
+        updated_at=now,
+        **{key: getattr(address, key) for key in AddressInput.__dataclass_fields__},
+    )
+    db.session.add(customer)
+    db.session.flush()
+    token = secrets.token_urlsafe(32)
+    user = User(
+        customer_id=customer.id,
+        email=email,
+        name=name,
+        is_main=True,
+        password_hash=hash_password(data.password),
+        invite_token_hash=_confirm_hash(token),
+        invite_expires_at=now + timedelta(days=CONFIRM_VALID_DAYS),
+        language=data.language,
+        created_at=now,
+    )
+    db.session.add(user)
+    db.session.flush()
+    refresh_summary(customer)
+    audit.record(
+        Actor.user(user, ip),
+        "customer.self_register",
+        clock,
+        customer_id=customer.id,
+        after={**_snapshot(customer), "terms_accepted": True},
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # the same address registered at the same moment: that one stands
+        db.session.rollback()
+        return Registered(None, None)
+    return Registered(_confirmation_message(user, token, clock), customer.id)
+
+
+def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outgoing:
+    return compose(
+        template,
+        user.email,
+        user.language or user.customer.language,
+        clock,
+        customer_id=user.customer_id,
+        name=user.name,
+        company=user.customer.company_name,
+        email=user.email,
+        product=PRODUCT,
+        link=link,
+        **context,
+    )
+
+
+def _confirmation_message(user: User, token: str, clock: Clock) -> Outgoing:
+    expires = user.invite_expires_at.astimezone(clock.tz)
+    return _mail(
+        "registration_confirm",
+        user,
+        f"{_public_url()}/portal/register/confirm/{token}",
+        clock,
+        expires=expires.strftime("%d.%m.%Y %H:%M"),
+    )
+
+
+def _waits_for_confirmation(user: User) -> bool:
+    customer = user.customer
+    return (
+        user.password_hash is not None
+        and not user.is_registered
+        and customer.service_mode == ServiceMode.SELF_SERVICE.value
+        and customer.marked_for_deletion_at is None
+    )
+
+
+def _existing_account_message(user: User, clock: Clock, ip: str) -> Outgoing | None:
+    """A new confirmation link for an unconfirmed self-registration, else a note that the
+    address has an account (nothing for a customer marked for deletion)."""
+    if user.customer.marked_for_deletion_at is not None:
+        return None
+    if _waits_for_confirmation(user):
+        token = secrets.token_urlsafe(32)
+        user.invite_token_hash = _confirm_hash(token)
+        user.invite_expires_at = clock.now() + timedelta(days=CONFIRM_VALID_DAYS)
+        audit.record(
+            Actor.user(user, ip), "user.resend_confirmation", clock, customer_id=user.customer_id
+        )
+        db.session.commit()
+        return _confirmation_message(user, token, clock)
+    audit.record(
+        Actor.user(user, ip),
+        "customer.self_register",
+        clock,
+        customer_id=user.customer_id,
+        outcome="refused",
+        reason="e-mail address taken",
+    )
+    db.session.commit()
+    return _mail("registration_exists", user, f"{_public_url()}/portal/login", clock)
+
+
+def find_confirmation(token: str, clock: Clock) -> User:
+    """The user a confirmation link belongs to; NotFound when unknown or used, DomainError when
+    expired (registering again sends a new link)."""
+    invalid = NotFound(_("This confirmation link is not valid or has already been used."))
+    if not token or len(token) > 200:
+        raise invalid
+    user = db.session.scalar(db.select(User).where(User.invite_token_hash == _confirm_hash(token)))
+    if user is None or not _waits_for_confirmation(user):
+        raise invalid
+    if user.invite_expires_at is None or user.invite_expires_at < clock.now():
+        raise DomainError(
+            _("This confirmation link has expired. Register again to receive a new one.")
+        )
+    return user
+
+
+def confirm_registration(token: str, clock: Clock, ip: str = "") -> User:
+    """Confirm the e-mail address (single use, also when submitted twice at once): the main
+    user may sign in from now on and the free trial starts."""
+    user = find_confirmation(token, clock)
+    claimed = db.session.execute(
+        db.update(User)
+        .where(User.id == user.id, User.invite_token_hash == _confirm_hash(token))
+        .values(invite_token_hash=None, invite_expires_at=None, registered_at=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise NotFound(_("This confirmation link is not valid or has already been used."))
+    db.session.expire(user)
+    actor = Actor.user(user, ip)
+    customer = user.customer
+    before = _snapshot(customer)
+    start_trial(customer.id, actor, clock)
+    db.session.flush()
+    refresh_summary(customer)
+    audit.record(
+        actor,
+        "user.confirm_registration",
+        clock,
+        customer_id=customer.id,
+        before=before,
+        after=_snapshot(customer),
+    )
+    db.session.commit()
+    return user

@@ -30,6 +30,7 @@ TEMPLATES = (
     "project_key_expiring",
     "invoice",
     "payment_failed",
+    "password_reset",
     "registration_confirm",
     "registration_exists",
 )

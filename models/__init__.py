@@ -23,6 +23,7 @@ from .billing_run import BillingRun, RunState
 from .customer import Customer, Partner, Tag, customer_tags
 from .invoice import Invoice, InvoiceLine
 from .pricing import PaymentMethod, PriceTier, ProjectKey
+from .reset import PasswordReset
 from .stripe import AttemptState, EventState, PaymentAttempt, StripeEvent
 from .subscription import ScheduledChange, Subscription
 from .user import StaffUser, User
@@ -49,6 +50,7 @@ __all__ = [
     "InvoiceState",
     "Language",
     "Partner",
+    "PasswordReset",
     "PaymentMethod",
     "PaymentMethodCode",
     "PriceBasis",

@@ -31,6 +31,7 @@ TEMPLATES = (
     "invoice",
     "payment_failed",
     "password_reset",
+    "team_invite",
     "registration_confirm",
     "registration_exists",
 )

@@ -12,7 +12,7 @@ from flask_babel import format_currency, format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from extensions import babel, csrf, db, login_manager, mail, migrate, talisman
+from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, talisman
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "de")
@@ -87,6 +87,12 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     )
     if overrides:
         app.config.update(overrides)
+    # Sign-in throttling counts in the app's Redis, shared by every web process; should Redis be
+    # down, each process counts in memory instead of letting every attempt through.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "msp-limits")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     if not app.config["SECRET_KEY"]:
         if app.config["APP_ENV"] == "production":
             raise RuntimeError("SECRET_KEY must be set in production.")
@@ -136,6 +142,7 @@ def register_extensions(app: Flask) -> None:
         get_locale=get_locale, format_currency=format_currency, format_datetime=format_datetime
     )
     login_manager.init_app(app)
+    limiter.init_app(app)
     production = app.config["APP_ENV"] == "production"
     talisman.init_app(
         app,

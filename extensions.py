@@ -1,6 +1,8 @@
 """Flask extensions, created unbound here and bound in ``create_app``."""
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
@@ -12,6 +14,9 @@ from models import db
 babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+# Rate limits are declared per route (``portal.security.throttle``); storage and options come
+# from the ``RATELIMIT_*`` settings bound in ``create_app`` (the app's Redis).
+limiter = Limiter(key_func=get_remote_address)
 mail = Mail()
 migrate = Migrate()
 
@@ -28,4 +33,4 @@ class SecurityHeaders(Talisman):
 
 talisman = SecurityHeaders()
 
-__all__ = ["babel", "csrf", "db", "login_manager", "mail", "migrate", "talisman"]
+__all__ = ["babel", "csrf", "db", "limiter", "login_manager", "mail", "migrate", "talisman"]

@@ -27,6 +27,9 @@ from models import User
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
+# the guards need ``bp`` (for the 429 page), the views below need the guards
+from .security import SIGN_IN_PER_EMAIL, SIGN_IN_PER_IP, safe_next, throttle  # noqa: E402
+
 
 class InviteForm(FlaskForm):
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
@@ -89,8 +92,12 @@ def invite(token: str):
 
 
 @bp.route("/login", methods=("GET", "POST"))
+@throttle(SIGN_IN_PER_IP, SIGN_IN_PER_EMAIL, failures_only=True)
 def login():
     form = LoginForm(email=request.args.get("email", ""))
+    target = safe_next(request.args.get("next"), url_for("portal.home"))
+    if _portal_user() is not None:
+        return redirect(target)
     if form.validate_on_submit():
         try:
             user = lifecycle.authenticate_user(
@@ -103,7 +110,7 @@ def login():
             session.clear()
             session["language"] = user.language or user.customer.language or language or "en"
             login_user(user)
-            return redirect(url_for("portal.home"))
+            return redirect(target)
     return render_template("portal/login.html", form=form)
 
 
@@ -130,3 +137,9 @@ def home():
         customer=user.customer,
         subscription=lifecycle.current_subscription(user.customer_id),
     )
+
+
+# One line per feature module, so that features can be added independently.
+# isort: off
+from . import account, invoices, layout, profile, team  # noqa: E402,F401  (routes on ``bp``)
+# isort: on

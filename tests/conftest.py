@@ -39,6 +39,7 @@ def _config(url: str, clock, **extra) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "CLOCK": clock,
         "REDIS_URL": "redis://127.0.0.1:1/0",
+        "RATELIMIT_STORAGE_URI": "memory://",
         "MAIL_SERVER": "",
     }
     config.update(extra)

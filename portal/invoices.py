@@ -1,0 +1,53 @@
+"""Portal: the customer's own invoices and credit notes with PDF download (SPEC §10).
+Drafts are never shown; another customer's invoice answers 404."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template
+from flask_babel import lazy_gettext
+
+from billing.customer_invoices import customer_invoice, customer_invoices
+from billing.errors import NotFound
+from billing.invoice_pdf import invoice_filename, period_label, render_invoice_pdf
+
+from . import bp
+from .security import portal_user, user_required
+
+STATE_LABELS = {
+    "finalized": lazy_gettext("Open"),
+    "paid": lazy_gettext("Paid"),
+    "payment_failed": lazy_gettext("Payment failed"),
+    "void": lazy_gettext("Void"),
+}
+KIND_LABELS = {"invoice": lazy_gettext("Invoice"), "credit_note": lazy_gettext("Credit note")}
+
+
+@bp.route("/invoices")
+@user_required
+def invoices():
+    user = portal_user()
+    return render_template(
+        "portal/invoices.html",
+        invoices=customer_invoices(user.customer_id),
+        period_label=period_label,
+        state_labels=STATE_LABELS,
+        kind_labels=KIND_LABELS,
+    )
+
+
+@bp.route("/invoices/<int:invoice_id>/pdf")
+@user_required
+def invoice_pdf(invoice_id: int):
+    user = portal_user()
+    try:
+        invoice = customer_invoice(user.customer_id, invoice_id)
+    except NotFound:
+        abort(404)
+    return Response(
+        render_invoice_pdf(invoice.id),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,38 @@
+"""What every portal page's layout needs: the navigation (only pages that exist) and the
+language switch."""
+
+from __future__ import annotations
+
+from flask import current_app, request
+from flask_babel import lazy_gettext
+
+from . import bp
+from .security import portal_user
+
+NAVIGATION = (
+    ("portal.home", lazy_gettext("Overview")),
+    ("portal.subscription", lazy_gettext("Subscription")),
+    ("portal.payment", lazy_gettext("Payment")),
+    ("portal.invoices", lazy_gettext("Invoices")),
+    ("portal.team", lazy_gettext("Team")),
+    ("portal.profile", lazy_gettext("Company")),
+    ("portal.account", lazy_gettext("Account")),
+)
+LANGUAGES = (("en", "EN", "English"), ("de", "DE", "Deutsch"))
+
+
+@bp.context_processor
+def layout():
+    signed_in = portal_user()
+    nav = [
+        (endpoint, label)
+        for endpoint, label in NAVIGATION
+        if signed_in is not None and endpoint in current_app.view_functions
+    ]
+    return {
+        "portal_nav": nav,
+        "portal_user": signed_in,
+        "portal_languages": LANGUAGES,
+        "current_endpoint": request.endpoint,
+        "here": request.full_path.rstrip("?"),
+    }

@@ -18,6 +18,7 @@ STATE_LABELS = {
     "paid": lazy_gettext("Paid"),
     "payment_failed": lazy_gettext("Payment failed"),
     "void": lazy_gettext("Void"),
+    ("credit_note", "finalized"): lazy_gettext("Issued"),
 }
 KIND_LABELS = {"invoice": lazy_gettext("Invoice"), "credit_note": lazy_gettext("Credit note")}
 

@@ -33,7 +33,7 @@ def test_the_list_shows_issued_invoices_and_credit_notes_but_no_draft(app, bille
     client = signed_in(app, "ann@acme.example")
     page = client.get("/portal/invoices").get_data(as_text=True)
     assert october.number in page and credit.number in page
-    assert "October 2026" in page and "Credit note" in page
+    assert "October 2026" in page and "Credit note" in page and "Issued" in page
     assert f'data-invoice="{draft.id}"' not in page and "September 2026" not in page
     assert f"/portal/invoices/{october.id}/pdf" in page
 

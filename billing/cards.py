@@ -100,6 +100,7 @@ class PaymentOverview:
     failed_invoices: list
     publishable_key: str
     stripe_js: str
+    removable: bool
     stripe_error: bool = False
 
 
@@ -120,6 +121,7 @@ def payment_overview(customer_id: int) -> PaymentOverview:
         failed_invoices=failed_card_invoices(customer_id),
         publishable_key=stored_publishable_key() if access == OK else "",
         stripe_js=stripe_js_url(),
+        removable=access == OK and card is not None and card_removable(customer_id),
         stripe_error=error,
     )
 
@@ -178,6 +180,12 @@ def save_card(
     return result
 
 
+def card_removable(customer_id: int) -> bool:
+    """A card may go unless the current subscription is paid by card."""
+    sub = current_subscription(customer_id)
+    return sub is None or sub.payment_method != PaymentMethodCode.CARD.value
+
+
 @_stripe_errors
 def remove_card(customer_id: int, actor: Actor, clock: Clock) -> int:
     """Remove the saved card(s). Refused while the current subscription is paid by card
@@ -185,8 +193,7 @@ def remove_card(customer_id: int, actor: Actor, clock: Clock) -> int:
     from .stripe_gateway import remove_cards
 
     _require_access(customer_id)
-    sub = current_subscription(customer_id)
-    if sub is not None and sub.payment_method == PaymentMethodCode.CARD.value:
+    if not card_removable(customer_id):
         raise DomainError(
             _(
                 "Your subscription is paid by card, so a card must stay on file. "

@@ -142,4 +142,6 @@ def home():
 # One line per feature module, so that features can be added independently.
 # isort: off
 from . import account, invoices, layout, profile, team  # noqa: E402,F401  (routes on ``bp``)
+from . import payment  # noqa: E402,F401  (routes on ``bp``)
+from . import subscription  # noqa: E402,F401  (routes on ``bp``)
 # isort: on

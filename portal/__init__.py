@@ -143,5 +143,6 @@ def home():
 # isort: off
 from . import account, invoices, layout, profile, team  # noqa: E402,F401  (routes on ``bp``)
 from . import payment  # noqa: E402,F401  (routes on ``bp``)
+from . import register  # noqa: E402,F401  (routes on ``bp``)
 from . import subscription  # noqa: E402,F401  (routes on ``bp``)
 # isort: on

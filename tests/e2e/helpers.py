@@ -17,6 +17,15 @@ def sign_in(page: Page, email: str, password: str) -> None:
         page.locator("form:has(#password) button[type=submit]").click()
 
 
+def portal_sign_in(page: Page, email: str, password: str) -> None:
+    """What a customer does on the portal's sign-in page."""
+    page.goto("/portal/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    with page.expect_navigation():
+        page.locator("#portal-login-form button[type=submit]").click()
+
+
 def exactly(text: str) -> re.Pattern:
     return re.compile(rf"^\s*{re.escape(text)}\s*$")
 

@@ -17,7 +17,7 @@ from billing import customers as lifecycle
 from billing.audit import SYSTEM
 from billing.customers import NewCustomer
 from models import AuditEvent, Customer, ScheduledChange, Subscription, db
-from tests.e2e.helpers import CUSTOMERS, sign_in
+from tests.e2e.helpers import CUSTOMERS, portal_sign_in, sign_in
 from tests.e2e.lifecycle_fixtures import (  # noqa: F401 - fixtures
     SENDER,
     LifecycleServer,
@@ -99,14 +99,6 @@ def expect_preview(page: Page, **values: str) -> None:
 
 
 # --- what the customer does -------------------------------------------------------------------
-
-
-def portal_sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/portal/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(password)
-    with page.expect_navigation():
-        page.locator("#portal-login-form button[type=submit]").click()
 
 
 def expect_portal_sign_in_page(page: Page) -> None:

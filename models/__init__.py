@@ -24,6 +24,7 @@ from .customer import Customer, Partner, Tag, customer_tags
 from .invoice import Invoice, InvoiceLine
 from .pricing import PaymentMethod, PriceTier, ProjectKey
 from .reset import PasswordReset
+from .saved_view import SavedView
 from .stripe import AttemptState, EventState, PaymentAttempt, StripeEvent
 from .subscription import ScheduledChange, Subscription
 from .user import StaffUser, User
@@ -57,6 +58,7 @@ __all__ = [
     "PriceTier",
     "ProjectKey",
     "ProjectKeyState",
+    "SavedView",
     "ScheduledChange",
     "ServiceMode",
     "Setting",

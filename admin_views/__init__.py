@@ -15,8 +15,11 @@ from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
+from .partners import PartnersView
 from .payment_methods import PaymentMethodsView
+from .pending_changes import PendingChangesView
 from .project_keys import ProjectKeyAdmin
+from .saved_views import SavedViewsView
 from .self_service import SelfServiceView
 from .settings import MailSettingsView
 from .stripe_events import StripeEventAdmin
@@ -59,6 +62,29 @@ def build_admin(app: Flask) -> Admin:
             category=lazy_gettext("Billing"),
             endpoint="payment_methods",
             url="/admin/payment-methods",
+        )
+    )
+    admin.add_view(
+        PartnersView(
+            name=lazy_gettext("Partners"),
+            category=lazy_gettext("Billing"),
+            endpoint="partners",
+            url="/admin/partners",
+        )
+    )
+    admin.add_view(
+        PendingChangesView(
+            name=lazy_gettext("Pending changes"),
+            category=lazy_gettext("Billing"),
+            endpoint="pending_changes",
+            url="/admin/pending-changes",
+        )
+    )
+    admin.add_view(
+        SavedViewsView(
+            name=lazy_gettext("Saved views"),
+            endpoint="saved_views",
+            url="/admin/saved-views",
         )
     )
     admin.add_view(

@@ -39,6 +39,8 @@ from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
 from .forms import ConfirmForm, CustomerPriceForm, LockForm
+from .partners import assign_partner_form
+from .saved_views import list_context as saved_views_context
 
 SERVICE_MODE_LABELS = {
     ServiceMode.MANAGED.value: lazy_gettext("Managed service"),
@@ -305,6 +307,7 @@ class CustomerAdmin(CustomerActionsMixin, ProjectKeyWizardMixin, SecureModelView
         if template == self.list_template and "data" in kwargs:
             kwargs["customer_actions"] = available_actions_for(list(kwargs["data"]))
             kwargs["can_edit_customers"] = has_role(*EDITORS)
+            kwargs.update(saved_views_context())
         if template == self.details_template and "model" in kwargs:
             customer = kwargs["model"]
             kwargs["subscriptions"] = db.session.scalars(
@@ -320,6 +323,7 @@ class CustomerAdmin(CustomerActionsMixin, ProjectKeyWizardMixin, SecureModelView
             kwargs["config_tz"] = clock().tz
             kwargs["actions"] = available_actions(customer)
             kwargs["can_edit_customers"] = has_role(*EDITORS)
+            kwargs["partner_form"] = assign_partner_form(customer)
             kwargs["lock_form"] = LockForm(version=customer.version, locked=customer.locked)
             kwargs["cancel_form"] = ConfirmForm(version=customer.version)
             kwargs["price_form"] = CustomerPriceForm(

@@ -1,0 +1,100 @@
+"""Saved views of the customer list (issue 7 item 11): save the current filters, search and sort
+under a name (private or shared with all staff), reopen with one click, rename and delete."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_babel import gettext as _
+
+from billing import saved_views as rules
+from billing.errors import DomainError, NotFound
+
+from .auth import clock, current_staff, staff_actor
+from .base import ALL_STAFF, SecureBaseView
+
+
+def customer_filter_args() -> list[str]:
+    """The customer list's filter arguments, as the list itself names them in URLs."""
+    from .customers import CustomerAdmin
+
+    return [f"{flt.key}_equals" for flt in CustomerAdmin.column_filters if hasattr(flt, "key")]
+
+
+def list_url(query: str) -> str:
+    base = url_for("customer.index_view")
+    return f"{base}?{query}" if query else base
+
+
+def list_context() -> dict:
+    """What the customer list template needs for its "Saved views" menu."""
+    staff = current_staff()
+    views = rules.visible_views(staff.id) if staff else []
+    return {
+        "saved_views": [(view, list_url(view.query)) for view in views],
+        "can_save_views": staff is not None and staff.role in rules.EDITOR_ROLES,
+        "current_list_query": request.query_string.decode("utf-8", "replace"),
+    }
+
+
+class SavedViewsView(SecureBaseView):
+    allowed_roles = ALL_STAFF
+
+    def is_visible(self) -> bool:
+        return False
+
+    @expose("/")
+    def index(self):
+        staff = current_staff()
+        views = rules.visible_views(staff.id)
+        return self.render(
+            "admin/saved_views.html",
+            views=[(view, list_url(view.query), rules.may_delete(staff, view)) for view in views],
+            staff=staff,
+            can_edit=staff.role in rules.EDITOR_ROLES,
+        )
+
+    @expose("/save/", methods=("POST",))
+    def save(self):
+        query = request.form.get("query", "")
+        try:
+            view = rules.save_view(
+                current_staff().id,
+                request.form.get("name", ""),
+                query,
+                request.form.get("shared") == "1",
+                customer_filter_args(),
+                staff_actor(),
+                clock(),
+            )
+        except DomainError as error:
+            flash(_("The view was not saved: %(reason)s", reason=error.message), "error")
+            return redirect(url_for("customer.index_view"))
+        flash(_("View %(name)s saved.", name=view.name), "success")
+        return redirect(list_url(view.query))
+
+    @expose("/<int:view_id>/rename/", methods=("POST",))
+    def rename(self, view_id: int):
+        try:
+            view = rules.rename_view(
+                current_staff().id, view_id, request.form.get("name", ""), staff_actor(), clock()
+            )
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The view is now called %(name)s.", name=view.name), "success")
+        return redirect(url_for(".index"))
+
+    @expose("/<int:view_id>/delete/", methods=("POST",))
+    def delete(self, view_id: int):
+        try:
+            name = rules.delete_view(current_staff().id, view_id, staff_actor(), clock())
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("View %(name)s deleted.", name=name), "success")
+        return redirect(url_for(".index"))

@@ -257,7 +257,45 @@ def seed_demo(clock: Clock) -> dict:
             lifecycle.set_locked(customer.id, True, SYSTEM, clock)
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
+    _partners_and_saved_views(clock)
     return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
+
+
+DISABLED_PARTNER = "Legacy Reseller GmbH"
+DEMO_VIEW = (
+    "Card customers with pending changes",
+    "payment_method_equals=card&pending_change_equals=1",
+)
+
+
+def _partners_and_saved_views(clock: Clock) -> None:
+    """A disabled partner that still owns one customer, and a saved list view shared by the
+    demo admin (issue 7 items 6 and 11)."""
+    from billing import partners, saved_views
+
+    if db.session.scalar(db.select(Partner.id).where(Partner.name == DISABLED_PARTNER)) is None:
+        legacy = partners.create_partner(DISABLED_PARTNER, SYSTEM, clock)
+        orphan = db.session.scalar(
+            db.select(Customer.id)
+            .where(Customer.partner_id.is_(None), Customer.marked_for_deletion_at.is_(None))
+            .order_by(Customer.company_name.desc())
+            .limit(1)
+        )
+        if orphan is not None:
+            partners.assign_partner(orphan, legacy.id, SYSTEM, clock)
+        partners.set_partner_enabled(legacy.id, False, SYSTEM, clock)
+    admin = find_staff(DEMO_STAFF[0][0])
+    name, query = DEMO_VIEW
+    if admin is not None and not any(v.name == name for v in saved_views.visible_views(admin.id)):
+        saved_views.save_view(
+            admin.id,
+            name,
+            query,
+            True,
+            ("payment_method_equals", "pending_change_equals"),
+            SYSTEM,
+            clock,
+        )
 
 
 DEMO_KEYS = (

@@ -11,6 +11,7 @@ from models import db
 
 from .base import DashboardView
 from .billing_runs import BillingRunAdmin
+from .customer_groups import CustomerGroupsView
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
 from .invoice_settings import InvoiceSettingsView
@@ -38,6 +39,14 @@ def build_admin(app: Flask) -> Admin:
             name=lazy_gettext("Customers"),
             category=lazy_gettext("Billing"),
             endpoint="customer",
+        )
+    )
+    admin.add_view(
+        CustomerGroupsView(
+            name=lazy_gettext("Customer groups"),
+            category=lazy_gettext("Billing"),
+            endpoint="customer_groups",
+            url="/admin/customer-groups",
         )
     )
     admin.add_view(

@@ -22,6 +22,7 @@ from billing.customers import (
     timeline,
 )
 from billing.exports import FORMATS, export_columns
+from billing.groups import group_members, groups
 from billing.search import apply_customer_search
 from models import (
     Customer,
@@ -38,6 +39,7 @@ from models import (
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
+from .customer_profile import CustomerProfileMixin
 from .forms import ConfirmForm, CustomerPriceForm, LockForm
 from .partners import assign_partner_form
 from .saved_views import list_context as saved_views_context
@@ -109,6 +111,11 @@ class TagFilter(ChoiceFilter):
         return query.filter(Customer.id.in_(tagged))
 
 
+class GroupFilter(ChoiceFilter):
+    def apply(self, query, value, alias=None):
+        return query.filter(Customer.id.in_(group_members(int(value))))
+
+
 class PendingFilter(ChoiceFilter):
     def apply(self, query, value, alias=None):
         return query.filter(Customer.has_pending_change.is_(value == "1"))
@@ -119,6 +126,10 @@ def _partner_options():
         (str(pid), name)
         for pid, name in db.session.execute(select(Partner.id, Partner.name).order_by(Partner.name))
     ]
+
+
+def _group_options():
+    return [(str(group.id), group.name) for group in groups()]
 
 
 def _tag_options():
@@ -159,7 +170,9 @@ def _rows(statement):
     yield from db.session.connection().execute(statement)
 
 
-class CustomerAdmin(CustomerActionsMixin, ProjectKeyWizardMixin, SecureModelView):
+class CustomerAdmin(
+    CustomerActionsMixin, ProjectKeyWizardMixin, CustomerProfileMixin, SecureModelView
+):
     allowed_roles = ALL_STAFF
     list_template = "admin/customer_list.html"
     details_template = "admin/customer_details.html"
@@ -266,6 +279,7 @@ class CustomerAdmin(CustomerActionsMixin, ProjectKeyWizardMixin, SecureModelView
             Customer.partner_id, lazy_gettext("Partner"), options=_partner_options, key="partner"
         ),
         TagFilter(Customer.id, lazy_gettext("Tag"), options=_tag_options, key="tag"),
+        GroupFilter(Customer.id, lazy_gettext("Group"), options=_group_options, key="group"),
         ChoiceFilter(
             Customer.country, lazy_gettext("Country"), options=_country_options, key="country"
         ),

@@ -1,7 +1,8 @@
 """E-mailing invoices with their PDF (SPEC §8.5) and the notice of a failed card payment (§6).
 
-Both messages go to the customer's contact in the invoice's language and are recorded in the
-e-mail log like every other message (SPEC §7).
+Both messages go to the customer's contact, and to the contacts subscribed to billing alerts
+(SPEC §11), in the invoice's language and are recorded in the e-mail log like every other
+message (SPEC §7).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCo
 from . import audit
 from .audit import SYSTEM
 from .clock import Clock
+from .contacts import billing_alert_addresses
 from .errors import NotFound
 from .i18n import _
 from .invoice_pdf import (
@@ -58,7 +60,7 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
 
 def email_invoice(invoice_id: int, clock: Clock) -> bool:
     """Send invoice (or credit note) ``invoice_id`` with its PDF attached to the customer's
-    contact address, once.
+    contact address and its billing-alert contacts, once.
 
     Returns False and sends nothing when the invoice was e-mailed already, is a draft or void,
     or the customer's data was erased. Delivery is synchronous (the caller is a job with
@@ -71,15 +73,16 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
     if customer is None or customer.erased_at is not None:
         return False
     attachment = (invoice_filename(invoice), "application/pdf", render_invoice_pdf(invoice.id))
-    message = compose(
-        "invoice",
-        customer.contact_email,
-        invoice.language,
-        clock,
-        customer_id=customer.id,
-        **_context(invoice, customer),
-    )
-    deliver(replace(message, attachments=(attachment,)), clock)
+    for recipient in _recipients(customer):
+        message = compose(
+            "invoice",
+            recipient,
+            invoice.language,
+            clock,
+            customer_id=customer.id,
+            **_context(invoice, customer),
+        )
+        deliver(replace(message, attachments=(attachment,)), clock)
     invoice.emailed_at = clock.now()
     audit.record(
         SYSTEM,
@@ -90,6 +93,33 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
     )
     db.session.commit()
     return True
+
+
+def _recipients(customer: Customer) -> list[str]:
+    return [
+        customer.contact_email,
+        *billing_alert_addresses(customer.id, exclude=customer.contact_email),
+    ]
+
+
+def payment_failed_notices(invoice_id: int, clock: Clock) -> list[Outgoing]:
+    """``payment_failed_notice`` for the customer's contact and each billing-alert contact."""
+    first = payment_failed_notice(invoice_id, clock)
+    if first is None:
+        return []
+    invoice, customer = _load(invoice_id)
+    return [first] + [
+        compose(
+            "payment_failed",
+            recipient,
+            invoice.language,
+            clock,
+            customer_id=customer.id,
+            link=f"{current_app.config['PUBLIC_URL']}/portal/",
+            **_context(invoice, customer),
+        )
+        for recipient in _recipients(customer)[1:]
+    ]
 
 
 def payment_failed_notice(invoice_id: int, clock: Clock) -> Outgoing | None:

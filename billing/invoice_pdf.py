@@ -203,6 +203,8 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
         (texts["period"], period_label(invoice.period, language)),
         (texts["customer_number"], str(invoice.customer_id)),
     ]
+    if invoice.purchase_order is not None:
+        facts.append(("PO", invoice.purchase_order.name))
     _facts(pdf, facts)
 
     heading = f"{title} {invoice.number}" if invoice.number else title

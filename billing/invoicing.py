@@ -32,6 +32,7 @@ from .clock import Clock, add_months
 from .errors import DomainError, NotFound
 from .i18n import _
 from .pricing import load_tiers, monthly_price, to_cents
+from .purchase_orders import covering_orders
 from .settings import get_setting
 
 EU_COUNTRIES = frozenset(
@@ -333,6 +334,7 @@ def draft_batch(
     if ip_purchase_price is None:
         ip_purchase_price = ip_purchase_price_setting()
     customers, subs, keys, existing = _load_batch(customer_ids, period)
+    orders = covering_orders(customer_ids, period)
     result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
     now = clock.now()
     invoices, drafts = [], []
@@ -380,6 +382,7 @@ def draft_batch(
                 "ips_internal": draft.internal,
                 "ips_external": draft.external,
                 "purchase_cost": draft.purchase_cost,
+                "purchase_order_id": orders.get(row.id),
             }
         )
         drafts.append(draft)

@@ -45,10 +45,9 @@ def _hooks() -> Hooks:
         queue_it(invoice_id)
 
     def payment_failed(invoice_id: int) -> None:
-        from billing.invoice_mail import payment_failed_notice
+        from billing.invoice_mail import payment_failed_notices
 
-        message = payment_failed_notice(invoice_id, current_app.config["CLOCK"])
-        if message is not None:
+        for message in payment_failed_notices(invoice_id, current_app.config["CLOCK"]):
             send(message)
 
     return Hooks(

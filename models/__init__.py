@@ -23,6 +23,16 @@ from .billing_run import BillingRun, RunState
 from .customer import Customer, Partner, Tag, customer_tags
 from .invoice import Invoice, InvoiceLine
 from .pricing import PaymentMethod, PriceTier, ProjectKey
+from .profile import (
+    AccountType,
+    Contact,
+    ContactUserType,
+    CustomerGroup,
+    PurchaseOrder,
+    PurchaseOrderStatus,
+    customer_group_members,
+    customer_group_tags,
+)
 from .reset import PasswordReset
 from .saved_view import SavedView
 from .stripe import AttemptState, EventState, PaymentAttempt, StripeEvent
@@ -30,6 +40,14 @@ from .subscription import ScheduledChange, Subscription
 from .user import StaffUser, User
 
 __all__ = [
+    "AccountType",
+    "Contact",
+    "ContactUserType",
+    "CustomerGroup",
+    "PurchaseOrder",
+    "PurchaseOrderStatus",
+    "customer_group_members",
+    "customer_group_tags",
     "BillingRun",
     "RunState",
     "ActorType",

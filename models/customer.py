@@ -126,6 +126,17 @@ class Customer(Base):
     industry: Mapped[str] = mapped_column(String(100), default="")
     website: Mapped[str] = mapped_column(String(200), default="")
     turnover: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    turnover_currency: Mapped[str] = mapped_column(String(3), default="", server_default="")
+    account_type: Mapped[str] = mapped_column(
+        String(20), default="customer", server_default="customer"
+    )
+    street3: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    landmark: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    fax: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    billing_street3: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    billing_landmark: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    billing_phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    billing_fax: Mapped[str] = mapped_column(String(50), default="", server_default="")
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]

@@ -65,6 +65,9 @@ class Invoice(Base):
     ips_external: Mapped[int] = mapped_column(Integer, default=0)
     purchase_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
     emailed_at: Mapped[datetime | None]
+    # the purchase order covering the invoice's month, found at drafting
+    purchase_order_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order.id"))
+    purchase_order: Mapped[PurchaseOrder | None] = relationship(lazy="select")  # noqa: F821
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"

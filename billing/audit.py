@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from models import ActorType, AuditEvent, StaffUser, User, db
@@ -29,6 +30,15 @@ class Actor:
 
 SYSTEM = Actor(ActorType.SYSTEM)
 
+# While staff act in the portal as a customer user, that user's events name them both.
+ON_BEHALF: ContextVar[tuple[str, int] | None] = ContextVar("on_behalf", default=None)
+
+
+def on_behalf_of(staff_label: str, impersonation_id: int):
+    """Mark the events of customer users in this context as made by ``staff_label`` through
+    impersonation ``impersonation_id``; returns the token for ``ON_BEHALF.reset``."""
+    return ON_BEHALF.set((staff_label, impersonation_id))
+
 
 def event_row(
     actor: Actor,
@@ -42,11 +52,16 @@ def event_row(
     outcome: str = "ok",
 ) -> dict:
     """An audit event as a row for a bulk insert (batch operations write many at once)."""
+    label = actor.label
+    behalf = ON_BEHALF.get()
+    if behalf is not None and actor.type == ActorType.USER:
+        label = f"{behalf[0]} as {actor.label}"[:320]
+        reason = reason or f"impersonation #{behalf[1]}"
     return {
         "at": clock.now(),
         "actor_type": actor.type.value,
         "actor_id": actor.id,
-        "actor_label": actor.label,
+        "actor_label": label,
         "action": action,
         "customer_id": customer_id,
         "before": before,

@@ -137,7 +137,8 @@ def refresh_summary(customer: Customer, tiers=None) -> None:
             .order_by(Subscription.valid_from.desc(), Subscription.id.desc())
             .limit(1)
         )
-        customer.payment_method = latest
+        # a customer without any subscription keeps the method it was given ("create similar")
+        customer.payment_method = latest if latest is not None else customer.payment_method
     else:
         customer.internal_ips = sub.internal_ips
         customer.external_ips = sub.external_ips

@@ -18,6 +18,8 @@ from models import (
     InvoiceKind,
     InvoiceLine,
     InvoiceState,
+    LedgerEntry,
+    LedgerKind,
     PaymentMethodCode,
     PriceBasis,
     ProjectKey,
@@ -26,7 +28,7 @@ from models import (
     db,
 )
 
-from . import audit
+from . import audit, ledger
 from .audit import SYSTEM
 from .clock import Clock, add_months
 from .errors import DomainError, NotFound
@@ -123,6 +125,7 @@ class Draft:
     internal: int = 0
     external: int = 0
     purchase_cost: Decimal = Decimal("0.00")
+    credit_applied: Decimal = Decimal("0.00")
 
 
 def month_end(period: date) -> date:
@@ -335,6 +338,7 @@ def draft_batch(
         ip_purchase_price = ip_purchase_price_setting()
     customers, subs, keys, existing = _load_batch(customer_ids, period)
     orders = covering_orders(customer_ids, period)
+    credits = ledger.balances([row.id for row in customers if row.id not in existing])
     result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
     now = clock.now()
     invoices, drafts = [], []
@@ -355,6 +359,12 @@ def draft_batch(
             result.skipped[draft.skip] = result.skipped.get(draft.skip, 0) + 1
             continue
         net = sum((line[3] for line in draft.lines), ZERO)
+        applied = ledger.credit_to_apply(credits.get(row.id, ZERO), net)
+        if applied:
+            text = ledger.CREDIT_LINE.get(row.language, ledger.CREDIT_LINE["en"])
+            draft.lines.append((text, 1, -applied, -applied))
+            net -= applied
+        draft.credit_applied = applied
         rate, note = vat_treatment(row.country, row.vat_id, home_country)
         vat = to_cents(net * rate / HUNDRED)
         country = "" if row.country == home_country else country_label(row.country, row.language)
@@ -392,9 +402,21 @@ def draft_batch(
         db.insert(Invoice).returning(Invoice.id, Invoice.customer_id, sort_by_parameter_order=True),
         invoices,
     ).all()
-    lines, events = [], []
+    lines, events, debits = [], [], []
     for (invoice_id, customer_id), draft, values in zip(ids, drafts, invoices, strict=True):
         result.invoice_ids[customer_id] = invoice_id
+        if draft.credit_applied:
+            debits.append(
+                {
+                    "customer_id": customer_id,
+                    "amount": -draft.credit_applied,
+                    "description": f"Credit applied to the invoice for {period:%m/%Y}",
+                    "kind": LedgerKind.INVOICE.value,
+                    "invoice_id": invoice_id,
+                    "created_at": now,
+                    "created_by": SYSTEM.label,
+                }
+            )
         for position, (text, quantity, unit, amount) in enumerate(draft.lines):
             lines.append(
                 {
@@ -412,11 +434,21 @@ def draft_batch(
                 "invoice.draft",
                 clock,
                 customer_id=customer_id,
-                after={"period": period.isoformat(), "net": str(values["net"])},
+                after={
+                    "period": period.isoformat(),
+                    "net": str(values["net"]),
+                    **(
+                        {"credit_applied": str(draft.credit_applied)}
+                        if draft.credit_applied
+                        else {}
+                    ),
+                },
             )
         )
     db.session.execute(db.insert(InvoiceLine), lines)
     db.session.execute(db.insert(AuditEvent), events)
+    if debits:
+        db.session.execute(db.insert(LedgerEntry), debits)
     result.billed = len(ids)
     return result
 
@@ -590,6 +622,7 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
     note.number = format_number(clock.today().year, _reserve_numbers(1, clock))
     db.session.add(note)
     db.session.flush()
+    ledger.credit_from_note(note, actor, clock)
     audit.record(
         actor,
         "invoice.credit_note",
@@ -657,6 +690,7 @@ def redraft_invoice(
     if invoice.state != InvoiceState.DRAFT.value or invoice.kind != InvoiceKind.INVOICE.value:
         raise DomainError(_("Only draft invoices can be drafted again."))
     customer_id, period, before = invoice.customer_id, invoice.period, str(invoice.net)
+    ledger.release_invoice_debits(invoice.id)
     db.session.delete(invoice)
     db.session.flush()
     result = draft_batch([customer_id], period, clock, home_country=home_country)

@@ -34,6 +34,7 @@ TEMPLATES = (
     "team_invite",
     "registration_confirm",
     "registration_exists",
+    "staff_message",
 )
 KEY = "mail."
 

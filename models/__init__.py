@@ -21,6 +21,7 @@ from .base import (
 )
 from .billing_run import BillingRun, RunState
 from .customer import Customer, Partner, Tag, customer_tags
+from .customer_tools import Impersonation, LedgerEntry, LedgerKind
 from .invoice import Invoice, InvoiceLine
 from .pricing import PaymentMethod, PriceTier, ProjectKey
 from .profile import (
@@ -63,11 +64,14 @@ __all__ = [
     "CustomerStatus",
     "EmailLog",
     "EmailState",
+    "Impersonation",
     "Invoice",
     "InvoiceKind",
     "InvoiceLine",
     "InvoiceState",
     "Language",
+    "LedgerEntry",
+    "LedgerKind",
     "Partner",
     "PasswordReset",
     "PaymentMethod",

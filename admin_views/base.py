@@ -9,15 +9,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from billing import staff as staff_service
 from billing.errors import AuthenticationFailed
-from models import Customer, StaffRole, db
+from models import StaffRole
 
 from .auth import client_ip, clock, current_staff, safe_next
+from .dashboard import DashboardMixin
 
 ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
 
@@ -67,8 +67,9 @@ class LoginForm(FlaskForm):
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 
-class DashboardView(AdminIndexView):
-    """The admin start page; anonymous visitors are sent to sign-in."""
+class DashboardView(DashboardMixin, AdminIndexView):
+    """The admin start page (the dashboard, for every staff role); anonymous visitors are sent
+    to sign-in."""
 
     def is_accessible(self) -> bool:
         return current_staff() is not None
@@ -78,15 +79,6 @@ class DashboardView(AdminIndexView):
 
     def is_visible(self) -> bool:
         return True
-
-    @expose("/")
-    def index(self):
-        counts = dict(
-            db.session.execute(
-                db.select(Customer.status, func.count()).group_by(Customer.status)
-            ).all()
-        )
-        return self.render("admin/dashboard.html", counts=counts)
 
     def _handle_view(self, name, **kwargs):
         if name in {"login_view", "logout_view", "language_view"}:

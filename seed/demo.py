@@ -13,8 +13,9 @@ from billing import customers as lifecycle
 from billing.audit import SYSTEM
 from billing.clock import Clock, add_months
 from billing.customers import NewCustomer
-from billing.invoicing import draft_invoice, finalize_invoice, mark_paid
+from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice, mark_paid
 from billing.pricing import load_tiers
+from billing.settings import get_setting, set_setting
 from billing.staff import create_staff, find_staff
 from models import (
     Customer,
@@ -38,6 +39,7 @@ DEMO_STAFF = (
 )
 CUSTOMER_PASSWORD = "Demo-Customer-2026!"  # noqa: S105 - published demo login
 HISTORY_MONTHS = 6
+IP_PURCHASE_PRICE = "1.15"  # what one IP costs the MSP per month, for the dashboard's margin
 
 COMPANIES = [
     ("Acme Logistics GmbH", "DE", ""),
@@ -187,6 +189,8 @@ def seed_demo(clock: Clock) -> dict:
     """
     seed_reference(clock)
     staff = seed_staff(clock)
+    if not get_setting(IP_PURCHASE_PRICE_KEY):
+        set_setting(IP_PURCHASE_PRICE_KEY, IP_PURCHASE_PRICE, clock)
     rng = random.Random(2026)
     today = clock.today()
     history_start = add_months(today, -HISTORY_MONTHS)
@@ -229,7 +233,8 @@ def seed_demo(clock: Clock) -> dict:
             continue
         main = lifecycle.main_user(customer.id)
         lifecycle.register_user(main.id, CUSTOMER_PASSWORD, clock)
-        started = add_months(history_start, index % 3)
+        # customers join over the whole history, so the dashboard chart shows the growth
+        started = add_months(history_start, index % HISTORY_MONTHS)
         if index == 10:
             _redeem_demo_key(customer.id, clock, started)
         else:

@@ -40,6 +40,7 @@ from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
 from .customer_profile import CustomerProfileMixin
+from .customer_tools import CustomerToolsMixin
 from .forms import ConfirmForm, CustomerPriceForm, LockForm
 from .partners import assign_partner_form
 from .saved_views import list_context as saved_views_context
@@ -171,7 +172,11 @@ def _rows(statement):
 
 
 class CustomerAdmin(
-    CustomerActionsMixin, ProjectKeyWizardMixin, CustomerProfileMixin, SecureModelView
+    CustomerActionsMixin,
+    ProjectKeyWizardMixin,
+    CustomerToolsMixin,
+    CustomerProfileMixin,
+    SecureModelView,
 ):
     allowed_roles = ALL_STAFF
     list_template = "admin/customer_list.html"

@@ -145,4 +145,5 @@ from . import account, invoices, layout, profile, team  # noqa: E402,F401  (rout
 from . import payment  # noqa: E402,F401  (routes on ``bp``)
 from . import register  # noqa: E402,F401  (routes on ``bp``)
 from . import subscription  # noqa: E402,F401  (routes on ``bp``)
+from . import impersonation  # noqa: E402,F401  (routes on ``bp``)
 # isort: on

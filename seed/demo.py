@@ -263,6 +263,7 @@ def seed_demo(clock: Clock) -> dict:
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
     _partners_and_saved_views(clock)
+    _tags_and_credit(clock)
     return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
 
 
@@ -301,6 +302,30 @@ def _partners_and_saved_views(clock: Clock) -> None:
             SYSTEM,
             clock,
         )
+
+
+DEMO_CREDIT = "Goodwill for the October outage"
+
+
+def _tags_and_credit(clock: Clock) -> None:
+    """Tags on a few more customers and an account credit that the next month-end invoice
+    uses (issue 7 items 3 and 4)."""
+    from billing import customer_tools, ledger
+    from models import LedgerEntry
+
+    first = db.session.scalars(
+        db.select(Customer)
+        .where(Customer.status == "active", Customer.service_mode == "managed")
+        .order_by(Customer.company_name)
+        .limit(3)
+    ).all()
+    for customer in first:
+        names = {t.name for t in customer.tags} | {"priority"}
+        customer_tools.set_tags(customer.id, sorted(names), SYSTEM, clock)
+    if first and not db.session.scalar(
+        db.select(LedgerEntry.id).where(LedgerEntry.description == DEMO_CREDIT)
+    ):
+        ledger.book_manual(first[0].id, "credit", "50.00", DEMO_CREDIT, SYSTEM, clock)
 
 
 DEMO_KEYS = (

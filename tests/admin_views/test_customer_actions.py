@@ -30,11 +30,18 @@ def test_row_actions_follow_their_preconditions(app, staff_client):
     assert actions_of(page, managed.id) == [
         "ip_distribution",
         "details",
+        "create_similar",
         "add_project_key",
         "edit_address",
         "delete",
     ]
-    assert actions_of(page, self_service.id) == ["convert", "ip_distribution", "details", "delete"]
+    assert actions_of(page, self_service.id) == [
+        "convert",
+        "ip_distribution",
+        "details",
+        "create_similar",
+        "delete",
+    ]
     assert "resend_invite" in actions_of(page, invited.id)
     assert actions_of(page, deleted.id) == ["details"]
 

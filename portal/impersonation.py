@@ -1,0 +1,102 @@
+"""Staff signed in as a customer (SPEC §11): the guard on every portal request, the banner
+and "end".
+
+The staff member's own sign-in is kept in the session under ``KEY`` while the browser is
+signed in as the customer's main user; ending (or expiry) signs the staff member back in and
+returns to the customer's Details page. Read-only sessions refuse every portal POST except
+"end" (and sign-out, which ends it too).
+"""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+
+from billing import audit
+from billing import impersonation as service
+
+from . import bp
+from .security import client_ip, clock, portal_user
+
+KEY = service.SESSION_KEY
+ENDING = ("portal.end_impersonation", "portal.logout")
+
+
+def _back_to_staff(data: dict, impersonation):
+    """Sign the staff member back in and show the customer's Details page."""
+    staff = service.returning_staff(impersonation, data.get("staff", "")) if impersonation else None
+    logout_user()
+    session.pop(KEY, None)
+    if staff is None:
+        session.clear()
+        return redirect(url_for("admin.login_view"))
+    if data.get("language"):
+        session["language"] = data["language"]
+    else:
+        session.pop("language", None)
+    login_user(staff)
+    return redirect(url_for("customer.details_view", id=impersonation.customer_id))
+
+
+@bp.before_request
+def impersonation_guard():
+    data = session.get(KEY)
+    if not data:
+        return None
+    running = service.active(data.get("id"), clock())
+    user = portal_user()
+    if running is None or user is None or user.id != running.user_id:
+        ended = service.end(data.get("id"), clock(), client_ip()) if data.get("id") else None
+        flash(_("Your session as the customer has ended."), "info")
+        return _back_to_staff(data, ended)
+    if request.endpoint in ENDING:
+        return end_impersonation()
+    g.impersonation = running
+    g.on_behalf_token = audit.on_behalf_of(service.staff_label(running), running.id)
+    if request.method == "POST" and not running.allow_changes:
+        page = render_template(
+            "portal/message.html",
+            title=_("Read-only session"),
+            message=_(
+                "You are signed in as the customer in read-only mode: nothing was changed. "
+                "End the session and start a new one with changes allowed (admins only)."
+            ),
+        )
+        return page, 403
+    return None
+
+
+@bp.teardown_request
+def forget_on_behalf(_error=None):
+    token = g.pop("on_behalf_token", None)
+    if token is not None:
+        try:
+            audit.ON_BEHALF.reset(token)
+        except ValueError:
+            audit.ON_BEHALF.set(None)
+
+
+@bp.route("/impersonation/end", methods=("POST",))
+def end_impersonation():
+    data = session.get(KEY)
+    if not data:
+        return redirect(url_for("portal.home"))
+    ended = service.end(data.get("id"), clock(), client_ip())
+    flash(_("You are no longer signed in as the customer."), "success")
+    return _back_to_staff(data, ended)
+
+
+@bp.context_processor
+def impersonation_banner():
+    running = g.get("impersonation")
+    if running is None:
+        return {"impersonation": None}
+    return {
+        "impersonation": {
+            "staff": service.staff_label(running),
+            "allow_changes": running.allow_changes,
+            "expires": format_datetime(running.expires_at, "short"),
+        }
+    }

@@ -34,6 +34,7 @@ test: install lint
 
 bench: install
 	$(BIN)/python bench/list_and_export.py
+	$(BIN)/python bench/month_end_drafting.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

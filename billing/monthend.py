@@ -377,8 +377,12 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
             .order_by(Invoice.id)
         )
     )
-    for invoice_id in unsent:
-        hooks.queue_invoice_email(invoice_id)
+    for start in range(0, len(unsent), BATCH):
+        run = get_run(run.id)
+        _checkpoint(run, owner)
+        db.session.commit()
+        for invoice_id in unsent[start : start + BATCH]:
+            hooks.queue_invoice_email(invoice_id)
     run = get_run(run.id)
     _checkpoint(run, owner)
     run.payment_failed = _count(run.period, Invoice.state == InvoiceState.PAYMENT_FAILED.value)

@@ -366,10 +366,10 @@ def charge_invoice(invoice_id: int, clock: Clock):
     if claimed.rowcount != 1:
         raise DomainError(_("This invoice is being charged already."))
     db.session.refresh(attempt)
-    card = saved_card(invoice.customer_id)
-    if card is None:
-        return _fail_attempt(attempt, invoice, _("No card is saved for this customer."), clock)
     try:
+        card = saved_card(invoice.customer_id)
+        if card is None:
+            return _fail_attempt(attempt, invoice, _("No card is saved for this customer."), clock)
         intent = client().v1.payment_intents.create(
             {
                 "amount": _cents(invoice.gross),

@@ -22,7 +22,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import stripe
 from redis import Redis
 from rq import Queue
 from sqlalchemy import text
@@ -348,17 +347,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
 # --- Stripe declines and time-outs (SQLite is enough) ---------------------------------------
 
 
-UNREACHED_STRIPE_FAILS_THE_RUN = pytest.mark.xfail(
-    strict=True,
-    raises=stripe.APIConnectionError,
-    reason="billing/stripe_gateway.charge_invoice looks up the saved card outside its "
-    "StripeError handler, so an unreachable Stripe fails the whole run (fix proposed)",
-)
-
-
-@pytest.mark.parametrize(
-    "failure", ["decline", pytest.param("timeout", marks=UNREACHED_STRIPE_FAILS_THE_RUN)]
-)
+@pytest.mark.parametrize("failure", ["decline", "timeout"])
 def test_a_declined_or_unreachable_charge_fails_the_payment_not_the_run(
     app, clock, localstripe, redis_server, failure
 ):
@@ -406,15 +395,6 @@ def test_a_declined_or_unreachable_charge_fails_the_payment_not_the_run(
     assert db.session.get(Invoice, invoice.id).state == InvoiceState.PAID.value
 
 
-LEASE_RUNS_OUT_WHILE_QUEUING_EMAILS = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="billing/monthend._finalize_all queues every invoice e-mail without renewing the "
-    "lease, then finds it run out at its final checkpoint (fix proposed)",
-)
-
-
-@LEASE_RUNS_OUT_WHILE_QUEUING_EMAILS
 def test_queuing_the_invoice_emails_keeps_the_lease(app, clock, monkeypatch):
     """The last step queues one e-mail per invoice. When that takes longer than the lease (at a
     few milliseconds an e-mail, some 35,000 invoices outlast the two minutes), the run must still

@@ -52,10 +52,13 @@ def test_german_placeholders_match_the_english_ones():
     with CATALOGUE.open("rb") as handle:
         catalogue = read_po(handle, locale="de")
     for message in catalogue:
-        if message.id and message.string:
-            assert set(re.findall(r"%\(\w+\)\w", message.id)) == set(
-                re.findall(r"%\(\w+\)\w", message.string)
-            ), message.id
+        if not (message.id and message.string):
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        expected = set(re.findall(r"%\(\w+\)\w", ids[-1]))
+        for string in strings:
+            assert set(re.findall(r"%\(\w+\)\w", string)) == expected, message.id
 
 
 def test_domain_messages_follow_the_request_language(app):
@@ -85,6 +88,8 @@ def test_every_email_exists_in_both_languages_as_text_and_html(app):
         sender="ops@msp",
         final_invoice=True,
         service_end="30.11.2026",
+        subject="Maintenance on Saturday",
+        message="We update the scanners.",
     )
     subjects = {}
     with app.test_request_context():
@@ -94,4 +99,5 @@ def test_every_email_exists_in_both_languages_as_text_and_html(app):
                 assert message.subject and message.text.strip() and "<p>" in message.html
                 assert "{{" not in message.text + message.html
                 subjects[(template, language)] = message.subject
-            assert subjects[(template, "en")] != subjects[(template, "de")], template
+            if template != "staff_message":  # its subject is the staff member's own words
+                assert subjects[(template, "en")] != subjects[(template, "de")], template

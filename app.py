@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -139,7 +139,10 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
-        get_locale=get_locale, format_currency=format_currency, format_datetime=format_datetime
+        get_locale=get_locale,
+        format_currency=format_currency,
+        format_date=format_date,
+        format_datetime=format_datetime,
     )
     login_manager.init_app(app)
     limiter.init_app(app)

@@ -29,6 +29,7 @@ from flask_babel import gettext as _
 from billing import dashboard as figures_service
 from billing.dashboard import Dashboard, IpMonth, MonthFigures
 from billing.errors import DomainError
+from billing.purchase_orders import expiring_orders
 
 from .auth import clock, current_staff, staff_actor
 
@@ -262,6 +263,7 @@ class DashboardMixin:
             number=format_decimal,
             billing_month=f"{figures_service.default_billing_month(now):%Y-%m}",
             latest_month=f"{now.today():%Y-%m}",
+            expiring_orders=expiring_orders(now),
         )
 
     @expose("/billing-data/<export_format>/")

@@ -8,6 +8,7 @@ tampered string is refused with a message instead of being stored or replayed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode
 
@@ -31,6 +32,9 @@ NUMERIC_ARGS = frozenset({"sort", "desc", "page_size"})
 EDITOR_ROLES = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
 
 
+FILTER_POSITION = re.compile(r"^flt\d{1,2}_")
+
+
 def clean_query(query: str | None, filter_args: Iterable[str]) -> str:
     """The query string in a normal form, or ``DomainError`` if it carries anything else than the
     list's arguments (``BASE_ARGS`` plus ``filter_args``), repeats one, or is too long."""
@@ -44,7 +48,9 @@ def clean_query(query: str | None, filter_args: Iterable[str]) -> str:
         raise DomainError(_("The view's filters could not be read."), field="query") from None
     seen: set[str] = set()
     for key, value in pairs:
-        if key not in allowed or key in seen:
+        # the list names its filters flt<position>_<filter>_equals
+        name = FILTER_POSITION.sub("", key) if key not in BASE_ARGS else key
+        if name not in allowed or key in seen:
             raise DomainError(_("The view contains an unknown list setting."), field="query")
         if len(value) > VALUE_MAX or any(ord(ch) < 32 for ch in value):
             raise DomainError(_("The view's filters could not be read."), field="query")

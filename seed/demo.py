@@ -264,13 +264,14 @@ def seed_demo(clock: Clock) -> dict:
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
     _partners_and_saved_views(clock)
     _tags_and_credit(clock)
+    _profile_examples(clock)
     return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
 
 
 DISABLED_PARTNER = "Legacy Reseller GmbH"
 DEMO_VIEW = (
     "Card customers with pending changes",
-    "payment_method_equals=card&pending_change_equals=1",
+    "flt0_payment_method_equals=card&flt1_pending_change_equals=1",
 )
 
 
@@ -326,6 +327,71 @@ def _tags_and_credit(clock: Clock) -> None:
         db.select(LedgerEntry.id).where(LedgerEntry.description == DEMO_CREDIT)
     ):
         ledger.book_manual(first[0].id, "credit", "50.00", DEMO_CREDIT, SYSTEM, clock)
+
+
+DEMO_GROUP = ("Key accounts", "region=DACH\nsla=gold", "gold")
+DEMO_PO = "Framework agreement 2026"
+
+
+def _profile_examples(clock: Clock) -> None:
+    """A contact with billing alerts, a customer group and a purchase order that expires soon
+    (issue 7 items 8–10)."""
+    from datetime import timedelta
+
+    from billing import contacts, groups, purchase_orders
+    from billing.contacts import ContactInput
+    from billing.purchase_orders import PurchaseOrderInput
+    from models import Contact, CustomerGroup, PurchaseOrder
+
+    first = db.session.scalars(
+        db.select(Customer)
+        .where(Customer.status == "active", Customer.service_mode == "managed")
+        .order_by(Customer.company_name)
+        .limit(3)
+    ).all()
+    if not first:
+        return
+    name, attributes, tags = DEMO_GROUP
+    group_id = db.session.scalar(db.select(CustomerGroup.id).where(CustomerGroup.name == name))
+    if group_id is None:
+        group_id = groups.save_group(None, name, attributes, tags, SYSTEM, clock).id
+        for customer in first:
+            groups.set_customer_groups(customer.id, [group_id], SYSTEM, clock)
+    owner = first[0]
+    if not db.session.scalar(db.select(Contact.id).where(Contact.customer_id == owner.id)):
+        contacts.add_contact(
+            owner.id,
+            ContactInput(
+                first_name="Petra",
+                last_name="Buchholz",
+                designation="Accounts payable",
+                email="accounts@" + owner.contact_email.split("@", 1)[1],
+                phone="+49 30 1234567",
+                billing_alerts=True,
+            ),
+            SYSTEM,
+            clock,
+        )
+    if not db.session.scalar(db.select(PurchaseOrder.id).where(PurchaseOrder.name == DEMO_PO)):
+        today = clock.today()
+        purchase_orders.save_purchase_order(
+            owner.id,
+            None,
+            PurchaseOrderInput(
+                name=DEMO_PO,
+                annual_value="24000.00",
+                start_date=(today - timedelta(days=345)).isoformat(),
+                expiry_date=(today + timedelta(days=20)).isoformat(),
+                renewal_date=(today + timedelta(days=20)).isoformat(),
+                consumption_start_date=(today - timedelta(days=345)).isoformat(),
+                consumption_base_value="2000.00",
+                contract_period_days="365",
+                provider_type="Direct",
+                comment="Renewal under discussion",
+            ),
+            SYSTEM,
+            clock,
+        )
 
 
 DEMO_KEYS = (

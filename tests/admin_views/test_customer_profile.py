@@ -132,3 +132,26 @@ def test_support_reads_the_profile_but_cannot_change_it(app):
         "/admin/customer-groups/new/",
     ):
         assert client.post(url, data={"csrf_token": token}).status_code == 403
+
+
+def test_the_dashboard_lists_purchase_orders_expiring_within_30_days(app, staff_client):
+    """Issue 7 item 10: a card on the dashboard with the POs that expire in the next 30 days."""
+    from billing.purchase_orders import PurchaseOrderInput
+
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    customer = factories.customer(app, company="Expiring AG")
+    for name, expiry in (("Soon PO", "2026-12-01"), ("Later PO", "2027-03-01")):
+        purchase_orders.save_purchase_order(
+            customer.id,
+            None,
+            PurchaseOrderInput(
+                name=name, annual_value="1200.00", start_date="2026-01-01", expiry_date=expiry
+            ),
+            SYSTEM,
+            clock,
+        )
+    page = staff_client.get("/admin/").get_data(as_text=True)
+    card = page.split('id="expiring-orders"', 1)[1].split("</section>", 1)[0]
+    assert "Soon PO" in card and "Expiring AG" in card
+    assert "Later PO" not in card

@@ -274,3 +274,21 @@ def test_support_reads_pending_changes_but_cannot_cancel(app, clock):
         == 403
     )
     assert db.session.get(ScheduledChange, change.id).state == ChangeState.PENDING.value
+
+
+def test_a_view_saved_from_real_list_filters_reopens_them(app, staff_client):
+    """Issue 7 item 11: the list's own filter arguments (flt<n>_…) are saved and reopened."""
+    factories.reference(app)
+    factories.customer(app, company="Card Corp", payment="card")
+    factories.customer(app, company="Bank Transfer Ltd", payment="invoice")
+    query = "flt0_payment_method_equals=card"
+    assert "Bank Transfer Ltd" not in staff_client.get(f"/admin/customer/?{query}").get_data(
+        as_text=True
+    )
+    saved = staff_client.post(
+        "/admin/saved-views/save/",
+        data={"csrf_token": staff_client.token, "name": "Cards", "query": query},
+    )
+    assert saved.status_code == 302 and saved.headers["Location"].endswith(query)
+    reopened = staff_client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Card Corp" in reopened and "Bank Transfer Ltd" not in reopened

@@ -19,6 +19,10 @@ def test_clean_query_accepts_only_the_lists_arguments():
         saved_views.clean_query("?payment_method_equals=card&search=acme&sort=2&desc=1", FILTERS)
         == "payment_method_equals=card&search=acme&sort=2&desc=1"
     )
+    assert (
+        saved_views.clean_query("flt0_payment_method_equals=card&flt1_partner_equals=3", FILTERS)
+        == "flt0_payment_method_equals=card&flt1_partner_equals=3"
+    )
     assert saved_views.clean_query("", FILTERS) == ""
     for bad in (
         "evil=1",

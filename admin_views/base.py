@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired
 
 from billing import staff as staff_service
 from billing.errors import AuthenticationFailed
+from extensions import limiter
 from models import StaffRole
 
 from .auth import client_ip, clock, current_staff, safe_next
@@ -62,6 +63,16 @@ class SecureBaseView(RoleGuard, BaseView):
     pass
 
 
+def _failed_sign_in(response) -> bool:
+    """Only failed sign-ins count towards the limits (a success answers with a redirect)."""
+    return not 300 <= response.status_code < 400
+
+
+def _submitted_email() -> str:
+    """Per account: the address typed in, normalised, so case tricks share one counter."""
+    return "staff-sign-in:" + (request.form.get("email") or "").strip().lower()
+
+
 class LoginForm(FlaskForm):
     email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired()])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
@@ -86,6 +97,10 @@ class DashboardView(DashboardMixin, AdminIndexView):
         return super()._handle_view(name, **kwargs)
 
     @expose("/login/", methods=("GET", "POST"))
+    @limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed_sign_in)
+    @limiter.limit(
+        "5 per minute", key_func=_submitted_email, methods=["POST"], deduct_when=_failed_sign_in
+    )
     def login_view(self):
         form = LoginForm()
         target = safe_next(request.args.get("next"), url_for("admin.index"))

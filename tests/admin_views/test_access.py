@@ -135,3 +135,26 @@ def test_unknown_pages_get_a_friendly_404(staff_client):
     response = staff_client.get("/admin/no-such-page/")
     assert response.status_code == 404
     assert "does not exist" in response.get_data(as_text=True)
+
+
+def test_staff_sign_in_is_throttled_per_account_and_recovers(app, monkeypatch):
+    """SPEC §13 / issue 8 item 3: five failed sign-ins for one staff address (any case) lock it
+    for a minute with a 429; the real password works again after the window."""
+    import time
+
+    import limits.storage.memory
+
+    make_staff(app, "billing", "bob@staff.example")
+    attacker = app.test_client()
+    for email in ["bob@staff.example", "BOB@staff.example"] * 2 + ["Bob@Staff.example"]:
+        assert sign_in(attacker, email, "wrong-password").status_code == 200
+    assert sign_in(attacker, "bob@staff.example", "wrong-password").status_code == 429
+    assert sign_in(app.test_client(), "bob@staff.example").status_code == 429
+
+    class Later:
+        @staticmethod
+        def time():
+            return time.time() + 61
+
+    monkeypatch.setattr(limits.storage.memory, "time", Later)
+    assert sign_in(app.test_client(), "bob@staff.example").status_code == 302

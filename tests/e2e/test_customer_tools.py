@@ -19,7 +19,8 @@ def test_support_logs_in_as_the_customer_read_only_and_ends_it(page, live_server
     with live_server.app.app_context():
         customer_id, company = db.session.execute(
             db.select(Customer.id, Customer.company_name)
-            .where(Customer.status == "active")
+            # an English-speaking customer: the portal follows the customer's language
+            .where(Customer.status == "active", Customer.language == "en")
             .order_by(Customer.company_name)
             .limit(1)
         ).one()

@@ -27,6 +27,7 @@ from models import (
     Subscription,
     db,
 )
+from models.bulk import BulkWriter, among
 
 from . import audit, ledger
 from .audit import SYSTEM
@@ -171,6 +172,7 @@ def compute_draft(
     tiers,
     keys: dict[int, KeyRow],
     ip_purchase_price: Decimal = ZERO,
+    memo: dict | None = None,
 ) -> Draft:
     """The invoice lines of one customer for the month starting ``period`` (SPEC §8.3).
 
@@ -179,7 +181,43 @@ def compute_draft(
     next on the following day) keeps the first in full and adds a line for the price
     difference over the remaining days, exactly the amount the change form previewed. A run of
     subscriptions that stops before the month ends (a project key's runtime) is billed by days.
+
+    ``memo`` (a dict kept for one run: same tiers, keys and purchase price) reuses the result
+    for customers whose month is one subscription over the whole month with the same facts,
+    which is most of them.
     """
+    if memo is not None and len(subs) == 1:
+        sub = subs[0]
+        if (
+            sub.project_key_id is None
+            and sub.valid_from <= period
+            and (sub.valid_until is None or sub.valid_until >= month_end(period))
+        ):
+            fact = (
+                period,
+                service_mode,
+                language,
+                sub.internal_ips,
+                sub.external_ips,
+                sub.payment_method,
+                sub.price_basis,
+                sub.unit_price,
+            )
+            known = memo.get(fact)
+            if known is None:
+                known = memo[fact] = compute_draft(
+                    0, service_mode, language, subs, period, tiers, keys, ip_purchase_price
+                )
+            return Draft(
+                customer_id,
+                list(known.lines),
+                known.skip,
+                known.category,
+                known.payment_method,
+                known.internal,
+                known.external,
+                known.purchase_cost,
+            )
     draft = Draft(customer_id)
     last = month_end(period)
     month_days = (last - period).days + 1
@@ -269,8 +307,10 @@ def _load_batch(customer_ids: list[int], period: date):
             Customer.city,
             Customer.country,
             Customer.vat_id,
-        ).where(Customer.id.in_(customer_ids))
+        ).where(among(Customer.id, customer_ids))
     ).all()
+    wanted = set(customer_ids)
+    customers = [row for row in customers if row.id in wanted]
     subs: dict[int, list[SubRow]] = {}
     for row in db.session.execute(
         db.select(
@@ -285,7 +325,7 @@ def _load_batch(customer_ids: list[int], period: date):
             Subscription.valid_from,
             Subscription.valid_until,
         ).where(
-            Subscription.customer_id.in_(customer_ids),
+            among(Subscription.customer_id, customer_ids),
             Subscription.valid_from <= last,
             (Subscription.valid_until.is_(None)) | (Subscription.valid_until >= period),
         )
@@ -307,13 +347,39 @@ def _load_batch(customer_ids: list[int], period: date):
     existing = dict(
         db.session.execute(
             db.select(Invoice.customer_id, Invoice.id).where(
-                Invoice.customer_id.in_(customer_ids),
+                among(Invoice.customer_id, customer_ids),
                 Invoice.period == period,
                 Invoice.kind == InvoiceKind.INVOICE.value,
             )
         ).all()
     )
+    existing = {cid: iid for cid, iid in existing.items() if cid in wanted}
     return customers, subs, keys, existing
+
+
+_INVOICE_COLUMNS = (
+    "customer_id",
+    "period",
+    "kind",
+    "state",
+    "currency",
+    "language",
+    "net",
+    "vat_rate",
+    "vat",
+    "gross",
+    "vat_note",
+    "billing_name",
+    "billing_address",
+    "created_at",
+    "category",
+    "payment_method",
+    "ips_internal",
+    "ips_external",
+    "purchase_cost",
+    "purchase_order_id",
+)
+_LINE_COLUMNS = ("invoice_id", "position", "description", "quantity", "unit_price", "amount")
 
 
 def draft_batch(
@@ -324,6 +390,7 @@ def draft_batch(
     home_country: str = "DE",
     tiers=None,
     ip_purchase_price: Decimal | None = None,
+    memo: dict | None = None,
 ) -> BatchResult:
     """Draft the invoices of ``customer_ids`` for the month starting ``period`` in bulk: a
     handful of queries for the whole batch, rows inserted together with their audit events.
@@ -341,6 +408,8 @@ def draft_batch(
     credits = ledger.balances([row.id for row in customers if row.id not in existing])
     result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
     now = clock.now()
+    currency = current_currency()
+    period_text = period.isoformat()
     invoices, drafts = [], []
     for row in customers:
         if row.id in existing:
@@ -354,6 +423,7 @@ def draft_batch(
             tiers,
             keys,
             ip_purchase_price,
+            memo,
         )
         if draft.skip:
             result.skipped[draft.skip] = result.skipped.get(draft.skip, 0) + 1
@@ -372,38 +442,53 @@ def draft_batch(
             p for p in (row.street, f"{row.postal_code} {row.city}".strip(), country) if p
         )
         invoices.append(
-            {
-                "customer_id": row.id,
-                "period": period,
-                "kind": InvoiceKind.INVOICE.value,
-                "state": InvoiceState.DRAFT.value,
-                "currency": current_currency(),
-                "language": row.language,
-                "net": net,
-                "vat_rate": rate,
-                "vat": vat,
-                "gross": net + vat,
-                "vat_note": note,
-                "billing_name": row.company_name,
-                "billing_address": address,
-                "created_at": now,
-                "category": draft.category,
-                "payment_method": draft.payment_method,
-                "ips_internal": draft.internal,
-                "ips_external": draft.external,
-                "purchase_cost": draft.purchase_cost,
-                "purchase_order_id": orders.get(row.id),
-            }
+            (
+                row.id,
+                period,
+                InvoiceKind.INVOICE.value,
+                InvoiceState.DRAFT.value,
+                currency,
+                row.language,
+                net,
+                rate,
+                vat,
+                net + vat,
+                note,
+                row.company_name,
+                address,
+                now,
+                draft.category,
+                draft.payment_method,
+                draft.internal,
+                draft.external,
+                draft.purchase_cost,
+                orders.get(row.id),
+            )
         )
         drafts.append(draft)
     if not invoices:
         return result
-    ids = db.session.execute(
-        db.insert(Invoice).returning(Invoice.id, Invoice.customer_id, sort_by_parameter_order=True),
-        invoices,
-    ).all()
+    conn = db.session.connection()
+    BulkWriter(conn, Invoice.__table__, _INVOICE_COLUMNS).write(invoices)
+    # read the new ids back through the unique (customer, month) index
+    stored = dict(
+        conn.execute(
+            db.select(Invoice.customer_id, Invoice.id).where(
+                among(Invoice.customer_id, [values[0] for values in invoices]),
+                Invoice.period == period,
+                Invoice.kind == InvoiceKind.INVOICE.value,
+            )
+        ).all()
+    )
     lines, events, debits = [], [], []
-    for (invoice_id, customer_id), draft, values in zip(ids, drafts, invoices, strict=True):
+    event = audit.event_row(SYSTEM, "invoice.draft", clock)
+    event_columns = list(event)
+    after_at = event_columns.index("after")
+    customer_at = event_columns.index("customer_id")
+    event = list(event.values())
+    for draft, values in zip(drafts, invoices, strict=True):
+        customer_id = values[0]
+        invoice_id = stored[customer_id]
         result.invoice_ids[customer_id] = invoice_id
         if draft.credit_applied:
             debits.append(
@@ -418,38 +503,18 @@ def draft_batch(
                 }
             )
         for position, (text, quantity, unit, amount) in enumerate(draft.lines):
-            lines.append(
-                {
-                    "invoice_id": invoice_id,
-                    "position": position,
-                    "description": text,
-                    "quantity": quantity,
-                    "unit_price": unit,
-                    "amount": amount,
-                }
-            )
-        events.append(
-            audit.event_row(
-                SYSTEM,
-                "invoice.draft",
-                clock,
-                customer_id=customer_id,
-                after={
-                    "period": period.isoformat(),
-                    "net": str(values["net"]),
-                    **(
-                        {"credit_applied": str(draft.credit_applied)}
-                        if draft.credit_applied
-                        else {}
-                    ),
-                },
-            )
-        )
-    db.session.execute(db.insert(InvoiceLine), lines)
-    db.session.execute(db.insert(AuditEvent), events)
+            lines.append((invoice_id, position, text, quantity, unit, amount))
+        after = {"period": period_text, "net": str(values[6])}
+        if draft.credit_applied:
+            after["credit_applied"] = str(draft.credit_applied)
+        event[customer_at] = customer_id
+        event[after_at] = after
+        events.append(tuple(event))
+    BulkWriter(conn, InvoiceLine.__table__, _LINE_COLUMNS).write(lines)
+    BulkWriter(conn, AuditEvent.__table__, event_columns).write(events)
     if debits:
-        db.session.execute(db.insert(LedgerEntry), debits)
-    result.billed = len(ids)
+        conn.execute(db.insert(LedgerEntry), debits)
+    result.billed = len(invoices)
     return result
 
 

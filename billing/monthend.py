@@ -280,6 +280,8 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
     tiers = load_tiers()
     ip_price = ip_purchase_price_setting()
     home = _home_country()
+    memo: dict = {}
+    batches = 0
     while True:
         ids = list(
             db.session.scalars(
@@ -292,7 +294,13 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
         if not ids:
             break
         result = draft_batch(
-            ids, run.period, clock, home_country=home, tiers=tiers, ip_purchase_price=ip_price
+            ids,
+            run.period,
+            clock,
+            home_country=home,
+            tiers=tiers,
+            ip_purchase_price=ip_price,
+            memo=memo,
         )
         db.session.refresh(run, with_for_update=True)
         _checkpoint(run, owner)
@@ -305,6 +313,9 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
         run.skip_reasons = json.dumps(reasons, sort_keys=True)
         run.skipped = sum(reasons.values())
         db.session.commit()
+        batches += 1
+        if batches in STATISTICS_AFTER or batches % STATISTICS_EVERY == 0:
+            _refresh_statistics()
         hooks.progress(run)
     run.total = max(run.total, run.processed)
     if run.auto_finalize:
@@ -317,6 +328,20 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
         run.lease_until = None
         audit.record(SYSTEM, "billing_run.drafted", clock, after={"run": run.id})
     db.session.commit()
+
+
+STATISTICS_AFTER = (2, 8)
+STATISTICS_EVERY = 40
+
+
+def _refresh_statistics() -> None:
+    """A new month starts with no invoice rows, so PostgreSQL's planner believes the month is
+    tiny and looks existing invoices up through the (period, state) index, reading every row
+    drafted so far on each batch. Fresh statistics while the month fills keep it on the
+    (customer, period) index."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(db.text("ANALYZE invoice (customer_id, period, kind)"))
+        db.session.commit()
 
 
 def _period_invoices(period: date):

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import list_currencies
 
 from models import Customer, PurchaseOrder, PurchaseOrderStatus, db
+from models.bulk import among
 
 from . import audit
 from .audit import Actor
@@ -213,11 +214,12 @@ def save_purchase_order(
 
 def covering_orders(customer_ids: list[int], period: date) -> dict[int, int]:
     """For each customer, the active PO covering the month starting ``period`` (start ≤ period ≤
-    expiry); the latest-starting one when several do. One query for the whole batch."""
+    expiry); the latest-starting one when several do. One query for the whole batch (it may
+    also answer for customers near the given ids)."""
     rows = db.session.execute(
         db.select(PurchaseOrder.customer_id, PurchaseOrder.id)
         .where(
-            PurchaseOrder.customer_id.in_(customer_ids),
+            among(PurchaseOrder.customer_id, customer_ids),
             PurchaseOrder.status == PurchaseOrderStatus.ACTIVE.value,
             PurchaseOrder.start_date <= period,
             PurchaseOrder.expiry_date >= period,

@@ -26,6 +26,7 @@ from billing.clock import Clock, add_months
 from billing.customers import derive_status
 from billing.pricing import average_ip_price, load_tiers, monthly_price
 from models import Customer, Subscription, User, db
+from models.bulk import BulkWriter
 
 BATCH = 10_000
 REBUILD_FROM = 50_000
@@ -152,7 +153,7 @@ def bulk_customers(count: int, clock: Clock, seed: int = 7) -> int:
     conn = db.session.connection()
     tables = (Customer.__table__, User.__table__, Subscription.__table__)
     writers = [
-        _Writer(conn, table, columns)
+        BulkWriter(conn, table, columns)
         for table, columns in zip(
             tables, (CUSTOMER_COLUMNS, USER_COLUMNS, SUBSCRIPTION_COLUMNS), strict=True
         )
@@ -271,56 +272,6 @@ def _batches(count: int) -> Iterator[int]:
         size = min(BATCH, count)
         yield size
         count -= size
-
-
-class _Writer:
-    """Inserts rows (values in ``columns`` order) into ``table`` as SQLAlchemy would bind them.
-
-    Bind processing is memoised per column: the generated values repeat a lot (one timestamp,
-    a few hundred prices and dates), and processing each one anew is most of the Python time.
-    """
-
-    def __init__(self, conn, table: Table, columns: Sequence[str]) -> None:
-        self.conn = conn
-        self.table = table
-        self.columns = columns
-        dialect = conn.dialect
-        self.processors = [
-            (index, processor, {})
-            for index, name in enumerate(columns)
-            if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
-        ]
-
-    def _bind(self, row: tuple) -> tuple:
-        values = list(row)
-        for index, processor, memo in self.processors:
-            value = values[index]
-            try:
-                values[index] = memo[value]
-            except KeyError:
-                values[index] = memo[value] = processor(value)
-        return tuple(values)
-
-    def write(self, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        if self.processors:
-            rows = [self._bind(row) for row in rows]
-        names = ", ".join(self.columns)
-        if self.conn.dialect.name == "postgresql":
-            cursor = self.conn.connection.dbapi_connection.cursor()
-            try:
-                with cursor.copy(f"COPY {self.table.name} ({names}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            finally:
-                cursor.close()
-            return
-        marks = ", ".join("?" for _ in self.columns)
-        self.conn.exec_driver_sql(
-            f"INSERT INTO {self.table.name} ({names}) VALUES ({marks})",  # noqa: S608
-            rows,
-        )
 
 
 @contextmanager

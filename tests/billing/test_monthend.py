@@ -237,3 +237,41 @@ def test_bad_periods_are_refused_with_a_clear_message():
         with pytest.raises(DomainError, match="YYYY-MM"):
             monthend.parse_period(text)
     assert monthend.parse_period(" 2026-10 ") == date(2026, 10, 1)
+
+
+def test_the_run_memo_gives_the_same_invoice_as_computing_each_customer():
+    """SPEC §8.3: the run reuses a computed month for customers with the same facts; the result
+    is the one computing that customer alone gives, for full months, starts mid-month, changes,
+    custom prices and both languages."""
+    from billing.invoicing import SubRow, compute_draft
+    from billing.pricing import Tier
+
+    tiers = [
+        Tier(1, 50, Decimal("4.50")),
+        Tier(51, 250, Decimal("3.00")),
+        Tier(251, None, Decimal("2.00")),
+    ]
+    period = date(2026, 10, 1)
+
+    def sub(sid, internal, external, start, until=None, basis="tiers", unit=None, method="card"):
+        return SubRow(sid, 1, internal, external, method, basis, unit, None, start, until)
+
+    shapes = [
+        [sub(1, 10, 2, date(2026, 1, 1))],
+        [sub(2, 10, 2, date(2026, 9, 30), date(2026, 12, 31))],
+        [sub(3, 10, 2, date(2026, 10, 12))],
+        [sub(4, 60, 5, date(2026, 2, 1), basis="customer_price", unit=Decimal("2.10"))],
+        [sub(5, 10, 2, date(2026, 1, 1), date(2026, 10, 19)), sub(6, 20, 2, date(2026, 10, 20))],
+        [sub(7, 3, 1, date(2026, 1, 1), method="free")],
+        [sub(8, 0, 0, date(2026, 1, 1))],
+    ]
+    memo: dict = {}
+    for mode, language in (("managed", "en"), ("self_service", "de")):
+        for subs in shapes * 2:
+            alone = compute_draft(9, mode, language, subs, period, tiers, {}, Decimal("0.80"))
+            reused = compute_draft(
+                9, mode, language, subs, period, tiers, {}, Decimal("0.80"), memo
+            )
+            assert reused == alone
+    # one entry per distinct single full-month subscription and mode/language
+    assert len(memo) == 2 * 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gettext as gettext_module
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -182,42 +183,20 @@ def compute_draft(
     difference over the remaining days, exactly the amount the change form previewed. A run of
     subscriptions that stops before the month ends (a project key's runtime) is billed by days.
 
-    ``memo`` (a dict kept for one run: same tiers, keys and purchase price) reuses the result
-    for customers whose month is one subscription over the whole month with the same facts,
-    which is most of them.
+    ``memo`` (a dict kept for one run: same tiers, keys and purchase price) takes a short path
+    for a customer whose month is one subscription over the whole month (most of them) and
+    prices each IP count once.
     """
     if memo is not None and len(subs) == 1:
         sub = subs[0]
-        if (
-            sub.project_key_id is None
-            and sub.valid_from <= period
-            and (sub.valid_until is None or sub.valid_until >= month_end(period))
-        ):
-            fact = (
-                period,
-                service_mode,
-                language,
-                sub.internal_ips,
-                sub.external_ips,
-                sub.payment_method,
-                sub.price_basis,
-                sub.unit_price,
-            )
-            known = memo.get(fact)
-            if known is None:
-                known = memo[fact] = compute_draft(
-                    0, service_mode, language, subs, period, tiers, keys, ip_purchase_price
+        if sub.project_key_id is None and sub.valid_from <= period:
+            last = memo.get(period)
+            if last is None:
+                last = memo[period] = month_end(period)
+            if sub.valid_until is None or sub.valid_until >= last:
+                return _full_month(
+                    customer_id, service_mode, language, sub, period, memo, tiers, ip_purchase_price
                 )
-            return Draft(
-                customer_id,
-                list(known.lines),
-                known.skip,
-                known.category,
-                known.payment_method,
-                known.internal,
-                known.external,
-                known.purchase_cost,
-            )
     draft = Draft(customer_id)
     last = month_end(period)
     month_days = (last - period).days + 1
@@ -282,6 +261,47 @@ def compute_draft(
     draft.purchase_cost = to_cents(cost)
     net = sum((line[3] for line in draft.lines), ZERO)
     if draft.category == "free" or net == ZERO:
+        draft.skip = "free" if draft.category == "free" else "zero_amount"
+    return draft
+
+
+def _full_month(
+    customer_id: int,
+    service_mode: str,
+    language: str,
+    sub: SubRow,
+    period: date,
+    memo: dict,
+    tiers,
+    ip_purchase_price: Decimal,
+) -> Draft:
+    """``compute_draft`` for one subscription over the whole month (most customers), with the
+    price and the purchase cost of each IP count computed once per run."""
+    total = sub.total_ips
+    fact = (sub.payment_method, sub.price_basis, sub.unit_price, total)
+    known = memo.get(fact)
+    if known is None:
+        price = _price(sub, tiers, {})
+        unit = ((price / total) if total else ZERO).quantize(UNIT)
+        cost = to_cents(ip_purchase_price * total)
+        known = memo[fact] = (price, unit, cost)
+    price, unit, cost = known
+    draft = Draft(customer_id)
+    draft.payment_method = sub.payment_method
+    draft.internal, draft.external = sub.internal_ips, sub.external_ips
+    if sub.price_basis == PriceBasis.PROJECT_KEY.value:
+        draft.category = "project_key"
+    elif sub.payment_method == PaymentMethodCode.FREE.value:
+        draft.category = "free"
+    else:
+        draft.category = service_mode
+    texts = LINE_TEXTS.get(language, LINE_TEXTS["en"])
+    text = texts["full"].format(
+        internal=sub.internal_ips, external=sub.external_ips, month=f"{period:%m/%Y}"
+    )
+    draft.lines.append((text[:300], total, unit, price))
+    draft.purchase_cost = cost
+    if draft.category == "free" or price == ZERO:
         draft.skip = "free" if draft.category == "free" else "zero_amount"
     return draft
 
@@ -410,6 +430,7 @@ def draft_batch(
     now = clock.now()
     currency = current_currency()
     period_text = period.isoformat()
+    kind, state = InvoiceKind.INVOICE.value, InvoiceState.DRAFT.value
     invoices, drafts = [], []
     for row in customers:
         if row.id in existing:
@@ -445,8 +466,8 @@ def draft_batch(
             (
                 row.id,
                 period,
-                InvoiceKind.INVOICE.value,
-                InvoiceState.DRAFT.value,
+                kind,
+                state,
                 currency,
                 row.language,
                 net,
@@ -508,10 +529,10 @@ def draft_batch(
         if draft.credit_applied:
             after["credit_applied"] = str(draft.credit_applied)
         event[customer_at] = customer_id
-        event[after_at] = after
+        event[after_at] = json.dumps(after)
         events.append(tuple(event))
     BulkWriter(conn, InvoiceLine.__table__, _LINE_COLUMNS).write(lines)
-    BulkWriter(conn, AuditEvent.__table__, event_columns).write(events)
+    BulkWriter(conn, AuditEvent.__table__, event_columns, ready=("after",)).write(events)
     if debits:
         conn.execute(db.insert(LedgerEntry), debits)
     result.billed = len(invoices)

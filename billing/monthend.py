@@ -282,11 +282,12 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
     home = _home_country()
     memo: dict = {}
     batches = 0
+    last_id, period = run.last_customer_id, run.period
     while True:
         ids = list(
             db.session.scalars(
                 db.select(Customer.id)
-                .where(Customer.id > run.last_customer_id)
+                .where(Customer.id > last_id)
                 .order_by(Customer.id)
                 .limit(BATCH)
             )
@@ -295,7 +296,7 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
             break
         result = draft_batch(
             ids,
-            run.period,
+            period,
             clock,
             home_country=home,
             tiers=tiers,
@@ -304,7 +305,7 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
         )
         db.session.refresh(run, with_for_update=True)
         _checkpoint(run, owner)
-        run.last_customer_id = ids[-1]
+        run.last_customer_id = last_id = ids[-1]
         run.processed += len(ids)
         run.billed += result.billed + result.existing
         reasons = json.loads(run.skip_reasons or "{}")

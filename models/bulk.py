@@ -21,7 +21,11 @@ class BulkWriter:
     Unhashable values (JSON documents) are processed every time.
     """
 
-    def __init__(self, conn, table: Table, columns: Sequence[str]) -> None:
+    def __init__(
+        self, conn, table: Table, columns: Sequence[str], ready: Sequence[str] = ()
+    ) -> None:
+        """``ready`` names columns whose values are given as the driver takes them (e.g. a JSON
+        column's document already serialised)."""
         self.conn = conn
         self.table = table
         self.columns = list(columns)
@@ -29,7 +33,8 @@ class BulkWriter:
         self.processors = [
             (index, processor, {})
             for index, name in enumerate(self.columns)
-            if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
+            if name not in ready
+            and (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
         ]
 
     def _bind(self, row: Sequence) -> tuple:

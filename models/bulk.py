@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 
 
 class BulkWriter:
@@ -89,4 +89,6 @@ def among(column, ids: Sequence[int]):
     dense = high - low + 1 <= 2 * len(ids)
     if dense and db.session.get_bind().dialect.name == "postgresql":
         return column.between(low, high)
-    return column.in_(ids)
+    # one expanding parameter: the statement stays cacheable and the ids are not coerced one
+    # by one into literals
+    return column.in_(bindparam("among_ids", list(ids), expanding=True, unique=True))

@@ -8,8 +8,10 @@ message (SPEC §7).
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
+from sqlalchemy import or_
 
 from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
@@ -72,18 +74,31 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
         return False
     if customer is None or customer.erased_at is not None:
         return False
-    attachment = (invoice_filename(invoice), "application/pdf", render_invoice_pdf(invoice.id))
-    for recipient in _recipients(customer):
-        message = compose(
-            "invoice",
-            recipient,
-            invoice.language,
-            clock,
-            customer_id=customer.id,
-            **_context(invoice, customer),
+    if not _claim(invoice.id):
+        return False
+    try:
+        attachment = (
+            invoice_filename(invoice),
+            "application/pdf",
+            render_invoice_pdf(invoice.id),
         )
-        deliver(replace(message, attachments=(attachment,)), clock)
+        for recipient in _recipients(customer):
+            message = compose(
+                "invoice",
+                recipient,
+                invoice.language,
+                clock,
+                customer_id=customer.id,
+                **_context(invoice, customer),
+            )
+            deliver(replace(message, attachments=(attachment,)), clock)
+    except Exception:
+        db.session.rollback()
+        _release(invoice.id)
+        raise
+    invoice = db.session.get(Invoice, invoice_id)
     invoice.emailed_at = clock.now()
+    invoice.email_claimed_until = None
     audit.record(
         SYSTEM,
         "invoice.email",
@@ -93,6 +108,39 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
     )
     db.session.commit()
     return True
+
+
+CLAIM = timedelta(minutes=10)
+
+
+def _claim(invoice_id: int) -> bool:
+    """Take the invoice for sending, in its own committed statement: a second worker running
+    the same job at the same moment finds it claimed and sends nothing. A claim left by a
+    worker that died runs out after ``CLAIM`` (real time, like the run's lease)."""
+    now = datetime.now(UTC)
+    claimed = db.session.execute(
+        db.update(Invoice)
+        .where(
+            Invoice.id == invoice_id,
+            Invoice.emailed_at.is_(None),
+            or_(Invoice.email_claimed_until.is_(None), Invoice.email_claimed_until < now),
+        )
+        .values(email_claimed_until=now + CLAIM)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+def _release(invoice_id: int) -> None:
+    """Give the claim back after a failed delivery, so the job's retry can send it."""
+    db.session.execute(
+        db.update(Invoice)
+        .where(Invoice.id == invoice_id, Invoice.emailed_at.is_(None))
+        .values(email_claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
 
 
 def _recipients(customer: Customer) -> list[str]:

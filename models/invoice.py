@@ -37,6 +37,7 @@ class Invoice(Base):
         ),
         Index("ix_invoice_period_state", "period", "state"),
         Index("ix_invoice_state_period", "state", "period", "id"),
+        Index("ix_invoice_corrects", "corrects_invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,6 +66,8 @@ class Invoice(Base):
     ips_external: Mapped[int] = mapped_column(Integer, default=0)
     purchase_cost: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
     emailed_at: Mapped[datetime | None]
+    # a mail worker's claim on sending the invoice (two workers never both send it)
+    email_claimed_until: Mapped[datetime | None]
     # the purchase order covering the invoice's month, found at drafting
     purchase_order_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order.id"))
     purchase_order: Mapped[PurchaseOrder | None] = relationship(lazy="select")  # noqa: F821
@@ -79,6 +82,7 @@ class Invoice(Base):
 
 class InvoiceLine(Base):
     __tablename__ = "invoice_line"
+    __table_args__ = (Index("ix_invoice_line_invoice", "invoice_id", "position"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id", ondelete="CASCADE"))

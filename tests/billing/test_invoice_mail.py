@@ -137,3 +137,62 @@ def test_payment_failed_notice_links_to_the_portal(billing, mail_on):
     deliver(message, clock)
     [(_, sent)] = mail_on.messages
     assert sent["Subject"] == message.subject and not list(sent.iter_attachments())
+
+
+def test_two_workers_sending_the_same_invoice_at_once_send_it_once(pg_app, smtp_sink):
+    """SPEC §8.5 (restartable run): when two mail workers run the same job at the same moment
+    on PostgreSQL, the customer gets the invoice once; the other worker finds it claimed."""
+    import threading
+
+    from billing.audit import SYSTEM
+    from billing.mail import save_mail_settings
+
+    clock = pg_app.config["CLOCK"]
+    factories.reference(pg_app)
+    save_mail_settings(
+        "127.0.0.1", smtp_sink.port, "none", "", "", "MSP", "billing@msp.example", SYSTEM, clock
+    )
+    invoice_id = _invoice(pg_app).id
+    db.session.remove()
+    start, results, errors = threading.Barrier(2), [], []
+
+    def worker():
+        with pg_app.app_context():
+            try:
+                start.wait()
+                results.append(email_invoice(invoice_id, clock))
+            except Exception as error:  # pragma: no cover - reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert sorted(results) == [False, True]
+    assert len(smtp_sink.messages) == 1
+    invoice = db.session.get(Invoice, invoice_id)
+    assert invoice.emailed_at is not None and invoice.email_claimed_until is None
+
+
+def test_a_claim_left_by_a_dead_worker_runs_out(billing, mail_on):
+    """SPEC §8.5: a worker that died while sending does not keep the invoice from being sent
+    for ever; once its claim has run out, the next attempt sends it."""
+    from datetime import UTC, datetime, timedelta
+
+    clock = billing.config["CLOCK"]
+    invoice = _invoice(billing)
+    invoice.email_claimed_until = datetime.now(UTC) + timedelta(minutes=5)
+    db.session.commit()
+    assert email_invoice(invoice.id, clock) is False
+    assert mail_on.messages == []
+
+    invoice = db.session.get(Invoice, invoice.id)
+    invoice.email_claimed_until = datetime.now(UTC) - timedelta(seconds=1)
+    db.session.commit()
+    assert email_invoice(invoice.id, clock) is True
+    assert len(mail_on.messages) == 1

@@ -261,11 +261,14 @@ class LeaseLost(Exception):
 
 
 def _checkpoint(run: BillingRun, owner: str) -> None:
-    """Renew the lease in the transaction that stores a batch; lose it and the batch is void."""
-    now = _now()
-    if run.lease_owner != owner or (run.lease_until and run.lease_until.astimezone(UTC) < now):
+    """Renew the lease in the transaction that stores a batch (the run row is locked).
+
+    Another worker took the run over only if it changed the owner: then this batch is void.
+    A lease that ran out while nobody took over is simply renewed: the batch is still ours.
+    """
+    if run.lease_owner != owner:
         raise LeaseLost()
-    run.lease_until = now + LEASE
+    run.lease_until = _now() + LEASE
 
 
 def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:

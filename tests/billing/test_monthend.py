@@ -164,6 +164,55 @@ def test_a_live_run_is_not_taken_over_and_a_stalled_one_is(october):
     assert monthend.work(run_id, clock, owner="worker-b") == RunState.AWAITING_APPROVAL.value
 
 
+def test_a_slow_worker_keeps_its_batch_unless_another_took_the_run_over(october):
+    """SPEC §8 (restartable): a batch that outlived its lease is stored when nobody took the
+    run over; when another worker did, the slow worker's batch is void and it stops."""
+    app, clock, ids = october
+    run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
+
+    def lease_runs_out(run):
+        db.session.execute(
+            db.update(BillingRun)
+            .where(BillingRun.id == run.id)
+            .values(lease_until=berlin(2020, 1, 1, 0, 0))
+        )
+        db.session.commit()
+
+    assert (
+        monthend.work(run_id, clock, monthend.Hooks(progress=lease_runs_out), owner="slow")
+        == RunState.AWAITING_APPROVAL.value
+    )
+    assert db.session.get(BillingRun, run_id).processed == len(ids)
+
+    other = monthend.start_run(date(2026, 11, 1), SYSTEM, _november(clock)).run_id
+    taken = []
+
+    def taken_over(run):
+        if not taken:
+            taken.append(run.last_customer_id)
+            db.session.execute(
+                db.update(BillingRun).where(BillingRun.id == run.id).values(lease_owner="fast")
+            )
+            db.session.commit()
+
+    monthend.BATCH, batch = 3, monthend.BATCH
+    try:
+        state = monthend.work(
+            other, _november(clock), monthend.Hooks(progress=taken_over), owner="slow"
+        )
+    finally:
+        monthend.BATCH = batch
+    run = db.session.get(BillingRun, other)
+    assert state == RunState.DRAFTING.value
+    assert run.lease_owner == "fast" and run.processed == 3, "only the first batch was stored"
+
+
+def _november(clock):
+    from billing.clock import FixedClock
+
+    return FixedClock(berlin(2026, 12, 1, 0, 30))
+
+
 def test_a_month_that_has_not_ended_cannot_be_billed(any_app):
     """SPEC §8: the last second of October in Berlin is still October (CET after DST ended)."""
     clock = any_app.config["CLOCK"]

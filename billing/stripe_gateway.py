@@ -8,7 +8,7 @@ a local Stripe-compatible server).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import stripe
 from flask import current_app
@@ -352,14 +352,17 @@ def charge_invoice(invoice_id: int, clock: Clock):
         except IntegrityError:
             db.session.rollback()
             raise DomainError(_("This invoice is being charged already.")) from None
+    # the claim guards against concurrent workers, so it runs on real time, not the business
+    # clock (a rehearsal's clock stands still)
+    claim_now = datetime.now(UTC)
     claimed = db.session.execute(
         db.update(PaymentAttempt)
         .where(
             PaymentAttempt.id == attempt.id,
             PaymentAttempt.state == AttemptState.PENDING.value,
-            (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < clock.now()),
+            (PaymentAttempt.claimed_until.is_(None)) | (PaymentAttempt.claimed_until < claim_now),
         )
-        .values(claimed_until=clock.now() + CLAIM)
+        .values(claimed_until=claim_now + CLAIM)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()

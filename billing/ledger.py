@@ -115,7 +115,30 @@ def book_manual(
 
 
 def credit_from_note(note, actor: Actor, clock: Clock) -> LedgerEntry:
-    """Book a credit note's net amount as credit (adds to the session; the caller commits)."""
+    """Book a credit note's net amount as credit, and give back the credit the corrected
+    invoice had used (it was spent on an invoice that no longer stands). Adds to the session;
+    the caller commits."""
+    used = -(
+        db.session.scalar(
+            db.select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+                LedgerEntry.invoice_id == note.corrects_invoice_id,
+                LedgerEntry.kind == LedgerKind.INVOICE.value,
+            )
+        )
+        or 0
+    )
+    if used > 0:
+        db.session.add(
+            LedgerEntry(
+                customer_id=note.customer_id,
+                amount=Decimal(used).quantize(Decimal("0.01")),
+                description=f"Credit given back: credit note {note.number}"[:300],
+                kind=LedgerKind.CREDIT_NOTE.value,
+                invoice_id=note.id,
+                created_at=clock.now(),
+                created_by=actor.label,
+            )
+        )
     entry = LedgerEntry(
         customer_id=note.customer_id,
         amount=-note.net,

@@ -299,3 +299,20 @@ def test_a_credit_note_books_its_net_amount_as_credit(app):
     assert ledger.balance(customer.id) == D("54.00")
     entry = db.session.scalar(db.select(LedgerEntry).where(LedgerEntry.kind == "credit_note"))
     assert (entry.amount, entry.invoice_id) == (D("54.00"), note.id)
+
+
+def test_crediting_an_invoice_that_used_credit_gives_that_credit_back(app):
+    """Issue 7.4 (SPEC §11): credit 20.00 paid part of a 54.00 invoice (net 34.00); crediting
+    the invoice books its 34.00 and gives the 20.00 back, so the customer holds 54.00 again."""
+    clock, customer = _customer_billed_from_september(app)
+    ledger.book_manual(customer.id, "credit", "20.00", "Goodwill", SYSTEM, clock)
+    invoice = finalize_invoice(draft_invoice(customer.id, date(2026, 10, 1), clock).id, clock)
+    assert invoice.net == D("34.00") and ledger.balance(customer.id) == D("0.00")
+
+    note = create_credit_note(invoice.id, "wrong count", SYSTEM, clock)
+
+    assert ledger.balance(customer.id) == D("54.00")
+    booked = db.session.scalars(
+        db.select(LedgerEntry).where(LedgerEntry.invoice_id == note.id).order_by(LedgerEntry.id)
+    ).all()
+    assert sorted(e.amount for e in booked) == [D("20.00"), D("34.00")]

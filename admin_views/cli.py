@@ -1,4 +1,4 @@
-"""``flask staff …`` commands."""
+"""``flask staff …``, ``flask customers …`` and ``flask secrets …`` commands."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from models import StaffRole
 
 def register_cli(app: Flask) -> None:
     register_customer_cli(app)
+    register_secrets_cli(app)
 
     @app.cli.group("staff")
     def staff_group():
@@ -62,3 +63,23 @@ def register_customer_cli(app: Flask) -> None:
         for customer_id in pending:
             queue_erasure(customer_id, deletion_notice(customer_id, ""))
         click.echo(f"Queued {len(pending)} erasure(s).")
+
+
+def register_secrets_cli(app: Flask) -> None:
+    @app.cli.group("secrets")
+    def secrets_group():
+        """Stored secrets (SMTP password, Stripe secret key and webhook secret)."""
+
+    @secrets_group.command("rotate")
+    def rotate():
+        """Re-encrypt every stored secret with the first key of ENCRYPTION_KEYS."""
+        from billing.secrets import rotate_all
+
+        try:
+            report = rotate_all(current_app.config["CLOCK"])
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(
+            f"Re-encrypted {report.rotated} secret(s) with the first key; "
+            f"{report.current} already used it; {len(report.absent)} not stored."
+        )

@@ -110,10 +110,14 @@ def create_backup(output: Path | None, clock: Clock) -> Backup:
     fails (no file is left behind then).
     """
     path = Path(output) if output else default_path(clock)
-    if path.exists():
-        raise DomainError(_("%(path)s exists already; choose another file.", path=str(path)))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        # created empty and private first, so the dump is never readable by others
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        raise DomainError(
+            _("%(path)s exists already; choose another file.", path=str(path))
+        ) from None
     except OSError as error:
         raise DomainError(
             _("Cannot write to %(path)s: %(error)s", path=str(path), error=error)
@@ -138,7 +142,6 @@ def create_backup(output: Path | None, clock: Clock) -> Backup:
         if isinstance(error, DomainError):
             raise
         raise DomainError(_("The backup failed: %(error)s", error=error)) from None
-    path.chmod(0o600)
     audit.record(audit.SYSTEM, "backup.create", clock, after={"file": path.name, "kind": kind})
     db.session.commit()
     return Backup(path, kind, path.stat().st_size)

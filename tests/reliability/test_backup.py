@@ -98,6 +98,7 @@ def test_a_backup_restores_into_another_database_with_equal_rows_and_totals(
     made = any_app.test_cli_runner().invoke(args=["backup", "create", "--output", str(path)])
     assert made.exit_code == 0, made.output
     assert path.stat().st_size > 0 and str(path) in made.output
+    assert path.stat().st_mode & 0o777 == 0o600, "only its owner may read a backup"
 
     restored = _invoke(scratch, "backup", "restore", str(path), "--yes")
     assert restored.exit_code == 0, restored.output

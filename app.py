@@ -83,6 +83,9 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         SESSION_COOKIE_SECURE=production,
         REMEMBER_COOKIE_SECURE=production,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # Flask-Admin would flash an exception's text (SQL included) on a failed save; raising
+        # lets the generic error page with its correlation id answer instead
+        FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION=True,
         RQ_ASYNC=True,
     )
     if overrides:

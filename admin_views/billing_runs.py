@@ -17,7 +17,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired
 
 from billing import monthend
-from billing.errors import DomainError
+from billing.errors import DomainError, NotFound
 from billing.exports import defuse
 from jobs.billing import queue_month_end
 from models import BillingRun, Invoice, InvoiceState, RunState, db
@@ -224,8 +224,9 @@ class BillingRunAdmin(SecureModelView):
 
     @expose("/<int:run_id>/report.csv")
     def report_view(self, run_id: int):
-        run = db.session.get(BillingRun, run_id)
-        if run is None:
+        try:
+            run = monthend.record_report_export(run_id, staff_actor(), clock())
+        except NotFound:
             abort(404)
 
         def rows():

@@ -1,8 +1,9 @@
-"""``flask staff …`` commands."""
+"""``flask staff …``, ``flask customers …``, ``flask secrets …`` and ``flask backup …``."""
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -14,6 +15,8 @@ from models import StaffRole
 
 def register_cli(app: Flask) -> None:
     register_customer_cli(app)
+    register_secrets_cli(app)
+    register_backup_cli(app)
 
     @app.cli.group("staff")
     def staff_group():
@@ -62,3 +65,62 @@ def register_customer_cli(app: Flask) -> None:
         for customer_id in pending:
             queue_erasure(customer_id, deletion_notice(customer_id, ""))
         click.echo(f"Queued {len(pending)} erasure(s).")
+
+
+def register_secrets_cli(app: Flask) -> None:
+    @app.cli.group("secrets")
+    def secrets_group():
+        """Stored secrets (SMTP password, Stripe secret key and webhook secret)."""
+
+    @secrets_group.command("rotate")
+    def rotate():
+        """Re-encrypt every stored secret with the first key of ENCRYPTION_KEYS."""
+        from billing.secrets import rotate_all
+
+        try:
+            report = rotate_all(current_app.config["CLOCK"])
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(
+            f"Re-encrypted {report.rotated} secret(s) with the first key; "
+            f"{report.current} already used it; {len(report.absent)} not stored."
+        )
+
+
+def register_backup_cli(app: Flask) -> None:
+    @app.cli.group("backup")
+    def backup_group():
+        """Back up and restore the database."""
+
+    @backup_group.command("create")
+    @click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The file to write (default: instance/backups/msp-<timestamp>.dump or .sqlite).",
+    )
+    def create_backup(output: Path | None):
+        """Write a backup: pg_dump custom format (PostgreSQL) or an online copy (SQLite)."""
+        from billing.backup import create_backup as create
+
+        try:
+            backup = create(output, current_app.config["CLOCK"])
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"Wrote the {backup.backend} backup {backup.path} ({backup.size} bytes).")
+
+    @backup_group.command("restore")
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--yes", is_flag=True, help="Do not ask before overwriting the database.")
+    def restore_backup(path: Path, yes: bool):
+        """Replace the configured database with the backup at PATH (stop web and workers first)."""
+        from billing.backup import check_backup, target_label
+        from billing.backup import restore_backup as restore
+
+        try:
+            check_backup(path)
+            if not yes:
+                click.confirm(f"Overwrite every table of {target_label()} with {path}?", abort=True)
+            backup = restore(path, current_app.config["CLOCK"])
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
+        click.echo(f"Restored {target_label()} from {backup.path}.")

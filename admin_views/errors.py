@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -13,7 +13,21 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger("msp.errors")
 
 
+def _wants_json() -> bool:
+    """Machine clients (the Stripe webhook, JSON requests) get the error as JSON."""
+    return (
+        request.blueprint == "webhooks"
+        or request.is_json
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
 def _page(status: int, title: str, message: str, correlation_id: str | None = None):
+    if _wants_json():
+        body = {"error": title, "message": message}
+        if correlation_id:
+            body["correlation_id"] = correlation_id
+        return jsonify(body), status
     return (
         render_template(
             "errors/error.html",

@@ -163,14 +163,21 @@ def _touch(customer: Customer, clock: Clock) -> None:
     customer.updated_at = clock.now()
 
 
-def _finish(customer: Customer, actor: Actor, action: str, clock: Clock, before: dict) -> None:
-    """Recompute the list summary, stamp, audit with before/after, and commit."""
+def _finish(
+    customer: Customer,
+    actor: Actor,
+    action: str,
+    clock: Clock,
+    before: dict,
+    details: dict | None = None,
+) -> None:
+    """Recompute the list summary, stamp, audit with before/after (plus ``details``), and
+    commit."""
     db.session.flush()
     refresh_summary(customer)
     _touch(customer, clock)
-    audit.record(
-        actor, action, clock, customer_id=customer.id, before=before, after=_snapshot(customer)
-    )
+    after = _snapshot(customer) | (details or {})
+    audit.record(actor, action, clock, customer_id=customer.id, before=before, after=after)
     db.session.commit()
 
 
@@ -528,8 +535,9 @@ def find_invite(token: str, clock: Clock) -> User:
     return user
 
 
-def accept_invite(token: str, password: str, password_again: str, clock: Clock):
-    """Register the invited user with a password (single use, even when submitted twice at once).
+def accept_invite(token: str, password: str, password_again: str, clock: Clock, ip: str = ""):
+    """Register the invited user with a password (single use, even when submitted twice at once);
+    ``ip`` is the client's address for the audit event.
 
     Returns the user and the welcome ``Outgoing`` message.
     """
@@ -559,7 +567,7 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock):
     db.session.expire(user)
     customer = user.customer
     refresh_summary(customer)
-    audit.record(Actor.user(user), "user.register", clock, customer_id=customer.id)
+    audit.record(Actor.user(user, ip), "user.register", clock, customer_id=customer.id)
     db.session.commit()
     message = compose(
         "registration_done",

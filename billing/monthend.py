@@ -490,6 +490,19 @@ REPORT_FIELDS = (
 )
 
 
+def record_report_export(run_id: int, actor: Actor, clock: Clock) -> BillingRun:
+    """Audit a download of the run report and commit; NotFound for an unknown run."""
+    run = get_run(run_id)
+    audit.record(
+        actor,
+        "billing_run.report_export",
+        clock,
+        after={"run": run.id, "period": f"{run.period:%Y-%m}"},
+    )
+    db.session.commit()
+    return run
+
+
 def report_rows(run_id: int):
     """One row per invoice of the run's month, in id order (streamed from the database)."""
     run = get_run(run_id)

@@ -301,20 +301,13 @@ def redeem(
                 created_by=actor.label,
             )
         )
-    db.session.flush()
-    audit.record(
-        actor,
-        "project_key.redeem",
-        clock,
-        customer_id=customer_id,
-        after={
-            "key": plan.key,
-            "selling_price": str(plan.selling_price),
-            "starts": plan.starts.isoformat(),
-            "ends": plan.ends.isoformat(),
-        },
-    )
-    _finish(customer, actor, "subscription.project_key", clock, before)
+    details = {
+        "key": plan.key,
+        "selling_price": str(plan.selling_price),
+        "starts": plan.starts.isoformat(),
+        "ends": plan.ends.isoformat(),
+    }
+    _finish(customer, actor, "project_key.redeem", clock, before, details)
     return plan
 
 

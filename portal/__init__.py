@@ -70,7 +70,11 @@ def invite(token: str):
     if form.validate_on_submit():
         try:
             registered, welcome = lifecycle.accept_invite(
-                token, form.password.data, form.password_again.data, _clock()
+                token,
+                form.password.data,
+                form.password_again.data,
+                _clock(),
+                request.remote_addr or "",
             )
         except NotFound as error:
             return render_template(

@@ -1,7 +1,7 @@
 """audit events are append-only on PostgreSQL
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0016
 
 A trigger refuses UPDATE and DELETE of ``audit_event`` rows (and TRUNCATE of the table) for every
 role, the application's included, so the guarantee holds whichever role the app connects as and
@@ -13,7 +13,7 @@ SQLite has no roles; there the application's code is the only guard.
 from alembic import op
 
 revision = "0011"
-down_revision = "0010"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

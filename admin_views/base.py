@@ -48,6 +48,27 @@ class SecureModelView(RoleGuard, ModelView):
     can_set_page_size = True
     page_size_options = (25, 50, 100)
 
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is None and not self._stock_view_enabled(name):
+            abort(404)
+        return refused
+
+    def _stock_view_enabled(self, name: str) -> bool:
+        """Flask-Admin registers every stock screen of a model view; the ones this view does not
+        offer answer 404 instead of redirecting, so no route exists that nobody may use."""
+        offered = {
+            "create_view": self.can_create,
+            "edit_view": self.can_edit,
+            "delete_view": self.can_delete,
+            "details_view": self.can_view_details,
+            "export": self.can_export,
+            "ajax_update": bool(self.column_editable_list),
+            "ajax_lookup": bool(self._form_ajax_refs),
+            "action_view": any(self.is_action_allowed(action) for action, _text in self._actions),
+        }
+        return offered.get(name, True)
+
     def _get_list_extra_args(self):
         """Clamp bogus page, page size and sort arguments instead of failing on them."""
         args = super()._get_list_extra_args()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import gettext as _
@@ -89,6 +89,14 @@ def _failed_sign_in(response) -> bool:
     return not 300 <= response.status_code < 400
 
 
+def _per_ip_limit() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_IP"]
+
+
+def _per_account_limit() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]
+
+
 def _submitted_email() -> str:
     """Per account: the address typed in, normalised, so case tricks share one counter."""
     return "staff-sign-in:" + (request.form.get("email") or "").strip().lower()
@@ -118,9 +126,12 @@ class DashboardView(DashboardMixin, AdminIndexView):
         return super()._handle_view(name, **kwargs)
 
     @expose("/login/", methods=("GET", "POST"))
-    @limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed_sign_in)
+    @limiter.limit(_per_ip_limit, methods=["POST"], deduct_when=_failed_sign_in)
     @limiter.limit(
-        "5 per minute", key_func=_submitted_email, methods=["POST"], deduct_when=_failed_sign_in
+        _per_account_limit,
+        key_func=_submitted_email,
+        methods=["POST"],
+        deduct_when=_failed_sign_in,
     )
     def login_view(self):
         form = LoginForm()

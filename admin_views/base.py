@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -52,6 +53,7 @@ class SecureModelView(RoleGuard, ModelView):
         refused = super()._handle_view(name, **kwargs)
         if refused is None and not self._stock_view_enabled(name):
             abort(404)
+        _drop_unsafe_return_url()
         return refused
 
     def _stock_view_enabled(self, name: str) -> bool:
@@ -78,6 +80,19 @@ class SecureModelView(RoleGuard, ModelView):
         if args.sort is not None and self._get_column_by_idx(args.sort) is None:
             args.sort = None
         return args
+
+
+def _drop_unsafe_return_url() -> None:
+    """Flask-Admin's screens go back to their ``url`` argument, and its own check lets through
+    targets a browser reads as another host (``http:/evil.example``). Anything that is not a
+    plain local path is dropped before a screen sees it, so it goes back to its list instead."""
+    target = request.args.get("url")
+    if target is None or safe_next(target, "") == target:
+        return
+    args = request.args.copy()
+    args.poplist("url")
+    request.args = ImmutableMultiDict(args)
+    request.__dict__.pop("values", None)
 
 
 class SecureBaseView(RoleGuard, BaseView):

@@ -108,7 +108,7 @@ def test_following_every_link_changes_nothing(demo_app, who):
     every link under /admin and /portal (and a customer user's crawl of the portal) leaves
     every table as it was (downloads may add their audit event), and no page fails."""
     if who == "admin":
-        client, start, bound = staff_signed_in(demo_app, "admin"), "/admin/", 300
+        client, start, bound = staff_signed_in(demo_app, "admin"), "/admin/", 250
     else:
         client = portal_signed_in(demo_app, demo_app.demo.customer_email)
         start, bound = "/portal/", 80

@@ -82,6 +82,12 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=production,
         REMEMBER_COOKIE_SECURE=production,
+        STAFF_SESSION_IDLE_MINUTES=int(env.get("STAFF_SESSION_IDLE_MINUTES", "30")),
+        STAFF_SESSION_MAX_HOURS=int(env.get("STAFF_SESSION_MAX_HOURS", "12")),
+        PORTAL_SESSION_IDLE_MINUTES=int(env.get("PORTAL_SESSION_IDLE_MINUTES", "60")),
+        PORTAL_SESSION_MAX_HOURS=int(env.get("PORTAL_SESSION_MAX_HOURS", "24")),
+        SIGN_IN_LIMIT_PER_IP=env.get("SIGN_IN_LIMIT_PER_IP", "10 per minute"),
+        SIGN_IN_LIMIT_PER_ACCOUNT=env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per minute"),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         # Flask-Admin would flash an exception's text (SQL included) on a failed save; raising
         # lets the generic error page with its correlation id answer instead
@@ -163,9 +169,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_auth(app: Flask) -> None:
-    from admin_views.auth import load_principal
+    from flask_login import user_logged_in
+
+    from admin_views.auth import load_principal, start_session
 
     login_manager.user_loader(load_principal)
+    user_logged_in.connect(start_session, app)
     login_manager.login_view = "admin.login_view"
     login_manager.blueprint_login_views = {"portal": "portal.login"}
     login_manager.session_protection = "strong"

@@ -1,35 +1,92 @@
-"""Who is signed in: the Flask-Login loader, role checks and safe redirects."""
+"""Who is signed in: the Flask-Login loader, session lifetimes, role checks and safe redirects.
+
+A session is a signed cookie. It stays valid only while the account's ``session_version`` is
+unchanged (sign-out, password change, disabling or locking bump it or bar the account) and
+within its idle and absolute lifetimes, counted from the time stamps written at sign-in.
+"""
 
 from __future__ import annotations
 
+import secrets
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import current_app, flash, request, session
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from billing.audit import Actor
 from billing.customers import user_may_sign_in
 from models import StaffUser, User, db
 
+SESSION_ID = "_sid"
+SIGNED_IN_AT = "_auth_at"
+SEEN_AT = "_seen_at"
+# the last-seen stamp is renewed at most this often, so not every response rewrites the cookie
+SEEN_RESOLUTION_SECONDS = 60
+
 
 def load_principal(user_id: str):
-    """Resolve ``kind:id:session_version``; a stale version or a barred account ends the session."""
+    """Resolve ``kind:id:session_version``; a stale version, a barred account or an expired
+    session ends the session."""
     try:
         kind, raw_id, version = user_id.split(":")
         pk, version_no = int(raw_id), int(version)
     except ValueError:
         return None
+    principal = None
     if kind == "staff":
         staff = db.session.get(StaffUser, pk)
-        if staff is None or staff.session_version != version_no or not staff.active:
-            return None
-        return staff
-    if kind == "user":
+        if staff is not None and staff.session_version == version_no and staff.active:
+            principal = staff
+    elif kind == "user":
         user = db.session.get(User, pk)
-        if user is None or user.session_version != version_no or not user_may_sign_in(user):
-            return None
-        return user
-    return None
+        if user is not None and user.session_version == version_no and user_may_sign_in(user):
+            principal = user
+    if principal is None or not _session_alive(kind):
+        return None
+    return principal
+
+
+def session_lifetimes(kind: str) -> tuple[int, int]:
+    """(idle, absolute) lifetime in seconds of a staff (``staff``) or portal (``user``) session."""
+    config = current_app.config
+    if kind == "staff":
+        return config["STAFF_SESSION_IDLE_MINUTES"] * 60, config["STAFF_SESSION_MAX_HOURS"] * 3600
+    return config["PORTAL_SESSION_IDLE_MINUTES"] * 60, config["PORTAL_SESSION_MAX_HOURS"] * 3600
+
+
+def _session_alive(kind: str) -> bool:
+    """Within both lifetimes: renew the last-seen stamp. Past either (or without stamps, e.g. a
+    cookie from before sign-in stamped sessions): end the session, keeping only the language."""
+    now = int(clock().now().timestamp())
+    signed_in_at, seen_at = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    idle, absolute = session_lifetimes(kind)
+    if (
+        isinstance(signed_in_at, int)
+        and isinstance(seen_at, int)
+        and now - seen_at <= idle
+        and now - signed_in_at <= absolute
+    ):
+        if now - seen_at >= SEEN_RESOLUTION_SECONDS:
+            session[SEEN_AT] = now
+        return True
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
+    flash(_("Your session has expired. Please sign in again."), "info")
+    return False
+
+
+def start_session(_app, user=None, **_extra) -> None:
+    """At every sign-in (Flask-Login's ``user_logged_in``): a new random session id and fresh
+    last-seen stamp. The sign-in time is kept when the browser switches identity within one
+    session (staff signed in as a customer and back), so that cannot extend its lifetime; every
+    sign-in form clears the session first and so starts a new one."""
+    now = int(clock().now().timestamp())
+    session[SESSION_ID] = secrets.token_urlsafe(24)
+    session.setdefault(SIGNED_IN_AT, now)
+    session[SEEN_AT] = now
 
 
 def current_staff() -> StaffUser | None:

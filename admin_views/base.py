@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
@@ -48,6 +49,28 @@ class SecureModelView(RoleGuard, ModelView):
     can_set_page_size = True
     page_size_options = (25, 50, 100)
 
+    def _handle_view(self, name, **kwargs):
+        refused = super()._handle_view(name, **kwargs)
+        if refused is None and not self._stock_view_enabled(name):
+            abort(404)
+        _drop_unsafe_return_url()
+        return refused
+
+    def _stock_view_enabled(self, name: str) -> bool:
+        """Flask-Admin registers every stock screen of a model view; the ones this view does not
+        offer answer 404 instead of redirecting, so no route exists that nobody may use."""
+        offered = {
+            "create_view": self.can_create,
+            "edit_view": self.can_edit,
+            "delete_view": self.can_delete,
+            "details_view": self.can_view_details,
+            "export": self.can_export,
+            "ajax_update": bool(self.column_editable_list),
+            "ajax_lookup": bool(self._form_ajax_refs),
+            "action_view": any(self.is_action_allowed(action) for action, _text in self._actions),
+        }
+        return offered.get(name, True)
+
     def _get_list_extra_args(self):
         """Clamp bogus page, page size and sort arguments instead of failing on them."""
         args = super()._get_list_extra_args()
@@ -59,6 +82,19 @@ class SecureModelView(RoleGuard, ModelView):
         return args
 
 
+def _drop_unsafe_return_url() -> None:
+    """Flask-Admin's screens go back to their ``url`` argument, and its own check lets through
+    targets a browser reads as another host (``http:/evil.example``). Anything that is not a
+    plain local path is dropped before a screen sees it, so it goes back to its list instead."""
+    target = request.args.get("url")
+    if target is None or safe_next(target, "") == target:
+        return
+    args = request.args.copy()
+    args.poplist("url")
+    request.args = ImmutableMultiDict(args)
+    request.__dict__.pop("values", None)
+
+
 class SecureBaseView(RoleGuard, BaseView):
     pass
 
@@ -66,6 +102,14 @@ class SecureBaseView(RoleGuard, BaseView):
 def _failed_sign_in(response) -> bool:
     """Only failed sign-ins count towards the limits (a success answers with a redirect)."""
     return not 300 <= response.status_code < 400
+
+
+def _per_ip_limit() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_IP"]
+
+
+def _per_account_limit() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]
 
 
 def _submitted_email() -> str:
@@ -97,9 +141,12 @@ class DashboardView(DashboardMixin, AdminIndexView):
         return super()._handle_view(name, **kwargs)
 
     @expose("/login/", methods=("GET", "POST"))
-    @limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed_sign_in)
+    @limiter.limit(_per_ip_limit, methods=["POST"], deduct_when=_failed_sign_in)
     @limiter.limit(
-        "5 per minute", key_func=_submitted_email, methods=["POST"], deduct_when=_failed_sign_in
+        _per_account_limit,
+        key_func=_submitted_email,
+        methods=["POST"],
+        deduct_when=_failed_sign_in,
     )
     def login_view(self):
         form = LoginForm()

@@ -67,11 +67,15 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         if status >= 500:
             return unexpected(error)
-        return _page(
+        page = _page(
             status,
             titles.get(status, _("Request refused")),
             messages.get(status, _("The request could not be processed.")),
         )
+        breached = getattr(getattr(error, "limit", None), "limit", None)
+        if status == 429 and breached is not None:
+            return (*page, {"Retry-After": str(breached.get_expiry())})
+        return page
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -97,7 +97,13 @@ class LockForm(VersionedForm):
 
 class MailSettingsForm(FlaskForm):
     host = StringField(lazy_gettext("Host"), [Length(max=255)])
-    port = StringField(lazy_gettext("Port"), [Length(max=5)], default="25")
+    # the stored settings give the port as a number; a form posted without it shows that
+    port = StringField(
+        lazy_gettext("Port"),
+        [Length(max=5)],
+        default="25",
+        filters=[lambda value: value if value is None else str(value)],
+    )
     tls_mode = SelectField(
         lazy_gettext("TLS"),
         choices=[

@@ -12,6 +12,7 @@ from billing.errors import DomainError, NotFound
 
 from .auth import clock, current_staff, staff_actor
 from .base import ALL_STAFF, SecureBaseView
+from .customer_actions import require
 
 
 def customer_filter_args() -> list[str]:
@@ -56,6 +57,7 @@ class SavedViewsView(SecureBaseView):
 
     @expose("/save/", methods=("POST",))
     def save(self):
+        require(*rules.EDITOR_ROLES)
         query = request.form.get("query", "")
         try:
             view = rules.save_view(
@@ -75,6 +77,7 @@ class SavedViewsView(SecureBaseView):
 
     @expose("/<int:view_id>/rename/", methods=("POST",))
     def rename(self, view_id: int):
+        require(*rules.EDITOR_ROLES)
         try:
             view = rules.rename_view(
                 current_staff().id, view_id, request.form.get("name", ""), staff_actor(), clock()
@@ -89,6 +92,7 @@ class SavedViewsView(SecureBaseView):
 
     @expose("/<int:view_id>/delete/", methods=("POST",))
     def delete(self, view_id: int):
+        require(*rules.EDITOR_ROLES)
         try:
             name = rules.delete_view(current_staff().id, view_id, staff_actor(), clock())
         except NotFound:

@@ -89,6 +89,51 @@ def sign_out_everywhere(staff_id: int, clock: Clock) -> None:
         db.session.commit()
 
 
+def _existing(email: str) -> StaffUser:
+    staff = find_staff(email)
+    if staff is None:
+        raise DomainError(_("There is no staff account with this e-mail."), field="email")
+    return staff
+
+
+def set_staff_password(email: str, password: str, clock: Clock, actor: Actor = SYSTEM) -> StaffUser:
+    """Give a staff member a new password; every session of theirs ends.
+
+    Raises DomainError for an unknown account or a short password.
+    """
+    staff = _existing(email)
+    if len(password) < MIN_LENGTH:
+        raise DomainError(
+            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
+        )
+    staff.password_hash = hash_password(password)
+    staff.session_version += 1
+    audit.record(actor, "staff.password", clock, after={"email": staff.email})
+    db.session.commit()
+    return staff
+
+
+def set_staff_active(email: str, active: bool, clock: Clock, actor: Actor = SYSTEM) -> StaffUser:
+    """Enable or disable a staff account; disabling ends every session of theirs at once.
+
+    Raises DomainError for an unknown account.
+    """
+    staff = _existing(email)
+    before = staff.active
+    staff.active = active
+    if not active:
+        staff.session_version += 1
+    audit.record(
+        actor,
+        "staff.enable" if active else "staff.disable",
+        clock,
+        before={"email": staff.email, "active": before},
+        after={"email": staff.email, "active": active},
+    )
+    db.session.commit()
+    return staff
+
+
 def staff_recipients(roles: tuple[str, ...] = ("admin", "billing")) -> list[tuple[str, str]]:
     """(e-mail, language) of the active staff members with one of ``roles``."""
     rows = db.session.execute(

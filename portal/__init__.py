@@ -28,7 +28,7 @@ from models import User
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 # the guards need ``bp`` (for the 429 page), the views below need the guards
-from .security import SIGN_IN_PER_EMAIL, SIGN_IN_PER_IP, safe_next, throttle  # noqa: E402
+from .security import safe_next, sign_in_per_email, sign_in_per_ip, throttle  # noqa: E402
 
 
 class InviteForm(FlaskForm):
@@ -96,7 +96,7 @@ def invite(token: str):
 
 
 @bp.route("/login", methods=("GET", "POST"))
-@throttle(SIGN_IN_PER_IP, SIGN_IN_PER_EMAIL, failures_only=True)
+@throttle(sign_in_per_ip, sign_in_per_email, failures_only=True)
 def login():
     form = LoginForm(email=request.args.get("email", ""))
     target = safe_next(request.args.get("next"), url_for("portal.home"))

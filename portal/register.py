@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -89,13 +89,15 @@ def _registration(form: RegisterForm) -> Registration:
     )
 
 
-# The form checks the CSRF token itself (FlaskForm); exempt from the app-wide check, which runs
-# first, so that a closed registration answers 404 to every POST, with or without a token.
+# Exempt from the app-wide CSRF check, which runs first, so that a closed registration answers
+# 404 to every POST, with or without a token; an open one checks the token before anything else.
 @csrf.exempt
 @bp.route("/register", methods=("GET", "POST"))
 @_open_only
 @throttle(MAIL_LINK_PER_IP, MAIL_LINK_PER_EMAIL)
 def register():
+    if request.method == "POST":
+        csrf.protect()
     home = current_app.config["HOME_COUNTRY"]
     form = RegisterForm(country=home, language=str(get_locale() or "en")[:2])
     if form.validate_on_submit():
@@ -117,8 +119,6 @@ def register():
                     email=form.email.data.strip(),
                 ),
             )
-    if form.csrf_token.errors:
-        flash(_("The form has expired. Please try again."), "error")
     return render_template(
         "portal/register.html", form=form, home_country_name=country_name(home) or home
     )

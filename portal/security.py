@@ -19,8 +19,15 @@ from models import User
 
 from . import bp
 
-SIGN_IN_PER_IP = "10 per minute"
-SIGN_IN_PER_EMAIL = "5 per minute"
+
+def sign_in_per_ip() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_IP"]
+
+
+def sign_in_per_email() -> str:
+    return current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]
+
+
 MAIL_LINK_PER_IP = "5 per minute"
 MAIL_LINK_PER_EMAIL = "3 per minute"
 RESET_PER_IP = "10 per minute"
@@ -82,11 +89,10 @@ def _failed(response) -> bool:
     return not 300 <= response.status_code < 400
 
 
-def throttle(
-    per_ip: str, per_field: str | None = None, *, field: str = "email", failures_only=False
-):
+def throttle(per_ip, per_field=None, *, field: str = "email", failures_only=False):
     """Limit a view's POSTs to ``per_ip`` per client address and, with ``per_field``, per value
-    of the submitted form ``field`` (e.g. ``"5 per minute"``). With ``failures_only`` only
+    of the submitted form ``field`` (e.g. ``"5 per minute"``, or a function returning such a
+    string, read per request, for limits from the configuration). With ``failures_only`` only
     attempts that do not end in a redirect count. A breach answers with the 429 page."""
     deduct = _failed if failures_only else None
 
@@ -101,11 +107,17 @@ def throttle(
     return decorate
 
 
+def retry_after(error) -> int:
+    """Seconds until the breached limit's window ends (its full length; a minute by default)."""
+    breached = getattr(getattr(error, "limit", None), "limit", None)
+    return breached.get_expiry() if breached is not None else RETRY_AFTER_SECONDS
+
+
 @bp.errorhandler(429)
-def too_many_attempts(_error):
+def too_many_attempts(error):
     page = render_template(
         "portal/message.html",
         title=_("Too many attempts"),
         message=_("Too many attempts. Please try again in a minute."),
     )
-    return page, 429, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return page, 429, {"Retry-After": str(retry_after(error))}

@@ -21,10 +21,23 @@ def test_every_export_key_is_documented_in_order():
     assert documented[: len(EXPORT_FIELDS)] == [f.key for f in EXPORT_FIELDS]
 
 
+PRODUCT = [
+    path
+    for room in ("admin_views", "billing", "jobs", "portal", "seed", "models")
+    for path in (Path(__file__).resolve().parents[1] / room).rglob("*.py")
+]
+
+
 def test_every_environment_variable_is_documented():
+    """Every setting read from the environment (app.py) and every environment variable a
+    command takes (``envvar=``) is named in the README."""
     used = set(re.findall(r'env(?:\.get)?\(\s*"([A-Z_]+)"', APP)) | set(
         re.findall(r'_env_bool\("([A-Z_]+)"', APP)
     )
     assert used, "app.py reads its settings from the environment"
+    for path in PRODUCT:
+        code = path.read_text()
+        used |= set(re.findall(r'(?:environ(?:\.get)?|getenv)\(\s*"([A-Z_]+)"', code))
+        used |= set(re.findall(r'envvar="([A-Z_]+)"', code))
     for name in used:
         assert f"`{name}`" in README, name

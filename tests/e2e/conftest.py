@@ -8,7 +8,6 @@ the one that signs out uses a staff account of its own.
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 from dataclasses import dataclass
@@ -17,13 +16,13 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import expect
-from sqlalchemy import event
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from billing.clock import FixedClock
 from seed.demo import DEMO_STAFF
-from tests.conftest import _config, berlin
+from tests.conftest import berlin
 from tests.e2e.helpers import sign_in
+from tests.support.demo import _no_fsync, seeded_demo_app  # noqa: F401 - shared with the e2e tests
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -52,12 +51,6 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def _no_fsync(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA synchronous=OFF")
-    cursor.close()
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -71,20 +64,10 @@ def live_server(sqlite_template, tmp_path_factory) -> LiveServer:
     CSRF stays on. The clock is the suite's usual frozen instant (see ``clock`` in
     tests/conftest.py), built here because that fixture is function-scoped.
     """
-    from app import create_app
     from models import db
-    from seed.demo import seed_demo
 
     clock = FixedClock(berlin(2026, 11, 15, 10, 0))
-    path = tmp_path_factory.mktemp("e2e") / "e2e.db"
-    shutil.copy(sqlite_template, path)
-    app = create_app(_config(f"sqlite:///{path}", clock))
-    with app.app_context():
-        # A throwaway database: no fsync per commit (seeding commits ~1,000 times).
-        event.listen(db.engine, "connect", _no_fsync)
-        db.engine.dispose()
-        seed_demo(clock)
-        db.session.remove()
+    app = seeded_demo_app(sqlite_template, tmp_path_factory.mktemp("e2e") / "e2e.db", clock)
 
     server = make_server(
         "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler

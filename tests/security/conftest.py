@@ -1,0 +1,220 @@
+"""Security fixtures: the demo seed (built once, copied per test), clients signed in per role,
+the ids of real seeded records for every route parameter, and a fingerprint of the database."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import inspect, text
+
+from billing.clock import FixedClock
+from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
+from tests.conftest import _build, berlin, csrf_token, sign_in
+from tests.portal.helpers import MEMBER_PASSWORD
+from tests.support.demo import seeded_demo_app
+
+# audit events that record a read (a download), not a change: a page view may write these
+READ_AUDIT_ACTIONS = frozenset({"customer.export", "dashboard.billing_data", "billing_data.export"})
+
+
+@dataclass
+class Demo:
+    """Ids of seeded records, by the route argument (or query) they fill."""
+
+    ids: dict[str, object] = field(default_factory=dict)
+    customer_email: str = ""
+    member_email: str = ""
+
+
+def _extras(clock) -> None:
+    """What the demo does not have by itself but the routes name: a team member and a pending
+    invite, a billing run awaiting approval, a Stripe event and an e-mail log entry."""
+    from billing import customers as lifecycle
+    from billing import monthend
+    from billing import team as team_rules
+    from billing.audit import SYSTEM, Actor
+    from billing.mail import save_mail_settings
+    from models import EmailLog, StripeEvent, db
+
+    # a mail server nobody listens on: e-mails are composed and logged, queueing them fails
+    save_mail_settings("127.0.0.1", 9, "none", "", "", "MSP", "billing@msp.example", SYSTEM, clock)
+    owner = _owner()
+    main = lifecycle.main_user(owner.id)
+    _user, message = team_rules.invite_member(
+        owner.id, "member@security.example", "Member", Actor.user(main), clock, "http://t"
+    )
+    link = message.text.split("/portal/invite/")[1].split()[0]
+    lifecycle.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
+    team_rules.invite_member(
+        owner.id, "pending@security.example", "Pending", Actor.user(main), clock, "http://t"
+    )
+    started = monthend.start_run(monthend.last_closed_period(clock), SYSTEM, clock)
+    monthend.work(started.run_id, clock)
+    db.session.add(
+        StripeEvent(
+            id="evt_security_1",
+            type="payment_intent.succeeded",
+            payload='{"id": "evt_security_1", "type": "payment_intent.succeeded"}',
+            state="processed",
+            received_at=clock.now(),
+        )
+    )
+    db.session.add(
+        EmailLog(
+            created_at=clock.now(),
+            recipient="someone@customer.example",
+            subject="Your invoice",
+            template="invoice",
+            language="en",
+            customer_id=owner.id,
+        )
+    )
+    db.session.commit()
+
+
+def _owner():
+    """The demo customer with a contact, a purchase order and a group (see seed.demo)."""
+    from models import Contact, Customer, db
+
+    return db.session.scalar(
+        db.select(Customer).join(Contact, Contact.customer_id == Customer.id).limit(1)
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_template(sqlite_template, tmp_path_factory) -> str:
+    """A migrated SQLite database with the demo seed and the extras, built once."""
+    from models import db
+
+    path = tmp_path_factory.mktemp("security") / "demo.db"
+    app = seeded_demo_app(sqlite_template, path, FixedClock(berlin(2026, 11, 15, 10, 0)), _extras)
+    with app.app_context():
+        db.engine.dispose()
+    return str(path)
+
+
+def demo_ids() -> Demo:
+    """The ids of real records for every route argument (inside an app context)."""
+    from billing import customers as lifecycle
+    from models import (
+        BillingRun,
+        Contact,
+        CustomerGroup,
+        EmailLog,
+        Invoice,
+        Partner,
+        ProjectKey,
+        PurchaseOrder,
+        SavedView,
+        ScheduledChange,
+        StripeEvent,
+        User,
+        db,
+    )
+
+    owner = _owner()
+
+    def first(column, *where):
+        return db.session.scalar(db.select(column).where(*where).order_by(column).limit(1))
+
+    member = db.session.scalar(db.select(User).where(User.email == "member@security.example"))
+    ids = {
+        "customer_id": owner.id,
+        "contact_id": first(Contact.id, Contact.customer_id == owner.id),
+        "order_id": first(PurchaseOrder.id, PurchaseOrder.customer_id == owner.id),
+        "group_id": first(CustomerGroup.id),
+        "run_id": first(BillingRun.id),
+        "invoice_id": first(Invoice.id, Invoice.customer_id == owner.id),
+        "partner_id": first(Partner.id),
+        "change_id": first(ScheduledChange.id),
+        "view_id": first(SavedView.id),
+        "event_id": first(StripeEvent.id),
+        "email_log_id": first(EmailLog.id),
+        "project_key_id": first(ProjectKey.id),
+        "user_id": member.id,
+        "export_type": "csv",
+        "export_format": "csv",
+        "action": "disable",
+        "token": "not-a-real-token",
+        "filename": "css/admin.css",
+    }
+    assert all(value is not None for value in ids.values()), ids
+    return Demo(ids, lifecycle.main_user(owner.id).email, member.email)
+
+
+@pytest.fixture
+def demo_app(demo_template, tmp_path, clock):
+    """The app on a fresh copy of the demo database, inside an app context."""
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_template, path)
+    app, ctx, db = _build(f"sqlite:///{path}", clock)
+    app.demo = demo_ids()
+    yield app
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
+
+
+STAFF_LOGINS = {role: (email, password) for email, role, password in DEMO_STAFF}
+
+
+def staff_signed_in(app, role: str):
+    """A client signed in as the demo staff member with ``role``; ``.token`` is its CSRF token."""
+    client = app.test_client()
+    email, password = STAFF_LOGINS[role]
+    assert sign_in(client, email, password).status_code == 302
+    client.token = csrf_token(client, "/admin/")
+    return client
+
+
+def portal_signed_in(app, email: str, password: str = CUSTOMER_PASSWORD):
+    """A client signed in to the portal; ``.token`` is its CSRF token."""
+    client = app.test_client()
+    token = csrf_token(client, "/portal/login")
+    response = client.post(
+        "/portal/login", data={"csrf_token": token, "email": email, "password": password}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    client.token = csrf_token(client, "/portal/account")
+    return client
+
+
+def _stable(value) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return repr(value)
+
+
+def fingerprint() -> dict[str, tuple[int, str]]:
+    """Per table: the row count and a hash of every row, in primary-key order. Audit events of
+    reads (downloads are audited) are left out; every other audit event counts."""
+    from models import db
+
+    db.session.rollback()
+    result = {}
+    inspector = inspect(db.engine)
+    for table in sorted(inspector.get_table_names()):
+        if table.startswith("customer_search_"):
+            continue  # the full-text index's shadow tables follow the customer table
+        where = ""
+        if table == "audit_event":
+            listed = ", ".join(f"'{action}'" for action in sorted(READ_AUDIT_ACTIONS))
+            where = f" WHERE action NOT IN ({listed})"
+        rows = db.session.execute(text(f'SELECT * FROM "{table}"{where} ORDER BY 1')).all()
+        digest = hashlib.sha256()
+        for row in rows:
+            digest.update("|".join(_stable(value) for value in row).encode())
+            digest.update(b"\n")
+        result[table] = (len(rows), digest.hexdigest())
+    db.session.rollback()
+    return result
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )

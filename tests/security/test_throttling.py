@@ -1,0 +1,162 @@
+"""Sign-in throttling (SPEC §13 "login rate limits"; issue 8 item 3), staff and portal alike:
+failed attempts are counted per account and per client IP in the real Redis server, shared by
+every web process; unknown user and wrong password get the same answer in about the same time;
+the real user signs in again once the window has passed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import time
+
+import pytest
+from argon2 import PasswordHasher
+from redis import Redis
+
+from models import StaffUser, User, db
+from seed.demo import CUSTOMER_PASSWORD
+from tests.conftest import _build, csrf_token
+from tests.security.conftest import STAFF_LOGINS, demo_ids
+
+WINDOW_SECONDS = 2
+PER_ACCOUNT, PER_IP = 3, 5
+SIGN_IN = {"admin": "/admin/login/", "portal": "/portal/login"}
+
+
+@pytest.fixture
+def limited_app(demo_template, tmp_path, clock, redis_server):
+    """The demo app counting in the suite's Redis, with a short window (set in the config)."""
+    path = tmp_path / "demo.db"
+    shutil.copy(demo_template, path)
+    app, ctx, _db = _build(
+        f"sqlite:///{path}",
+        clock,
+        REDIS_URL=redis_server.url,
+        RATELIMIT_STORAGE_URI=redis_server.url,
+        SIGN_IN_LIMIT_PER_ACCOUNT=f"{PER_ACCOUNT} per {WINDOW_SECONDS} seconds",
+        SIGN_IN_LIMIT_PER_IP=f"{PER_IP} per {WINDOW_SECONDS} seconds",
+    )
+    app.demo = demo_ids()
+    app.redis_url = redis_server.url
+    yield app
+    db.session.remove()
+    db.engine.dispose()
+    ctx.pop()
+
+
+def _account(app, where: str) -> tuple[str, str]:
+    if where == "admin":
+        return STAFF_LOGINS["billing"]
+    return app.demo.customer_email, CUSTOMER_PASSWORD
+
+
+def _other_account(app, where: str) -> tuple[str, str]:
+    if where == "admin":
+        return STAFF_LOGINS["support"]
+    return app.demo.member_email, "Member-Pass-12"
+
+
+def _attempt(app, where: str, email: str, password: str, ip: str = "10.0.0.1"):
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = ip
+    token = csrf_token(client, SIGN_IN[where])
+    return client.post(
+        SIGN_IN[where], data={"csrf_token": token, "email": email, "password": password}
+    )
+
+
+def _wait_for_the_window() -> None:
+    time.sleep(WINDOW_SECONDS + 0.3)
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_failed_sign_ins_are_limited_per_account(limited_app, where):
+    """Failed attempts from many addresses against one account (any spelling of the address)
+    block that account, not others; the counters live in Redis; after the window the real user
+    signs in."""
+    email, password = _account(limited_app, where)
+    spellings = [email, email.upper(), f" {email.title()} "]
+    for n in range(PER_ACCOUNT):
+        response = _attempt(limited_app, where, spellings[n], "wrong-password", f"10.0.1.{n}")
+        assert response.status_code == 200
+    blocked = _attempt(limited_app, where, email, password, "10.0.2.1")
+    assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == str(WINDOW_SECONDS)
+    assert _attempt(limited_app, where, *_other_account(limited_app, where)).status_code == 302
+    assert Redis.from_url(limited_app.redis_url).keys("*msp-limits*"), "counted in Redis"
+    _wait_for_the_window()
+    assert _attempt(limited_app, where, email, password, "10.0.2.1").status_code == 302
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_failed_sign_ins_are_limited_per_ip(limited_app, where):
+    """Guessing many accounts from one address blocks that address, not other addresses."""
+    for n in range(PER_IP):
+        response = _attempt(limited_app, where, f"probe{n}@nowhere.example", "whatever-123")
+        assert response.status_code == 200
+    email, password = _account(limited_app, where)
+    assert _attempt(limited_app, where, email, password).status_code == 429
+    assert _attempt(limited_app, where, email, password, "10.9.9.9").status_code == 302
+    _wait_for_the_window()
+    assert _attempt(limited_app, where, email, password).status_code == 302
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_successful_sign_ins_do_not_count(limited_app, where):
+    email, password = _account(limited_app, where)
+    for _ in range(PER_IP + 2):
+        assert _attempt(limited_app, where, email, password).status_code == 302
+
+
+def _normalised(response, typed: str) -> str:
+    page = response.get_data(as_text=True).replace(typed, "TYPED")
+    return re.sub(r'(name="csrf_token"[^>]*value=")[^"]+"', r"\1TOKEN", page)
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_unknown_user_and_wrong_password_get_the_same_answer(limited_app, where):
+    """No account probing: the same status and the same page (but for the address typed in)."""
+    email, _password = _account(limited_app, where)
+    unknown_email = "nobody-" + email
+    wrong = _attempt(limited_app, where, email, "wrong-password", "10.0.3.1")
+    unknown = _attempt(limited_app, where, unknown_email, "wrong-password", "10.0.3.2")
+    assert wrong.status_code == unknown.status_code == 200
+    assert _normalised(wrong, email) == _normalised(unknown, unknown_email)
+    assert "Invalid e-mail or password." in wrong.get_data(as_text=True)
+
+
+def _median_seconds(app, where, email, password, tries=5) -> float:
+    timings = []
+    for n in range(tries):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.4.{n}"
+        token = csrf_token(client, SIGN_IN[where])
+        started = time.perf_counter()
+        response = client.post(
+            SIGN_IN[where], data={"csrf_token": token, "email": email, "password": password}
+        )
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    return statistics.median(timings)
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_unknown_user_and_wrong_password_take_about_as_long(limited_app, where, monkeypatch):
+    """With production-strength argon2id, an unknown address still costs one password hash
+    (a dummy), so the answer time does not tell whether the account exists."""
+    import billing.passwords as passwords
+
+    strong = PasswordHasher()
+    monkeypatch.setattr(passwords, "_hasher", strong)
+    monkeypatch.setattr(passwords, "_DUMMY", strong.hash("not-a-real-password"))
+    limited_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"] = "1000 per minute"
+    limited_app.config["SIGN_IN_LIMIT_PER_IP"] = "1000 per minute"
+    email, password = _account(limited_app, where)
+    model = StaffUser if where == "admin" else User
+    account = db.session.scalar(db.select(model).where(model.email == email))
+    account.password_hash = strong.hash(password)
+    db.session.commit()
+    wrong = _median_seconds(limited_app, where, email, "wrong-password")
+    unknown = _median_seconds(limited_app, where, "nobody-" + email, "wrong-password")
+    assert max(wrong, unknown) / min(wrong, unknown) < 3, (wrong, unknown)

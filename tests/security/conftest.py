@@ -18,7 +18,14 @@ from tests.portal.helpers import MEMBER_PASSWORD
 from tests.support.demo import seeded_demo_app
 
 # audit events that record a read (a download), not a change: a page view may write these
-READ_AUDIT_ACTIONS = frozenset({"customer.export", "dashboard.billing_data", "billing_data.export"})
+READ_AUDIT_ACTIONS = frozenset(
+    {
+        "customer.export",
+        "dashboard.billing_data",
+        "billing_data.export",
+        "billing_run.report_export",
+    }
+)
 
 
 @dataclass

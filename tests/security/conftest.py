@@ -22,9 +22,8 @@ from tests.security import corpus
 from tests.support.cards import stripe_on
 from tests.support.services import SmtpSink
 
-# The browser fixtures of the e2e tests (headless Chromium, a context and page per test with a
-# screenshot of a failure), here opening their pages on this package's ``live_server``.
-browser = e2e.browser
+# The page fixtures of the e2e tests (a context and page per test, a screenshot of a failure),
+# here opening their pages on this package's ``live_server``; ``browser`` is tests/conftest.py's.
 context = e2e.context
 page = e2e.page
 pytest_runtest_makereport = e2e.pytest_runtest_makereport

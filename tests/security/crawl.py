@@ -55,10 +55,13 @@ def watch(page: Page) -> Watch:
     page.on("console", console)
     page.on("pageerror", lambda error: seen.problems.append(f"page error: {error}"))
     page.on("dialog", dialog)
-    page.on(
-        "requestfailed",
-        lambda request: seen.problems.append(f"request failed: {request.url} {request.failure}"),
-    )
+
+    def failed(request) -> None:
+        # Leaving a page aborts its pending requests (e.g. a debounced price preview).
+        if request.failure != "net::ERR_ABORTED":
+            seen.problems.append(f"request failed: {request.url} {request.failure}")
+
+    page.on("requestfailed", failed)
     return seen
 
 

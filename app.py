@@ -17,6 +17,23 @@ from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, t
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "de")
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
+# Every admin and portal page: scripts and style sheets only from this origin or carrying the
+# request's nonce (no inline handlers, no eval); images may also be data: URIs (Bootstrap's CSS
+# draws its form controls with them). The portal's payment page adds Stripe's hosts
+# (``stripe_js=True`` on the view, sources from ``billing.stripe_gateway.csp_sources``).
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "frame-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "frame-ancestors": "'none'",
+    "form-action": "'self'",
+}
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -155,6 +172,8 @@ def register_extensions(app: Flask) -> None:
     )
     login_manager.init_app(app)
     limiter.init_app(app)
+    from billing.stripe_gateway import csp_sources
+
     production = app.config["APP_ENV"] == "production"
     talisman.init_app(
         app,
@@ -163,8 +182,10 @@ def register_extensions(app: Flask) -> None:
         session_cookie_secure=production,
         session_cookie_http_only=True,
         frame_options="DENY",
-        referrer_policy="same-origin",
-        content_security_policy=None,
+        referrer_policy="strict-origin-when-cross-origin",
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy_nonce_in=["script-src", "style-src"],
+        stripe_sources=csp_sources,
     )
 
 

@@ -1,5 +1,6 @@
 """Flask extensions, created unbound here and bound in ``create_app``."""
 
+from flask import has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -7,6 +8,7 @@ from flask_login import LoginManager
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_talisman import Talisman
+from flask_talisman.talisman import NONCE_LENGTH, get_random_string
 from flask_wtf import CSRFProtect
 
 from models import db
@@ -22,8 +24,44 @@ migrate = Migrate()
 
 
 class SecurityHeaders(Talisman):
-    """Flask-Talisman, also honouring a per-view ``referrer_policy`` (e.g. no-referrer on pages
-    whose URL carries a token)."""
+    """Flask-Talisman with three additions.
+
+    - A per-view ``referrer_policy`` (no-referrer on pages whose URL carries a token).
+    - A per-view ``stripe_js=True``: that page's Content-Security-Policy also allows the hosts
+      ``stripe_sources()`` names (Stripe.js, its frames and API), read from the configuration on
+      each request, so no other page may load or talk to them.
+    - The CSP nonce is made on first use, so a page rendered before Talisman's own
+      ``before_request`` ran (e.g. a 429 answer of the rate limiter) still carries a nonce that
+      matches its header.
+    """
+
+    def init_app(self, app, *, stripe_sources=None, **kwargs):
+        self.stripe_sources = stripe_sources or (lambda: {})
+        super().init_app(app, **kwargs)
+
+    def _get_local_options(self):
+        # Talisman keeps the view's options on the view function: work on a copy.
+        options = dict(super()._get_local_options())
+        policy = options["content_security_policy"]
+        if policy and options.get("stripe_js"):
+            policy = dict(policy)
+            for directive, sources in self.stripe_sources().items():
+                base = policy.get(directive) or policy["default-src"]
+                policy[directive] = " ".join([base, *sources])
+            options["content_security_policy"] = policy
+        return options
+
+    def _get_nonce(self):
+        if not has_request_context():
+            return ""
+        nonce = getattr(request, "csp_nonce", None)
+        if not nonce and self._get_local_options()["content_security_policy"]:
+            nonce = request.csp_nonce = get_random_string(NONCE_LENGTH)
+        return nonce or ""
+
+    def nonce(self) -> str:
+        """This request's CSP nonce (also ``csp_nonce()`` in templates)."""
+        return self._get_nonce()
 
     def _set_referrer_policy_headers(self, headers):
         headers["Referrer-Policy"] = self._get_local_options().get(

@@ -7,6 +7,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext
 
+from extensions import talisman
 from models import db
 
 from .base import DashboardView
@@ -32,6 +33,8 @@ def build_admin(app: Flask) -> Admin:
         name=lazy_gettext("MSP Billing"),
         index_view=DashboardView(name=lazy_gettext("Dashboard"), url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/msp_base.html", fluid=True),
+        # Flask-Admin's inline scripts carry the request's Content-Security-Policy nonce.
+        csp_nonce_generator=talisman.nonce,
     )
     admin.add_view(
         CustomerAdmin(

@@ -54,7 +54,7 @@ from . import audit
 from .audit import Actor
 from .clock import Clock, add_months
 from .errors import DomainError
-from .exports import CONVERTERS, Field, defuse
+from .exports import CONVERTERS, Field, defuse, html_safe
 from .i18n import _
 from .invoicing import KeyRow, SubRow, compute_draft, ip_purchase_price_setting, month_end
 from .monthend import parse_period
@@ -729,7 +729,8 @@ def iter_billing_json(rows: Iterable[tuple]) -> Iterator[str]:
     separator = "["
     for row in rows:
         chunk.append(
-            separator + json.dumps(dict(zip(keys, _typed(row), strict=True)), ensure_ascii=False)
+            separator
+            + html_safe(json.dumps(dict(zip(keys, _typed(row), strict=True)), ensure_ascii=False))
         )
         separator = ",\n"
         if len(chunk) >= BATCH:

@@ -123,6 +123,22 @@ def defuse(value):
     return value
 
 
+# "<", ">" and "&" as \u escapes: the export reads back the same, and no text a user typed
+# becomes markup should the file ever be shown as a page.
+_HTML_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def html_safe(json_text: str) -> str:
+    """JSON text (or a JSON string literal) that is inert in HTML; the same value to a parser."""
+    if "<" in json_text or ">" in json_text or "&" in json_text:
+        return json_text.translate(_HTML_UNSAFE)
+    return json_text
+
+
+def json_string(value: str) -> str:
+    return html_safe(encode_basestring(value))
+
+
 def _json_text(value) -> str:
     return encode_basestring(str(value))
 
@@ -142,7 +158,7 @@ JSON_ENCODERS = {
     "bool": {True: "true", False: "false"}.__getitem__,
     "datetime": _json_moment,
     "code": encode_basestring,
-    "text": encode_basestring,
+    "text": json_string,
 }
 _JSON_COLUMNS = tuple(
     (encode_basestring(f.key) + ": ", JSON_ENCODERS[f.kind]) for f in EXPORT_FIELDS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import stripe
 from flask import current_app
@@ -181,6 +182,26 @@ def stripe_js_url() -> str:
     server ``STRIPE_API_BASE`` points at (a Stripe-compatible test server serves its own)."""
     base = (current_app.config.get("STRIPE_API_BASE") or "").rstrip("/")
     return f"{base}/js.stripe.com/v3/" if base else STRIPE_JS
+
+
+# What Stripe.js needs besides the page's own origin (Stripe's published CSP requirements):
+# its script, the frames of the card fields and 3-D Secure, and its API.
+STRIPE_CSP_SOURCES = {
+    "script-src": ("https://js.stripe.com", "https://*.js.stripe.com"),
+    "frame-src": ("https://js.stripe.com", "https://*.js.stripe.com", "https://hooks.stripe.com"),
+    "connect-src": ("https://api.stripe.com",),
+}
+
+
+def csp_sources() -> dict[str, tuple[str, ...]]:
+    """The Content-Security-Policy sources of the page that loads Stripe.js: Stripe's hosts, or
+    only the origin of the server ``STRIPE_API_BASE`` points at (it serves Stripe.js and API)."""
+    base = (current_app.config.get("STRIPE_API_BASE") or "").strip()
+    if not base:
+        return STRIPE_CSP_SOURCES
+    parts = urlsplit(base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return {directive: (origin,) for directive in STRIPE_CSP_SOURCES}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from wtforms import HiddenField
 from billing import cards
 from billing.audit import Actor
 from billing.errors import DomainError
+from extensions import talisman
 
 from . import bp
 from .security import client_ip, clock, portal_user, user_required
@@ -45,8 +46,10 @@ def _retried_message(retried) -> None:
 
 
 @bp.route("/payment")
+@talisman(stripe_js=True)
 @user_required
 def payment():
+    """The card on file; Stripe.js collects a new one (the only page allowed to load it)."""
     user = portal_user()
     overview = cards.payment_overview(user.customer_id)
     retry = request.args.get("retry") == "1" and bool(overview.failed_invoices)

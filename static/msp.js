@@ -1,3 +1,6 @@
+// Loaded on every admin page (admin/msp_base.html). No inline scripts or handlers: the
+// Content-Security-Policy refuses them.
+
 // Confirmation prompts for destructive buttons: <button data-confirm="question">.
 document.addEventListener("submit", function (event) {
   var button = event.submitter;
@@ -5,3 +8,12 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Flask-Admin's menu links (and select2's) point at "javascript:void(0)"; the policy refuses to
+// run such URLs, so a click on one only opens its menu instead of reporting a violation.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest('a[href^="javascript:"]');
+  if (link) {
+    event.preventDefault();
+  }
+}, true);

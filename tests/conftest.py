@@ -103,6 +103,22 @@ def localstripe():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium for the browser tests of every folder (tests/e2e/conftest.py
+    has the settings): one per session, as Playwright's sync API runs only one at a time."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
 @pytest.fixture
 def smtp_sink():
     sink = SmtpSink().start()

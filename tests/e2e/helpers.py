@@ -26,6 +26,18 @@ def portal_sign_in(page: Page, email: str, password: str) -> None:
         page.locator("#portal-login-form button[type=submit]").click()
 
 
+def enter_test_card(page: Page) -> None:
+    """Type Stripe's test Visa into the payment page's card form (localstripe's Stripe.js
+    fields) and submit it."""
+    card = page.locator("#card-element")
+    card.locator("input[placeholder=number]").fill("4242424242424242")
+    card.locator("input[placeholder=exp_month]").fill("12")
+    card.locator("input[placeholder=exp_year]").fill("30")
+    card.locator("input[placeholder=cvc]").fill("123")
+    card.locator("input[placeholder=postal_code]").fill("20095")
+    page.locator("#card-form button[type=submit]").click()
+
+
 def exactly(text: str) -> re.Pattern:
     return re.compile(rf"^\s*{re.escape(text)}\s*$")
 

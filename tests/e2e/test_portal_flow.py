@@ -23,7 +23,7 @@ from billing.customers import NewCustomer
 from billing.own_subscription import preview_own_change
 from billing.selfservice import save_self_service
 from models import Customer, Subscription, User, db
-from tests.e2e.helpers import portal_sign_in
+from tests.e2e.helpers import enter_test_card, portal_sign_in
 from tests.e2e.lifecycle_fixtures import (  # noqa: F401 - fixtures
     LifecycleServer,
     lifecycle_server,
@@ -146,13 +146,7 @@ def test_self_registration_card_ips_and_team(portal_server, open_context):  # no
     # --- add a card through Stripe.js (localstripe's, served from STRIPE_API_BASE) -------------
     owner.goto("/portal/payment")
     expect(owner.locator("#no-card")).to_be_visible()
-    card = owner.locator("#card-element")
-    card.locator("input[placeholder=number]").fill("4242424242424242")
-    card.locator("input[placeholder=exp_month]").fill("12")
-    card.locator("input[placeholder=exp_year]").fill("30")
-    card.locator("input[placeholder=cvc]").fill("123")
-    card.locator("input[placeholder=postal_code]").fill("20095")
-    owner.locator("#card-form button[type=submit]").click()
+    enter_test_card(owner)
     expect_flash(owner, "ending in 4242 is saved")
     expect(owner.locator('[data-card="last4"]')).to_have_text("4242")
     expect(owner.locator("#card-on-file")).to_contain_text("expires 12/2030")

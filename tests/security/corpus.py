@@ -1,0 +1,161 @@
+"""The XSS payload corpus and the data it is planted in (SPEC §13).
+
+``plant(clock, admin_email)`` fills every text a staff member or a customer can set with one of
+the payloads, always through the billing services the forms call: a self-service customer
+(company, contact, address, organisation, phone), its tags, partner, group, contact person,
+purchase order, staff e-mail, ledger entry, team member, impersonation reason, a credit note
+reason, a saved view (name and filter value), a staff account's name and the self-service
+article name. Each payload is unique, so a failure names the field that let it through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlencode
+
+# Classic reflected/stored XSS shapes, a template injection probe and a spreadsheet formula.
+SCRIPT = "<script>alert(1)</script>"
+ATTRIBUTE = '"><img src=x onerror=alert(2)>'
+JS_URL = "javascript:alert(3)"
+TEMPLATE = "{{7*7}}"
+TEXTAREA = "</textarea><svg onload=alert(4)>"
+QUOTE = "'-alert(5)-'"
+IFRAME = '<iframe srcdoc="<script>alert(6)</script>"></iframe>'
+LINK = '<a href="javascript:alert(7)">x</a>'
+FORMULA = '=HYPERLINK("https://evil.example","x")'
+PAYLOADS = (SCRIPT, ATTRIBUTE, JS_URL, TEMPLATE, TEXTAREA, QUOTE, IFRAME, LINK)
+
+COMPANY = f"Acme {SCRIPT} {TEMPLATE}"
+CONTACT = f"{FORMULA} {ATTRIBUTE}"
+CITY = TEXTAREA
+STREET = f"{IFRAME} 1"
+PHONE = QUOTE
+EMAIL = "xss-owner@acme-xss.example"
+PASSWORD = "Xss-Customer-2026!"  # noqa: S105 - test account
+TAG = SCRIPT
+TAG_2 = ATTRIBUTE
+PARTNER = f"Partner {TEXTAREA}"
+GROUP = f"Group {LINK}"
+CONTACT_PERSON = (f"Petra {SCRIPT}", f"Buch {ATTRIBUTE}", f"Boss {TEMPLATE}")
+PURCHASE_ORDER = (f"PO {IFRAME}", f"Provider {QUOTE}", f"Comment {SCRIPT}\n{TEXTAREA}")
+MAIL_SUBJECT = f"Subject {SCRIPT}"
+MAIL_MESSAGE = f"Message {ATTRIBUTE}\n{TEXTAREA}\n{TEMPLATE}"
+LEDGER = f"Goodwill {IFRAME}"
+MEMBER = f"Member {SCRIPT}"
+MEMBER_EMAIL = "xss-member@acme-xss.example"
+IMPERSONATION_REASON = f"Support ticket {ATTRIBUTE}"
+CREDIT_REASON = f"Wrong amount {LINK}"
+VIEW_NAME = f"View {ATTRIBUTE}"
+STAFF_NAME = f"Staff {SCRIPT}"
+STAFF_EMAIL = "xss-staff@msp.example"
+INDUSTRY = f"Industry {TEXTAREA}"
+LANDMARK = f"Landmark {SCRIPT}"
+ARTICLE = f"Scanning {SCRIPT}"
+
+
+@dataclass(frozen=True)
+class Planted:
+    customer_id: int
+    invoice_id: int
+    view_query: str
+
+
+def plant(clock, admin_email: str) -> Planted:
+    """Plant the corpus (see the module docstring); the mail settings must be saved first."""
+    from billing import (
+        contacts,
+        customer_tools,
+        groups,
+        impersonation,
+        ledger,
+        organisation,
+        partners,
+        purchase_orders,
+        saved_views,
+        team,
+    )
+    from billing import customers as lifecycle
+    from billing.audit import SYSTEM, Actor
+    from billing.contacts import ContactInput
+    from billing.customers import NewCustomer
+    from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+    from billing.purchase_orders import PurchaseOrderInput
+    from billing.selfservice import save_self_service
+    from billing.staff import create_staff, find_staff
+
+    customer, _token = lifecycle.create_customer(
+        NewCustomer(
+            company_name=COMPANY,
+            contact_name=CONTACT,
+            contact_email=EMAIL,
+            street=STREET,
+            postal_code="20095",
+            city=CITY,
+            country="DE",
+            phone=PHONE,
+            service_mode="self_service",
+        ),
+        SYSTEM,
+        clock,
+    )
+    main = lifecycle.main_user(customer.id)
+    lifecycle.register_user(main.id, PASSWORD, clock)
+    month_start = clock.today().replace(day=1)
+    started = (month_start - timedelta(days=1)).replace(day=1)
+    lifecycle.start_subscription(customer.id, 8, 2, "invoice", SYSTEM, clock, valid_from=started)
+    invoice = draft_invoice(customer.id, started, clock)
+    finalize_invoice(invoice.id, clock)
+    create_credit_note(invoice.id, CREDIT_REASON, SYSTEM, clock)
+
+    data = organisation.organisation_of(customer)
+    data.industry, data.landmark = INDUSTRY, LANDMARK
+    organisation.edit_organisation(customer.id, data, SYSTEM, clock)
+    customer_tools.set_tags(customer.id, [TAG, TAG_2], SYSTEM, clock)
+    partner = partners.create_partner(PARTNER, SYSTEM, clock)
+    partners.assign_partner(customer.id, partner.id, SYSTEM, clock)
+    group = groups.save_group(None, GROUP, f"note={SCRIPT}", TAG, SYSTEM, clock)
+    groups.set_customer_groups(customer.id, [group.id], SYSTEM, clock)
+    first, last, designation = CONTACT_PERSON
+    contacts.add_contact(
+        customer.id,
+        ContactInput(
+            first_name=first,
+            last_name=last,
+            designation=designation,
+            email="billing@acme-xss.example",
+            phone=QUOTE,
+            billing_alerts=True,
+        ),
+        SYSTEM,
+        clock,
+    )
+    name, provider, comment = PURCHASE_ORDER
+    today = clock.today()
+    purchase_orders.save_purchase_order(
+        customer.id,
+        None,
+        PurchaseOrderInput(
+            name=name,
+            annual_value="1200.00",
+            start_date=(today - timedelta(days=30)).isoformat(),
+            expiry_date=(today + timedelta(days=10)).isoformat(),
+            provider_type=provider,
+            comment=comment,
+        ),
+        SYSTEM,
+        clock,
+    )
+    customer_tools.send_staff_message(customer.id, MAIL_SUBJECT, MAIL_MESSAGE, SYSTEM, clock)
+    ledger.book_manual(customer.id, "credit", "10.00", LEDGER, SYSTEM, clock)
+    team.invite_member(
+        customer.id, MEMBER_EMAIL, MEMBER, Actor.user(main, "127.0.0.1"), clock, "http://x"
+    )
+    admin = find_staff(admin_email)
+    session = impersonation.start(customer.id, admin.id, IMPERSONATION_REASON, False, clock)
+    impersonation.end(session.id, clock)
+    query = urlencode({"flt0_tag_equals": TAG, "search": TEMPLATE})
+    saved_views.save_view(admin.id, VIEW_NAME, query, True, ("tag_equals",), SYSTEM, clock)
+    create_staff(STAFF_EMAIL, "support", PASSWORD, clock, name=STAFF_NAME)
+    save_self_service(True, ARTICLE, "VS-100", SYSTEM, clock)
+    return Planted(customer_id=customer.id, invoice_id=invoice.id, view_query=query)

@@ -163,8 +163,11 @@ def _customer_for_change(customer_id: int, *, starting: bool) -> Customer:
 
 def preview_service(customer_id: int, data: ServiceInput, clock: Clock) -> ServicePreview:
     """The price effect of adding ``data`` today: monthly price, average IP price and the
-    prorated amount the rest of this month adds (calendar days, booking month)."""
+    prorated amount the rest of this month adds (calendar days, booking month). Raises the
+    same DomainError as ``add_service`` for a name the customer already uses."""
     customer = get_customer(customer_id)
+    if _name_taken(customer_id, data.name):
+        raise _name_error()
     today = clock.today()
     total = data.internal_ips + data.external_ips
     price = service_price(total, customer.unit_price)
@@ -461,8 +464,30 @@ def end_for_erasure(customer_id: int, last_day: date, clock: Clock) -> None:
         )
 
 
-def monthly_price_of(sub: ServiceSubscription, customer: Customer) -> Decimal:
-    return service_price(sub.total_ips, customer.unit_price)
+@dataclass(frozen=True)
+class Listed:
+    """An additional subscription as the admin and the portal list it."""
+
+    subscription: ServiceSubscription
+    monthly_price: Decimal
+    suspended_since: date | None
+
+
+def listing(customer_id: int) -> list[Listed]:
+    """The customer's additional subscriptions with their monthly price (running ones first)."""
+    customer = get_customer(customer_id)
+    rows = services_of(customer_id)
+    tiers = load_tiers() if rows and customer.unit_price is None else ()
+    return [
+        Listed(
+            sub,
+            service_price(sub.total_ips, customer.unit_price, tiers),
+            sub.suspensions[-1].suspended_from
+            if sub.state == ServiceState.SUSPENDED.value and sub.suspensions
+            else None,
+        )
+        for sub in rows
+    ]
 
 
 def available_service_actions(sub: ServiceSubscription, customer: Customer) -> list[str]:

@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from models import Customer, ServiceState, ServiceSubscription, ServiceSuspension, db
 
@@ -221,14 +222,18 @@ def get_service(customer_id: int, service_id: int) -> ServiceSubscription:
     return sub
 
 
+def _changed_meanwhile() -> Conflict:
+    return Conflict(
+        _(
+            "This subscription was changed by someone else in the meantime. "
+            "Please reload the page and try again."
+        )
+    )
+
+
 def _check_version(sub: ServiceSubscription, expected_version: int | None) -> None:
     if expected_version is not None and int(expected_version) != sub.version:
-        raise Conflict(
-            _(
-                "This subscription was changed by someone else in the meantime. "
-                "Please reload the page and try again."
-            )
-        )
+        raise _changed_meanwhile()
 
 
 def _for_change(
@@ -268,7 +273,12 @@ def _save(
 ) -> ServiceSubscription:
     """Stamp, refresh the customer list columns, audit with before/after, and commit."""
     sub.updated_at = clock.now()
-    db.session.flush()
+    try:
+        db.session.flush()
+    except StaleDataError:
+        # someone else saved the subscription between our read and this write
+        db.session.rollback()
+        raise _changed_meanwhile() from None
     refresh_summary(customer)
     _touch(customer, clock)
     audit.record(actor, action, clock, customer_id=customer.id, before=before, after=snapshot(sub))

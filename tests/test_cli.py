@@ -117,3 +117,10 @@ def test_seed_demo_rejects_a_negative_count(app, runner):
     result = runner.invoke(args=["seed", "demo", "--customers", "-3"])
     assert result.exit_code != 0
     assert db.session.query(Customer).count() == 0
+
+
+def test_billing_renew_subscriptions_command(app, runner):
+    """SPEC §11: renewals of additional subscriptions can be run by hand."""
+    result = runner.invoke(args=["billing", "renew-subscriptions"])
+    assert result.exit_code == 0, result.output
+    assert "Renewed 0 subscription(s); ended 0 subscription(s)." in result.output

@@ -44,6 +44,7 @@ from .customer_tools import CustomerToolsMixin
 from .forms import ConfirmForm, CustomerPriceForm, LockForm
 from .partners import assign_partner_form
 from .saved_views import list_context as saved_views_context
+from .service_subscriptions import ServiceSubscriptionsMixin, subscriptions_context
 
 SERVICE_MODE_LABELS = {
     ServiceMode.MANAGED.value: lazy_gettext("Managed service"),
@@ -176,6 +177,7 @@ class CustomerAdmin(
     ProjectKeyWizardMixin,
     CustomerToolsMixin,
     CustomerProfileMixin,
+    ServiceSubscriptionsMixin,
     SecureModelView,
 ):
     allowed_roles = ALL_STAFF
@@ -336,6 +338,7 @@ class CustomerAdmin(
             ).all()
             kwargs["current"] = current_subscription(customer.id)
             kwargs["pending"] = pending_change(customer.id)
+            kwargs["services"] = subscriptions_context(customer)
             kwargs["status_labels"] = STATUS_LABELS
             kwargs["payment_labels"] = PAYMENT_LABELS
             kwargs["timeline"] = timeline(customer.id)

@@ -26,6 +26,8 @@ from models import (
     ProjectKey,
     ScheduledChange,
     ServiceMode,
+    ServiceState,
+    ServiceSubscription,
     Subscription,
     SubscriptionState,
     User,
@@ -116,21 +118,36 @@ def subscription_price(sub: Subscription, tiers=None) -> Decimal:
     return monthly_price(sub.total_ips, tiers if tiers is not None else load_tiers(), unit)
 
 
+def _active_services(customer_id: int) -> list[tuple[int, int]]:
+    """(internal, external) of the customer's active additional subscriptions (suspended and
+    ended ones are not counted)."""
+    return [
+        (row.internal_ips, row.external_ips)
+        for row in db.session.execute(
+            db.select(ServiceSubscription.internal_ips, ServiceSubscription.external_ips).where(
+                ServiceSubscription.customer_id == customer_id,
+                ServiceSubscription.state == ServiceState.ACTIVE.value,
+            )
+        )
+    ]
+
+
 def refresh_summary(customer: Customer, tiers=None) -> None:
-    """Recompute the list columns of ``customer`` from its subscription, users and changes."""
+    """Recompute the list columns of ``customer`` from its subscriptions, users and changes.
+
+    The IP columns and the monthly price count the main subscription plus the active
+    additional subscriptions (SPEC §11); the payment method is the main subscription's."""
     sub = current_subscription(customer.id)
+    services = _active_services(customer.id)
     main = main_user(customer.id)
     customer.status = derive_status(
         marked_for_deletion=customer.marked_for_deletion_at is not None,
         main_registered=main is not None and main.is_registered,
         locked=customer.locked,
-        has_active=sub is not None,
+        has_active=sub is not None or bool(services),
     ).value
     if sub is None:
-        customer.internal_ips = 0
-        customer.external_ips = 0
-        customer.monthly_price = Decimal("0.00")
-        customer.average_ip_price = None
+        internal, external, price = 0, 0, Decimal("0.00")
         latest = db.session.scalar(
             db.select(Subscription.payment_method)
             .where(Subscription.customer_id == customer.id)
@@ -140,11 +157,21 @@ def refresh_summary(customer: Customer, tiers=None) -> None:
         # a customer without any subscription keeps the method it was given ("create similar")
         customer.payment_method = latest if latest is not None else customer.payment_method
     else:
-        customer.internal_ips = sub.internal_ips
-        customer.external_ips = sub.external_ips
+        internal, external = sub.internal_ips, sub.external_ips
         customer.payment_method = sub.payment_method
-        customer.monthly_price = subscription_price(sub, tiers)
-        customer.average_ip_price = average_ip_price(customer.monthly_price, sub.total_ips)
+        price = subscription_price(sub, tiers)
+    if services:
+        if tiers is None and customer.unit_price is None:
+            tiers = load_tiers()
+        for service_internal, service_external in services:
+            internal += service_internal
+            external += service_external
+            total = service_internal + service_external
+            price += monthly_price(total, tiers or (), customer.unit_price)
+    customer.internal_ips = internal
+    customer.external_ips = external
+    customer.monthly_price = price
+    customer.average_ip_price = average_ip_price(price, internal + external)
     customer.has_pending_change = pending_change(customer.id) is not None
 
 

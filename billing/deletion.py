@@ -3,8 +3,8 @@
 ``erase_customer`` is restartable: each step checks what is already done, so a run that was
 killed half-way and started again finishes the work without repeating any of it.
 
-1. the subscription runs to the end of the billing period (cancelled with that end date), a
-   pending change is withdrawn;
+1. the subscription and the additional subscriptions run to the end of the billing period
+   (cancelled or ended with that end date), a pending change is withdrawn;
 2. users, tags and personal data are removed; invoices keep their amounts but lose names and
    addresses (pseudonymised);
 3. the confirmation e-mails are composed once (the e-mail log shows whether they were).
@@ -31,6 +31,7 @@ from .clock import Clock, add_months
 from .customers import get_customer, refresh_summary
 from .errors import DomainError
 from .i18n import _
+from .service_subscriptions import end_for_erasure
 
 
 def deletion_notice(customer_id: int, staff_email: str, staff_language: str = "en") -> dict:
@@ -55,6 +56,7 @@ def erase_customer(customer_id: int, notice: dict, clock: Clock) -> list:
         raise DomainError(_("This customer is not marked for deletion."))
     if customer.erased_at is None:
         _end_subscription(customer_id, clock)
+        end_for_erasure(customer_id, add_months(clock.today(), 1) - timedelta(days=1), clock)
         db.session.execute(
             db.update(ScheduledChange)
             .where(

@@ -24,6 +24,8 @@ from models import (
     PaymentMethodCode,
     PriceBasis,
     ProjectKey,
+    ServiceSubscription,
+    ServiceSuspension,
     Setting,
     Subscription,
     db,
@@ -37,6 +39,7 @@ from .errors import DomainError, NotFound
 from .i18n import _
 from .pricing import load_tiers, monthly_price, to_cents
 from .purchase_orders import covering_orders
+from .service_subscriptions import billed_days, last_billed_day, service_price
 from .settings import get_setting
 
 EU_COUNTRIES = frozenset(
@@ -75,6 +78,9 @@ LINE_TEXTS = {
         "change": "Change to {internal} internal + {external} external IPs from {start} "
         "({days}/{month_days} days)",
         "key": "project key {key}",
+        "service": "{name}: {internal} internal + {external} external IPs, {month}",
+        "service_partial": "{name}: {internal} internal + {external} external IPs, {month} "
+        "({days}/{month_days} days)",
     },
     "de": {
         "full": "{internal} interne + {external} externe IPs, {month}",
@@ -83,6 +89,9 @@ LINE_TEXTS = {
         "change": "\u00c4nderung auf {internal} interne + {external} externe IPs ab {start} "
         "({days}/{month_days} Tage)",
         "key": "Projektschl\u00fcssel {key}",
+        "service": "{name}: {internal} interne + {external} externe IPs, {month}",
+        "service_partial": "{name}: {internal} interne + {external} externe IPs, {month} "
+        "({days}/{month_days} Tage)",
     },
 }
 
@@ -101,6 +110,27 @@ class SubRow:
     project_key_id: int | None
     valid_from: date
     valid_until: date | None
+
+    @property
+    def total_ips(self) -> int:
+        return self.internal_ips + self.external_ips
+
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """The facts of one additional subscription that drafting needs, with its suspensions
+    (from, until) that touch the month."""
+
+    id: int
+    customer_id: int
+    name: str
+    internal_ips: int
+    external_ips: int
+    started_on: date
+    ended_on: date | None
+    term_end: date
+    auto_renew: bool
+    suspensions: tuple[tuple[date, date | None], ...] = ()
 
     @property
     def total_ips(self) -> int:
@@ -174,6 +204,9 @@ def compute_draft(
     keys: dict[int, KeyRow],
     ip_purchase_price: Decimal = ZERO,
     memo: dict | None = None,
+    services: list[ServiceRow] | None = None,
+    unit_price: Decimal | None = None,
+    payment_method: str = "",
 ) -> Draft:
     """The invoice lines of one customer for the month starting ``period`` (SPEC §8.3).
 
@@ -183,11 +216,17 @@ def compute_draft(
     difference over the remaining days, exactly the amount the change form previewed. A run of
     subscriptions that stops before the month ends (a project key's runtime) is billed by days.
 
+    Each additional subscription (``services``, SPEC §11) adds its own line, priced on the
+    customer's basis (``unit_price`` or the tiers) for its own IP count and prorated by the
+    calendar days it was billable in the month (not before its start, not while suspended,
+    not after its last day). A customer with additional subscriptions only is billed too, on
+    its ``payment_method`` (bank transfer when it has none).
+
     ``memo`` (a dict kept for one run: same tiers, keys and purchase price) takes a short path
     for a customer whose month is one subscription over the whole month (most of them) and
     prices each IP count once.
     """
-    if memo is not None and len(subs) == 1:
+    if memo is not None and len(subs) == 1 and not services:
         sub = subs[0]
         if sub.project_key_id is None and sub.valid_from <= period:
             last = memo.get(period)
@@ -206,18 +245,14 @@ def compute_draft(
         for s in sorted(subs, key=lambda s: (s.valid_from, s.id))
         if s.valid_from <= last and (s.valid_until is None or s.valid_until >= period)
     ]
-    if not in_month:
+    if not in_month and not services:
         draft.skip = "no_subscription"
         return draft
-    final = in_month[-1]
-    draft.payment_method = final.payment_method
-    draft.internal, draft.external = final.internal_ips, final.external_ips
-    if final.price_basis == PriceBasis.PROJECT_KEY.value:
-        draft.category = "project_key"
-    elif final.payment_method == PaymentMethodCode.FREE.value:
-        draft.category = "free"
-    else:
-        draft.category = service_mode
+    # without a main subscription the customer's method applies, else bank transfer
+    draft.payment_method = payment_method or PaymentMethodCode.INVOICE.value
+    draft.category = service_mode
+    if in_month:
+        _describe(draft, in_month[-1], service_mode)
     cost = ZERO
     for chain in _chains(in_month):
         reaches_end = chain[-1].valid_until is None or chain[-1].valid_until >= last
@@ -258,11 +293,72 @@ def compute_draft(
             unit = (price / sub.total_ips) if sub.total_ips else ZERO
             draft.lines.append((text[:300], sub.total_ips, unit.quantize(UNIT), amount))
             previous_price = price
+    if services:
+        cost += _service_lines(draft, services, period, texts, tiers, unit_price, ip_purchase_price)
+        if not draft.lines:
+            draft.skip = "no_subscription"
+            return draft
     draft.purchase_cost = to_cents(cost)
     net = sum((line[3] for line in draft.lines), ZERO)
+    if draft.category == "free" and net > ZERO:
+        # a free trial with paid additional subscriptions: those are billed
+        draft.category = service_mode
     if draft.category == "free" or net == ZERO:
         draft.skip = "free" if draft.category == "free" else "zero_amount"
     return draft
+
+
+def _describe(draft: Draft, sub: SubRow, service_mode: str) -> None:
+    """The invoice facts taken from the main subscription in force at the month's end."""
+    draft.payment_method = sub.payment_method
+    draft.internal, draft.external = sub.internal_ips, sub.external_ips
+    if sub.price_basis == PriceBasis.PROJECT_KEY.value:
+        draft.category = "project_key"
+    elif sub.payment_method == PaymentMethodCode.FREE.value:
+        draft.category = "free"
+    else:
+        draft.category = service_mode
+
+
+def _service_lines(
+    draft: Draft,
+    services: list[ServiceRow],
+    period: date,
+    texts: dict,
+    tiers,
+    unit_price: Decimal | None,
+    ip_purchase_price: Decimal,
+) -> Decimal:
+    """Add one line per additional subscription billable in the month; returns its purchase
+    cost (unrounded)."""
+    cost = ZERO
+    for service in services:
+        days, month_days = billed_days(
+            service.started_on, last_billed_day(service), service.suspensions, period
+        )
+        if days <= 0:
+            continue
+        total = service.total_ips
+        price = service_price(total, unit_price, tiers)
+        values = {
+            "name": service.name,
+            "internal": service.internal_ips,
+            "external": service.external_ips,
+            "month": f"{period:%m/%Y}",
+            "days": days,
+            "month_days": month_days,
+        }
+        if days == month_days:
+            amount, text = price, texts["service"].format(**values)
+        else:
+            amount = to_cents(price * days / month_days)
+            text = texts["service_partial"].format(**values)
+        unit = (price / total).quantize(UNIT)
+        draft.lines.append((text[:300], total, unit, amount))
+        draft.internal += service.internal_ips
+        draft.external += service.external_ips
+        cost += ip_purchase_price * total * days / month_days
+    return cost
 
 
 def _full_month(
@@ -287,14 +383,7 @@ def _full_month(
         known = memo[fact] = (price, unit, cost)
     price, unit, cost = known
     draft = Draft(customer_id)
-    draft.payment_method = sub.payment_method
-    draft.internal, draft.external = sub.internal_ips, sub.external_ips
-    if sub.price_basis == PriceBasis.PROJECT_KEY.value:
-        draft.category = "project_key"
-    elif sub.payment_method == PaymentMethodCode.FREE.value:
-        draft.category = "free"
-    else:
-        draft.category = service_mode
+    _describe(draft, sub, service_mode)
     texts = LINE_TEXTS.get(language, LINE_TEXTS["en"])
     text = texts["full"].format(
         internal=sub.internal_ips, external=sub.external_ips, month=f"{period:%m/%Y}"
@@ -327,6 +416,8 @@ def _load_batch(customer_ids: list[int], period: date):
             Customer.city,
             Customer.country,
             Customer.vat_id,
+            Customer.unit_price,
+            Customer.payment_method,
         ).where(among(Customer.id, customer_ids))
     ).all()
     wanted = set(customer_ids)
@@ -374,7 +465,53 @@ def _load_batch(customer_ids: list[int], period: date):
         ).all()
     )
     existing = {cid: iid for cid, iid in existing.items() if cid in wanted}
-    return customers, subs, keys, existing
+    return customers, subs, keys, existing, _load_services(customer_ids, wanted, period, last)
+
+
+def _load_services(
+    customer_ids: list[int], wanted: set[int], period: date, last: date
+) -> dict[int, list[ServiceRow]]:
+    """The batch's additional subscriptions running in the month with the suspensions that
+    touch it: one query for the whole batch."""
+    service, pause = ServiceSubscription, ServiceSuspension
+    rows = db.session.execute(
+        db.select(
+            service.id,
+            service.customer_id,
+            service.name,
+            service.internal_ips,
+            service.external_ips,
+            service.started_on,
+            service.ended_on,
+            service.term_end,
+            service.auto_renew,
+            pause.suspended_from,
+            pause.suspended_until,
+        )
+        .outerjoin(
+            pause,
+            (pause.subscription_id == service.id)
+            & (pause.suspended_from <= last)
+            & (pause.suspended_until.is_(None) | (pause.suspended_until >= period)),
+        )
+        .where(
+            among(service.customer_id, customer_ids),
+            service.started_on <= last,
+            service.ended_on.is_(None) | (service.ended_on >= period),
+        )
+        .order_by(service.customer_id, service.name, service.id)
+    ).all()
+    found: dict[int, tuple[tuple, list]] = {}
+    for row in rows:
+        if row.customer_id not in wanted:
+            continue
+        facts, pauses = found.setdefault(row.id, (tuple(row[:9]), []))
+        if row.suspended_from is not None:
+            pauses.append((row.suspended_from, row.suspended_until))
+    services: dict[int, list[ServiceRow]] = {}
+    for facts, pauses in found.values():
+        services.setdefault(facts[1], []).append(ServiceRow(*facts, suspensions=tuple(pauses)))
+    return services
 
 
 _INVOICE_COLUMNS = (
@@ -423,7 +560,7 @@ def draft_batch(
     tiers = tiers if tiers is not None else load_tiers()
     if ip_purchase_price is None:
         ip_purchase_price = ip_purchase_price_setting()
-    customers, subs, keys, existing = _load_batch(customer_ids, period)
+    customers, subs, keys, existing, services = _load_batch(customer_ids, period)
     orders = covering_orders(customer_ids, period)
     credits = ledger.balances([row.id for row in customers if row.id not in existing])
     result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
@@ -445,6 +582,9 @@ def draft_batch(
             keys,
             ip_purchase_price,
             memo,
+            services=services.get(row.id),
+            unit_price=row.unit_price,
+            payment_method=row.payment_method or "",
         )
         if draft.skip:
             result.skipped[draft.skip] = result.skipped.get(draft.skip, 0) + 1

@@ -1,5 +1,6 @@
-"""The month-end run (SPEC §8): apply changes, expire runtimes, draft, review, finalize, charge,
-e-mail — restartable at every step.
+"""The month-end run (SPEC §8): apply changes, expire runtimes, renew or end additional
+subscriptions whose term is over, draft, review, finalize, charge, e-mail — restartable at every
+step.
 
 One ``BillingRun`` row per booking month is the guard against two runs (its period is unique).
 Work happens in batches whose results are committed together with the run's checkpoint, so a
@@ -38,6 +39,7 @@ from .errors import DomainError, NotFound
 from .i18n import _
 from .invoicing import draft_batch, finalize_batch, ip_purchase_price_setting
 from .pricing import load_tiers
+from .service_subscriptions import renew_due
 from .settings import get_setting, set_setting
 
 BATCH = 500
@@ -274,9 +276,10 @@ def _checkpoint(run: BillingRun, owner: str) -> None:
 def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
     if run.processed == 0:
         report = apply_due_changes(clock)
+        renewals = renew_due(clock)
         run = get_run(run.id)
         run.changes_applied += report.applied
-        run.subscriptions_expired += report.expired
+        run.subscriptions_expired += report.expired + renewals.ended
         run.total = db.session.scalar(db.select(db.func.count()).select_from(Customer))
         _checkpoint(run, owner)
         db.session.commit()

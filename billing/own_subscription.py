@@ -45,6 +45,7 @@ from .customers import (
     get_customer,
     pending_change,
     refresh_summary,
+    subscription_price,
 )
 from .distribution import (
     REACTIVATION,
@@ -56,7 +57,7 @@ from .distribution import (
 )
 from .errors import DomainError
 from .i18n import _
-from .pricing import to_cents
+from .pricing import average_ip_price, to_cents
 from .selfservice import load_self_service
 
 TRIAL_DAYS = 30
@@ -147,6 +148,8 @@ def overview(customer_id: int) -> Overview:
     sub = current_subscription(customer_id)
     settings = load_self_service()
     trial = is_trial(sub)
+    # the main subscription's own figures (the list columns add additional subscriptions)
+    price = Decimal("0.00") if trial or sub is None else subscription_price(sub)
     allowed = may_change(customer)
     needs_card = False
     if allowed and (sub is None or trial):
@@ -158,8 +161,8 @@ def overview(customer_id: int) -> Overview:
         customer=customer,
         subscription=sub,
         pending=pending_change(customer_id),
-        monthly_price=Decimal("0.00") if trial else customer.monthly_price,
-        average_ip_price=None if trial else customer.average_ip_price,
+        monthly_price=price,
+        average_ip_price=None if trial or sub is None else average_ip_price(price, sub.total_ips),
         trial_until=sub.valid_until if trial else None,
         may_change=allowed,
         needs_card=needs_card,

@@ -12,7 +12,15 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func
 
-from models import Customer, PriceBasis, Subscription, SubscriptionState, db
+from models import (
+    Customer,
+    PriceBasis,
+    ServiceState,
+    ServiceSubscription,
+    Subscription,
+    SubscriptionState,
+    db,
+)
 
 from . import audit
 from .clock import Clock
@@ -146,12 +154,20 @@ def save_tiers(new_tiers: Sequence[Tier], actor, clock: Clock) -> int:
         )
         .scalar_subquery()
     )
+    # the list columns of a customer with active additional subscriptions add those up, so
+    # such customers are repriced one by one below instead of by their total
+    with_services = (
+        db.select(ServiceSubscription.customer_id)
+        .where(ServiceSubscription.state == ServiceState.ACTIVE.value)
+        .scalar_subquery()
+    )
     for n, _customers in _tier_priced_totals():
         price = monthly_price(n, ordered)
         result = db.session.execute(
             db.update(Customer)
             .where(
                 Customer.id.in_(tier_priced),
+                Customer.id.not_in(with_services),
                 Customer.internal_ips + Customer.external_ips == n,
                 Customer.monthly_price != price,
             )
@@ -163,5 +179,11 @@ def save_tiers(new_tiers: Sequence[Tier], actor, clock: Clock) -> int:
             .execution_options(synchronize_session=False)
         )
         changed += result.rowcount or 0
+    from .customers import refresh_summary
+
+    for customer in db.session.scalars(db.select(Customer).where(Customer.id.in_(with_services))):
+        before = customer.monthly_price
+        refresh_summary(customer, ordered)
+        changed += int(customer.monthly_price != before)
     db.session.commit()
     return changed

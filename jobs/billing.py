@@ -1,4 +1,5 @@
-"""Billing jobs: scheduled changes, runtime ends, project-key expiry notices, month-end runs."""
+"""Billing jobs: scheduled changes, runtime ends, renewals of additional subscriptions,
+project-key expiry notices, month-end runs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from billing.changes import apply_due_changes
 from billing.errors import DomainError
 from billing.monthend import Hooks
 from billing.project_keys import expiry_notices
+from billing.service_subscriptions import renew_due
 from billing.staff import staff_recipients
 
 from . import enqueue, job
@@ -24,6 +26,13 @@ log = logging.getLogger("msp.jobs.billing")
 def apply_changes() -> dict:
     report = apply_due_changes(current_app.config["CLOCK"])
     return {"applied": report.applied, "expired": report.expired}
+
+
+@job
+def renew_subscriptions() -> dict:
+    """Renew additional subscriptions whose term ended (auto-renew on) or end them (off)."""
+    report = renew_due(current_app.config["CLOCK"])
+    return {"renewed": report.renewed, "ended": report.ended}
 
 
 @job

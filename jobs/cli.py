@@ -45,6 +45,18 @@ def apply_changes_command() -> None:
     )
 
 
+@billing_group.command("renew-subscriptions")
+@with_appcontext
+def renew_subscriptions_command() -> None:
+    """Renew additional subscriptions whose term ended, or end them when auto-renew is off."""
+    from .billing import renew_subscriptions
+
+    result = renew_subscriptions()
+    click.echo(
+        f"Renewed {result['renewed']} subscription(s); ended {result['ended']} subscription(s)."
+    )
+
+
 @billing_group.command("notify-expiring-keys")
 @with_appcontext
 def notify_expiring_keys_command() -> None:

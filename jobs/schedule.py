@@ -42,6 +42,12 @@ PERIODIC = (
         "apply scheduled changes due today; end expired runtimes",
     ),
     Periodic(
+        billing.renew_subscriptions,
+        "billing",
+        "10 0 * * *",
+        "renew additional subscriptions whose term ended (auto-renew on), end the others",
+    ),
+    Periodic(
         billing.notify_expiring_keys,
         "mail",
         "0 7 * * *",

@@ -15,6 +15,7 @@ from .base import (
     PriceBasis,
     ProjectKeyState,
     ServiceMode,
+    ServiceState,
     StaffRole,
     SubscriptionState,
     db,
@@ -37,7 +38,7 @@ from .profile import (
 from .reset import PasswordReset
 from .saved_view import SavedView
 from .stripe import AttemptState, EventState, PaymentAttempt, StripeEvent
-from .subscription import ScheduledChange, Subscription
+from .subscription import ScheduledChange, ServiceSubscription, ServiceSuspension, Subscription
 from .user import StaffUser, User
 
 __all__ = [
@@ -82,6 +83,9 @@ __all__ = [
     "ProjectKeyState",
     "SavedView",
     "ScheduledChange",
+    "ServiceState",
+    "ServiceSubscription",
+    "ServiceSuspension",
     "ServiceMode",
     "Setting",
     "StaffRole",

@@ -91,6 +91,14 @@ class SubscriptionState(StrEnum):
     EXPIRED = "expired"
 
 
+class ServiceState(StrEnum):
+    """State of an additional subscription (Sectigo, SPEC §11)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    ENDED = "ended"
+
+
 class PriceBasis(StrEnum):
     TIERS = "tiers"
     CUSTOMER_PRICE = "customer_price"
@@ -153,7 +161,12 @@ def check_in(column: str, enum_cls: type[StrEnum]) -> str:
 
 
 MIGRATION_ONLY_INDEXES = frozenset(
-    {"uq_user_account_email_lower", "uq_staff_user_email_lower", "ix_customer_search_trgm"}
+    {
+        "uq_user_account_email_lower",
+        "uq_staff_user_email_lower",
+        "ix_customer_search_trgm",
+        "uq_service_subscription_name",
+    }
 )
 
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import (
@@ -14,6 +24,7 @@ from .base import (
     ChangeState,
     PaymentMethodCode,
     PriceBasis,
+    ServiceState,
     SubscriptionState,
     check_in,
 )
@@ -95,3 +106,82 @@ class ScheduledChange(Base):
         if self.kind == ChangeKind.CANCEL:
             return f"cancel on {self.effective_date}"
         return f"{self.internal_ips}+{self.external_ips} IPs on {self.effective_date}"
+
+
+class ServiceSubscription(Base):
+    """An additional, named subscription of a customer next to its main IP subscription
+    (Sectigo's "several subscriptions per customer", SPEC §11): its own IP counts and term,
+    auto-renewal, and suspension. The name is unique per customer among those not ended
+    (case-insensitive; the expression index is written in the migration)."""
+
+    __tablename__ = "service_subscription"
+    __table_args__ = (
+        CheckConstraint("internal_ips >= 0 AND external_ips >= 0", name="ips_non_negative"),
+        CheckConstraint("internal_ips + external_ips >= 1", name="ips_total"),
+        CheckConstraint("term_months IN (1, 12, 24, 36)", name="term_months"),
+        CheckConstraint(check_in("state", ServiceState), name="state"),
+        Index("ix_service_subscription_customer_id", "customer_id", "state"),
+        Index("ix_service_subscription_state_term_end", "state", "term_end"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    internal_ips: Mapped[int] = mapped_column(Integer)
+    external_ips: Mapped[int] = mapped_column(Integer)
+    term_months: Mapped[int] = mapped_column(Integer)
+    started_on: Mapped[date]
+    # the last day of the current term; a renewal moves it on by one term
+    term_end: Mapped[date]
+    auto_renew: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(16), default=ServiceState.ACTIVE.value)
+    # the last day of service (billed up to and including it)
+    ended_on: Mapped[date | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    suspensions: Mapped[list[ServiceSuspension]] = relationship(
+        order_by="ServiceSuspension.suspended_from, ServiceSuspension.id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def total_ips(self) -> int:
+        return self.internal_ips + self.external_ips
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.internal_ips}+{self.external_ips} IPs ({self.state})"
+
+
+class ServiceSuspension(Base):
+    """One period in which an additional subscription was suspended (not billed, not usable),
+    from ``suspended_from`` to ``suspended_until`` inclusive; open while it lasts."""
+
+    __tablename__ = "service_suspension"
+    __table_args__ = (Index("ix_service_suspension_subscription", "subscription_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("service_subscription.id", ondelete="CASCADE")
+    )
+    suspended_from: Mapped[date]
+    suspended_until: Mapped[date | None]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+
+    def __str__(self) -> str:
+        return f"suspended {self.suspended_from} – {self.suspended_until or '…'}"
+
+
+Index(
+    "uq_service_subscription_name",
+    ServiceSubscription.customer_id,
+    func.lower(ServiceSubscription.name),
+    unique=True,
+    sqlite_where=text("state <> 'ended'"),
+    postgresql_where=text("state <> 'ended'"),
+)

@@ -1,5 +1,6 @@
 """Portal → Subscription (SPEC §4 IP Distribution, §10; seed 3.5): the current figures, and for
-self-service customers the change form with the staff form's live price preview."""
+self-service customers the change form with the staff form's live price preview; the
+additional subscriptions (SPEC §11) read-only."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from billing.cards import failed_card_invoices
 from billing.distribution import parse_counts, result_message
 from billing.errors import Conflict, DomainError
 from billing.invoicing import current_currency
+from billing.service_subscriptions import listing
 
 from . import bp
 from .forms import form_error
@@ -109,6 +111,7 @@ def subscription():
         compare_total=0 if trial or current is None else current.total_ips,
         failed_invoices=failed_card_invoices(user.customer_id),
         currency=current_currency(),
+        services=listing(user.customer_id),
     )
 
 

@@ -265,6 +265,7 @@ def seed_demo(clock: Clock) -> dict:
     _partners_and_saved_views(clock)
     _tags_and_credit(clock)
     _profile_examples(clock)
+    _subscription_examples(clock)
     return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
 
 
@@ -392,6 +393,41 @@ def _profile_examples(clock: Clock) -> None:
             SYSTEM,
             clock,
         )
+
+
+DEMO_SERVICES = (
+    # name, internal, external, term in months, auto-renew, suspended
+    ("Site Hamburg", 8, 2, 12, True, True),
+    ("Site M\u00fcnchen", 4, 1, 1, False, False),
+)
+
+
+def _subscription_examples(clock: Clock) -> None:
+    """A customer with two additional subscriptions, one suspended and one that will not
+    renew (issue 7 item 5)."""
+    from billing import service_subscriptions as services
+    from models import ServiceSubscription
+
+    owner = db.session.scalars(
+        db.select(Customer)
+        .where(Customer.status == "active", Customer.service_mode == "managed")
+        .order_by(Customer.company_name)
+        .offset(1)
+        .limit(1)
+    ).first()
+    if owner is None or db.session.scalar(
+        db.select(ServiceSubscription.id).where(ServiceSubscription.customer_id == owner.id)
+    ):
+        return
+    for name, internal, external, term, auto_renew, suspended in DEMO_SERVICES:
+        sub = services.add_service(
+            owner.id,
+            services.ServiceInput(name, internal, external, term, auto_renew),
+            SYSTEM,
+            clock,
+        )
+        if suspended:
+            services.suspend_service(owner.id, sub.id, SYSTEM, clock)
 
 
 DEMO_KEYS = (

@@ -12,6 +12,7 @@ from models import (
     PaymentMethod,
     PriceTier,
     ScheduledChange,
+    ServiceSubscription,
     StaffUser,
     Subscription,
     db,
@@ -45,6 +46,7 @@ def _counts() -> dict:
             Subscription,
             Invoice,
             ScheduledChange,
+            ServiceSubscription,
             PriceTier,
             PaymentMethod,
             AuditEvent,
@@ -54,7 +56,8 @@ def _counts() -> dict:
 
 def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     """Demo data: every status, both modes, every payment method, both languages, a pending
-    decrease, a project-key customer, one marked for deletion, six months of invoices."""
+    decrease, a project-key customer, one marked for deletion, six months of invoices, and a
+    customer with two additional subscriptions (one suspended, one not renewing; SPEC §11)."""
     runner = any_app.test_cli_runner()
     first = runner.invoke(args=["seed", "demo"])
     assert first.exit_code == 0, first.output
@@ -91,6 +94,10 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
         db.select(Customer).where(Customer.payment_method == "project_key")
     )
     assert key_customer.service_mode == "managed"
+    services = db.session.scalars(db.select(ServiceSubscription)).all()
+    assert len({s.customer_id for s in services}) == 1 and len(services) == 2
+    assert {s.state for s in services} == {"active", "suspended"}
+    assert {s.auto_renew for s in services} == {True, False}
     months = distinct(Invoice.period)
     assert len(months) >= 6
     assert distinct(Invoice.state) >= {"paid", "finalized"}
@@ -110,3 +117,10 @@ def test_seed_demo_rejects_a_negative_count(app, runner):
     result = runner.invoke(args=["seed", "demo", "--customers", "-3"])
     assert result.exit_code != 0
     assert db.session.query(Customer).count() == 0
+
+
+def test_billing_renew_subscriptions_command(app, runner):
+    """SPEC §11: renewals of additional subscriptions can be run by hand."""
+    result = runner.invoke(args=["billing", "renew-subscriptions"])
+    assert result.exit_code == 0, result.output
+    assert "Renewed 0 subscription(s); ended 0 subscription(s)." in result.output

@@ -67,7 +67,8 @@ def test_queue_names_are_fixed(app):
 
 
 def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
-    """Issue pricing/project keys: the 30-day key notice and scheduled changes run daily."""
+    """Issue pricing/project keys: the 30-day key notice and scheduled changes run daily;
+    SPEC §11: additional subscriptions are renewed or ended daily."""
     from redis import Redis
     from rq.cron import CronScheduler
 
@@ -77,6 +78,7 @@ def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
     funcs = {p.func for p in PERIODIC}
     assert funcs == {
         billing_jobs.apply_changes,
+        billing_jobs.renew_subscriptions,
         billing_jobs.notify_expiring_keys,
         billing_jobs.start_month_end,
         billing_jobs.resume_stalled_runs,
@@ -87,7 +89,7 @@ def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
     scheduler = build_scheduler(Redis.from_url(redis_server.url))
     assert isinstance(scheduler, CronScheduler)
     jobs = scheduler.get_jobs()
-    assert len(jobs) == 4
+    assert len(jobs) == 5
     assert all(job.get_next_enqueue_time() is not None for job in jobs)
 
 
@@ -106,6 +108,7 @@ def test_scheduled_jobs_run_in_a_worker(app, redis_server):
         assert job.get_status() == "finished"
     results = {job.func_name.rsplit(".", 1)[1]: job.return_value() for job in enqueued}
     assert results["apply_changes"] == {"applied": 0, "expired": 0}
+    assert results["renew_subscriptions"] == {"renewed": 0, "ended": 0}
     assert results["notify_expiring_keys"] == 0
     assert results["resume_stalled_runs"] == []
     assert isinstance(results["start_month_end"], int), "the month-end run was started"

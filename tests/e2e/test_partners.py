@@ -79,7 +79,7 @@ def test_partner_is_created_assigned_filtered_disabled_and_enabled(staff_page, l
         )
         page.locator("#disable-partner-form button[type=submit]").click()
         expect(page.locator(".alert-success")).to_contain_text(
-            f"{PARTNER} is disabled; its 1 customers keep it as their partner."
+            f"{PARTNER} is disabled; its 1 customer keeps it as their partner."
         )
         row = _partner_row(page, PARTNER)
         expect(row.locator("[data-enabled]")).to_have_text("Disabled")
@@ -96,7 +96,7 @@ def test_partner_is_created_assigned_filtered_disabled_and_enabled(staff_page, l
         page.goto("/admin/partners/")
         _partner_row(page, PARTNER).get_by_role("button", name="Enable").click()
         expect(page.locator(".alert-success")).to_contain_text(
-            "The partner is enabled again (1 customers)."
+            "The partner is enabled again (1 customer)."
         )
         expect(_partner_row(page, PARTNER).locator("[data-enabled]")).to_have_text("Enabled")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 
@@ -108,10 +108,11 @@ class PartnersView(SecureBaseView):
         if request.method == "POST" and form.validate_on_submit():
             affected = partner_rules.set_partner_enabled(partner_id, False, staff_actor(), clock())
             flash(
-                _(
-                    "%(name)s is disabled; its %(n)d customers keep it as their partner.",
+                ngettext(
+                    "%(name)s is disabled; its %(num)d customer keeps it as their partner.",
+                    "%(name)s is disabled; its %(num)d customers keep it as their partner.",
+                    affected,
                     name=partner.name,
-                    n=affected,
                 ),
                 "success",
             )
@@ -135,7 +136,11 @@ class PartnersView(SecureBaseView):
             except NotFound:
                 abort(404)
             flash(
-                _("The partner is enabled again (%(n)d customers).", n=affected),
+                ngettext(
+                    "The partner is enabled again (%(num)d customer).",
+                    "The partner is enabled again (%(num)d customers).",
+                    affected,
+                ),
                 "success",
             )
         return redirect(url_for(".index"))

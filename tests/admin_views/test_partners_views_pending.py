@@ -68,6 +68,39 @@ def test_partner_screen_create_rename_disable_enable(app, staff_client, clock):
     assert staff_client.get("/admin/partners/999/disable/").status_code == 404
 
 
+def _toggle(client, partner_id: int, action: str) -> str:
+    """POST Disable or Enable of a partner and read the page it leads to."""
+    answer = client.post(
+        f"/admin/partners/{partner_id}/{action}/",
+        data={"csrf_token": client.token},
+        follow_redirects=True,
+    )
+    return answer.get_data(as_text=True)
+
+
+def test_disable_and_enable_count_one_customer_in_the_singular(app, staff_client, clock):
+    """SPEC §11: disabling and enabling a partner of one customer says "1 customer" (not
+    "1 customers"), in English and German."""
+    partner = partners.create_partner("Solo Reseller", SYSTEM, clock)
+    partners.assign_partner(factories.customer(app).id, partner.id, SYSTEM, clock)
+
+    assert "Solo Reseller is disabled; its 1 customer keeps it as their partner." in _toggle(
+        staff_client, partner.id, "disable"
+    )
+    assert "The partner is enabled again (1 customer)." in _toggle(
+        staff_client, partner.id, "enable"
+    )
+
+    staff_client.post(
+        "/admin/language/",
+        data={"language": "de", "next": "/admin/", "csrf_token": staff_client.token},
+    )
+    assert "sein 1 Kunde behält ihn als Partner." in _toggle(staff_client, partner.id, "disable")
+    assert "Der Partner ist wieder aktiviert (1 Kunde)." in _toggle(
+        staff_client, partner.id, "enable"
+    )
+
+
 def test_partner_assignment_on_details(app, staff_client, clock):
     enabled = partners.create_partner("Enabled One", SYSTEM, clock)
     disabled = partners.create_partner("Disabled One", SYSTEM, clock)

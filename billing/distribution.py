@@ -221,13 +221,14 @@ def change_ip_distribution(
             created_at=clock.now(),
         )
         db.session.add(replacement)
-        pending = pending_change(customer_id)
-        if pending is not None:
-            pending.state = ChangeState.WITHDRAWN.value
         target = replacement
     else:
         sub.internal_ips, sub.external_ips = internal_ips, external_ips
         target = sub
+    pending = pending_change(customer_id) if plan.increase else None
+    if pending is not None:
+        # the increase happened now: a change waiting for the 1st would undo it
+        pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
     _touch(customer, clock)

@@ -35,6 +35,7 @@ test: install lint
 bench: install
 	$(BIN)/python bench/list_and_export.py
 	$(BIN)/python bench/month_end_drafting.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ from flask_migrate import Migrate
 from flask_talisman import Talisman
 from flask_talisman.talisman import NONCE_LENGTH, get_random_string
 from flask_wtf import CSRFProtect
+from wtforms import IntegerField
 
 from models import db
 
@@ -72,3 +73,15 @@ class SecurityHeaders(Talisman):
 talisman = SecurityHeaders()
 
 __all__ = ["babel", "csrf", "db", "limiter", "login_manager", "mail", "migrate", "talisman"]
+
+
+class CountField(IntegerField):
+    """A whole number of IPs. WTForms' own ``IntegerField`` accepts any length of digits, and
+    its ``NumberRange`` then fails on a number too large for a float (a server error); this one
+    refuses more than twelve digits as not a valid number."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and abs(self.data) >= 10**12:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))

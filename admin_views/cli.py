@@ -97,17 +97,19 @@ def register_customer_cli(app: Flask) -> None:
     @customers_group.command("erase-pending")
     def erase_pending():
         """Queue the erasure of every customer marked for deletion but not yet erased."""
-        from billing.deletion import deletion_notice
+        from billing.deletion import deletion_notice, request_erasure
         from jobs.customers import queue_erasure
         from models import Customer, db
 
+        clock = current_app.config["CLOCK"]
         pending = db.session.scalars(
             db.select(Customer.id).where(
                 Customer.marked_for_deletion_at.is_not(None), Customer.erased_at.is_(None)
             )
         ).all()
         for customer_id in pending:
-            queue_erasure(customer_id, deletion_notice(customer_id, ""))
+            request_erasure(customer_id, deletion_notice(customer_id, ""), clock)
+            queue_erasure(customer_id)
         click.echo(f"Queued {len(pending)} erasure(s).")
 
 

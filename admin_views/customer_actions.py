@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from billing import customers as lifecycle
 from billing.addresses import AddressInput, address_of, edit_address
 from billing.customers import NewCustomer
-from billing.deletion import deletion_notice
+from billing.deletion import delete_customer
 from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
 from billing.errors import DomainError
 from jobs.customers import queue_erasure
@@ -355,17 +355,20 @@ class CustomerActionsMixin:
                 else (form.confirmation.data or "")
             )
             try:
-                notice = deletion_notice(
-                    customer.id, current_user.email, current_user.language or "en"
-                )
-                lifecycle.request_deletion(
-                    customer.id, confirmation, staff_actor(), clock(), form.seen_version()
+                delete_customer(
+                    customer.id,
+                    confirmation,
+                    current_user.email,
+                    current_user.language or "en",
+                    staff_actor(),
+                    clock(),
+                    form.seen_version(),
                 )
             except DomainError as error:
                 field_error(form, error)
             else:
                 try:
-                    queue_erasure(customer.id, notice)
+                    queue_erasure(customer.id)
                 except RedisError:
                     flash(
                         _(

@@ -8,6 +8,7 @@ import uuid
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("msp.errors")
@@ -76,6 +77,33 @@ def register_error_handlers(app: Flask) -> None:
         if status == 429 and breached is not None:
             return (*page, {"Retry-After": str(breached.get_expiry())})
         return page
+
+    @app.before_request
+    def refuse_nul_bytes():
+        """No text the product stores may hold a NUL byte (PostgreSQL refuses it): a form
+        submission that carries one gets a clear 400 before anything runs."""
+        fields = request.form.items(multi=True) if request.method == "POST" else ()
+        if any("\x00" in key or "\x00" in value for key, value in fields):
+            return _page(
+                400,
+                _("Bad request"),
+                _("The input contains characters that cannot be stored. Please correct it."),
+            )
+        return None
+
+    @app.errorhandler(DataError)
+    def unstorable_value(error: DataError):
+        """A value the database cannot store (too long, out of range) that no form check
+        caught: nothing was saved, and the user is told so instead of a server error."""
+        log.warning("refused a value the database cannot store on %s: %s", request.path, error)
+        from models import db
+
+        db.session.rollback()
+        return _page(
+            400,
+            _("Bad request"),
+            _("A value is too long or out of range; nothing was saved. Please correct it."),
+        )
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

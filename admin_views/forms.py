@@ -9,13 +9,21 @@ from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
-    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
+
+from extensions import CountField
 
 
 def country_choices():
@@ -52,13 +60,9 @@ class NewCustomerForm(FlaskForm):
 
 
 class IpDistributionForm(VersionedForm):
-    total_ips = IntegerField(lazy_gettext("Total IP's"), [InputRequired(), NumberRange(min=1)])
-    internal_ips = IntegerField(
-        lazy_gettext("IP's Internal"), [InputRequired(), NumberRange(min=0)]
-    )
-    external_ips = IntegerField(
-        lazy_gettext("IP's External"), [InputRequired(), NumberRange(min=0)]
-    )
+    total_ips = CountField(lazy_gettext("Total IP's"), [InputRequired(), NumberRange(min=1)])
+    internal_ips = CountField(lazy_gettext("IP's Internal"), [InputRequired(), NumberRange(min=0)])
+    external_ips = CountField(lazy_gettext("IP's External"), [InputRequired(), NumberRange(min=0)])
     instantly = BooleanField(lazy_gettext("Perform action instantly"))
 
 
@@ -119,7 +123,9 @@ class MailSettingsForm(FlaskForm):
 
 
 class TestMailForm(FlaskForm):
-    recipient = EmailField(lazy_gettext("Send a test e-mail to"), [DataRequired()])
+    recipient = EmailField(
+        lazy_gettext("Send a test e-mail to"), [DataRequired(), Length(max=254), Email()]
+    )
 
 
 class CustomerPriceForm(VersionedForm):

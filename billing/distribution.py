@@ -74,6 +74,9 @@ class Preview:
         }
 
 
+MAX_IPS = 1_000_000
+
+
 def parse_counts(total, internal, external) -> tuple[int, int]:
     """Validate form input: whole numbers, each ≥ 0, total ≥ 1, internal + external = total."""
     try:
@@ -89,7 +92,7 @@ def parse_counts(total, internal, external) -> tuple[int, int]:
             _("Internal and external IPs must add up to the total (%(total)d).", total=total_n),
             field="external_ips",
         )
-    if total_n > 1_000_000:
+    if total_n > MAX_IPS:
         raise DomainError(_("At most 1,000,000 IPs per customer."), field="total_ips")
     return internal_n, external_n
 
@@ -107,6 +110,8 @@ def preview(
 ) -> Preview:
     """The price effect of a change: new monthly price, average IP price and the prorated
     amount an immediate increase adds to this month's invoice (calendar days, booking month)."""
+    if not (0 <= internal_ips <= MAX_IPS and 0 <= external_ips <= MAX_IPS):
+        raise DomainError(_("At most 1,000,000 IPs per customer."), field="total_ips")
     customer = get_customer(customer_id)
     sub = current_subscription(customer_id)
     tiers = load_tiers()
@@ -221,13 +226,14 @@ def change_ip_distribution(
             created_at=clock.now(),
         )
         db.session.add(replacement)
-        pending = pending_change(customer_id)
-        if pending is not None:
-            pending.state = ChangeState.WITHDRAWN.value
         target = replacement
     else:
         sub.internal_ips, sub.external_ips = internal_ips, external_ips
         target = sub
+    pending = pending_change(customer_id) if plan.increase else None
+    if pending is not None:
+        # the increase happened now: a change waiting for the 1st would undo it
+        pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
     _touch(customer, clock)

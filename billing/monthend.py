@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from models import (
     BillingRun,
@@ -220,6 +220,9 @@ class Hooks:
     payment_failed: Callable[[int], object] = lambda invoice_id: None
     charge: Callable[[int, Clock], object] | None = None
     progress: Callable[[BillingRun], object] = lambda run: None
+    # errors of a service that comes back by itself (the job queue): they stop the worker but
+    # leave the run to be continued, like the database going away does
+    transient: tuple[type[Exception], ...] = ()
 
 
 def new_owner() -> str:
@@ -246,6 +249,9 @@ def work(run_id: int, clock: Clock, hooks: Hooks | None = None, *, owner: str = 
     except LeaseLost:
         db.session.rollback()
         return get_run(run_id).state
+    except (OperationalError, *hooks.transient):
+        _release(run_id, owner)
+        raise
     except Exception as error:
         db.session.rollback()
         run = get_run(run_id)
@@ -256,6 +262,23 @@ def work(run_id: int, clock: Clock, hooks: Hooks | None = None, *, owner: str = 
         db.session.commit()
         raise
     return get_run(run_id).state
+
+
+def _release(run_id: int, owner: str) -> None:
+    """The database or the queue went away: give the lease up (when the database is there to
+    hear it) so the periodic check continues the run at once instead of after the lease. The
+    batch being written is rolled back; the run stays active, never ``failed``."""
+    try:
+        db.session.rollback()
+        db.session.execute(
+            db.update(BillingRun)
+            .where(BillingRun.id == run_id, BillingRun.lease_owner == owner)
+            .values(lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
 
 
 class LeaseLost(Exception):

@@ -67,9 +67,11 @@ def _clean_name(name: str | None, exclude_id: int | None = None) -> str:
         raise DomainError(
             _("The name is too long (at most %(n)d characters).", n=NAME_MAX), field="name"
         )
+    # the database's lower() may leave non-ASCII letters alone (C locale): compare exactly too
     clash = db.session.scalar(
         db.select(Partner.id).where(
-            func.lower(Partner.name) == name.lower(), Partner.id != (exclude_id or 0)
+            (func.lower(Partner.name) == name.lower()) | (Partner.name == name),
+            Partner.id != (exclude_id or 0),
         )
     )
     if clash is not None:

@@ -49,12 +49,21 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
 NOTICE_DAYS = 30
 
 
+# the largest amount the price columns hold (12 digits, 2 of them decimals)
+MAX_AMOUNT = Decimal("10000000000")
+
+
 def _decimal(value, field: str, message: str) -> Decimal:
     try:
         number = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:
         raise DomainError(message, field=field) from None
-    if not number.is_finite() or number < 0 or number.as_tuple().exponent < -2:
+    if (
+        not number.is_finite()
+        or number < 0
+        or number >= MAX_AMOUNT
+        or number.as_tuple().exponent < -2
+    ):
         raise DomainError(message, field=field)
     return number
 
@@ -122,7 +131,10 @@ def create_key(
 def import_keys(text: str, actor: Actor, clock: Clock) -> int:
     """Import CSV lines ``key,ip_count,runtime_months,purchase_price`` (a header line is
     allowed). All or nothing: any bad line refuses the whole import and names the lines."""
-    rows = list(csv.reader(io.StringIO(text or "")))
+    try:
+        rows = list(csv.reader(io.StringIO(text or "", newline="")))
+    except csv.Error:
+        raise DomainError(_("The file is not a CSV file with one key per line.")) from None
     if rows and rows[0] and rows[0][0].strip().lower() == "key":
         rows = rows[1:]
     rows = [r for r in rows if any(cell.strip() for cell in r)]

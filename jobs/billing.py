@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app
+from redis.exceptions import RedisError
 
 from billing import monthend
 from billing.audit import SYSTEM
@@ -63,6 +64,7 @@ def _hooks() -> Hooks:
         queue_invoice_email=queue_invoice_email,
         payment_failed=payment_failed,
         charge=stripe_gateway.charge_invoice,
+        transient=(RedisError,),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from redis import Redis
 from rq.cron import CronScheduler
 
-from . import billing
+from . import billing, customers
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ PERIODIC = (
         "billing",
         "*/5 * * * *",
         "continue billing runs whose worker died",
+    ),
+    Periodic(
+        customers.resume_stalled_erasures,
+        "default",
+        "*/5 * * * *",
+        "queue customer erasures again whose job was lost or whose worker died",
     ),
     Periodic(
         billing.apply_changes,

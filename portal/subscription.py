@@ -8,7 +8,7 @@ from flask import abort, flash, jsonify, redirect, render_template, request, url
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField
+from wtforms import BooleanField, HiddenField
 from wtforms.validators import InputRequired, NumberRange
 
 from billing import own_subscription
@@ -18,6 +18,7 @@ from billing.distribution import parse_counts, result_message
 from billing.errors import Conflict, DomainError
 from billing.invoicing import current_currency
 from billing.service_subscriptions import listing
+from extensions import CountField
 
 from . import bp
 from .forms import form_error
@@ -26,13 +27,9 @@ from .security import client_ip, clock, portal_user, user_required
 
 class SubscriptionForm(FlaskForm):
     version = HiddenField()
-    total_ips = IntegerField(lazy_gettext("Total IP's"), [InputRequired(), NumberRange(min=1)])
-    internal_ips = IntegerField(
-        lazy_gettext("IP's Internal"), [InputRequired(), NumberRange(min=0)]
-    )
-    external_ips = IntegerField(
-        lazy_gettext("IP's External"), [InputRequired(), NumberRange(min=0)]
-    )
+    total_ips = CountField(lazy_gettext("Total IP's"), [InputRequired(), NumberRange(min=1)])
+    internal_ips = CountField(lazy_gettext("IP's Internal"), [InputRequired(), NumberRange(min=0)])
+    external_ips = CountField(lazy_gettext("IP's External"), [InputRequired(), NumberRange(min=0)])
     instantly = BooleanField(lazy_gettext("Perform action instantly"))
 
     def seen_version(self) -> int | None:

@@ -68,11 +68,13 @@ def test_queue_names_are_fixed(app):
 
 def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
     """Issue pricing/project keys: the 30-day key notice and scheduled changes run daily;
-    SPEC §11: additional subscriptions are renewed or ended daily."""
+    SPEC §11: additional subscriptions are renewed or ended daily; SPEC §4: stuck erasures are
+    queued again."""
     from redis import Redis
     from rq.cron import CronScheduler
 
     from jobs import billing as billing_jobs
+    from jobs import customers as customer_jobs
     from jobs.schedule import PERIODIC, build_scheduler
 
     funcs = {p.func for p in PERIODIC}
@@ -82,6 +84,7 @@ def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
         billing_jobs.notify_expiring_keys,
         billing_jobs.start_month_end,
         billing_jobs.resume_stalled_runs,
+        customer_jobs.resume_stalled_erasures,
     }
     month_end = next(p for p in PERIODIC if p.func is billing_jobs.start_month_end)
     assert month_end.cron.split()[2] == "1", "SPEC §8: the month-end run starts on the 1st"
@@ -89,7 +92,7 @@ def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
     scheduler = build_scheduler(Redis.from_url(redis_server.url))
     assert isinstance(scheduler, CronScheduler)
     jobs = scheduler.get_jobs()
-    assert len(jobs) == 5
+    assert len(jobs) == len(PERIODIC) == 6
     assert all(job.get_next_enqueue_time() is not None for job in jobs)
 
 

@@ -1,5 +1,5 @@
-"""A test-only RQ worker for the month-end reliability tests: what ``flask worker`` runs, with a
-fixed clock, a short run lease and an optional pause inside each drafting batch.
+"""A test-only RQ worker for the reliability tests: what ``flask worker`` runs, with a fixed
+clock, short leases and optional pauses inside a drafting batch or an erasure.
 
 A test cannot reach into another process: ``flask worker`` takes its clock from ``create_app``
 (the real one) and its lease from ``billing.monthend.LEASE`` (two minutes). This launcher builds
@@ -13,6 +13,14 @@ the app the same way (configuration from the environment: ``DATABASE_URL``, ``RE
 ``MSP_TEST_BATCH_PAUSE``
     seconds to wait after each drafting batch is written and before it is committed
     (default 0): a window in which a test can kill the worker in the middle of a batch.
+``MSP_TEST_BATCH_SIZE``
+    ``billing.monthend.BATCH`` (default: the product's), so a few hundred customers make
+    several batches.
+``MSP_TEST_ERASURE_LEASE_SECONDS``
+    ``billing.deletion.LEASE`` in seconds (default: the product's).
+``MSP_TEST_ERASE_PAUSE``
+    seconds to wait after a customer's personal data is erased and before that is committed
+    (default 0): a window in which a test can kill the worker in the middle of an erasure.
 
 Like ``flask worker`` it forks a work horse per job (the RQ default). Usage::
 
@@ -42,11 +50,24 @@ def _pause_each_batch(seconds: float) -> None:
     monthend.draft_batch = paused
 
 
+def _pause_each_erasure(seconds: float) -> None:
+    from billing import deletion
+
+    erase = deletion._erase_personal_data
+
+    @functools.wraps(erase)
+    def paused(*args, **kwargs):
+        erase(*args, **kwargs)
+        time.sleep(seconds)
+
+    deletion._erase_personal_data = paused
+
+
 def main(argv: list[str]) -> int:
     from rq import Worker
 
     from app import create_app
-    from billing import monthend
+    from billing import deletion, monthend
     from billing.clock import FixedClock
     from jobs import queue, redis_connection
 
@@ -56,9 +77,16 @@ def main(argv: list[str]) -> int:
     clock = FixedClock(datetime.fromisoformat(os.environ["MSP_TEST_NOW"]), timezone)
     if os.environ.get("MSP_TEST_LEASE_SECONDS"):
         monthend.LEASE = timedelta(seconds=float(os.environ["MSP_TEST_LEASE_SECONDS"]))
+    if os.environ.get("MSP_TEST_BATCH_SIZE"):
+        monthend.BATCH = int(os.environ["MSP_TEST_BATCH_SIZE"])
+    if os.environ.get("MSP_TEST_ERASURE_LEASE_SECONDS"):
+        deletion.LEASE = timedelta(seconds=float(os.environ["MSP_TEST_ERASURE_LEASE_SECONDS"]))
     pause = float(os.environ.get("MSP_TEST_BATCH_PAUSE") or 0)
     if pause:
         _pause_each_batch(pause)
+    erase_pause = float(os.environ.get("MSP_TEST_ERASE_PAUSE") or 0)
+    if erase_pause:
+        _pause_each_erasure(erase_pause)
     app = create_app({"CLOCK": clock})
     with app.app_context():
         connection = redis_connection(app.config["REDIS_URL"])

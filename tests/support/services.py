@@ -77,6 +77,10 @@ class Postgres:
                 "--locale=C",
             ]
         )
+        return self.start_server()
+
+    def start_server(self) -> Postgres:
+        """Start the server on the existing cluster (after ``start`` or ``stop_immediately``)."""
         self._run(
             [
                 _pg_bin("pg_ctl"),
@@ -97,6 +101,12 @@ class Postgres:
         wait_for_port(self.port)
         return self
 
+    def stop_immediately(self) -> None:
+        """``pg_ctl stop -m immediate``: no checkpoint, open transactions are lost (a crash);
+        the cluster stays, and ``start_server`` recovers it."""
+        self._run([_pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-m", "immediate", "stop"])
+        self.pid = None
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
@@ -114,11 +124,13 @@ class Postgres:
 
 
 class Redis:
-    """A redis-server without persistence on 127.0.0.1."""
+    """A redis-server on 127.0.0.1, without persistence unless ``appendonly`` (as production
+    runs it: the queues survive a restart)."""
 
-    def __init__(self) -> None:
+    def __init__(self, appendonly: bool = False) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="msp-redis-")
+        self.appendonly = appendonly
         self.process: subprocess.Popen | None = None
 
     def start(self) -> Redis:
@@ -135,7 +147,7 @@ class Redis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
                 "--dir",
                 self.dir,
             ],
@@ -149,11 +161,20 @@ class Redis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
+    def restart(self) -> None:
+        """Stop the server (SIGTERM: it writes its data, if it keeps any) and start it again
+        on the same port."""
+        self.shutdown()
+        self.start()
+
+    def shutdown(self) -> None:
         if self.process is not None:
             os.kill(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=10)
             self.process = None
+
+    def stop(self) -> None:
+        self.shutdown()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -1,0 +1,46 @@
+"""The load scenario at reduced size (SPEC §13 performance; ``make bench`` runs it at 100,000
+customers and 50 users): ``bench/load.py --quick`` builds its own PostgreSQL and Redis, seeds
+2,000 customers through ``flask seed demo --customers``, serves gunicorn with two workers and
+runs locust with 10 users for 20 seconds. No request may fail; timings are reported by
+``make bench``, not asserted here (the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = {
+    "staff: list",
+    "staff: filter",
+    "staff: search",
+    "staff: details",
+    "staff: export",
+    "portal: subscription",
+    "portal: invoices",
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(600)
+def test_staff_and_customers_under_load_get_no_errors(tmp_path):
+    """SPEC §13: staff browsing and portal users at once against gunicorn: 0 errors."""
+    figures = tmp_path / "load.json"
+    result = subprocess.run(
+        [sys.executable, "bench/load.py", "--quick", "--json", str(figures)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert figures.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    pages = {p["page"]: p for p in json.loads(figures.read_text())["pages"]}
+    assert PAGES <= set(pages), f"page types without requests: {PAGES - set(pages)}"
+    assert all(pages[name]["requests"] > 0 for name in PAGES)
+    errors = {name: p["errors"] for name, p in pages.items() if p["errors"]}
+    assert not errors, result.stdout[-3000:]
+    assert result.returncode == 0, result.stdout[-3000:]

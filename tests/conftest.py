@@ -97,6 +97,21 @@ def redis_server(redis_process):
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium, one per session (tests/e2e and tests/reliability share it)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
 def localstripe():
     server = LocalStripe().start()
     yield server

@@ -53,9 +53,11 @@ class Demo:
 
 def _extras(clock) -> None:
     """What the demo does not have by itself but the routes name: a team member and a pending
-    invite, a billing run awaiting approval, a Stripe event and an e-mail log entry."""
+    invite, an additional subscription, a billing run awaiting approval, a Stripe event and an
+    e-mail log entry."""
     from billing import customers as lifecycle
     from billing import monthend
+    from billing import service_subscriptions as services
     from billing import team as team_rules
     from billing.audit import SYSTEM, Actor
     from billing.mail import save_mail_settings
@@ -73,6 +75,7 @@ def _extras(clock) -> None:
     team_rules.invite_member(
         owner.id, "pending@security.example", "Pending", Actor.user(main), clock, "http://t"
     )
+    services.add_service(owner.id, services.ServiceInput("Site Security", 2, 1, 12), SYSTEM, clock)
     started = monthend.start_run(monthend.last_closed_period(clock), SYSTEM, clock)
     monthend.work(started.run_id, clock)
     db.session.add(
@@ -132,6 +135,7 @@ def demo_ids() -> Demo:
         PurchaseOrder,
         SavedView,
         ScheduledChange,
+        ServiceSubscription,
         StripeEvent,
         User,
         db,
@@ -152,6 +156,7 @@ def demo_ids() -> Demo:
         "invoice_id": first(Invoice.id, Invoice.customer_id == owner.id),
         "partner_id": first(Partner.id),
         "change_id": first(ScheduledChange.id),
+        "service_id": first(ServiceSubscription.id, ServiceSubscription.customer_id == owner.id),
         "view_id": first(SavedView.id),
         "event_id": first(StripeEvent.id),
         "email_log_id": first(EmailLog.id),

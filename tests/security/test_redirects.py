@@ -129,6 +129,8 @@ def test_language_switches_land_on_a_local_page(demo_app):
             response = client.post(
                 url, data={"csrf_token": token, "language": "en", "next": target}
             )
+            if response.status_code == 400 and "\x00" in target:
+                continue  # a NUL byte in a form is refused outright: no redirect at all
             if response.status_code != 302 or not is_local(response.location):
                 problems.append(f"{url} {target!r}: {response.status_code} {response.location!r}")
     _report(problems)

@@ -19,7 +19,7 @@ queues them again. Leases are measured on the real clock; business dates come fr
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from models import (
     ChangeState,
@@ -37,7 +37,7 @@ from models import (
 
 from . import audit
 from .audit import SYSTEM, Actor
-from .clock import Clock, add_months
+from .clock import Clock, add_months, lease_now
 from .customers import get_customer, refresh_summary, request_deletion
 from .errors import DomainError
 from .i18n import _
@@ -47,10 +47,6 @@ from .service_subscriptions import end_for_erasure
 LEASE = timedelta(minutes=10)
 # how long a queued erasure may wait for a worker before it is queued again
 QUEUE_TIMEOUT = timedelta(minutes=15)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def deletion_notice(customer_id: int, staff_email: str, staff_language: str = "en") -> dict:
@@ -94,7 +90,7 @@ def _new_erasure(customer_id: int, notice: dict, clock: Clock) -> CustomerErasur
         notice=notice,
         state=ErasureState.QUEUED.value,
         requested_at=clock.now(),
-        lease_until=_now() + QUEUE_TIMEOUT,
+        lease_until=lease_now() + QUEUE_TIMEOUT,
     )
 
 
@@ -112,7 +108,7 @@ def request_erasure(customer_id: int, notice: dict, clock: Clock) -> CustomerEra
 
 def stalled_erasures() -> list[int]:
     """Customers whose erasure is not done and whose job was lost or whose worker died."""
-    now = _now()
+    now = lease_now()
     return list(
         db.session.scalars(
             db.select(CustomerErasure.customer_id)
@@ -128,7 +124,7 @@ def stalled_erasures() -> list[int]:
 def requeue_erasure(customer_id: int) -> bool:
     """Hand a stalled erasure out again (the caller queues the job); False when it is done or
     a live worker holds it."""
-    now = _now()
+    now = lease_now()
     result = db.session.execute(
         db.update(CustomerErasure)
         .where(
@@ -145,7 +141,7 @@ def requeue_erasure(customer_id: int) -> bool:
 
 def _claim(customer_id: int, owner: str) -> bool:
     """Take the erasure: a queued one always, a running one only once its lease ran out."""
-    now = _now()
+    now = lease_now()
     result = db.session.execute(
         db.update(CustomerErasure)
         .where(

@@ -8,7 +8,7 @@ message (SPEC §7).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import or_
@@ -17,7 +17,7 @@ from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCo
 
 from . import audit
 from .audit import SYSTEM
-from .clock import Clock
+from .clock import Clock, lease_now
 from .contacts import billing_alert_addresses
 from .errors import NotFound
 from .i18n import _
@@ -116,8 +116,8 @@ CLAIM = timedelta(minutes=10)
 def _claim(invoice_id: int) -> bool:
     """Take the invoice for sending, in its own committed statement: a second worker running
     the same job at the same moment finds it claimed and sends nothing. A claim left by a
-    worker that died runs out after ``CLAIM`` (real time, like the run's lease)."""
-    now = datetime.now(UTC)
+    worker that died runs out after ``CLAIM`` (on the worker clock, like the run's lease)."""
+    now = lease_now()
     claimed = db.session.execute(
         db.update(Invoice)
         .where(

@@ -16,7 +16,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -34,7 +34,7 @@ from models import (
 from . import audit
 from .audit import SYSTEM, Actor
 from .changes import apply_due_changes
-from .clock import Clock, add_months
+from .clock import Clock, add_months, lease_now
 from .errors import DomainError, NotFound
 from .i18n import _
 from .invoicing import draft_batch, finalize_batch, ip_purchase_price_setting
@@ -80,10 +80,6 @@ def set_auto_finalize(enabled: bool, actor: Actor, clock: Clock) -> None:
     set_setting(AUTO_FINALIZE_KEY, "1" if enabled else "0", clock)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def get_run(run_id: int) -> BillingRun:
     run = db.session.get(BillingRun, run_id)
     if run is None:
@@ -96,7 +92,7 @@ def is_stalled(run: BillingRun) -> bool:
     if run.state not in ACTIVE_STATES:
         return False
     lease = run.lease_until
-    return lease is None or lease.astimezone(UTC) < _now()
+    return lease is None or lease.astimezone(UTC) < lease_now()
 
 
 @dataclass(frozen=True)
@@ -194,7 +190,7 @@ def stalled_runs() -> list[int]:
 
 def _claim(run_id: int, owner: str) -> bool:
     """Take or renew the run's lease; False when another live worker holds it."""
-    now = _now()
+    now = lease_now()
     claimed = db.session.execute(
         db.update(BillingRun)
         .where(
@@ -293,7 +289,7 @@ def _checkpoint(run: BillingRun, owner: str) -> None:
     """
     if run.lease_owner != owner:
         raise LeaseLost()
-    run.lease_until = _now() + LEASE
+    run.lease_until = lease_now() + LEASE
 
 
 def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:

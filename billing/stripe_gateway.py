@@ -8,14 +8,14 @@ a local Stripe-compatible server).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import stripe
 from flask import current_app
 
 from . import audit
-from .clock import Clock
+from .clock import Clock, lease_now
 from .errors import DomainError
 from .i18n import _
 from .secrets import decrypt, encrypt, mask
@@ -373,9 +373,8 @@ def charge_invoice(invoice_id: int, clock: Clock):
         except IntegrityError:
             db.session.rollback()
             raise DomainError(_("This invoice is being charged already.")) from None
-    # the claim guards against concurrent workers, so it runs on real time, not the business
-    # clock (a rehearsal's clock stands still)
-    claim_now = datetime.now(UTC)
+    # the claim guards against concurrent workers: worker clock, not the business clock
+    claim_now = lease_now()
     claimed = db.session.execute(
         db.update(PaymentAttempt)
         .where(

@@ -412,8 +412,10 @@ def test_erasure_lost_with_the_queue_is_swept(app, clock, redis_server, monkeypa
     assert deletion.stalled_erasures() == [], "it waits for a worker first"
 
     app.config.update(REDIS_URL=redis_server.url)
-    later = deletion._now() + deletion.QUEUE_TIMEOUT + timedelta(seconds=1)
-    monkeypatch.setattr(deletion, "_now", lambda: later)
+    from billing import clock as clocks
+
+    later = clocks.lease_now() + deletion.QUEUE_TIMEOUT + timedelta(seconds=1)
+    monkeypatch.setattr(clocks, "WORKER_CLOCK", clocks.FixedClock(later))
     assert deletion.stalled_erasures() == [customer_id]
     assert resume_stalled_erasures() == [customer_id]
     assert resume_stalled_erasures() == [], "queued once"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,9 +39,7 @@ from bench.list_and_export import (  # noqa: E402
     STAFF_EMAIL,
     SqlRecorder,
     app_config,
-    database,
-    migrate,
-    seed,
+    seeded,
     sign_in,
     timed,
 )
@@ -121,22 +118,8 @@ def measure(url: str, clock, repeat: int) -> dict:
 
 
 def run_backend(backend: str, customers: int, repeat: int) -> dict:
-    from app import create_app
-    from models import db
-
     clock = Clock()
-    with (
-        tempfile.TemporaryDirectory(prefix="msp-bench-") as workdir,
-        database(backend, Path(workdir)) as url,
-    ):
-        print(f"\n== {backend}: migrating, seeding {customers:,} customers …", flush=True)
-        migrate(url, clock)
-        app = create_app(app_config(url, clock))
-        with app.app_context():
-            seeding = seed(customers, clock)
-            db.session.remove()
-            db.engine.dispose()
-        print(f"   seeded {seeding['added']:,} customers in {seeding['seconds']} s", flush=True)
+    with seeded(backend, customers, clock) as (url, _workdir, _seeding):
         results = measure(url, clock, repeat)
     results["customers"] = customers
     return results

@@ -366,13 +366,13 @@ def export_case(currency: str) -> dict:
 # one backend
 
 
-def run_backend(backend: str, customers: int, repeat: int, explain: bool) -> dict:
-    """Fresh database on ``backend``, migrated and seeded with ``customers``, then measured in a
-    fresh process (so the seeding's heap does not hide the export's memory growth)."""
+@contextmanager
+def seeded(backend: str, customers: int, clock):
+    """A fresh database on ``backend``, migrated and seeded with ``customers`` on ``clock``,
+    for the duration; yields (url, work directory, seeding figures)."""
     from app import create_app
     from models import db
 
-    clock = Clock()
     with (
         tempfile.TemporaryDirectory(prefix="msp-bench-") as workdir,
         database(backend, Path(workdir)) as url,
@@ -385,7 +385,14 @@ def run_backend(backend: str, customers: int, repeat: int, explain: bool) -> dic
             db.session.remove()
             db.engine.dispose()
         print(f"   seeded {seeding['added']:,} customers in {seeding['seconds']} s", flush=True)
-        output = Path(workdir) / "results.json"
+        yield url, Path(workdir), seeding
+
+
+def run_backend(backend: str, customers: int, repeat: int, explain: bool) -> dict:
+    """Fresh database on ``backend``, migrated and seeded with ``customers``, then measured in a
+    fresh process (so the seeding's heap does not hide the export's memory growth)."""
+    with seeded(backend, customers, Clock()) as (url, workdir, seeding):
+        output = workdir / "results.json"
         command = [sys.executable, __file__, "--database-url", url, "--repeat", str(repeat)]
         command += ["--child-output", str(output)] + (["--explain"] if explain else [])
         subprocess.run(command, check=True)

@@ -39,7 +39,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -47,7 +46,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from list_and_export import RESULTS, ROOT, SqlRecorder, app_config, database, migrate, seed
+from list_and_export import RESULTS, ROOT, SqlRecorder, app_config, seeded
 
 from billing.clock import FixedClock
 
@@ -66,23 +65,8 @@ RATIO_TARGET = 5.0
 
 def run_backend(backend: str, customers: int, profile: bool) -> dict:
     """Fresh database on ``backend``, migrated and seeded, then measured in a fresh process."""
-    from app import create_app
-    from models import db
-
-    clock = FixedClock(SEEDED_AT)
-    with (
-        tempfile.TemporaryDirectory(prefix="msp-bench-") as workdir,
-        database(backend, Path(workdir)) as url,
-    ):
-        print(f"\n== {backend}: migrating, seeding {customers:,} customers …", flush=True)
-        migrate(url, clock)
-        app = create_app(app_config(url, clock))
-        with app.app_context():
-            seeding = seed(customers, clock)
-            db.session.remove()
-            db.engine.dispose()
-        print(f"   seeded {seeding['added']:,} customers in {seeding['seconds']} s", flush=True)
-        output = Path(workdir) / "results.json"
+    with seeded(backend, customers, FixedClock(SEEDED_AT)) as (url, workdir, seeding):
+        output = workdir / "results.json"
         command = [sys.executable, __file__, "--database-url", url, "--child-output", str(output)]
         subprocess.run(command + (["--profile"] if profile else []), check=True)
         results = json.loads(output.read_text())

@@ -24,6 +24,7 @@ from models import Customer, StaffRole, db
 
 from .auth import clock, has_role, staff_actor
 from .forms import (
+    NEW_CUSTOMER_FIELDS,
     AddressForm,
     ConfirmForm,
     CustomerPriceForm,
@@ -80,22 +81,7 @@ class CustomerActionsMixin:
         require(*EDITORS)
         form = NewCustomerForm()
         if form.validate_on_submit():
-            data = NewCustomer(
-                **{
-                    name: form[name].data or ""
-                    for name in (
-                        "company_name",
-                        "contact_name",
-                        "contact_email",
-                        "street",
-                        "postal_code",
-                        "city",
-                        "country",
-                        "phone",
-                        "language",
-                    )
-                }
-            )
+            data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
             try:
                 customer, message = lifecycle.invite_customer(data, staff_actor(), clock())
             except DomainError as error:

@@ -21,21 +21,10 @@ from models import Partner, StaffRole, db
 
 from .auth import client_ip, clock, current_staff, has_role, staff_actor
 from .customer_actions import EDITORS, field_error, queued, require
-from .forms import NewCustomerForm
+from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
 
 IMPERSONATORS = (StaffRole.ADMIN.value, StaffRole.SUPPORT.value)
 LANGUAGES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
-NEW_CUSTOMER_FIELDS = (
-    "company_name",
-    "contact_name",
-    "contact_email",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "phone",
-    "language",
-)
 
 
 class TagsForm(FlaskForm):

@@ -42,6 +42,20 @@ class VersionedForm(FlaskForm):
             return None
 
 
+# what the New Customer form (and Create similar) hands to billing.customers.NewCustomer
+NEW_CUSTOMER_FIELDS = (
+    "company_name",
+    "contact_name",
+    "contact_email",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "phone",
+    "language",
+)
+
+
 class NewCustomerForm(FlaskForm):
     company_name = StringField(lazy_gettext("Company Name"), [DataRequired(), Length(max=200)])
     street = StringField(lazy_gettext("Street"), [Optional(), Length(max=200)])

@@ -118,14 +118,11 @@ def credit_from_note(note, actor: Actor, clock: Clock) -> LedgerEntry:
     """Book a credit note's net amount as credit, and give back the credit the corrected
     invoice had used (it was spent on an invoice that no longer stands). Adds to the session;
     the caller commits."""
-    used = -(
-        db.session.scalar(
-            db.select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-                LedgerEntry.invoice_id == note.corrects_invoice_id,
-                LedgerEntry.kind == LedgerKind.INVOICE.value,
-            )
+    used = -db.session.scalar(
+        db.select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.invoice_id == note.corrects_invoice_id,
+            LedgerEntry.kind == LedgerKind.INVOICE.value,
         )
-        or 0
     )
     if used > 0:
         db.session.add(

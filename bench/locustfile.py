@@ -6,16 +6,21 @@ come per page type. Settings come from the environment (``bench/load.py`` sets t
 ``LOAD_PORTAL_USERS``   ``email,email,...`` of portal users sharing ``LOAD_PORTAL_PASSWORD``
 ``LOAD_MAX_CUSTOMER``   the highest customer id (details pages pick ids up to it)
 ``LOAD_SEARCH_WORDS``   words to search for (comma-separated)
+``LOAD_RECORD``         where to write every request's page type, phase, time and outcome (JSON)
+
+The phase is ``ramp-up`` while users are still being started (each one signs in first) and
+``steady`` once all of them are running.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import re
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 STAFF_EMAIL, STAFF_PASSWORD = os.environ.get("LOAD_STAFF", ":").split(":", 1)
@@ -25,6 +30,28 @@ PORTAL_USERS = itertools.cycle(
 PORTAL_PASSWORD = os.environ.get("LOAD_PORTAL_PASSWORD", "")
 MAX_CUSTOMER = int(os.environ.get("LOAD_MAX_CUSTOMER", "1"))
 WORDS = [w for w in os.environ.get("LOAD_SEARCH_WORDS", "gmbh").split(",") if w]
+RECORD = os.environ.get("LOAD_RECORD", "")
+_phase = {"now": "ramp-up"}
+_requests: list[tuple[str, str, float, bool]] = []
+
+
+@events.spawning_complete.add_listener
+def _all_users_running(user_count: int, **_kwargs) -> None:
+    _phase["now"] = "steady"
+
+
+@events.request.add_listener
+def _record(name: str, response_time: float, exception: Exception | None, **_kwargs) -> None:
+    _requests.append((_phase["now"], name, response_time, exception is None))
+
+
+@events.quitting.add_listener
+def _write(**_kwargs) -> None:
+    if RECORD:
+        with open(RECORD, "w") as handle:
+            json.dump(_requests, handle)
+
+
 FILTERS = (
     "flt0_status_equals=active&flt1_service_mode_equals=managed",
     "flt0_status_equals=locked",

@@ -413,3 +413,31 @@ def test_customer_price_overrides_the_tiers_and_is_audited(app, staff_client):
         db.select(AuditEvent.after).where(AuditEvent.action == "customer.set_price")
     ).all()
     assert events == [{"unit_price": "2.5"}, {"unit_price": None}]
+
+
+def test_row_menu_resend_form_works_as_rendered_and_speaks_german(app, staff_client):
+    """SPEC §3 row actions, §0: the list's own Resend invite form (its address and token) sends
+    a new invite, and the menu follows the staff language."""
+    factories.reference(app)
+    invited = factories.customer(app, state="invited")
+    html = staff_client.get("/admin/customer/").get_data(as_text=True)
+    start = html.index(f'data-row-menu="{invited.id}"')
+    menu = html[start : html.index("</td>", start)]
+    address = re.search(r'<form method="post" action="([^"]+)">', menu).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', menu).group(1)
+    assert address == f"/admin/customer/{invited.id}/resend-invite/"
+    response = staff_client.post(address, data={"csrf_token": token})
+    assert response.status_code == 302
+    resent = db.select(AuditEvent).where(
+        AuditEvent.action == "customer.resend_invite", AuditEvent.customer_id == invited.id
+    )
+    assert len(db.session.scalars(resent).all()) == 1
+    staff_client.post(
+        "/admin/language/",
+        data={"language": "de", "next": "/admin/customer/", "csrf_token": staff_client.token},
+    )
+    german = staff_client.get("/admin/customer/").get_data(as_text=True)
+    start = german.index(f'data-row-menu="{invited.id}"')
+    menu = german[start : german.index("</td>", start)]
+    assert 'title="Aktionen"' in german and "Einladung erneut senden" in menu
+    assert "Details" in menu and "Resend invite" not in menu

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 from pathlib import Path
@@ -17,6 +18,9 @@ from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, t
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "de")
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
+# a random key of 32 hex characters has 128 bits; its character frequencies estimate about 110
+MIN_SECRET_BITS = 80
+MIN_SECRET_SYMBOLS = 10
 # Every admin and portal page: scripts and style sheets only from this origin or carrying the
 # request's nonce (no inline handlers, no eval); images may also be data: URIs (Bootstrap's CSS
 # draws its form controls with them). The portal's payment page adds Stripe's hosts
@@ -125,7 +129,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         app.config["SECRET_KEY"] = _dev_secret(instance)
     if app.config["APP_ENV"] == "production":
         key = app.config["SECRET_KEY"]
-        if key.lower() in WEAK_SECRETS or len(key) < 32:
+        if not strong_secret(key):
             raise RuntimeError("SECRET_KEY must be at least 32 random characters in production.")
         if app.debug:
             raise RuntimeError("Refusing to run in debug mode in production.")
@@ -232,6 +236,19 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(billing_group)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(seed_group)
+
+
+def strong_secret(key: str) -> bool:
+    """At least 32 characters, not a placeholder, and random-looking: at least 10 different
+    characters, not one piece repeated, and at least 80 bits estimated from the frequency of
+    its characters (``"x" * 64`` has none, ``"ab" * 20`` 40)."""
+    if len(key) < 32 or key.lower() in WEAK_SECRETS or len(set(key)) < MIN_SECRET_SYMBOLS:
+        return False
+    if (key + key).find(key, 1) < len(key):
+        return False  # a repetition of a shorter piece
+    counts = [key.count(symbol) for symbol in set(key)]
+    bits = -sum(n * math.log2(n / len(key)) for n in counts)
+    return bits >= MIN_SECRET_BITS
 
 
 def create_app(overrides: dict | None = None) -> Flask:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_percent
 from flask import current_app
@@ -27,7 +28,8 @@ from .settings import get_setting
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "static" / "fonts"
 FONT = "DejaVu"
-LOCALES = {"en": "en", "de": "de_DE"}
+# parsed once: babel parses a locale given as a string on every call
+LOCALES = {"en": Locale.parse("en"), "de": Locale.parse("de_DE")}
 DEFAULT_SELLER_NAME = "Your MSP GmbH"
 DEFAULT_SELLER_ADDRESS = "Musterstraße 1\n10115 Berlin\nGermany"
 
@@ -106,12 +108,12 @@ PADDING = 2
 
 def money(amount: Decimal, currency: str, language: str) -> str:
     """``1.234,56 €`` in German, ``€1,234.56`` in English."""
-    return format_currency(amount, currency, locale=LOCALES.get(language, "en"))
+    return format_currency(amount, currency, locale=LOCALES.get(language, LOCALES["en"]))
 
 
 def period_label(period: date, language: str) -> str:
     """The booking month as ``November 2026`` / ``März 2026``."""
-    return format_date(period, "MMMM yyyy", locale=LOCALES.get(language, "en"))
+    return format_date(period, "MMMM yyyy", locale=LOCALES.get(language, LOCALES["en"]))
 
 
 def _unit_price(amount: Decimal, currency: str, language: str) -> str:
@@ -120,7 +122,7 @@ def _unit_price(amount: Decimal, currency: str, language: str) -> str:
     if value.as_tuple().exponent > -2:
         value = value.quantize(Decimal("0.01"))
     return format_currency(
-        value, currency, locale=LOCALES.get(language, "en"), decimal_quantization=False
+        value, currency, locale=LOCALES.get(language, LOCALES["en"]), decimal_quantization=False
     )
 
 

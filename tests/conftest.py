@@ -19,7 +19,9 @@ from tests.support.services import LocalStripe, Postgres, Redis, SmtpSink
 
 use_low_cost_for_tests()
 
-SECRET = "test-secret-key-" + "x" * 32
+# random-looking enough for the production start-up check (``app.strong_secret``)
+STRONG_SECRET = "c41f9e0b7d2a58e3f6b1a09d4c7e2f5b8a3d6e1f0c9b4a7d"
+SECRET = "test-" + STRONG_SECRET
 BERLIN = ZoneInfo("Europe/Berlin")
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 from app import create_app
 from models import Base, db
 from models.base import include_in_autogenerate
+from tests.conftest import STRONG_SECRET
 
 
 def test_factory_builds_independent_apps(app, tmp_path, clock):
@@ -36,7 +37,7 @@ def test_production_refuses_to_start_without_a_strong_secret(monkeypatch):
 
 def test_production_refuses_to_start_without_encryption_keys(monkeypatch):
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.delenv("ENCRYPTION_KEYS", raising=False)
     with pytest.raises(RuntimeError, match="ENCRYPTION_KEYS"):
         create_app()
@@ -44,7 +45,7 @@ def test_production_refuses_to_start_without_encryption_keys(monkeypatch):
 
 def test_production_cookies_are_secure(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
     prod = create_app()

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from rq import Queue
 
+from tests.conftest import STRONG_SECRET
 from tests.support.services import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +33,7 @@ def production_env(postgres, redis_server):
     env = dict(os.environ)
     env.update(
         APP_ENV="production",
-        SECRET_KEY="p" * 64,
+        SECRET_KEY=STRONG_SECRET,
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         DATABASE_URL=postgres.url("msp_production"),
         REDIS_URL=redis_server.url,

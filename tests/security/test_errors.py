@@ -10,10 +10,10 @@ import re
 import pytest
 from cryptography.fernet import Fernet
 
-from app import create_app
+from app import create_app, strong_secret
 from models import db
 from tests import factories
-from tests.conftest import csrf_token
+from tests.conftest import STRONG_SECRET, csrf_token
 from tests.portal.helpers import main_email, signed_in
 
 LEAKS = (
@@ -179,18 +179,41 @@ def _production(monkeypatch, tmp_path, key: str) -> None:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
 
 
-@pytest.mark.parametrize("key", ["", "dev", "secret", "change-me", "k3Y" * 10 + "x"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "dev",
+        "secret",
+        "change-me",
+        "k3Y" * 10 + "x",  # short
+        "x" * 64,  # one character
+        "k3Y9" * 12,  # a repeated piece
+        "aaaaaaaaaabbbbbbbbbbccccccccccdd",  # few different characters
+        "0123456789" + "0" * 40,  # ten characters, most of it one
+    ],
+)
 def test_production_refuses_a_missing_or_weak_secret_key(monkeypatch, tmp_path, key):
-    """SPEC §13: no production start with an empty, well-known or short (< 32) SECRET_KEY."""
+    """SPEC §13: no production start with an empty, well-known, short (< 32) or evidently
+    non-random SECRET_KEY."""
     _production(monkeypatch, tmp_path, key)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app()
 
 
+def test_production_accepts_generated_secret_keys(monkeypatch, tmp_path):
+    """SPEC §13: every key the README's command generates (and shorter random ones) passes."""
+    import secrets
+
+    for _ in range(200):
+        for key in (secrets.token_hex(16), secrets.token_hex(32), secrets.token_urlsafe(32)):
+            assert strong_secret(key), key
+
+
 def test_production_refuses_debug_mode(monkeypatch, tmp_path):
     """SPEC §13: debug mode (the interactive debugger shows tracebacks and runs code) never
     starts in production, whether asked for by FLASK_DEBUG or by configuration."""
-    _production(monkeypatch, tmp_path, "9f" * 16 + "a1b2c3d4e5f60718")
+    _production(monkeypatch, tmp_path, STRONG_SECRET)
     assert create_app().debug is False
     monkeypatch.setenv("FLASK_DEBUG", "1")
     with pytest.raises(RuntimeError, match="debug"):

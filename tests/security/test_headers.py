@@ -13,7 +13,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests import factories
-from tests.conftest import SECRET
+from tests.conftest import STRONG_SECRET
 from tests.portal.helpers import main_email, signed_in
 from tests.support.cards import stripe_on
 
@@ -158,7 +158,7 @@ def test_production_sends_hsts_and_redirects_plain_http(monkeypatch, sqlite_temp
     path = tmp_path / "prod.db"
     shutil.copy(sqlite_template, path)
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", SECRET)
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
     client = create_app().test_client()

@@ -175,7 +175,7 @@ class DashboardView(DashboardMixin, AdminIndexView):
     def logout_view(self):
         staff = current_staff()
         if staff is not None:
-            staff_service.sign_out_everywhere(staff.id, clock())
+            staff_service.sign_out_everywhere(staff.id, clock(), client_ip())
         logout_user()
         session.clear()
         flash(_("You have been signed out."), "info")

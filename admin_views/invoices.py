@@ -209,11 +209,13 @@ class InvoiceAdmin(SecureModelView):
 
     @expose("/<int:invoice_id>/pdf/")
     def pdf_view(self, invoice_id: int):
-        from billing.invoice_pdf import invoice_filename, render_invoice_pdf
+        from billing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
 
         invoice = self._invoice(invoice_id)
+        document = render_invoice_pdf(invoice.id)
+        record_download(invoice, staff_actor(), clock())
         return Response(
-            render_invoice_pdf(invoice.id),
+            document,
             mimetype="application/pdf",
             headers={
                 "Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"',

@@ -817,12 +817,13 @@ def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> 
     return user
 
 
-def end_user_sessions(user_id: int, clock: Clock) -> None:
-    """Sign a customer user out everywhere (their session cookies stop working)."""
+def end_user_sessions(user_id: int, clock: Clock, ip: str = "") -> None:
+    """Sign a customer user out everywhere (their session cookies stop working); ``ip`` is the
+    address the sign-out came from."""
     user = db.session.get(User, user_id)
     if user is not None:
         user.session_version += 1
-        audit.record(Actor.user(user), "user.sign_out", clock, customer_id=user.customer_id)
+        audit.record(Actor.user(user, ip), "user.sign_out", clock, customer_id=user.customer_id)
         db.session.commit()
 
 

@@ -21,6 +21,9 @@ from fpdf import FPDF, FontFace
 
 from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
+from . import audit
+from .audit import Actor
+from .clock import Clock
 from .errors import NotFound
 from .i18n import _
 from .invoicing import NON_EU_NOTE, REVERSE_CHARGE_NOTE
@@ -166,6 +169,19 @@ class _Document(FPDF):
             width = self.get_string_width(self.watermark)
             with self.rotation(45, self.w / 2, self.h / 2):
                 self.text(self.w / 2 - width / 2, self.h / 2 + 12, self.watermark)
+
+
+def record_download(invoice: Invoice, actor: Actor, clock: Clock) -> None:
+    """Audit a download of an invoice's PDF (it carries the customer's billing data) and
+    commit."""
+    audit.record(
+        actor,
+        "invoice.download",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"invoice": invoice.id, "number": invoice.number or ""},
+    )
+    db.session.commit()
 
 
 def render_invoice_pdf(invoice_id: int) -> bytes:

@@ -80,12 +80,13 @@ def authenticate_staff(email: str, password: str, clock: Clock, ip: str = "") ->
     return staff
 
 
-def sign_out_everywhere(staff_id: int, clock: Clock) -> None:
-    """End every session of a staff member (their session cookies stop working)."""
+def sign_out_everywhere(staff_id: int, clock: Clock, ip: str = "") -> None:
+    """End every session of a staff member (their session cookies stop working); ``ip`` is the
+    address the sign-out came from (none for a command)."""
     staff = db.session.get(StaffUser, staff_id)
     if staff is not None:
         staff.session_version += 1
-        audit.record(Actor.staff(staff), "staff.sign_out", clock)
+        audit.record(Actor.staff(staff, ip), "staff.sign_out", clock)
         db.session.commit()
 
 

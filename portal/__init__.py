@@ -122,7 +122,7 @@ def login():
 def logout():
     user = _portal_user()
     if user is not None:
-        lifecycle.end_user_sessions(user.id, _clock())
+        lifecycle.end_user_sessions(user.id, _clock(), request.remote_addr or "")
     logout_user()
     session.clear()
     flash(_("You have been signed out."), "info")

@@ -8,10 +8,16 @@ from flask_babel import lazy_gettext
 
 from billing.customer_invoices import customer_invoice, customer_invoices
 from billing.errors import NotFound
-from billing.invoice_pdf import invoice_filename, period_label, render_invoice_pdf
+from billing.audit import Actor
+from billing.invoice_pdf import (
+    invoice_filename,
+    period_label,
+    record_download,
+    render_invoice_pdf,
+)
 
 from . import bp
-from .security import portal_user, user_required
+from .security import client_ip, clock, portal_user, user_required
 
 STATE_LABELS = {
     "finalized": lazy_gettext("Open"),
@@ -44,8 +50,10 @@ def invoice_pdf(invoice_id: int):
         invoice = customer_invoice(user.customer_id, invoice_id)
     except NotFound:
         abort(404)
+    document = render_invoice_pdf(invoice.id)
+    record_download(invoice, Actor.user(user, client_ip()), clock())
     return Response(
-        render_invoice_pdf(invoice.id),
+        document,
         mimetype="application/pdf",
         headers={
             "Content-Disposition": f'attachment; filename="{invoice_filename(invoice)}"',

@@ -38,6 +38,7 @@ READ_AUDIT_ACTIONS = frozenset(
         "dashboard.billing_data",
         "billing_data.export",
         "billing_run.report_export",
+        "invoice.download",
     }
 )
 

@@ -18,6 +18,7 @@ from billing import customers as lifecycle
 from billing import monthend
 from billing.audit import SYSTEM
 from billing.customers import NewCustomer
+from billing.invoicing import draft_invoice, finalize_invoice
 from billing.project_keys import create_key
 from models import AuditEvent, Customer, db
 from tests import factories
@@ -116,6 +117,64 @@ def test_sign_ins_ok_and_failed_are_audited_with_ip(world):
         with log.one_event(Expected(action, email, ip, outcome)):
             client.post(url, data={"csrf_token": token, "email": email, "password": password})
     assert len(log.checked) == len(cases)
+
+
+def test_sign_outs_are_audited_with_ip(world):
+    """SPEC §13: signing out of the admin and of the portal is one event with the client's IP."""
+    app, admin, people = world
+    log = AuditLog()
+    staff = _signed_in_admin(app, admin)
+    with log.one_event(Expected("staff.sign_out", admin.email, STAFF_IP)):
+        assert staff.post("/admin/logout/", data={"csrf_token": staff.token}).status_code == 302
+    customer = _client(app, CUSTOMER_IP)
+    email = lifecycle.main_user(people["managed"]).email
+    customer.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_token(customer, "/portal/login"),
+            "email": email,
+            "password": PASSWORD,
+        },
+    )
+    token = csrf_token(customer, "/portal/account")
+    with log.one_event(Expected("user.sign_out", email, CUSTOMER_IP), people["managed"]):
+        assert customer.post("/portal/logout", data={"csrf_token": token}).status_code == 302
+    assert len(log.checked) == 2
+
+
+def test_invoice_pdf_downloads_are_audited(world):
+    """SPEC §10/§13: an invoice PDF (the customer's billing data) downloaded by staff or by the
+    customer is one event naming the invoice, the downloader and their IP; a refused download
+    (another customer's invoice) writes none."""
+    app, admin, people = world
+    clock = app.config["CLOCK"]
+    clock.instant = berlin(2026, 12, 2, 9, 0)
+    invoice = finalize_invoice(draft_invoice(people["managed"], date(2026, 11, 1), clock).id, clock)
+    other = finalize_invoice(draft_invoice(people["keyed"], date(2026, 11, 1), clock).id, clock)
+    log = AuditLog()
+    staff = _signed_in_admin(app, admin)
+    with log.one_event(Expected("invoice.download", admin.email, STAFF_IP), people["managed"]):
+        assert staff.get(f"/admin/invoice/{invoice.id}/pdf/").status_code == 200
+    customer = _client(app, CUSTOMER_IP)
+    email = lifecycle.main_user(people["managed"]).email
+    customer.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_token(customer, "/portal/login"),
+            "email": email,
+            "password": PASSWORD,
+        },
+    )
+    with log.one_event(Expected("invoice.download", email, CUSTOMER_IP), people["managed"]):
+        assert customer.get(f"/portal/invoices/{invoice.id}/pdf").status_code == 200
+    event = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.action == "invoice.download")
+    ).first()
+    assert event.after == {"invoice": invoice.id, "number": invoice.number}
+    before = db.session.scalar(db.select(db.func.count(AuditEvent.id)))
+    assert customer.get(f"/portal/invoices/{other.id}/pdf").status_code == 404
+    assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == before
+    assert len(log.checked) == 2
 
 
 def _signed_in_admin(app, admin):

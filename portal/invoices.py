@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Response, abort, render_template
 from flask_babel import lazy_gettext
 
+from billing.audit import Actor
 from billing.customer_invoices import customer_invoice, customer_invoices
 from billing.errors import NotFound
-from billing.audit import Actor
 from billing.invoice_pdf import (
     invoice_filename,
     period_label,

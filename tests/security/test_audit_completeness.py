@@ -126,16 +126,8 @@ def test_sign_outs_are_audited_with_ip(world):
     staff = _signed_in_admin(app, admin)
     with log.one_event(Expected("staff.sign_out", admin.email, STAFF_IP)):
         assert staff.post("/admin/logout/", data={"csrf_token": staff.token}).status_code == 302
-    customer = _client(app, CUSTOMER_IP)
     email = lifecycle.main_user(people["managed"]).email
-    customer.post(
-        "/portal/login",
-        data={
-            "csrf_token": csrf_token(customer, "/portal/login"),
-            "email": email,
-            "password": PASSWORD,
-        },
-    )
+    customer = _signed_in_customer(app, email)
     token = csrf_token(customer, "/portal/account")
     with log.one_event(Expected("user.sign_out", email, CUSTOMER_IP), people["managed"]):
         assert customer.post("/portal/logout", data={"csrf_token": token}).status_code == 302
@@ -155,16 +147,8 @@ def test_invoice_pdf_downloads_are_audited(world):
     staff = _signed_in_admin(app, admin)
     with log.one_event(Expected("invoice.download", admin.email, STAFF_IP), people["managed"]):
         assert staff.get(f"/admin/invoice/{invoice.id}/pdf/").status_code == 200
-    customer = _client(app, CUSTOMER_IP)
     email = lifecycle.main_user(people["managed"]).email
-    customer.post(
-        "/portal/login",
-        data={
-            "csrf_token": csrf_token(customer, "/portal/login"),
-            "email": email,
-            "password": PASSWORD,
-        },
-    )
+    customer = _signed_in_customer(app, email)
     with log.one_event(Expected("invoice.download", email, CUSTOMER_IP), people["managed"]):
         assert customer.get(f"/portal/invoices/{invoice.id}/pdf").status_code == 200
     event = db.session.scalars(
@@ -175,6 +159,13 @@ def test_invoice_pdf_downloads_are_audited(world):
     assert customer.get(f"/portal/invoices/{other.id}/pdf").status_code == 404
     assert db.session.scalar(db.select(db.func.count(AuditEvent.id))) == before
     assert len(log.checked) == 2
+
+
+def _signed_in_customer(app, email: str):
+    client = _client(app, CUSTOMER_IP)
+    token = csrf_token(client, "/portal/login")
+    client.post("/portal/login", data={"csrf_token": token, "email": email, "password": PASSWORD})
+    return client
 
 
 def _signed_in_admin(app, admin):

@@ -38,6 +38,8 @@ CONTENT_SECURITY_POLICY = {
     "frame-ancestors": "'none'",
     "form-action": "'self'",
 }
+# browsers report violations of the policy here (``admin_views.csp_report``: a log line each)
+CSP_REPORT_URI = "/csp-report"
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -109,6 +111,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         PORTAL_SESSION_MAX_HOURS=int(env.get("PORTAL_SESSION_MAX_HOURS", "24")),
         SIGN_IN_LIMIT_PER_IP=env.get("SIGN_IN_LIMIT_PER_IP", "10 per minute"),
         SIGN_IN_LIMIT_PER_ACCOUNT=env.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per minute"),
+        CSP_REPORT_LIMIT=env.get("CSP_REPORT_LIMIT", "30 per minute"),
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         # Flask-Admin would flash an exception's text (SQL included) on a failed save; raising
         # lets the generic error page with its correlation id answer instead
@@ -189,6 +192,7 @@ def register_extensions(app: Flask) -> None:
         referrer_policy="strict-origin-when-cross-origin",
         content_security_policy=CONTENT_SECURITY_POLICY,
         content_security_policy_nonce_in=["script-src", "style-src"],
+        content_security_policy_report_uri=CSP_REPORT_URI,
         stripe_sources=csp_sources,
     )
 
@@ -218,6 +222,10 @@ def register_portal(app: Flask) -> None:
     app.register_blueprint(bp)
     csrf.exempt(webhooks)
     app.register_blueprint(webhooks)
+    from admin_views.csp_report import bp as csp_reports
+
+    csrf.exempt(csp_reports)
+    app.register_blueprint(csp_reports)
 
 
 def register_errors(app: Flask) -> None:

@@ -140,6 +140,7 @@ ACCESS: dict[str, object] = {
     "portal.payment_retry": PORTAL,
     # signature-checked instead of signed in (a forged delivery gets 400)
     "webhooks.stripe_webhook": PUBLIC,
+    "csp.csp_report": PUBLIC,
 }
 
 # Flask-Admin's stock screens of every model view; the ones not listed in ACCESS are switched

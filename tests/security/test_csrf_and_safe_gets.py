@@ -19,8 +19,10 @@ CSRF_REFUSAL = (
     "The form was too old or incomplete.",
     "Das Formular war zu alt oder unvollständig.",
 )
-# signature-checked by Stripe's scheme instead of a CSRF token (tests/portal/test_payment.py)
-NO_CSRF = {"webhooks.stripe_webhook"}
+# signature-checked by Stripe's scheme instead of a CSRF token (tests/portal/test_payment.py);
+# browsers send violation reports without a token, and a report changes nothing but the log
+# (tests/security/test_csp_report.py)
+NO_CSRF = {"webhooks.stripe_webhook", "csp.csp_report"}
 
 
 def test_every_mutating_route_refuses_a_missing_or_foreign_token(demo_app):

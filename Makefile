@@ -32,10 +32,18 @@ lint: $(STAMP)
 test: install lint
 	$(BIN)/pytest
 
+# the fault tests at full size, FAULT_ROUNDS times (make test runs them once, smaller)
+FAULT_ROUNDS ?= 3
+
 bench: install
 	$(BIN)/python bench/list_and_export.py
 	$(BIN)/python bench/month_end_drafting.py
 	$(BIN)/python bench/load.py
+	for round in $$(seq $(FAULT_ROUNDS)); do \
+	  echo "fault round $$round of $(FAULT_ROUNDS)"; \
+	  MONTH_END_KILL_CUSTOMERS=10000 FAULT_CUSTOMERS=3000 $(BIN)/pytest -q -p no:cacheprovider \
+	    tests/reliability/test_month_end_kill.py tests/reliability/test_faults.py || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

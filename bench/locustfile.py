@@ -8,6 +8,9 @@ come per page type. Settings come from the environment (``bench/load.py`` sets t
 ``LOAD_SEARCH_WORDS``   words to search for (comma-separated)
 ``LOAD_RECORD``         where to write every request's page type, phase, time and outcome (JSON)
 
+Users are locust's ``FastHttpUser`` (geventhttpclient): the load generator shares the machine
+with the server, and this client needs a fraction of the CPU of the ``requests``-based one.
+
 The phase is ``ramp-up`` while users are still being started (each one signs in first) and
 ``steady`` once all of them are running.
 """
@@ -20,7 +23,7 @@ import os
 import random
 import re
 
-from locust import HttpUser, between, events, task
+from locust import FastHttpUser, between, events, task
 
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 STAFF_EMAIL, STAFF_PASSWORD = os.environ.get("LOAD_STAFF", ":").split(":", 1)
@@ -60,7 +63,7 @@ FILTERS = (
 )
 
 
-def _sign_in(user: HttpUser, login: str, email: str, password: str) -> None:
+def _sign_in(user: FastHttpUser, login: str, email: str, password: str) -> None:
     page = user.client.get(login, name="sign-in page")
     token = CSRF.search(page.text)
     with user.client.post(
@@ -74,7 +77,7 @@ def _sign_in(user: HttpUser, login: str, email: str, password: str) -> None:
             response.failure(f"sign-in of {email} answered {response.status_code}")
 
 
-class Staff(HttpUser):
+class Staff(FastHttpUser):
     """A billing clerk: the list, filters, a search, a customer's details, an export."""
 
     weight = 3
@@ -110,7 +113,7 @@ class Staff(HttpUser):
         )
 
 
-class Customer(HttpUser):
+class Customer(FastHttpUser):
     """A customer's user: the subscription page and the invoices."""
 
     weight = 2

@@ -228,3 +228,26 @@ def test_a_failed_save_in_a_customised_admin_screen_does_not_show_the_database_e
     assert re.search(r'id="correlation-id">[0-9a-f]{12}<', body)
     assert "Failed to create record" not in body and "CHECK" not in body
     _assert_no_leak(body)
+
+
+@pytest.mark.postgres
+def test_an_id_beyond_the_database_range_answers_404(pg_app, caplog):
+    """SPEC §13: an id in a URL that no record can have (larger than PostgreSQL's integer) is a
+    record that does not exist: 404 in the user's language, for a page, a button and the portal,
+    without reaching the database."""
+    from tests.conftest import make_staff, sign_in
+    from tests.portal.helpers import signed_in as portal_signed_in
+
+    factories.reference(pg_app)
+    customer = factories.customer(pg_app)
+    staff = pg_app.test_client()
+    sign_in(staff, make_staff(pg_app, "admin").email)
+    token = csrf_token(staff, "/admin/")
+    portal = portal_signed_in(pg_app, main_email(customer))
+    for number in (2**31, 2**63, 10**30):
+        page = staff.get(f"/admin/customer/{number}/address/", headers=DE)
+        assert page.status_code == 404 and "Nicht gefunden" in page.get_data(as_text=True)
+        button = staff.post(f"/admin/customer/{number}/lock/", data={"csrf_token": token})
+        assert button.status_code == 404
+        assert portal.get(f"/portal/invoices/{number}/pdf").status_code == 404
+    assert not [r for r in caplog.records if r.name == "msp.errors"]

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
 from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, talisman
+from models import MAX_RECORD_ID
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "de")
@@ -160,11 +161,11 @@ def select_locale() -> str:
 
 
 class RecordIdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a record id, so only what an ``INTEGER`` column holds. A
-    larger number answers 404 like any id without a record, instead of reaching the database
-    (PostgreSQL refuses it as out of range)."""
+    """``<int:…>`` in every route: a record id, so at most ``MAX_RECORD_ID``. A larger number
+    answers 404 like any id without a record, instead of reaching the database (PostgreSQL
+    refuses it as out of range)."""
 
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+    def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_RECORD_ID, signed=False):  # noqa: A002
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 

@@ -251,3 +251,23 @@ def test_an_id_beyond_the_database_range_answers_404(pg_app, caplog):
         assert button.status_code == 404
         assert portal.get(f"/portal/invoices/{number}/pdf").status_code == 404
     assert not [r for r in caplog.records if r.name == "msp.errors"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("bogus", ["abc", "%25", "1,2", "1.5", "-1", "١", str(2**31), str(10**30)])
+def test_a_details_screen_with_an_id_no_record_can_have_says_it_does_not_exist(
+    pg_app, caplog, bogus
+):
+    """SPEC §13: ``?id=`` of a details screen that no record can have (text, several values,
+    out of range) is a record that does not exist: back to the list with Flask-Admin's
+    "Record does not exist", as for an unknown id, without reaching the database."""
+    from tests.conftest import make_staff, sign_in
+
+    staff = pg_app.test_client()
+    sign_in(staff, make_staff(pg_app, "admin").email)
+    for screen in ("customer", "invoice", "billing_run", "email_log", "stripe_event"):
+        response = staff.get(f"/admin/{screen}/details/?id={bogus}", follow_redirects=True)
+        assert response.status_code == 200, screen
+        assert response.request.path == f"/admin/{screen}/"
+        assert "Record does not exist." in response.get_data(as_text=True), screen
+    assert not [r for r in caplog.records if r.name == "msp.errors"]

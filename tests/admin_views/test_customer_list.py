@@ -107,6 +107,28 @@ def test_partner_tag_and_pending_change_filters(app, staff_client, population):
     ]
 
 
+@pytest.mark.postgres
+def test_the_partner_filter_works_on_postgresql(pg_app):
+    """SPEC §3 and §11 (partners): the partner filter of the list and of its export, on the
+    production database, whose integer partner column is never compared with text."""
+    from tests.conftest import make_staff, sign_in
+
+    factories.reference(pg_app)
+    partner = Partner(name="Reseller One")
+    db.session.add(partner)
+    db.session.commit()
+    resold = factories.customer(pg_app, company="Alpha Resold")
+    factories.customer(pg_app, company="Bravo Direct")
+    db.session.get(Customer, resold.id).partner_id = partner.id
+    db.session.commit()
+    client = pg_app.test_client()
+    sign_in(client, make_staff(pg_app, "admin").email)
+    query = f"flt0_partner_equals={partner.id}"
+    assert companies(client.get(f"/admin/customer/?{query}")) == ["Alpha Resold"]
+    exported = json.loads(_export(client, "json", query).data)
+    assert [row["company_name"] for row in exported] == ["Alpha Resold"]
+
+
 @pytest.mark.parametrize(
     "query",
     [

@@ -161,9 +161,12 @@ def select_locale() -> str:
 
 
 class RecordIdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a record id, so at most ``MAX_RECORD_ID``. A larger number
-    answers 404 like any id without a record, instead of reaching the database (PostgreSQL
-    refuses it as out of range)."""
+    """``<int:…>`` in every route: a record id, so ASCII digits up to ``MAX_RECORD_ID``. A
+    larger number answers 404 like any id without a record, instead of reaching the database
+    (PostgreSQL refuses it as out of range), and so do other scripts' digits (``١``), which
+    would otherwise name the same record as ``1`` under a second address."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_RECORD_ID, signed=False):  # noqa: A002
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)

@@ -231,10 +231,10 @@ def test_a_failed_save_in_a_customised_admin_screen_does_not_show_the_database_e
 
 
 @pytest.mark.postgres
-def test_an_id_beyond_the_database_range_answers_404(pg_app, caplog):
-    """SPEC §13: an id in a URL that no record can have (larger than PostgreSQL's integer) is a
-    record that does not exist: 404 in the user's language, for a page, a button and the portal,
-    without reaching the database."""
+def test_an_id_no_record_can_have_answers_404(pg_app, caplog):
+    """SPEC §13: an id in a URL that no record can have (larger than PostgreSQL's integer, or
+    written in another script's digits) is a record that does not exist: 404 in the user's
+    language, for a page, a button and the portal, without reaching the database."""
     from tests.conftest import make_staff, sign_in
     from tests.portal.helpers import signed_in as portal_signed_in
 
@@ -244,7 +244,8 @@ def test_an_id_beyond_the_database_range_answers_404(pg_app, caplog):
     sign_in(staff, make_staff(pg_app, "admin").email)
     token = csrf_token(staff, "/admin/")
     portal = portal_signed_in(pg_app, main_email(customer))
-    for number in (2**31, 2**63, 10**30):
+    arabic = str(customer.id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for number in (2**31, 2**63, 10**30, arabic):
         page = staff.get(f"/admin/customer/{number}/address/", headers=DE)
         assert page.status_code == 404 and "Nicht gefunden" in page.get_data(as_text=True)
         button = staff.post(f"/admin/customer/{number}/lock/", data={"csrf_token": token})

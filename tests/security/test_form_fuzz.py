@@ -25,7 +25,7 @@ import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.audit import SYSTEM
@@ -35,6 +35,7 @@ from tests.conftest import make_staff, sign_in
 from tests.portal.helpers import PASSWORD, main_email
 from tests.portal.helpers import sign_in as portal_sign_in
 from tests.security.conftest import pg_fingerprint
+from tests.security.corpus import VALUES, fuzz_settings
 from tests.security.crawl import Form, crawl_client, local_path
 
 EXAMPLES = int(os.environ.get("FORM_FUZZ_EXAMPLES", "1"))
@@ -44,62 +45,6 @@ PER_PATTERN = 1
 SKIP_LINKS = re.compile(r"logout|sign-?out|impersonat|/static/|export|download|\.pdf|\.csv")
 SKIP_FORMS = re.compile(r"logout|sign-?out|impersonat")
 REFUSED = re.compile(r"is-invalid|alert-danger|alert-error|alert-warning")
-
-BOUNDARY = [
-    "",
-    " ",
-    "0",
-    "-1",
-    "-0",
-    "1",
-    "2147483648",
-    "-99999999999999999999999",
-    "1e309",
-    "NaN",
-    "nan",
-    "Infinity",
-    "-inf",
-    "0.005",
-    "1,5",
-    "0x1F",
-    "١٢٣",
-    "١e٣",
-    "\u202etxt.exe",
-    "😀" * 40,
-    "Zoë Ærøskøbing ß",
-    "' OR '1'='1' --",
-    "1; DROP TABLE customer; --",
-    "%(name)s {0} {{7*7}} ${7*7}",
-    "<script>alert(1)</script>",
-    "a\x00b",
-    "\x00",
-    "line\r\nbreak",
-    "x" * 201,
-    "9" * 400,
-    "y" * 20_000,
-    "DELETE",
-    "yes",
-    "on",
-    "2026-02-30",
-    "9999-12-31",
-    "0000-00-00",
-    "DE000000000",
-    "ZZ",
-    "user@",
-    "@example.com",
-    "a@b.c",
-    "https://evil.example/",
-    "//evil.example",
-    "../../../etc/passwd",
-]
-VALUES = st.one_of(
-    st.sampled_from(BOUNDARY),
-    st.text(max_size=60),
-    st.integers(min_value=-(10**20), max_value=10**20).map(str),
-    st.floats(allow_nan=True, allow_infinity=True).map(str),
-    st.decimals(allow_nan=True, allow_infinity=True).map(str),
-    st.text(alphabet=st.characters(codec="utf-8"), min_size=250, max_size=2000),
-)
 
 
 def crawl(client, starts: list[str], area: str) -> list[Form]:
@@ -206,13 +151,7 @@ def test_no_form_answers_500_and_a_refused_submit_changes_nothing(world, caplog)
     ]
     assert admin_forms >= 15 and portal_forms >= 4, (admin_forms, portal_forms)
 
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        # a failure names the form and its values; shrinking would replay every form
-        phases=(Phase.explicit, Phase.reuse, Phase.generate),
-    )
+    @fuzz_settings(EXAMPLES)
     @given(data=st.data())
     def every_form(data):
         for client, form in targets:

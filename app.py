@@ -12,8 +12,10 @@ from flask import Flask, has_request_context, request, session
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, talisman
+from models import MAX_RECORD_ID
 
 ROOT = Path(__file__).resolve().parent
 LANGUAGES = ("en", "de")
@@ -165,6 +167,22 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
+class RecordIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: a record id, so ASCII digits up to ``MAX_RECORD_ID``. A
+    larger number answers 404 like any id without a record, instead of reaching the database
+    (PostgreSQL refuses it as out of range), and so do other scripts' digits (``١``), which
+    would otherwise name the same record as ``1`` under a second address."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_RECORD_ID, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def register_routing(app: Flask) -> None:
+    app.url_map.converters["int"] = RecordIdConverter
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -268,6 +286,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    register_routing(app)
     register_extensions(app)
     register_auth(app)
     register_admin(app)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.tools import iterdecode
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_user, logout_user
@@ -16,11 +19,12 @@ from wtforms.validators import DataRequired
 from billing import staff as staff_service
 from billing.errors import AuthenticationFailed
 from extensions import limiter
-from models import StaffRole
+from models import MAX_RECORD_ID, StaffRole
 
 from .auth import client_ip, clock, current_staff, safe_next
 from .dashboard import DashboardMixin
 
+RECORD_ID = re.compile(r"[0-9]{1,10}")
 ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
 
 
@@ -70,6 +74,17 @@ class SecureModelView(RoleGuard, ModelView):
             "action_view": any(self.is_action_allowed(action) for action, _text in self._actions),
         }
         return offered.get(name, True)
+
+    def get_one(self, id):  # noqa: A002 - Flask-Admin's name
+        """The record with primary key ``id``, or None for an ``id`` no record can have (text or
+        a number out of range for an integer key, several values): the screen then says the
+        record does not exist instead of the database refusing the lookup."""
+        if not isinstance(id, str) or len(iterdecode(id)) != 1:
+            return None
+        (key,) = self.model.__mapper__.primary_key
+        if key.type.python_type is int and (not RECORD_ID.fullmatch(id) or int(id) > MAX_RECORD_ID):
+            return None
+        return super().get_one(id)
 
     def _get_list_extra_args(self):
         """Clamp bogus page, page size and sort arguments instead of failing on them."""

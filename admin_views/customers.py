@@ -11,7 +11,7 @@ from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import Integer, select
 
 from billing import audit
 from billing.customers import (
@@ -102,6 +102,13 @@ class ChoiceFilter(sqla_filters.FilterEqual):
 
     def get_options(self, view):
         return LazyOptions(self.options)
+
+    def apply(self, query, value, alias=None):
+        """Compare the code as the column stores it: PostgreSQL compares no integer column
+        (the partner) with the text of the URL."""
+        if isinstance(self.column.type, Integer):
+            value = int(value)
+        return super().apply(query, value, alias)
 
 
 class TagFilter(ChoiceFilter):

@@ -80,14 +80,22 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.before_request
     def refuse_nul_bytes():
-        """No text the product stores may hold a NUL byte (PostgreSQL refuses it): a form
-        submission that carries one gets a clear 400 before anything runs."""
+        """No text the product stores or looks up may hold a NUL byte (PostgreSQL refuses it):
+        a form submission, a query argument (a search, a filter) or a path argument that
+        carries one gets a clear 400 before anything runs."""
         fields = request.form.items(multi=True) if request.method == "POST" else ()
         if any("\x00" in key or "\x00" in value for key, value in fields):
             return _page(
                 400,
                 _("Bad request"),
                 _("The input contains characters that cannot be stored. Please correct it."),
+            )
+        arguments = [*request.args.items(multi=True), *(request.view_args or {}).items()]
+        if any("\x00" in key or "\x00" in str(value) for key, value in arguments):
+            return _page(
+                400,
+                _("Bad request"),
+                _("The address of this page contains characters that cannot be processed."),
             )
         return None
 

@@ -2,6 +2,7 @@
 
 from .audit import AuditEvent, EmailLog, Setting
 from .base import (
+    MAX_RECORD_ID,
     ActorType,
     Base,
     ChangeKind,
@@ -67,6 +68,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceState",
     "Language",
+    "MAX_RECORD_ID",
     "LedgerEntry",
     "LedgerKind",
     "Partner",

@@ -48,6 +48,9 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# Every record id is an INTEGER column: no id beyond this exists (PostgreSQL refuses to compare
+# an INTEGER with a larger number), so a larger one in a URL names no record.
+MAX_RECORD_ID = 2**31 - 1
 
 
 class StrEnum(enum.StrEnum):

@@ -6,6 +6,8 @@ the payloads, always through the billing services the forms call: a self-service
 purchase order, staff e-mail, ledger entry, team member, impersonation reason, a credit note
 reason, a saved view (name and filter value), a staff account's name and the self-service
 article name. Each payload is unique, so a failure names the field that let it through.
+
+``BOUNDARY`` and ``VALUES`` are the hostile values the fuzz tests put into forms and URLs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
 
 # Classic reflected/stored XSS shapes, a template injection probe and a spreadsheet formula.
 SCRIPT = "<script>alert(1)</script>"
@@ -159,3 +164,73 @@ def plant(clock, admin_email: str) -> Planted:
     create_staff(STAFF_EMAIL, "support", PASSWORD, clock, name=STAFF_NAME)
     save_self_service(True, ARTICLE, "VS-100", SYSTEM, clock)
     return Planted(customer_id=customer.id, invoice_id=invoice.id, view_query=query)
+
+
+# What the fuzz tests type: empty, huge, negative, NaN, unicode, NUL, SQL- and template-ish,
+# invalid dates and addresses, very long text.
+BOUNDARY = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "-0",
+    "1",
+    "2147483648",
+    "-99999999999999999999999",
+    "1e309",
+    "NaN",
+    "nan",
+    "Infinity",
+    "-inf",
+    "0.005",
+    "1,5",
+    "0x1F",
+    "١٢٣",
+    "١e٣",
+    "\u202etxt.exe",
+    "😀" * 40,
+    "Zoë Ærøskøbing ß",
+    "' OR '1'='1' --",
+    "1; DROP TABLE customer; --",
+    "%(name)s {0} {{7*7}} ${7*7}",
+    "<script>alert(1)</script>",
+    "a\x00b",
+    "\x00",
+    "line\r\nbreak",
+    "x" * 201,
+    "9" * 400,
+    "y" * 20_000,
+    "DELETE",
+    "yes",
+    "on",
+    "2026-02-30",
+    "9999-12-31",
+    "0000-00-00",
+    "DE000000000",
+    "ZZ",
+    "user@",
+    "@example.com",
+    "a@b.c",
+    "https://evil.example/",
+    "//evil.example",
+    "../../../etc/passwd",
+]
+VALUES = st.one_of(
+    st.sampled_from(BOUNDARY),
+    st.text(max_size=60),
+    st.integers(min_value=-(10**20), max_value=10**20).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(str),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+    st.text(alphabet=st.characters(codec="utf-8"), min_size=250, max_size=2000),
+)
+
+
+def fuzz_settings(examples: int) -> settings:
+    """Hypothesis settings of the fuzz tests: ``examples`` rounds, no deadline and no shrinking
+    (a failure names the request that caused it; shrinking would replay it many times)."""
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    )

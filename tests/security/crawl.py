@@ -1,14 +1,17 @@
-"""A same-origin crawler for the browser security tests: it follows every GET link under the
+"""Same-origin crawlers. For the browser security tests: one follows every GET link under the
 given prefixes (one or two pages per URL shape), and records what a user's browser would
 complain about: console errors (Content-Security-Policy violations among them), uncaught page
-errors, failed requests and any JavaScript dialog (an injected ``alert``)."""
+errors, failed requests and any JavaScript dialog (an injected ``alert``). For the fuzz tests:
+``crawl_client`` walks the pages with a Flask test client and collects their forms and the query
+arguments their links send."""
 
 from __future__ import annotations
 
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from playwright.sync_api import Page
 
@@ -122,3 +125,144 @@ def crawl(
             queued.add(target)
             queue.append(target)
     return result
+
+
+# The same walk without a browser, for the fuzz tests: a Flask test client GETs every page a
+# visitor reaches, keeping each page's POST forms (with their fields and CSRF token) and the
+# query arguments its links and GET forms use.
+
+
+@dataclass
+class Field:
+    tag: str
+    name: str
+    kind: str = "text"
+    value: str = ""
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Form:
+    page: str
+    action: str
+    fields: list[Field] = field(default_factory=list)
+    multipart: bool = False
+    method: str = "post"
+
+    @property
+    def signature(self) -> tuple:
+        return (pattern(self.action), tuple(sorted({f.name for f in self.fields})))
+
+
+class PageParser(HTMLParser):
+    """The links and the forms (POST and GET) of one page."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.url = url
+        self.links: list[str] = []
+        self.forms: list[Form] = []
+        self._form: Form | None = None
+        self._select: Field | None = None
+        self._textarea: Field | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "a" and a.get("href"):
+            self.links.append(urljoin(self.url, a["href"]))
+        elif tag == "form":
+            action = urljoin(self.url, a.get("action") or self.url)
+            multipart = "multipart" in a.get("enctype", "")
+            method = "post" if a.get("method", "get").lower() == "post" else "get"
+            self._form = Form(self.url, action, multipart=multipart, method=method)
+            self.forms.append(self._form)
+        elif self._form is None:
+            return
+        elif tag in ("input", "button") and a.get("name"):
+            kind = a.get("type", "text" if tag == "input" else "submit").lower()
+            self._form.fields.append(Field(tag, a["name"], kind, a.get("value", "")))
+        elif tag == "select" and a.get("name"):
+            self._select = Field("select", a["name"], "select")
+            self._form.fields.append(self._select)
+        elif tag == "option" and self._select is not None:
+            self._select.options.append(a.get("value", ""))
+        elif tag == "textarea" and a.get("name"):
+            self._textarea = Field("textarea", a["name"], "textarea")
+            self._form.fields.append(self._textarea)
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._textarea.value += data
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+
+def local_path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def pattern(url: str) -> str:
+    """A URL with its ids replaced and only the names of its query arguments."""
+    parts = urlsplit(url)
+    keys = sorted({q.split("=")[0] for q in parts.query.split("&") if q})
+    return re.sub(r"/\d+", "/N", parts.path) + "?" + "&".join(keys)
+
+
+@dataclass
+class Site:
+    """What a client crawl found: the distinct POST forms, every URL it GET (in order) and, per
+    path, the names of the query arguments that links and GET forms send to it."""
+
+    forms: list[Form] = field(default_factory=list)
+    pages: list[str] = field(default_factory=list)
+    arguments: dict[str, set[str]] = field(default_factory=dict)
+
+
+def crawl_client(
+    client,
+    starts: list[str],
+    area: str,
+    max_pages: int,
+    skip_links: re.Pattern,
+    skip_forms: re.Pattern,
+    per_pattern: int = 1,
+) -> Site:
+    """GET every page under ``area`` reachable from ``starts`` (at most ``per_pattern`` of
+    each URL shape, ``max_pages`` in all, no link matching ``skip_links``); keep the POST forms
+    whose action does not match ``skip_forms``."""
+    site, queue, forms, patterns = Site(), list(starts), {}, {}
+    while queue and len(site.pages) < max_pages:
+        url = local_path(queue.pop(0))
+        shape_of_url = pattern(url)
+        if url in site.pages or patterns.get(shape_of_url, 0) >= per_pattern:
+            continue
+        site.pages.append(url)
+        patterns[shape_of_url] = patterns.get(shape_of_url, 0) + 1
+        response = client.get(url)
+        assert response.status_code < 500, f"GET {url}: {response.status_code}"
+        if response.status_code != 200 or "html" not in response.content_type:
+            continue
+        parser = PageParser("http://localhost" + url)
+        parser.feed(response.get_data(as_text=True))
+        for form in parser.forms:
+            if form.method == "get":
+                names = {f.name for f in form.fields if f.kind != "submit" or f.value}
+                site.arguments.setdefault(urlsplit(form.action).path, set()).update(names)
+            elif not skip_forms.search(form.action):
+                forms.setdefault(form.signature, form)
+        for link in parser.links:
+            parts = urlsplit(link)
+            if parts.netloc in ("", "localhost") and parts.path.startswith(area):
+                keys = {key for key, _value in parse_qsl(parts.query, keep_blank_values=True)}
+                site.arguments.setdefault(parts.path, set()).update(keys)
+                if not skip_links.search(link):
+                    queue.append(link)
+    site.forms = list(forms.values())
+    return site

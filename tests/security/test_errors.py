@@ -251,3 +251,47 @@ def test_a_failed_save_in_a_customised_admin_screen_does_not_show_the_database_e
     assert re.search(r'id="correlation-id">[0-9a-f]{12}<', body)
     assert "Failed to create record" not in body and "CHECK" not in body
     _assert_no_leak(body)
+
+
+@pytest.mark.postgres
+def test_an_id_no_record_can_have_answers_404(pg_app, caplog):
+    """SPEC §13: an id in a URL that no record can have (larger than PostgreSQL's integer, or
+    written in another script's digits) is a record that does not exist: 404 in the user's
+    language, for a page, a button and the portal, without reaching the database."""
+    from tests.conftest import make_staff, sign_in
+    from tests.portal.helpers import signed_in as portal_signed_in
+
+    factories.reference(pg_app)
+    customer = factories.customer(pg_app)
+    staff = pg_app.test_client()
+    sign_in(staff, make_staff(pg_app, "admin").email)
+    token = csrf_token(staff, "/admin/")
+    portal = portal_signed_in(pg_app, main_email(customer))
+    arabic = str(customer.id).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for number in (2**31, 2**63, 10**30, arabic):
+        page = staff.get(f"/admin/customer/{number}/address/", headers=DE)
+        assert page.status_code == 404 and "Nicht gefunden" in page.get_data(as_text=True)
+        button = staff.post(f"/admin/customer/{number}/lock/", data={"csrf_token": token})
+        assert button.status_code == 404
+        assert portal.get(f"/portal/invoices/{number}/pdf").status_code == 404
+    assert not [r for r in caplog.records if r.name == "msp.errors"]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("bogus", ["abc", "%25", "1,2", "1.5", "-1", "١", str(2**31), str(10**30)])
+def test_a_details_screen_with_an_id_no_record_can_have_says_it_does_not_exist(
+    pg_app, caplog, bogus
+):
+    """SPEC §13: ``?id=`` of a details screen that no record can have (text, several values,
+    out of range) is a record that does not exist: back to the list with Flask-Admin's
+    "Record does not exist", as for an unknown id, without reaching the database."""
+    from tests.conftest import make_staff, sign_in
+
+    staff = pg_app.test_client()
+    sign_in(staff, make_staff(pg_app, "admin").email)
+    for screen in ("customer", "invoice", "billing_run", "email_log", "stripe_event"):
+        response = staff.get(f"/admin/{screen}/details/?id={bogus}", follow_redirects=True)
+        assert response.status_code == 200, screen
+        assert response.request.path == f"/admin/{screen}/"
+        assert "Record does not exist." in response.get_data(as_text=True), screen
+    assert not [r for r in caplog.records if r.name == "msp.errors"]

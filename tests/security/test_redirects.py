@@ -73,6 +73,12 @@ def is_local(location: str | None) -> bool:
     )
 
 
+def refused_outright(response, target: str) -> bool:
+    """A NUL byte in a form or an address is refused with 400 before anything runs: no
+    redirect at all."""
+    return response.status_code == 400 and "\x00" in target
+
+
 def _report(problems: list[str]) -> None:
     assert not problems, "\n".join(problems)
 
@@ -89,6 +95,8 @@ def test_staff_sign_in_lands_on_a_local_page(demo_app):
         )
         again = client.get(f"/admin/login/?next={quote(target, safe='')}")  # signed in already
         for answer in (response, again):
+            if refused_outright(answer, target):
+                continue
             if answer.status_code != 302 or not is_local(answer.location):
                 problems.append(f"{target!r}: {answer.status_code} {answer.location!r}")
     _report(problems)
@@ -108,6 +116,8 @@ def test_portal_sign_in_lands_on_a_portal_page(demo_app):
             },
         )
         location = response.location or ""
+        if refused_outright(response, target):
+            continue
         if not (is_local(location) and location.startswith("/portal/")):
             problems.append(f"{target!r}: {response.status_code} {location!r}")
     _report(problems)
@@ -129,8 +139,8 @@ def test_language_switches_land_on_a_local_page(demo_app):
             response = client.post(
                 url, data={"csrf_token": token, "language": "en", "next": target}
             )
-            if response.status_code == 400 and "\x00" in target:
-                continue  # a NUL byte in a form is refused outright: no redirect at all
+            if refused_outright(response, target):
+                continue
             if response.status_code != 302 or not is_local(response.location):
                 problems.append(f"{url} {target!r}: {response.status_code} {response.location!r}")
     _report(problems)
@@ -155,6 +165,8 @@ def test_flask_admin_return_url_stays_local(demo_app):
             f"/admin/customer/?url={quoted}",
         ):
             response = client.get(page)
+            if refused_outright(response, target):
+                continue
             assert response.status_code == 200, page
             for value in _targets(response.get_data(as_text=True)):
                 if value in ("", "javascript:void(0)") or value.startswith(NOT_NAVIGATION):
@@ -168,10 +180,12 @@ def test_flask_admin_return_url_stays_local(demo_app):
             f"/admin/customer/export/bogus/?url={quoted}",
         ):
             response = client.get(page)
+            if refused_outright(response, target):
+                continue
             if response.status_code != 302 or not is_local(response.location):
                 problems.append(f"{page}: {response.status_code} {response.location!r}")
         for stock in ("edit", "new"):
             response = client.get(f"/admin/customer/{stock}/?id={ids['customer_id']}&url={quoted}")
-            if response.status_code != 404:
+            if response.status_code != 404 and not refused_outright(response, target):
                 problems.append(f"{stock} {target!r}: {response.status_code}")
     _report(problems)

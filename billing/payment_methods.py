@@ -32,7 +32,7 @@ def set_active(code: str, active: bool, actor, clock: Clock) -> PaymentMethod:
     from .i18n import _
     from .stripe_gateway import keys_configured
 
-    method = db.session.get(PaymentMethod, code)
+    method = db.session.get(PaymentMethod, code) if code else None
     if method is None:
         raise DomainError(_("Unknown payment method."))
     if active and code == PaymentMethodCode.CARD.value and not keys_configured():

@@ -145,3 +145,20 @@ def test_webhook_secret_form_and_event_inbox_with_replay(stripe_app, staff_clien
     )
     assert replay.status_code == 302
     assert "processed again" in staff_client.get("/admin/stripe_event/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("code", [None, "", "bitcoin"])
+def test_a_toggle_without_a_known_method_is_refused(stripe_app, staff_client, code, recwarn):
+    """SPEC §13: a missing or unknown billing type gets "Unknown payment method." and changes
+    nothing (and the database is not asked for a record without a key)."""
+    before = {m.code: m.active for m in db.session.scalars(db.select(PaymentMethod))}
+    data = {"csrf_token": staff_client.token, "active": "0"}
+    if code is not None:
+        data["code"] = code
+    response = staff_client.post("/admin/payment-methods/toggle/", data=data)
+    assert response.status_code == 302
+    page = staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Unknown payment method." in page
+    db.session.expire_all()
+    assert {m.code: m.active for m in db.session.scalars(db.select(PaymentMethod))} == before
+    assert not [w for w in recwarn if "primary key identity" in str(w.message)]

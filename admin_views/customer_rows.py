@@ -15,8 +15,11 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-# A customer id no real row has: the URLs are built once with it and it is then replaced.
-_SENTINEL = 987654321987
+from models import MAX_RECORD_ID
+
+# The URLs are built once with this id (the largest a route accepts; the fixed parts of a URL
+# never contain it) and it is then replaced by each row's id.
+_SENTINEL = MAX_RECORD_ID
 
 # (action, endpoint, URL argument, editors only, CSS class, divider before)
 _MENU = (

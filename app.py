@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
@@ -14,6 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 
+from billing.clock import Clock, use_worker_clock
 from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, talisman
 from models import MAX_RECORD_ID
 
@@ -143,9 +145,8 @@ def load_config(app: Flask, overrides: dict | None) -> None:
             raise RuntimeError("ENCRYPTION_KEYS must be set in production.")
         app.config["ENCRYPTION_KEYS"] = _dev_encryption_key(instance)
     if "CLOCK" not in app.config:
-        from billing.clock import Clock
-
-        app.config["CLOCK"] = Clock(app.config["APP_TIMEZONE"])
+        app.config["CLOCK"] = system_clock(app.config["APP_TIMEZONE"])
+    use_worker_clock(system_clock(app.config["APP_TIMEZONE"]))
 
 
 @event.listens_for(Engine, "connect")
@@ -262,6 +263,16 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(billing_group)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(seed_group)
+
+
+def system_time() -> datetime:
+    """The system time: the one place the product reads it (billing takes it from a clock)."""
+    return datetime.now(UTC)
+
+
+def system_clock(timezone: str = "Europe/Berlin") -> Clock:
+    """The running clock: the system time, dates in ``timezone``."""
+    return Clock(timezone, system_time)
 
 
 def strong_secret(key: str) -> bool:

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app import system_clock  # noqa: E402
 from bench.list_and_export import (  # noqa: E402
     PASSWORD,
     RESULTS,
@@ -43,7 +44,6 @@ from bench.list_and_export import (  # noqa: E402
     sign_in,
     timed,
 )
-from billing.clock import Clock  # noqa: E402
 
 SCAN = "SELECT count(*), sum(internal_ips), sum(external_ips) FROM subscription"
 
@@ -118,7 +118,7 @@ def measure(url: str, clock, repeat: int) -> dict:
 
 
 def run_backend(backend: str, customers: int, repeat: int) -> dict:
-    clock = Clock()
+    clock = system_clock()
     with seeded(backend, customers, clock) as (url, _workdir, _seeding):
         results = measure(url, clock, repeat)
     results["customers"] = customers

@@ -53,7 +53,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import event, func, select  # noqa: E402
 
-from billing.clock import Clock  # noqa: E402
+from app import system_clock  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 PASSWORD = "Bench-Horse-9-staple"
@@ -391,7 +391,7 @@ def seeded(backend: str, customers: int, clock):
 def run_backend(backend: str, customers: int, repeat: int, explain: bool) -> dict:
     """Fresh database on ``backend``, migrated and seeded with ``customers``, then measured in a
     fresh process (so the seeding's heap does not hide the export's memory growth)."""
-    with seeded(backend, customers, Clock()) as (url, workdir, seeding):
+    with seeded(backend, customers, system_clock()) as (url, workdir, seeding):
         output = workdir / "results.json"
         command = [sys.executable, __file__, "--database-url", url, "--repeat", str(repeat)]
         command += ["--child-output", str(output)] + (["--explain"] if explain else [])
@@ -591,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child-output", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_output:
-        results = measure(args.database_url, Clock(), args.repeat, args.explain)
+        results = measure(args.database_url, system_clock(), args.repeat, args.explain)
         Path(args.child_output).write_text(json.dumps(results, default=str))
         return 0
     if args.quick:
@@ -607,7 +607,9 @@ def main(argv: list[str] | None = None) -> int:
         "results": [],
     }
     if args.database_url:
-        report["results"].append(measure(args.database_url, Clock(), args.repeat, args.explain))
+        report["results"].append(
+            measure(args.database_url, system_clock(), args.repeat, args.explain)
+        )
     else:
         for backend in backends:
             report["results"].append(

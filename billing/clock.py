@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+TimeSource = Callable[[], datetime]
+
 
 class Clock:
-    """The real clock: aware UTC instants and dates in the MSP's time zone."""
+    """Aware UTC instants from ``source`` and dates in the MSP's time zone.
 
-    def __init__(self, timezone: str = "Europe/Berlin") -> None:
+    Billing code never reads the system time itself: the app factory hands the running clock
+    its source (``app.system_clock``); tests and month-end rehearsals use ``FixedClock``."""
+
+    def __init__(self, timezone: str = "Europe/Berlin", source: TimeSource | None = None) -> None:
         self.tz = ZoneInfo(timezone)
+        self.source = source
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        if self.source is None:
+            raise RuntimeError("This clock has no time source; the app factory gives it one.")
+        return self.source().astimezone(UTC)
 
     def today(self) -> date:
         """Today's date in the MSP's time zone (the booking-month calendar)."""
@@ -39,8 +48,15 @@ class FixedClock(Clock):
 
 # Leases and claims between workers (a month-end run, an erasure, an invoice e-mail, a card
 # charge) are measured on this clock, not on the business clock a run is given: a rehearsal's
-# clock stands still, and a lease measured on it would never run out. Tests may replace it.
+# clock stands still, and a lease measured on it would never run out. The app factory sets it
+# (``use_worker_clock``) to the system time; tests may replace it.
 WORKER_CLOCK: Clock = Clock()
+
+
+def use_worker_clock(clock: Clock) -> None:
+    """Measure leases and claims between workers on ``clock`` from now on."""
+    global WORKER_CLOCK
+    WORKER_CLOCK = clock
 
 
 def lease_now() -> datetime:

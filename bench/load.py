@@ -46,7 +46,7 @@ import psycopg  # noqa: E402
 from cryptography.fernet import Fernet  # noqa: E402
 
 from seed.demo import DEMO_STAFF  # noqa: E402
-from tests.support.services import Postgres, Redis, free_port, wait_for_port  # noqa: E402
+from tests.support.services import Postgres, Redis, free_port, start_gunicorn, wait_for_port  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
@@ -140,22 +140,7 @@ def run(
         print(f"seeded {total:,} customers in {time.perf_counter() - started:.0f} s", flush=True)
 
         port = free_port()
-        server = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "120",
-                "app:create_app()",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_gunicorn(env, port, timeout=120)
         wait_for_port(port, timeout=60)
         staff = next(entry for entry in DEMO_STAFF if entry[1] == "billing")
         ramp_up = math.ceil(users / spawn_rate)

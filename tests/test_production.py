@@ -18,7 +18,7 @@ from redis import Redis
 from rq import Queue
 
 from tests.conftest import STRONG_SECRET
-from tests.support.services import free_port, wait_for_port
+from tests.support.services import free_port, start_gunicorn, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -55,22 +55,7 @@ def test_gunicorn_with_two_workers_on_postgresql(production_env):
     assert upgrade.returncode == 0, upgrade.stderr
     assert flask(production_env, "seed", "reference").returncode == 0
     port = free_port()
-    server = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--timeout",
-            "60",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=production_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    server = start_gunicorn(production_env, port)
     try:
         wait_for_port(port, timeout=60)
         base = f"http://127.0.0.1:{port}"

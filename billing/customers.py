@@ -39,6 +39,7 @@ from .audit import SYSTEM, Actor
 from .clock import Clock, add_months
 from .errors import Conflict, DomainError, NotFound
 from .i18n import _
+from .locking import lock_row
 from .passwords import MIN_LENGTH, hash_password
 from .pricing import average_ip_price, load_tiers, monthly_price, to_cents
 from .staff import normalise_email
@@ -63,6 +64,16 @@ def derive_status(
 
 def get_customer(customer_id: int) -> Customer:
     customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(_("This customer does not exist."))
+    return customer
+
+
+def lock_customer(customer_id: int) -> Customer:
+    """The customer with its latest committed state, locked until the transaction ends
+    (``billing.locking``): of simultaneous changes checked against the version the user saw,
+    one is made and the others are told someone else changed the customer, never a 500."""
+    customer = lock_row(Customer, customer_id)
     if customer is None:
         raise NotFound(_("This customer does not exist."))
     return customer

@@ -43,6 +43,7 @@ from .customers import (
     check_version,
     current_subscription,
     get_customer,
+    lock_customer,
     pending_change,
     refresh_summary,
     subscription_price,
@@ -57,6 +58,7 @@ from .distribution import (
 )
 from .errors import DomainError
 from .i18n import _
+from .locking import releasing_locks
 from .pricing import average_ip_price, to_cents
 from .selfservice import load_self_service
 
@@ -206,6 +208,7 @@ def _require_card(customer_id: int) -> None:
         )
 
 
+@releasing_locks
 def change_own_subscription(
     customer_id: int,
     internal_ips: int,
@@ -219,9 +222,10 @@ def change_own_subscription(
     """Change the subscription from the portal (see the module rules).
 
     Raises DomainError for a managed customer, a paid subscription without a card on file, and
-    everything ``change_ip_distribution`` refuses; Conflict when ``expected_version`` is stale.
+    everything ``change_ip_distribution`` refuses; Conflict when ``expected_version`` is stale
+    (the customer is locked from the check to the commit).
     """
-    customer = get_customer(customer_id)
+    customer = lock_customer(customer_id)
     if not may_change(customer):
         raise DomainError(
             _("Your subscription is managed by your provider. Please contact them for changes.")

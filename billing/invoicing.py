@@ -32,11 +32,12 @@ from models import (
 )
 from models.bulk import BulkWriter, among
 
-from . import audit, ledger
+from . import audit, ledger, receivables
 from .audit import SYSTEM
 from .clock import Clock, add_months
 from .errors import DomainError, NotFound
 from .i18n import _
+from .locking import lock_row, lock_rows, releasing_locks
 from .pricing import load_tiers, monthly_price, to_cents
 from .purchase_orders import covering_orders
 from .service_subscriptions import billed_days, last_billed_day, service_price
@@ -730,7 +731,8 @@ def _reserve_numbers(count: int, clock: Clock) -> int:
     """Reserve ``count`` consecutive invoice numbers and return the first. The counter row is
     locked until the caller commits, and the numbers are used in that same transaction, so a
     rollback returns them: the sequence never has gaps."""
-    row = db.session.scalar(db.select(Setting).where(Setting.key == NUMBER_KEY).with_for_update())
+    rows = lock_rows(Setting, Setting.key == NUMBER_KEY)
+    row = rows[0] if rows else None
     if row is None:
         row = Setting(key=NUMBER_KEY, value="0", updated_at=clock.now())
         db.session.add(row)
@@ -750,12 +752,9 @@ def finalize_batch(invoice_ids: list[int], clock: Clock, actor=SYSTEM) -> list[i
     Invoices that are no longer drafts are left alone, so calling this again after a crash
     finalizes only what is left. Returns the ids finalized now.
     """
-    drafts = db.session.scalars(
-        db.select(Invoice)
-        .where(Invoice.id.in_(invoice_ids), Invoice.state == InvoiceState.DRAFT.value)
-        .order_by(Invoice.id)
-        .with_for_update()
-    ).all()
+    drafts = lock_rows(
+        Invoice, Invoice.id.in_(invoice_ids), Invoice.state == InvoiceState.DRAFT.value
+    )
     if not drafts:
         return []
     first = _reserve_numbers(len(drafts), clock)
@@ -792,26 +791,36 @@ def finalize_invoice(invoice_id: int, clock: Clock, actor=SYSTEM) -> Invoice:
     return invoice
 
 
+@releasing_locks
 def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Invoice:
-    """Correct a finalized invoice with a credit note for its full amount (finalized invoices
-    are never edited). The credit note is numbered at once. DomainError without a reason, for
-    a draft, or when the invoice was credited already."""
+    """Correct an issued invoice with a credit note for its full amount (issued invoices are
+    never edited). The credit note is numbered at once.
+
+    It first settles what is still open on the invoice, which is then no longer payable; only
+    what was paid already becomes account credit (SPEC §14, ``receivables.credit_split``).
+    The credit the invoice had used is given back. The invoice stays locked from the check to
+    the commit, so the same form sent several times at once credits it once.
+
+    DomainError without a reason, for a draft or void invoice, when the invoice was credited
+    already, or while a card payment of it is pending (its outcome decides what is open)."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Please give a reason for the credit note."), field="reason")
-    invoice = db.session.get(Invoice, invoice_id)
+    invoice = lock_row(Invoice, invoice_id)
     if invoice is None or invoice.kind != InvoiceKind.INVOICE.value:
         raise NotFound(_("This invoice does not exist."))
     if invoice.state in (InvoiceState.DRAFT.value, InvoiceState.VOID.value):
         raise DomainError(_("Only finalized invoices can be credited."))
-    already = db.session.scalar(
-        db.select(Invoice.id).where(
-            Invoice.corrects_invoice_id == invoice_id,
-            Invoice.kind == InvoiceKind.CREDIT_NOTE.value,
-        )
-    )
-    if already is not None:
+    if not receivables.may_credit(invoice):
         raise DomainError(_("This invoice has a credit note already."))
+    if receivables.charge_in_progress(invoice.id):
+        raise DomainError(
+            _(
+                "A card payment of this invoice is still pending. Please wait for its result "
+                "or retry the card payment before crediting the invoice."
+            )
+        )
+    settled, account_credit = receivables.credit_split(invoice, invoice.gross, invoice.net)
     note = Invoice(
         customer_id=invoice.customer_id,
         period=invoice.period,
@@ -827,6 +836,7 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
         billing_name=invoice.billing_name,
         billing_address=invoice.billing_address,
         corrects_invoice_id=invoice.id,
+        settled_amount=settled,
         created_at=clock.now(),
         finalized_at=clock.now(),
         category=invoice.category,
@@ -848,25 +858,41 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
     note.number = format_number(clock.today().year, _reserve_numbers(1, clock))
     db.session.add(note)
     db.session.flush()
-    ledger.credit_from_note(note, actor, clock)
+    ledger.credit_from_note(note, account_credit, actor, clock)
     audit.record(
         actor,
         "invoice.credit_note",
         clock,
         customer_id=invoice.customer_id,
-        after={"number": note.number, "corrects": invoice.number, "gross": str(note.gross)},
+        after={
+            "number": note.number,
+            "corrects": invoice.number,
+            "gross": str(note.gross),
+            "settled": str(settled),
+            "account_credit": str(account_credit),
+        },
         reason=reason,
     )
     db.session.commit()
     return note
 
 
+@releasing_locks
 def mark_paid(invoice_id: int, actor, clock: Clock) -> Invoice:
-    invoice = db.session.get(Invoice, invoice_id)
+    """Record that an invoice was paid in full by bank transfer. DomainError unless it is
+    payable (``receivables.payment_refusal``): not a draft, not paid already, not settled by
+    a credit note; nor while its card is being charged at this moment. The invoice is locked
+    from the check to the commit."""
+    invoice = lock_row(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(_("This invoice does not exist."))
-    if invoice.state not in (InvoiceState.FINALIZED.value, InvoiceState.PAYMENT_FAILED.value):
-        raise DomainError(_("Only finalized invoices can be marked paid."))
+    refusal = receivables.payment_refusal(invoice)
+    if refusal:
+        raise DomainError(refusal)
+    if receivables.charge_in_progress(invoice.id, right_now=True):
+        raise DomainError(
+            _("The card of this invoice is being charged right now. Please look again shortly.")
+        )
     invoice.state = InvoiceState.PAID.value
     invoice.paid_at = clock.now()
     audit.record(
@@ -882,37 +908,27 @@ def mark_paid(invoice_id: int, actor, clock: Clock) -> Invoice:
 
 def retry_payment(invoice_id: int, actor, clock: Clock):
     """Charge a card invoice whose payment failed once more (a new attempt, or the pending one
-    again with its idempotency key). DomainError unless it is a failed card invoice."""
+    again with its idempotency key); the request is audited with it. DomainError unless it is
+    a failed card invoice with an open amount, or while it is being charged
+    (``stripe_gateway.charge_invoice``)."""
     from .stripe_gateway import charge_invoice
 
-    invoice = db.session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(_("This invoice does not exist."))
-    if (
-        invoice.state != InvoiceState.PAYMENT_FAILED.value
-        or invoice.payment_method != PaymentMethodCode.CARD.value
-    ):
-        raise DomainError(_("Only card invoices whose payment failed can be charged again."))
-    audit.record(
-        actor,
-        "invoice.retry_payment",
-        clock,
-        customer_id=invoice.customer_id,
-        after={"number": invoice.number},
-    )
-    db.session.commit()
-    return charge_invoice(invoice_id, clock)
+    return charge_invoice(invoice_id, clock, retry_by=actor)
 
 
+@releasing_locks
 def redraft_invoice(
     invoice_id: int, actor, clock: Clock, home_country: str = "DE"
 ) -> Invoice | None:
     """Compute a draft again from the customer's current data (after a correction during the
     review). Returns the new draft, or None when the customer is no longer billable.
-    DomainError unless the invoice is a draft."""
-    invoice = db.session.get(Invoice, invoice_id)
+    DomainError unless the invoice is a draft; the draft is locked from the check to the
+    commit, so sending the form twice computes it once (the second is told it is gone)."""
+    invoice = lock_row(Invoice, invoice_id)
     if invoice is None:
-        raise NotFound(_("This invoice does not exist."))
+        raise NotFound(
+            _("This draft does not exist (any more); it may have been drafted again already.")
+        )
     if invoice.state != InvoiceState.DRAFT.value or invoice.kind != InvoiceKind.INVOICE.value:
         raise DomainError(_("Only draft invoices can be drafted again."))
     customer_id, period, before = invoice.customer_id, invoice.period, str(invoice.net)

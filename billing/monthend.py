@@ -31,7 +31,7 @@ from models import (
     db,
 )
 
-from . import audit
+from . import audit, receivables
 from .audit import SYSTEM, Actor
 from .changes import apply_due_changes
 from .clock import Clock, add_months, lease_now
@@ -397,7 +397,8 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
         run.finalized = _count(run.period, Invoice.state != InvoiceState.DRAFT.value)
         db.session.commit()
         hooks.progress(run)
-    # 2. card payments: each invoice at most once (the gateway's attempt rows guard it)
+    # 2. card payments: each invoice at most once (the gateway's attempt rows guard it), none
+    # that a credit note settled meanwhile (SPEC §14)
     if hooks.charge is not None:
         due = list(
             db.session.scalars(
@@ -405,6 +406,7 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
                 .where(
                     Invoice.state == InvoiceState.FINALIZED.value,
                     Invoice.payment_method == PaymentMethodCode.CARD.value,
+                    receivables.is_payable(),
                 )
                 .order_by(Invoice.id)
             )
@@ -466,7 +468,11 @@ def _mark_payment_failed(invoice_id: int, message: str, clock: Clock) -> None:
     """Stripe could not be reached: the attempt stays pending (a retry reuses its idempotency
     key, so Stripe never charges twice) and the invoice shows that payment failed."""
     invoice = db.session.get(Invoice, invoice_id)
-    if invoice is None or invoice.state != InvoiceState.FINALIZED.value:
+    if (
+        invoice is None
+        or invoice.state != InvoiceState.FINALIZED.value
+        or not receivables.payable(invoice)
+    ):
         return
     invoice.state = InvoiceState.PAYMENT_FAILED.value
     audit.record(

@@ -56,6 +56,9 @@ class Invoice(Base):
     billing_name: Mapped[str] = mapped_column(String(200), default="")
     billing_address: Mapped[str] = mapped_column(Text, default="")
     corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    # a credit note: how much of the corrected invoice's open amount (gross, positive) it
+    # settled; the rest of it became account credit (SPEC §14)
+    settled_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]

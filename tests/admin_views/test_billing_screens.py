@@ -136,10 +136,6 @@ def test_credit_note_mark_paid_and_pdf(app, staff_client, billed):
         follow_redirects=True,
     )
     assert "has a credit note already" in twice.get_data(as_text=True)
-    staff_client.post(
-        f"/admin/invoice/{invoice.id}/mark-paid/", data={"csrf_token": staff_client.token}
-    )
-    assert db.session.get(Invoice, invoice.id).state == "paid"
     event = db.session.scalar(
         db.select(AuditEvent).where(AuditEvent.action == "invoice.credit_note")
     )
@@ -148,7 +144,54 @@ def test_credit_note_mark_paid_and_pdf(app, staff_client, billed):
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert staff_client.get("/admin/invoice/999999/pdf/").status_code == 404
     details = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
-    assert note.number in details and "Paid" in details
+    assert note.number in details and 'id="invoice-open">€0.00' in details
+
+
+def test_a_credited_unpaid_invoice_is_no_longer_payable(app, staff_client, billed):
+    """Issue 13.2 (SPEC §14): the credit note settled the open invoice, so it is neither
+    offered nor accepted for "Mark paid"; the note shows what it settled."""
+    clock, first, second = billed
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    before = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
+    assert 'id="mark-paid-form"' in before and 'id="credit-note-form"' in before
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": "Cancelled order"},
+    )
+    after = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
+    assert 'id="mark-paid-form"' not in after and 'id="credit-note-form"' not in after
+    assert 'data-state="finalized">Credited<' in after
+    listing = staff_client.get("/admin/invoice/?flt0_kind_equals=invoice").get_data(as_text=True)
+    assert "Credited" in listing
+    paid = staff_client.post(
+        f"/admin/invoice/{invoice.id}/mark-paid/",
+        data={"csrf_token": staff_client.token},
+        follow_redirects=True,
+    )
+    assert "a credit note settled it" in paid.get_data(as_text=True)
+    assert db.session.get(Invoice, invoice.id).state == "finalized"
+    note = db.session.scalar(db.select(Invoice).where(Invoice.kind == "credit_note"))
+    page = staff_client.get(f"/admin/invoice/details/?id={note.id}").get_data(as_text=True)
+    assert f'id="credit-settled">€{invoice.gross}' in page
+    assert 'id="credit-account">€0.00' in page
+
+
+def test_a_paid_invoice_is_credited_to_the_account(app, staff_client, billed):
+    """SPEC §14: crediting a paid invoice books its net amount as account credit."""
+    clock, first, second = billed
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/mark-paid/", data={"csrf_token": staff_client.token}
+    )
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": "Goodwill"},
+    )
+    note = db.session.scalar(db.select(Invoice).where(Invoice.kind == "credit_note"))
+    page = staff_client.get(f"/admin/invoice/details/?id={note.id}").get_data(as_text=True)
+    assert 'id="credit-settled">€0.00' in page
+    assert f'id="credit-account">€{invoice.net}' in page
 
 
 def test_invoice_filters_and_bad_filter_values(app, staff_client, billed):

@@ -312,4 +312,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         return redirect(url_for("admin.index"))
 
+    @app.get("/favicon.ico")
+    def favicon():
+        from flask import send_from_directory
+
+        return send_from_directory(app.static_folder, "favicon.ico", max_age=86400)
+
     return app

@@ -3,7 +3,7 @@ language switch."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 from flask_babel import lazy_gettext
 
 from . import bp
@@ -23,6 +23,10 @@ LANGUAGES = (("en", "EN", "English"), ("de", "DE", "Deutsch"))
 
 @bp.context_processor
 def layout():
+    return layout_context()
+
+
+def layout_context() -> dict:
     signed_in = portal_user()
     nav = [
         (endpoint, label)
@@ -36,3 +40,15 @@ def layout():
         "current_endpoint": request.endpoint,
         "here": request.full_path.rstrip("?"),
     }
+
+
+def render_error(status: int, title: str, message: str) -> str:
+    """An error page inside the portal's layout, also for addresses no portal route matches."""
+    return render_template(
+        "portal/error.html", status=status, title=title, message=message, **layout_context()
+    )
+
+
+@bp.record_once
+def show_errors_in_the_portal_layout(state) -> None:
+    state.app.extensions.setdefault("error_layouts", {})[bp.url_prefix] = render_error

@@ -63,9 +63,7 @@ def _page(status: int, title: str, message: str, correlation_id: str | None = No
 def render_in_admin(status: int, title: str, message: str) -> str:
     """An error page inside the admin's layout (menu, language switch, sign-out)."""
     admin = current_app.extensions["admin"][0]
-    return admin.index_view.render(
-        "admin/error.html", status=status, title=title, message=message
-    )
+    return admin.index_view.render("admin/error.html", status=status, title=title, message=message)
 
 
 def register_error_handlers(app: Flask) -> None:

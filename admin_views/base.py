@@ -23,6 +23,7 @@ from models import MAX_RECORD_ID, StaffRole
 
 from .auth import client_ip, clock, current_staff, safe_next
 from .dashboard import DashboardMixin
+from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
 ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
@@ -52,6 +53,8 @@ class SecureModelView(RoleGuard, ModelView):
     page_size = 25
     can_set_page_size = True
     page_size_options = (25, 50, 100)
+    column_type_formatters = LIST_FORMATTERS
+    column_type_formatters_detail = DETAIL_FORMATTERS
 
     def _handle_view(self, name, **kwargs):
         refused = super()._handle_view(name, **kwargs)

@@ -39,6 +39,7 @@ from .audit import SYSTEM, Actor
 from .clock import Clock, add_months
 from .errors import Conflict, DomainError, NotFound
 from .i18n import _
+from .mail import describe_failure
 from .passwords import MIN_LENGTH, hash_password
 from .pricing import average_ip_price, load_tiers, monthly_price, to_cents
 from .staff import normalise_email
@@ -785,7 +786,7 @@ def timeline(customer_id: int, limit: int = 200) -> list[dict]:
             "actor": m.recipient,
             "outcome": m.state,
             "subject": m.subject,
-            "error": m.error,
+            "error": describe_failure(m.error),
         }
         for m in mails
     ]

@@ -6,6 +6,10 @@ calls ``deliver``. Templates live in ``templates/email/<language>/<name>.{subjec
 
 from __future__ import annotations
 
+import logging
+import smtplib
+import socket
+import ssl
 from dataclasses import asdict, dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -17,7 +21,7 @@ from models import EmailLog, EmailState, Language, db
 from . import audit
 from .clock import Clock
 from .errors import DomainError
-from .i18n import _
+from .i18n import _, lazy_gettext
 from .secrets import decrypt, encrypt
 from .settings import get_setting
 
@@ -37,6 +41,54 @@ TEMPLATES = (
     "staff_message",
 )
 KEY = "mail."
+logger = logging.getLogger("msp.mail")
+
+# Why a message could not be delivered, as the e-mail log stores it: a code, never exception
+# text (which can name server paths); the technical detail goes to the worker's log.
+FAILURE_REASONS = {
+    "not_configured": lazy_gettext("No mail server is configured (Settings → Mail)."),
+    "unreachable": lazy_gettext("The mail server could not be reached."),
+    "timeout": lazy_gettext("The mail server did not answer in time."),
+    "tls": lazy_gettext("The encrypted connection to the mail server failed (check TLS mode)."),
+    "authentication": lazy_gettext("The mail server refused the user name or password."),
+    "sender_refused": lazy_gettext("The mail server refused the sender address."),
+    "recipient_refused": lazy_gettext("The mail server refused the recipient address."),
+    "server_refused": lazy_gettext("The mail server refused the message."),
+    "disconnected": lazy_gettext("The mail server closed the connection."),
+    "queue_unavailable": lazy_gettext("The message could not be queued (Redis unavailable)."),
+    "unknown": lazy_gettext("Delivery failed; the worker log has the details."),
+}
+
+
+def failure_reason(error: BaseException) -> str:
+    """The code in ``FAILURE_REASONS`` that says why sending failed with ``error``."""
+    checks = (
+        (MailNotConfigured, "not_configured"),
+        (smtplib.SMTPAuthenticationError, "authentication"),
+        (smtplib.SMTPSenderRefused, "sender_refused"),
+        (smtplib.SMTPRecipientsRefused, "recipient_refused"),
+        (smtplib.SMTPServerDisconnected, "disconnected"),
+        (smtplib.SMTPNotSupportedError, "tls"),
+        (smtplib.SMTPException, "server_refused"),
+        (ssl.SSLError, "tls"),
+        (TimeoutError, "timeout"),
+        (socket.timeout, "timeout"),
+        (OSError, "unreachable"),
+    )
+    for kind, code in checks:
+        if isinstance(error, kind):
+            return code
+    return "unknown"
+
+
+def describe_failure(reason: str) -> str:
+    """The readable, translated sentence for a stored failure reason (older entries that hold
+    other text read as the generic reason)."""
+    return str(FAILURE_REASONS.get(reason, FAILURE_REASONS["unknown"])) if reason else ""
+
+
+class MailNotConfigured(RuntimeError):
+    """Sending was attempted without mail settings."""
 
 
 @dataclass
@@ -215,7 +267,7 @@ def deliver(message: Outgoing, clock: Clock, final_attempt: bool = True) -> None
     settings = load_mail_settings()
     try:
         if not settings.configured:
-            raise RuntimeError("no mail server is configured")
+            raise MailNotConfigured("no mail server is configured")
         state = Mail().init_mail(
             {
                 "MAIL_SERVER": settings.host,
@@ -240,8 +292,9 @@ def deliver(message: Outgoing, clock: Clock, final_attempt: bool = True) -> None
         with Connection(state) as connection:
             connection.send(mail)
     except Exception as error:
+        logger.warning("e-mail %s not delivered: %r", message.log_id, error)
         if log is not None:
-            log.error = f"{type(error).__name__}: {error}"[:2000]
+            log.error = failure_reason(error)
             log.state = EmailState.FAILED.value if final_attempt else EmailState.QUEUED.value
             db.session.commit()
         raise
@@ -252,10 +305,10 @@ def deliver(message: Outgoing, clock: Clock, final_attempt: bool = True) -> None
         db.session.commit()
 
 
-def mark_undeliverable(log_id: int, error: str) -> None:
+def mark_undeliverable(log_id: int, reason: str = "queue_unavailable") -> None:
     """The message could not even be queued (e.g. Redis unreachable)."""
     log = db.session.get(EmailLog, log_id)
     if log is not None:
         log.state = EmailState.FAILED.value
-        log.error = error[:2000]
+        log.error = reason
         db.session.commit()

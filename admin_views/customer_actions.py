@@ -291,7 +291,7 @@ class CustomerActionsMixin:
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
                 return self._back()
-        from billing.addresses import country_name
+        from billing.countries import country_name
 
         return self.render(
             "admin/customer_address.html",

@@ -17,11 +17,11 @@ from billing.customers import (
     available_actions_for,
     current_subscription,
     pending_change,
-    timeline,
 )
 from billing.exports import FORMATS, export_columns
 from billing.groups import group_members, groups
 from billing.search import apply_customer_search
+from billing.timeline import customer_timeline
 from models import (
     Customer,
     CustomerStatus,
@@ -362,7 +362,7 @@ class CustomerAdmin(
             kwargs["services"] = subscriptions_context(customer)
             kwargs["status_labels"] = STATUS_LABELS
             kwargs["payment_labels"] = PAYMENT_LABELS
-            kwargs["timeline"] = timeline(customer.id)
+            kwargs["timeline"] = customer_timeline(customer.id)
             kwargs["config_tz"] = clock().tz
             kwargs["actions"] = available_actions(customer)
             kwargs["can_edit_customers"] = has_role(*EDITORS)

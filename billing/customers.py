@@ -39,7 +39,6 @@ from .audit import SYSTEM, Actor
 from .clock import Clock, add_months
 from .errors import Conflict, DomainError, NotFound
 from .i18n import _
-from .mail import describe_failure
 from .passwords import MIN_LENGTH, hash_password
 from .pricing import average_ip_price, load_tiers, monthly_price, to_cents
 from .staff import normalise_email
@@ -748,49 +747,6 @@ def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
         else set()
     )
     return {c.id: available_actions(c, c.id in with_others) for c in customers}
-
-
-def timeline(customer_id: int, limit: int = 200) -> list[dict]:
-    """Audit events and e-mails of a customer, newest first (SPEC §12 timeline)."""
-    from models import AuditEvent, EmailLog
-
-    events = db.session.scalars(
-        db.select(AuditEvent)
-        .where(AuditEvent.customer_id == customer_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    ).all()
-    mails = db.session.scalars(
-        db.select(EmailLog)
-        .where(EmailLog.customer_id == customer_id)
-        .order_by(EmailLog.created_at.desc(), EmailLog.id.desc())
-        .limit(limit)
-    ).all()
-    items = [
-        {
-            "at": e.at,
-            "kind": "event",
-            "action": e.action,
-            "actor": e.actor_label,
-            "outcome": e.outcome,
-            "before": e.before,
-            "after": e.after,
-            "reason": e.reason,
-        }
-        for e in events
-    ] + [
-        {
-            "at": m.created_at,
-            "kind": "email",
-            "action": f"email.{m.template}",
-            "actor": m.recipient,
-            "outcome": m.state,
-            "subject": m.subject,
-            "error": describe_failure(m.error),
-        }
-        for m in mails
-    ]
-    return sorted(items, key=lambda item: item["at"], reverse=True)[:limit]
 
 
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:

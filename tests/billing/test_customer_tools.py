@@ -14,6 +14,7 @@ from billing.audit import SYSTEM, Actor, on_behalf_of
 from billing.customers import NewCustomer
 from billing.errors import DomainError
 from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice, redraft_invoice
+from billing.timeline import customer_timeline
 from models import AuditEvent, EmailLog, Impersonation, LedgerEntry, Partner, Tag, db
 from tests import factories
 from tests.conftest import berlin, make_staff
@@ -182,7 +183,7 @@ def test_staff_message_goes_to_enabled_registered_users_in_their_language(app, m
     assert "&lt;b&gt;kurz&lt;/b&gt;" in messages[0].html
     log = db.session.scalar(db.select(EmailLog).where(EmailLog.template == "staff_message"))
     assert (log.customer_id, log.language) == (customer.id, "de")
-    assert any(i["action"] == "email.staff_message" for i in lifecycle.timeline(customer.id))
+    assert any(i["action"] == "email.staff_message" for i in customer_timeline(customer.id))
     for subject, text in (("", "x"), ("x", " ")):
         with pytest.raises(DomainError):
             customer_tools.send_staff_message(customer.id, subject, text, SYSTEM, clock)

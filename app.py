@@ -100,6 +100,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         MAIL_USE_SSL=_env_bool("MAIL_USE_SSL"),
         MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
         MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
+        PRODUCT_NAME=env.get("PRODUCT_NAME", "MSP Billing"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
         PORT=int(env.get("PORT", "5000")),
         BABEL_DEFAULT_LOCALE="en",

@@ -30,7 +30,7 @@ from .stripe_events import StripeEventAdmin
 def build_admin(app: Flask) -> Admin:
     admin = Admin(
         app,
-        name=lazy_gettext("MSP Billing"),
+        name=app.config["PRODUCT_NAME"],
         index_view=DashboardView(name=lazy_gettext("Dashboard"), url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/msp_base.html", fluid=True),
         # Flask-Admin's inline scripts carry the request's Content-Security-Policy nonce.

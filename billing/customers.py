@@ -519,9 +519,8 @@ def invite_message(customer_id: int, token: str, clock: Clock):
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
         link=f"{_public_url()}/portal/invite/{token}",
-        expires=expires.strftime("%d.%m.%Y %H:%M"),
+        expires=expires,
     )
 
 
@@ -605,7 +604,6 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock, 
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
     )
     return user, message
 

@@ -11,9 +11,11 @@ import smtplib
 import socket
 import ssl
 from dataclasses import asdict, dataclass
+from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
+from flask_babel import force_locale, format_date, format_datetime
 from flask_mail import Connection, Mail, Message
 
 from models import EmailLog, EmailState, Language, db
@@ -98,7 +100,7 @@ class MailSettings:
     tls_mode: str = "none"
     username: str = ""
     password: str = ""
-    sender_name: str = "MSP Billing"
+    sender_name: str = ""
     sender_address: str = ""
 
     @property
@@ -113,7 +115,7 @@ class MailSettings:
 def _env_settings() -> MailSettings:
     config = current_app.config
     sender = config.get("MAIL_DEFAULT_SENDER") or ""
-    name, address = "MSP Billing", sender
+    name, address = config["PRODUCT_NAME"], sender
     if "<" in sender and sender.endswith(">"):
         name, address = sender[: sender.index("<")].strip(), sender[sender.index("<") + 1 : -1]
     tls = (
@@ -129,7 +131,7 @@ def _env_settings() -> MailSettings:
         tls_mode=tls,
         username=config.get("MAIL_USERNAME") or "",
         password=config.get("MAIL_PASSWORD") or "",
-        sender_name=name or "MSP Billing",
+        sender_name=name or config["PRODUCT_NAME"],
         sender_address=address,
     )
 
@@ -146,7 +148,7 @@ def load_mail_settings() -> MailSettings:
         tls_mode=get_setting(KEY + "tls_mode", "none"),
         username=get_setting(KEY + "username"),
         password=decrypt(stored) if stored else "",
-        sender_name=get_setting(KEY + "sender_name", "MSP Billing"),
+        sender_name=get_setting(KEY + "sender_name") or current_app.config["PRODUCT_NAME"],
         sender_address=get_setting(KEY + "sender_address"),
     )
 
@@ -196,7 +198,7 @@ def save_mail_settings(
         "port": str(port_no),
         "tls_mode": tls_mode,
         "username": (username or "").strip(),
-        "sender_name": (sender_name or "").strip() or "MSP Billing",
+        "sender_name": (sender_name or "").strip() or current_app.config["PRODUCT_NAME"],
         "sender_address": sender,
     }
     if password:
@@ -243,10 +245,17 @@ def compose(
     if language not in Language.codes():
         language = Language.EN.value
     context.setdefault("public_url", current_app.config["PUBLIC_URL"])
+    context.setdefault("product", current_app.config["PRODUCT_NAME"])
     base = f"email/{language}/{template}"
-    subject = " ".join(render_template(f"{base}.subject.txt", **context).split())
-    text = render_template(f"{base}.txt", **context)
-    html = render_template(f"{base}.html", **context)
+    with force_locale(language):  # dates and amounts in the templates: the recipient's format
+        for key, value in context.items():
+            if isinstance(value, datetime):
+                context[key] = format_datetime(value, "medium")  # in the MSP's time zone
+            elif isinstance(value, date):
+                context[key] = format_date(value, "long")
+        subject = " ".join(render_template(f"{base}.subject.txt", **context).split())
+        text = render_template(f"{base}.txt", **context)
+        html = render_template(f"{base}.html", **context)
     log = EmailLog(
         created_at=clock.now(),
         recipient=recipient,

@@ -13,6 +13,7 @@ from billing import customers as lifecycle
 from billing.audit import SYSTEM
 from billing.clock import Clock, add_months
 from billing.customers import NewCustomer
+from billing.invoice_settings import SELLER_NAME, save_invoice_settings
 from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice, mark_paid
 from billing.pricing import load_tiers
 from billing.settings import get_setting, set_setting
@@ -191,6 +192,16 @@ def seed_demo(clock: Clock) -> dict:
     staff = seed_staff(clock)
     if not get_setting(IP_PURCHASE_PRICE_KEY):
         set_setting(IP_PURCHASE_PRICE_KEY, IP_PURCHASE_PRICE, clock)
+    if not get_setting(SELLER_NAME):
+        save_invoice_settings(
+            "Demo MSP GmbH",
+            "Musterstraße 1\n10115 Berlin",
+            "DE136695976",
+            get_setting(IP_PURCHASE_PRICE_KEY),
+            "DE",
+            SYSTEM,
+            clock,
+        )
     rng = random.Random(2026)
     today = clock.today()
     history_start = add_months(today, -HISTORY_MONTHS)

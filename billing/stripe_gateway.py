@@ -483,6 +483,11 @@ def refund(attempt_id: int, actor, clock: Clock):
     return attempt
 
 
+def stored_webhook_secret() -> str:
+    token = get_setting(WEBHOOK_SECRET)
+    return decrypt(token) if token else ""
+
+
 def save_webhook_secret(secret: str, actor, clock: Clock) -> None:
     from models import Setting, db
 
@@ -506,11 +511,11 @@ def receive_webhook(payload: bytes, signature: str, clock: Clock):
     """
     from models import StripeEvent, db
 
-    token = get_setting(WEBHOOK_SECRET)
-    if not token:
+    secret = stored_webhook_secret()
+    if not secret:
         raise DomainError("webhook secret not configured")
     try:
-        event = stripe.Webhook.construct_event(payload, signature or "", decrypt(token))
+        event = stripe.Webhook.construct_event(payload, signature or "", secret)
     except (ValueError, stripe.SignatureVerificationError):
         raise DomainError("invalid signature or payload") from None
     existing = db.session.get(StripeEvent, event.id)

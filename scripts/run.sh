@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: a local Redis, a mail sink, migrations, demo data, an RQ worker, the scheduler and
-# the web app. Everything listens on 127.0.0.1 only; every process started here is
+# `make run`: a local Redis, a mail sink, a local Stripe, migrations, demo data, an RQ worker, the
+# scheduler and the web app. Everything listens on 127.0.0.1 only; every process started here is
 # stopped by its process id when the script ends (Ctrl+C, or a TERM to this script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,14 +8,21 @@ export FLASK_APP=app:create_app
 PORT="${PORT:-5000}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 MAIL_PORT="${MAIL_PORT:-8025}"
+STRIPE_PORT="${STRIPE_PORT:-8420}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
 export MAIL_SERVER="${MAIL_SERVER:-127.0.0.1}" MAIL_PORT
 export MAIL_DEFAULT_SENDER="${MAIL_DEFAULT_SENDER:-MSP Billing <billing@msp.demo.example>}"
 export MAIL_SINK_MAILDIR="$PWD/instance/maildir"
 export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${PORT}}"
+# The local Stripe (localstripe) takes any key of the right form: these demo keys are published
+# and work nowhere else. The product checks them on save exactly like real keys.
+export STRIPE_API_BASE="http://127.0.0.1:${STRIPE_PORT}"
+DEMO_STRIPE_SECRET_KEY="sk_test_msp_demo_local"
+DEMO_STRIPE_PUBLISHABLE_KEY="pk_test_msp_demo_local"
+DEMO_STRIPE_WEBHOOK_SECRET="whsec_msp_demo_local"
 mkdir -p instance/redis
 
-services=() # Redis (when started here), the mail sink
+services=() # Redis (when started here), the mail sink, the local Stripe
 apps=()     # the worker, the scheduler and the web app
 alive() {
   local pid
@@ -62,9 +69,18 @@ fi
 .venv/bin/python scripts/mail_sink.py "$MAIL_SINK_MAILDIR" "$MAIL_PORT" >instance/mail.log 2>&1 &
 services+=($!)
 wait_for "mail sink" "$!" "$MAIL_PORT" instance/mail.log
+.venv/bin/python scripts/localstripe_loopback.py "$STRIPE_PORT" \
+  --data instance/localstripe.pickle \
+  --webhook "http://127.0.0.1:${PORT}/stripe/webhook" \
+  --webhook-secret "$DEMO_STRIPE_WEBHOOK_SECRET" >instance/localstripe.log 2>&1 &
+services+=($!)
+wait_for "local Stripe" "$!" "$STRIPE_PORT" instance/localstripe.log
 
 .venv/bin/flask db upgrade
-if ! seed_output=$(.venv/bin/flask seed demo 2>instance/seed.log); then
+if ! seed_output=$(.venv/bin/flask seed demo \
+  --stripe-secret-key "$DEMO_STRIPE_SECRET_KEY" \
+  --stripe-publishable-key "$DEMO_STRIPE_PUBLISHABLE_KEY" \
+  --stripe-webhook-secret "$DEMO_STRIPE_WEBHOOK_SECRET" 2>instance/seed.log); then
   echo "The demo data could not be created (see instance/seed.log):" >&2
   tail -n 20 instance/seed.log >&2
   exit 1
@@ -81,6 +97,10 @@ cat <<MSG
   E-mails stay on this machine: read them in the admin under Settings -> Demo mailbox
     (http://127.0.0.1:${PORT}/admin/mail-sink/, as admin); files in instance/maildir,
     SMTP sink on 127.0.0.1:${MAIL_PORT}
+  Card payments go to a local Stripe on 127.0.0.1:${STRIPE_PORT} (signed webhooks included).
+    Test cards (any future expiry, any CVC): 4242 4242 4242 4242 is accepted;
+    4000 0027 6000 3184 asks for 3-D Secure; 4000 0000 0000 0341 is saved but declined
+    when charged; 4000 0000 0000 0002 is declined.
   Worker log: instance/worker.log (periodic jobs: instance/scheduler.log)
 
 ${seed_output}

@@ -102,6 +102,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
         PRODUCT_NAME=env.get("PRODUCT_NAME", "MSP Billing"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
+        MAIL_SINK_MAILDIR=env.get("MAIL_SINK_MAILDIR", ""),
         PORT=int(env.get("PORT", "5000")),
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),

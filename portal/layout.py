@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from flask_babel import lazy_gettext
 
+from billing.cards import provider_email
+
 from . import bp
 from .security import portal_user
 
@@ -39,6 +41,8 @@ def layout_context() -> dict:
         "portal_languages": LANGUAGES,
         "current_endpoint": request.endpoint,
         "here": request.full_path.rstrip("?"),
+        # a function: only the pages that show the provider's address read the setting
+        "provider_email": provider_email,
     }
 
 

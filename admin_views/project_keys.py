@@ -14,6 +14,7 @@ from wtforms.validators import Length
 
 from billing.errors import DomainError
 from billing.project_keys import create_key, import_keys
+from extensions import takes_files
 from models import Customer, ProjectKey, ProjectKeyState, db
 
 from .auth import clock, staff_actor
@@ -122,6 +123,7 @@ class ProjectKeyAdmin(SecureModelView):
         return self.index_view()
 
     @expose("/import/", methods=("POST",))
+    @takes_files("file")
     def import_view(self):
         require(*EDITORS)
         form = ImportForm()

@@ -14,11 +14,11 @@ from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 from billing import staff as staff_service
 from billing.errors import AuthenticationFailed
-from extensions import limiter
+from extensions import EMAIL_MAX, limiter, typed_key
 from models import MAX_RECORD_ID, StaffRole
 
 from .auth import client_ip, clock, current_staff, safe_next
@@ -128,12 +128,12 @@ def _per_account_limit() -> str:
 
 
 def _submitted_email() -> str:
-    """Per account: the address typed in, normalised, so case tricks share one counter."""
-    return "staff-sign-in:" + (request.form.get("email") or "").strip().lower()
+    """Per account: the address in the form body (the only place the sign-in reads it)."""
+    return typed_key("staff-sign-in", request.form.get("email"))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired()])
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 

@@ -17,7 +17,7 @@ from billing.project_keys import create_key, import_keys
 from extensions import takes_files
 from models import Customer, ProjectKey, ProjectKeyState, db
 
-from .auth import clock, staff_actor
+from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, field_error, require
 
@@ -92,6 +92,7 @@ class ProjectKeyAdmin(SecureModelView):
 
     def render(self, template, **kwargs):
         if template == self.list_template:
+            kwargs["can_add_keys"] = has_role(*EDITORS)
             kwargs["key_form"] = getattr(request, "key_form", None) or KeyForm(formdata=None)
             kwargs["import_form"] = ImportForm(formdata=None)
         return super().render(template, **kwargs)

@@ -101,6 +101,9 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
         MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
+        # a mail server saved in the admin may be on this machine or link-local only when the
+        # operator allows it (development: a local mail sink)
+        MAIL_ALLOW_LOCAL_HOSTS=_env_bool("MAIL_ALLOW_LOCAL_HOSTS", not production),
         PORT=int(env.get("PORT", "5000")),
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),

@@ -103,6 +103,9 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         PRODUCT_NAME=env.get("PRODUCT_NAME", "MSP Billing"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
         MAIL_SINK_MAILDIR=env.get("MAIL_SINK_MAILDIR", ""),
+        # a mail server saved in the admin may be on this machine or link-local only when the
+        # operator allows it (development: a local mail sink)
+        MAIL_ALLOW_LOCAL_HOSTS=_env_bool("MAIL_ALLOW_LOCAL_HOSTS", not production),
         PORT=int(env.get("PORT", "5000")),
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),

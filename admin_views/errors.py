@@ -13,6 +13,11 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("msp.errors")
 
+# what a browser form sends (a POST without a body, e.g. a script's, has no type)
+FORM_BODIES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
+# the machine endpoints: they take JSON (the Stripe webhook, CSP reports) and check it themselves
+MACHINE_BLUEPRINTS = frozenset({"webhooks", "csp"})
+
 
 def _wants_json() -> bool:
     """Machine clients (the Stripe webhook, JSON requests) get the error as JSON."""
@@ -104,6 +109,24 @@ def register_error_handlers(app: Flask) -> None:
         if status == 429 and breached is not None:
             return (*page, {"Retry-After": str(breached.get_expiry())})
         return page
+
+    @app.before_request
+    def refuse_other_bodies():
+        """Forms take form bodies only. Flask-WTF would read a JSON body as the form, and a
+        file part as the field of its name: numbers, objects, lists, null or a file where a
+        field expects text. Such a request gets a clear 400 before any form sees it; file
+        parts are taken only for the file fields a view names (``extensions.takes_files``)."""
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.blueprint in MACHINE_BLUEPRINTS:
+            return None
+        view = current_app.view_functions.get(request.endpoint)
+        file_fields = getattr(view, "file_fields", frozenset())
+        if request.mimetype in FORM_BODIES and set(request.files) <= file_fields:
+            return None
+        return _page(
+            400,
+            _("Bad request"),
+            _("Please send the form from its page: this address takes form submissions only."),
+        )
 
     @app.before_request
     def refuse_nul_bytes():

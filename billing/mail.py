@@ -6,6 +6,7 @@ calls ``deliver``. Templates live in ``templates/email/<language>/<name>.{subjec
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import smtplib
 import socket
@@ -49,6 +50,9 @@ logger = logging.getLogger("msp.mail")
 # text (which can name server paths); the technical detail goes to the worker's log.
 FAILURE_REASONS = {
     "not_configured": lazy_gettext("No mail server is configured (Settings → Mail)."),
+    "host_refused": lazy_gettext(
+        "The mail server's address is on this machine or link-local, which is not allowed."
+    ),
     "unreachable": lazy_gettext("The mail server could not be reached."),
     "timeout": lazy_gettext("The mail server did not answer in time."),
     "tls": lazy_gettext("The encrypted connection to the mail server failed (check TLS mode)."),
@@ -66,6 +70,7 @@ def failure_reason(error: BaseException) -> str:
     """The code in ``FAILURE_REASONS`` that says why sending failed with ``error``."""
     checks = (
         (MailNotConfigured, "not_configured"),
+        (DomainError, "host_refused"),
         (smtplib.SMTPAuthenticationError, "authentication"),
         (smtplib.SMTPSenderRefused, "sender_refused"),
         (smtplib.SMTPRecipientsRefused, "recipient_refused"),
@@ -157,6 +162,51 @@ def mail_configured() -> bool:
     return load_mail_settings().configured
 
 
+def _local_address(host: str, port: int) -> str | None:
+    """The first address ``host`` is or resolves to that is this machine's (loopback, or the
+    unspecified address, which reaches it too), link-local (a cloud's metadata service among
+    them) or multicast; None when there is none, or when the name does not resolve."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    for *_kind, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        checked = mapped or address
+        if (
+            checked.is_loopback
+            or checked.is_link_local
+            or checked.is_unspecified
+            or checked.is_multicast
+        ):
+            return str(address)
+    return None
+
+
+def check_mail_host(host: str, port: int) -> None:
+    """Refuse a mail server on this machine or a link-local address, checking every address
+    its name resolves to, unless the operator allows it (``MAIL_ALLOW_LOCAL_HOSTS``, e.g. for
+    a local mail sink). A name that does not resolve passes: delivery checks again.
+
+    Raises DomainError (field ``host``).
+    """
+    if current_app.config.get("MAIL_ALLOW_LOCAL_HOSTS"):
+        return
+    address = _local_address(host, port)
+    if address is not None:
+        raise DomainError(
+            _(
+                "The mail server %(host)s points to this machine or a link-local address "
+                "(%(address)s), which is not allowed. Enter the mail server's address in your "
+                "network; the operator can allow local addresses with MAIL_ALLOW_LOCAL_HOSTS.",
+                host=host,
+                address=address,
+            ),
+            field="host",
+        )
+
+
 def save_mail_settings(
     host: str,
     port: str | int,
@@ -170,8 +220,9 @@ def save_mail_settings(
 ) -> MailSettings:
     """Validate and store the SMTP settings. An empty ``password`` keeps the stored one.
 
-    Raises DomainError (with ``field``) on a missing host, a port outside 1–65535, an unknown
-    TLS mode or an invalid sender address; nothing is stored then.
+    Raises DomainError (with ``field``) on a missing host, a host on this machine or a
+    link-local address (``check_mail_host``), a port outside 1–65535, an unknown TLS mode or an
+    invalid sender address; nothing is stored then.
     """
     from models import Setting
 
@@ -184,6 +235,7 @@ def save_mail_settings(
         raise DomainError(_("The port must be a number from 1 to 65535."), field="port") from None
     if not 1 <= port_no <= 65535:
         raise DomainError(_("The port must be a number from 1 to 65535."), field="port")
+    check_mail_host(host, port_no)
     if tls_mode not in TLS_MODES:
         raise DomainError(_("Unknown TLS mode."), field="tls_mode")
     try:
@@ -271,12 +323,16 @@ def compose(
 
 def deliver(message: Outgoing, clock: Clock, final_attempt: bool = True) -> None:
     """Send over SMTP and mark the log entry sent. On failure the entry records the error
-    (``failed`` on the final attempt) and the exception propagates so the job is retried."""
+    (``failed`` on the final attempt) and the exception propagates so the job is retried. A
+    mail server saved in the admin is checked again (``check_mail_host``): its name may
+    resolve elsewhere now."""
     log = db.session.get(EmailLog, message.log_id)
     settings = load_mail_settings()
     try:
         if not settings.configured:
             raise MailNotConfigured("no mail server is configured")
+        if get_setting(KEY + "host"):
+            check_mail_host(settings.host, settings.port)
         state = Mail().init_mail(
             {
                 "MAIL_SERVER": settings.host,

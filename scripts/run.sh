@@ -11,6 +11,8 @@ MAIL_PORT="${MAIL_PORT:-8025}"
 STRIPE_PORT="${STRIPE_PORT:-8420}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:${REDIS_PORT}/0}"
 export MAIL_SERVER="${MAIL_SERVER:-127.0.0.1}" MAIL_PORT
+# the demo's mail sink is on this machine: the mail settings in the admin may point at it
+export MAIL_ALLOW_LOCAL_HOSTS="${MAIL_ALLOW_LOCAL_HOSTS:-1}"
 export MAIL_DEFAULT_SENDER="${MAIL_DEFAULT_SENDER:-MSP Billing <billing@msp.demo.example>}"
 export MAIL_SINK_MAILDIR="$PWD/instance/maildir"
 export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${PORT}}"

@@ -100,7 +100,12 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         MAIL_USE_SSL=_env_bool("MAIL_USE_SSL"),
         MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
         MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
+        PRODUCT_NAME=env.get("PRODUCT_NAME", "MSP Billing"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
+        MAIL_SINK_MAILDIR=env.get("MAIL_SINK_MAILDIR", ""),
+        # a mail server saved in the admin may be on this machine or link-local only when the
+        # operator allows it (development: a local mail sink)
+        MAIL_ALLOW_LOCAL_HOSTS=_env_bool("MAIL_ALLOW_LOCAL_HOSTS", not production),
         PORT=int(env.get("PORT", "5000")),
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
@@ -311,5 +316,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask import redirect, url_for
 
         return redirect(url_for("admin.index"))
+
+    @app.get("/favicon.ico")
+    def favicon():
+        from flask import send_from_directory
+
+        return send_from_directory(app.static_folder, "favicon.ico", max_age=86400)
 
     return app

@@ -16,6 +16,7 @@ from flask_login import current_user
 
 from billing.audit import Actor
 from billing.customers import user_may_sign_in
+from billing.permissions import Permission, can
 from models import StaffUser, User, db
 
 SESSION_ID = "_sid"
@@ -99,6 +100,12 @@ def current_staff() -> StaffUser | None:
 def has_role(*roles: str) -> bool:
     staff = current_staff()
     return staff is not None and staff.role in roles
+
+
+def staff_can(permission: Permission) -> bool:
+    """Whether the signed-in staff member's role has ``permission`` (``billing.permissions``)."""
+    staff = current_staff()
+    return staff is not None and can(staff.role, permission)
 
 
 def client_ip() -> str:

@@ -42,6 +42,17 @@ def card_access(customer: Customer) -> str:
     return OK
 
 
+def provider_email() -> str:
+    """Where customers write to the provider about payments: the sender address of the product's
+    e-mails ("" while no mail server is set up)."""
+    from .mail import load_mail_settings
+
+    try:
+        return load_mail_settings().sender_address
+    except DomainError:
+        return ""
+
+
 def _require_access(customer_id: int) -> Customer:
     customer = get_customer(customer_id)
     access = card_access(customer)

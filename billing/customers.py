@@ -530,9 +530,8 @@ def invite_message(customer_id: int, token: str, clock: Clock):
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
         link=f"{_public_url()}/portal/invite/{token}",
-        expires=expires.strftime("%d.%m.%Y %H:%M"),
+        expires=expires,
     )
 
 
@@ -616,7 +615,6 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock, 
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
     )
     return user, message
 
@@ -758,49 +756,6 @@ def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
         else set()
     )
     return {c.id: available_actions(c, c.id in with_others) for c in customers}
-
-
-def timeline(customer_id: int, limit: int = 200) -> list[dict]:
-    """Audit events and e-mails of a customer, newest first (SPEC §12 timeline)."""
-    from models import AuditEvent, EmailLog
-
-    events = db.session.scalars(
-        db.select(AuditEvent)
-        .where(AuditEvent.customer_id == customer_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    ).all()
-    mails = db.session.scalars(
-        db.select(EmailLog)
-        .where(EmailLog.customer_id == customer_id)
-        .order_by(EmailLog.created_at.desc(), EmailLog.id.desc())
-        .limit(limit)
-    ).all()
-    items = [
-        {
-            "at": e.at,
-            "kind": "event",
-            "action": e.action,
-            "actor": e.actor_label,
-            "outcome": e.outcome,
-            "before": e.before,
-            "after": e.after,
-            "reason": e.reason,
-        }
-        for e in events
-    ] + [
-        {
-            "at": m.created_at,
-            "kind": "email",
-            "action": f"email.{m.template}",
-            "actor": m.recipient,
-            "outcome": m.state,
-            "subject": m.subject,
-            "error": m.error,
-        }
-        for m in mails
-    ]
-    return sorted(items, key=lambda item: item["at"], reverse=True)[:limit]
 
 
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:

@@ -6,9 +6,10 @@ locale when one is active and leaves them as English otherwise (CLI, jobs).
 
 from __future__ import annotations
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 
-__all__ = ["_", "lazy_gettext"]
+__all__ = ["_", "current_language", "lazy_gettext"]
+LANGUAGES = ("en", "de")
 
 
 def _(text: str, **variables) -> str:
@@ -16,3 +17,13 @@ def _(text: str, **variables) -> str:
         return gettext(text, **variables)
     except (RuntimeError, KeyError):
         return text % variables if variables else text
+
+
+def current_language() -> str:
+    """The request's language ("en" or "de"); English outside a request (CLI, jobs)."""
+    try:
+        locale = get_locale()
+    except (RuntimeError, KeyError):
+        return "en"
+    language = locale.language if locale is not None else "en"
+    return language if language in LANGUAGES else "en"

@@ -34,8 +34,6 @@ FONT_DIR = Path(__file__).resolve().parents[1] / "static" / "fonts"
 FONT = "DejaVu"
 # parsed once: babel parses a locale given as a string on every call
 LOCALES = {"en": Locale.parse("en"), "de": Locale.parse("de_DE")}
-DEFAULT_SELLER_NAME = "Your MSP GmbH"
-DEFAULT_SELLER_ADDRESS = "Musterstraße 1\n10115 Berlin\nGermany"
 
 TEXTS = {
     "en": {
@@ -279,8 +277,8 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
 def seller_details() -> dict:
     """The issuing company: ``name``, ``address`` (lines) and ``vat_id`` from the settings."""
     return {
-        "name": get_setting("invoice.seller_name") or DEFAULT_SELLER_NAME,
-        "address": get_setting("invoice.seller_address") or DEFAULT_SELLER_ADDRESS,
+        "name": get_setting("invoice.seller_name") or current_app.config["PRODUCT_NAME"],
+        "address": get_setting("invoice.seller_address"),
         "vat_id": get_setting("invoice.seller_vat_id"),
     }
 

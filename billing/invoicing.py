@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import gettext as gettext_module
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pycountry
 from flask import current_app
 
 from models import (
@@ -35,6 +32,7 @@ from models.bulk import BulkWriter, among
 from . import audit, ledger, receivables
 from .audit import SYSTEM
 from .clock import Clock, add_months
+from .countries import country_name
 from .errors import DomainError, NotFound
 from .i18n import _
 from .locking import lock_row, lock_rows, releasing_locks
@@ -599,7 +597,9 @@ def draft_batch(
         draft.credit_applied = applied
         rate, note = vat_treatment(row.country, row.vat_id, home_country)
         vat = to_cents(net * rate / HUNDRED)
-        country = "" if row.country == home_country else country_label(row.country, row.language)
+        country = (
+            "" if row.country == home_country else country_name(row.country, row.language) or ""
+        )
         address = "\n".join(
             p for p in (row.street, f"{row.postal_code} {row.city}".strip(), country) if p
         )
@@ -678,21 +678,6 @@ def draft_batch(
         conn.execute(db.insert(LedgerEntry), debits)
     result.billed = len(invoices)
     return result
-
-
-@functools.lru_cache(maxsize=1024)
-def country_label(code: str, language: str) -> str:
-    """The country's name in the invoice language (an address line abroad)."""
-    country = pycountry.countries.get(alpha_2=(code or "").upper())
-    if country is None:
-        return code or ""
-    if language == "en":
-        return country.name
-    try:
-        names = gettext_module.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
-    except OSError:
-        return country.name
-    return names.gettext(country.name)
 
 
 def ip_purchase_price_setting() -> Decimal:

@@ -135,6 +135,7 @@ class Overview:
     trial_until: date | None
     may_change: bool
     needs_card: bool
+    card_unavailable: bool
     article_name: str
     article_number: str
 
@@ -142,8 +143,9 @@ class Overview:
 def overview(customer_id: int) -> Overview:
     """The current figures, the pending change and whether the customer may change them.
 
-    ``needs_card`` says that the next change starts a paid subscription for which no card is
-    on file yet (it checks Stripe only in that case)."""
+    When the next change starts a paid subscription: ``card_unavailable`` says that card
+    payment is off (the customer cannot start one), ``needs_card`` that no card is on file yet
+    (it checks Stripe only in that case)."""
     from .stripe_gateway import saved_card
 
     customer = get_customer(customer_id)
@@ -153,10 +155,11 @@ def overview(customer_id: int) -> Overview:
     # the main subscription's own figures (the list columns add additional subscriptions)
     price = Decimal("0.00") if trial or sub is None else subscription_price(sub)
     allowed = may_change(customer)
-    needs_card = False
+    needs_card = card_unavailable = False
     if allowed and (sub is None or trial):
+        card_unavailable = not card_payment_available()
         try:
-            needs_card = not card_payment_available() or saved_card(customer_id) is None
+            needs_card = not card_unavailable and saved_card(customer_id) is None
         except stripe.StripeError:
             needs_card = True
     return Overview(
@@ -168,6 +171,7 @@ def overview(customer_id: int) -> Overview:
         trial_until=sub.valid_until if trial else None,
         may_change=allowed,
         needs_card=needs_card,
+        card_unavailable=card_unavailable,
         article_name=settings.article_name,
         article_number=settings.article_number,
     )

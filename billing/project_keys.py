@@ -392,9 +392,8 @@ def expiry_notices(staff_recipients: list[tuple[str, str]], clock: Clock) -> lis
                     customer_id=customer.id,
                     company=customer.company_name,
                     key=row.key,
-                    ends=sub.valid_until.isoformat(),
+                    ends=sub.valid_until,
                     ips=sub.total_ips,
-                    product="MSP Billing",
                     name=address,
                 )
             )

@@ -37,7 +37,6 @@ from .selfservice import load_self_service
 from .staff import normalise_email
 
 CONFIRM_VALID_DAYS = 7
-PRODUCT = "MSP Billing"
 
 
 def registration_enabled() -> bool:
@@ -165,7 +164,6 @@ def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outg
         name=user.name,
         company=user.customer.company_name,
         email=user.email,
-        product=PRODUCT,
         link=link,
         **context,
     )
@@ -178,7 +176,7 @@ def _confirmation_message(user: User, token: str, clock: Clock) -> Outgoing:
         user,
         f"{_public_url()}/portal/register/confirm/{token}",
         clock,
-        expires=expires.strftime("%d.%m.%Y %H:%M"),
+        expires=expires,
     )
 
 

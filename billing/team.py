@@ -91,9 +91,8 @@ def _invite_message(user: User, inviter: str, token: str, clock: Clock, public_u
         inviter=inviter,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
         link=f"{public_url}/portal/invite/{token}",
-        expires=user.invite_expires_at.astimezone(clock.tz).strftime("%d.%m.%Y %H:%M"),
+        expires=user.invite_expires_at,
     )
 
 

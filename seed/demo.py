@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +13,7 @@ from billing import customers as lifecycle
 from billing.audit import SYSTEM
 from billing.clock import Clock, add_months
 from billing.customers import NewCustomer
+from billing.invoice_settings import SELLER_NAME, save_invoice_settings
 from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice, mark_paid
 from billing.pricing import load_tiers
 from billing.settings import get_setting, set_setting
@@ -182,8 +183,19 @@ def _partner(name: str) -> Partner:
     return partner
 
 
-def seed_demo(clock: Clock) -> dict:
-    """Create demo staff, reference data and about 60 customers with six months of invoices.
+@dataclass(frozen=True)
+class DemoStripe:
+    """The keys of a Stripe test account for card payments in the demo (``make run`` gives those
+    of its local Stripe, which ``STRIPE_API_BASE`` points at)."""
+
+    secret_key: str
+    publishable_key: str
+    webhook_secret: str
+
+
+def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
+    """Create demo staff, reference data and about 60 customers with six months of invoices;
+    with ``stripe``, also card payment (see ``_card_payments``).
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
@@ -191,6 +203,16 @@ def seed_demo(clock: Clock) -> dict:
     staff = seed_staff(clock)
     if not get_setting(IP_PURCHASE_PRICE_KEY):
         set_setting(IP_PURCHASE_PRICE_KEY, IP_PURCHASE_PRICE, clock)
+    if not get_setting(SELLER_NAME):
+        save_invoice_settings(
+            "Demo MSP GmbH",
+            "Musterstraße 1\n10115 Berlin",
+            "DE136695976",
+            get_setting(IP_PURCHASE_PRICE_KEY),
+            "DE",
+            SYSTEM,
+            clock,
+        )
     rng = random.Random(2026)
     today = clock.today()
     history_start = add_months(today, -HISTORY_MONTHS)
@@ -266,7 +288,95 @@ def seed_demo(clock: Clock) -> dict:
     _tags_and_credit(clock)
     _profile_examples(clock)
     _subscription_examples(clock)
-    return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
+    cards = _card_payments(stripe, clock) if stripe is not None else None
+    return {
+        "created": created,
+        "staff": staff,
+        "customer_password": CUSTOMER_PASSWORD,
+        "cards": cards,
+    }
+
+
+def _logins(*where) -> list[str]:
+    return list(
+        db.session.scalars(
+            db.select(Customer.contact_email).where(*where).order_by(Customer.company_name)
+        )
+    )
+
+
+# the customer whose card is declined: its last invoice shows "payment failed" in the portal
+DECLINED_CARD_CUSTOMER = "Nordlicht Hotels GmbH"
+VISA = "pm_card_visa"
+DECLINED_WHEN_CHARGED = "pm_card_chargeCustomerFail"
+
+
+@dataclass
+class CardResult:
+    """What ``_card_payments`` did, and the portal logins of its stories: customers whose card
+    was declined, and self-service customers on a free trial (who add a card to go paid)."""
+
+    cards_saved: int = 0
+    invoices_paid: int = 0
+    declined_logins: list[str] = field(default_factory=list)
+    trial_logins: list[str] = field(default_factory=list)
+
+
+def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
+    """Card payment as an MSP would set it up: the keys saved (checked at the Stripe server like
+    any keys) with the webhook secret, card payment active, a saved card for every customer who
+    pays by card (a declining one for ``DECLINED_CARD_CUSTOMER``), and their open card invoices
+    charged off-session the way the month-end run does. Only what is missing is done again."""
+    from billing import stripe_gateway as gateway
+    from billing.payment_methods import set_active
+    from models import AttemptState, CustomerStatus, Invoice, InvoiceState
+
+    if (gateway.stored_secret_key(), gateway.stored_publishable_key()) != (
+        stripe.secret_key,
+        stripe.publishable_key,
+    ):
+        gateway.save_stripe_keys(stripe.secret_key, stripe.publishable_key, SYSTEM, clock)
+    if gateway.stored_webhook_secret() != stripe.webhook_secret:
+        gateway.save_webhook_secret(stripe.webhook_secret, SYSTEM, clock)
+    set_active(PaymentMethodCode.CARD.value, True, SYSTEM, clock)
+    card = PaymentMethodCode.CARD.value
+    open_card_invoice = db.select(Invoice.customer_id).where(
+        Invoice.payment_method == card, Invoice.state == InvoiceState.FINALIZED.value
+    )
+    payers = db.session.scalars(
+        db.select(Customer)
+        .where(
+            Customer.marked_for_deletion_at.is_(None),
+            (Customer.payment_method == card) | Customer.id.in_(open_card_invoice),
+        )
+        .order_by(Customer.company_name)
+    ).all()
+    result = CardResult()
+    for customer in payers:
+        if gateway.card_on_file(customer.id) is None:
+            test_card = (
+                DECLINED_WHEN_CHARGED if customer.company_name == DECLINED_CARD_CUSTOMER else VISA
+            )
+            gateway.make_default_card(customer.id, test_card)
+            result.cards_saved += 1
+        invoices = db.session.scalars(
+            open_card_invoice.with_only_columns(Invoice.id).where(
+                Invoice.customer_id == customer.id
+            )
+        ).all()
+        for invoice_id in invoices:
+            if gateway.charge_invoice(invoice_id, clock).state == AttemptState.SUCCEEDED.value:
+                result.invoices_paid += 1
+    failed = db.select(Invoice.customer_id).where(
+        Invoice.payment_method == card, Invoice.state == InvoiceState.PAYMENT_FAILED.value
+    )
+    result.declined_logins = _logins(Customer.id.in_(failed))
+    result.trial_logins = _logins(
+        Customer.service_mode == ServiceMode.SELF_SERVICE.value,
+        Customer.status == CustomerStatus.ACTIVE.value,
+        Customer.payment_method == PaymentMethodCode.FREE.value,
+    )
+    return result
 
 
 DISABLED_PARTNER = "Legacy Reseller GmbH"

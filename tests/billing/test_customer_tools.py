@@ -20,6 +20,7 @@ from billing.invoicing import (
     mark_paid,
     redraft_invoice,
 )
+from billing.timeline import customer_timeline
 from models import AuditEvent, EmailLog, Impersonation, LedgerEntry, Partner, Tag, db
 from tests import factories
 from tests.conftest import berlin, make_staff
@@ -188,7 +189,7 @@ def test_staff_message_goes_to_enabled_registered_users_in_their_language(app, m
     assert "&lt;b&gt;kurz&lt;/b&gt;" in messages[0].html
     log = db.session.scalar(db.select(EmailLog).where(EmailLog.template == "staff_message"))
     assert (log.customer_id, log.language) == (customer.id, "de")
-    assert any(i["action"] == "email.staff_message" for i in lifecycle.timeline(customer.id))
+    assert any(i["action"] == "email.staff_message" for i in customer_timeline(customer.id))
     for subject, text in (("", "x"), ("x", " ")):
         with pytest.raises(DomainError):
             customer_tools.send_staff_message(customer.id, subject, text, SYSTEM, clock)

@@ -1,6 +1,6 @@
 """credit notes record how much of the corrected invoice they settled
 
-Revision ID: 0017
+Revision ID: 0018
 Revises: 0014
 Create Date: 2026-12-10 09:00:00
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0017"
+revision = "0018"
 down_revision = "0014"
 branch_labels = None
 depends_on = None

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
 
 from billing import customers as lifecycle
+from billing import monthend
 from billing.audit import SYSTEM
-from billing.clock import Clock, add_months
+from billing.clock import Clock, FixedClock, add_months
 from billing.customers import NewCustomer
-from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice, mark_paid
-from billing.pricing import load_tiers
+from billing.errors import DomainError
+from billing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
 from billing.settings import get_setting, set_setting
 from billing.staff import create_staff, find_staff
+from billing.stripe_gateway import record_card_payment
 from models import (
     Customer,
+    Invoice,
+    InvoiceState,
     Partner,
     PaymentMethodCode,
     PriceBasis,
@@ -183,7 +187,8 @@ def _partner(name: str) -> Partner:
 
 
 def seed_demo(clock: Clock) -> dict:
-    """Create demo staff, reference data and about 60 customers with six months of invoices.
+    """Create demo staff, reference data and about 60 customers with six months of invoices,
+    billed by a month-end run per month.
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
@@ -255,13 +260,13 @@ def seed_demo(clock: Clock) -> dict:
             lifecycle.schedule_change(
                 customer.id, max(1, plan.internal // 2), plan.external, SYSTEM, clock
             )
-        _invoice_history(customer.id, started, today, clock)
         if plan.state == "inactive":
             lifecycle.cancel_subscription(customer.id, SYSTEM, clock)
         elif plan.state == "locked":
             lifecycle.set_locked(customer.id, True, SYSTEM, clock)
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
+    _billing_history(history_start, clock)
     _partners_and_saved_views(clock)
     _tags_and_credit(clock)
     _profile_examples(clock)
@@ -479,16 +484,39 @@ def _redeem_demo_key(customer_id: int, clock: Clock, started) -> None:
     db.session.commit()
 
 
-def _invoice_history(customer_id: int, started, today, clock: Clock) -> None:
-    tiers = load_tiers()
-    period = started.replace(day=1)
-    current = today.replace(day=1)
-    while period < current:
-        invoice = draft_invoice(customer_id, period, clock, tiers=tiers)
-        if invoice is not None and invoice.state == "draft":
-            finalize_invoice(invoice.id, clock)
-            if add_months(period, 1) < current:
-                mark_paid(invoice.id, SYSTEM, clock)
+RUN_AT = time(0, 30)  # when the scheduler starts the run on the 1st
+PAID_AFTER_DAYS = 12  # when the demo's bank transfers arrive
+
+
+def _at(day: date, clock: Clock) -> FixedClock:
+    """A clock on ``day`` at ``RUN_AT`` in the MSP's time zone, never later than now."""
+    instant = datetime.combine(day, RUN_AT, tzinfo=clock.tz)
+    return FixedClock(min(instant, clock.now()), str(clock.tz))
+
+
+def _billing_history(history_start: date, clock: Clock) -> None:
+    """Each month since ``history_start`` billed as the product bills it: the month-end run on
+    the 1st drafts, finalizes and charges (the demo's card payments are recorded as taken, no
+    e-mail is sent), and bank transfers arrive within the payment term, except for the month
+    that just ended. A month whose run exists is left as it is."""
+    period = history_start.replace(day=1)
+    last = monthend.last_closed_period(clock)
+    while period <= last:
+        run_clock = _at(add_months(period, 1), clock)
+        try:
+            started = monthend.start_run(period, SYSTEM, run_clock, auto_finalize=True)
+        except DomainError:
+            period = add_months(period, 1)
+            continue
+        monthend.work(started.run_id, run_clock, monthend.Hooks(charge=record_card_payment))
+        if period < last:
+            paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)
+            for invoice_id in db.session.scalars(
+                monthend.run_invoices(started.run_id).where(
+                    Invoice.state == InvoiceState.FINALIZED.value
+                )
+            ).all():
+                mark_paid(invoice_id, SYSTEM, paid_clock)
         period = add_months(period, 1)
 
 

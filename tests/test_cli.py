@@ -103,6 +103,38 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     assert distinct(Invoice.state) >= {"paid", "finalized"}
 
 
+def test_the_demo_history_is_paid_and_a_closed_month_is_not_billed_again(app):
+    """Issue 14 (3): every month of the demo was billed by a month-end run that is done; every
+    card invoice of it was paid with its payment record, bank transfers before the last month
+    too; running the last month again does nothing and exits without an error."""
+    from billing import monthend
+    from billing.clock import add_months
+    from models import BillingRun, PaymentAttempt
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    last = monthend.last_closed_period(app.config["CLOCK"])
+    runs = db.session.scalars(db.select(BillingRun).order_by(BillingRun.period)).all()
+    assert [run.period for run in runs] == [add_months(last, n) for n in range(-5, 1)]
+    assert {run.state for run in runs} == {"done"} and all(run.finalized for run in runs)
+    invoices = db.session.scalars(db.select(Invoice)).all()
+    assert {i.billing_run_id for i in invoices} == {run.id for run in runs}
+    succeeded = set(
+        db.session.scalars(
+            db.select(PaymentAttempt.invoice_id).where(PaymentAttempt.state == "succeeded")
+        )
+    )
+    cards = [i for i in invoices if i.payment_method == "card"]
+    assert cards and all(i.state == "paid" and i.id in succeeded for i in cards)
+    assert all(i.state == "paid" for i in invoices if i.period < last)
+    before = {(i.id, i.state, i.number) for i in invoices}
+    again = runner.invoke(args=["billing", "run-month-end", "--period", f"{last:%Y-%m}"])
+    assert again.exit_code == 0, again.output
+    assert "is done already: nothing is left to do" in again.output
+    db.session.expire_all()
+    assert {(i.id, i.state, i.number) for i in db.session.scalars(db.select(Invoice))} == before
+
+
 def test_seed_demo_bulk_path_adds_generated_customers(any_app):
     runner = any_app.test_cli_runner()
     result = runner.invoke(args=["seed", "demo", "--customers", "2500"])

@@ -486,6 +486,18 @@ def user_may_sign_in(user: User) -> bool:
     )
 
 
+def locked_out(user: User) -> bool:
+    """The user could sign in but for the customer's lock (seed 3.2.3): the one refusal the
+    user is told about, and only after the right password."""
+    customer = user.customer
+    return (
+        user.enabled
+        and user.is_registered
+        and customer.locked
+        and customer.marked_for_deletion_at is None
+    )
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -759,8 +771,9 @@ def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
 
 
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:
-    """Portal sign-in. Unknown user, wrong password, disabled user and locked or deleted
-    customer all get the same answer (no account probing)."""
+    """Portal sign-in. Unknown user, wrong password, disabled user and deleted customer all get
+    the same answer (no account probing); the right password of a locked customer's user is
+    told that the account is locked."""
     from .errors import AuthenticationFailed
     from .passwords import verify_password
 
@@ -769,14 +782,23 @@ def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> 
     )
     ok = verify_password(user.password_hash if user else None, password or "")
     if not ok or user is None or not user_may_sign_in(user):
+        locked = ok and user is not None and locked_out(user)
         audit.record(
             Actor(SYSTEM.type, None, (email or "").strip()[:320], ip),
             "user.sign_in",
             clock,
             customer_id=user.customer_id if user else None,
+            reason="customer locked" if locked else "",
             outcome="failed",
         )
         db.session.commit()
+        if locked:
+            raise AuthenticationFailed(
+                _(
+                    "Your company's account is locked, so you cannot sign in. Please contact "
+                    "your provider."
+                )
+            )
         raise AuthenticationFailed(_("Invalid e-mail or password."))
     audit.record(Actor.user(user, ip), "user.sign_in", clock, customer_id=user.customer_id)
     db.session.commit()

@@ -394,12 +394,27 @@ def _full_month(
     return draft
 
 
+# a customer whose invoice for the month was drafted outside the run (and is no longer a draft)
+INVOICED_BEFORE = "invoiced_before"
+
+
 @dataclass
 class BatchResult:
+    """``billed``: invoices drafted now; ``existing``: the run's own invoices found (a draft no
+    run owned is taken into the run and counted here); ``skipped``: reason → count;
+    ``invoice_ids``: customer → invoice of the month, new or found."""
+
     billed: int = 0
     existing: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     invoice_ids: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Existing:
+    id: int
+    state: str
+    billing_run_id: int | None
 
 
 def _load_batch(customer_ids: list[int], period: date):
@@ -454,16 +469,17 @@ def _load_batch(customer_ids: list[int], period: date):
             ).where(ProjectKey.id.in_(key_ids))
         ):
             keys[row.id] = KeyRow(*row[1:])
-    existing = dict(
-        db.session.execute(
-            db.select(Invoice.customer_id, Invoice.id).where(
+    existing = {
+        row.customer_id: Existing(row.id, row.state, row.billing_run_id)
+        for row in db.session.execute(
+            db.select(Invoice.customer_id, Invoice.id, Invoice.state, Invoice.billing_run_id).where(
                 among(Invoice.customer_id, customer_ids),
                 Invoice.period == period,
                 Invoice.kind == InvoiceKind.INVOICE.value,
             )
-        ).all()
-    )
-    existing = {cid: iid for cid, iid in existing.items() if cid in wanted}
+        )
+        if row.customer_id in wanted
+    }
     return customers, subs, keys, existing, _load_services(customer_ids, wanted, period, last)
 
 
@@ -534,6 +550,7 @@ _INVOICE_COLUMNS = (
     "ips_external",
     "purchase_cost",
     "purchase_order_id",
+    "billing_run_id",
 )
 _LINE_COLUMNS = ("invoice_id", "position", "description", "quantity", "unit_price", "amount")
 
@@ -547,13 +564,17 @@ def draft_batch(
     tiers=None,
     ip_purchase_price: Decimal | None = None,
     memo: dict | None = None,
+    run_id: int | None = None,
 ) -> BatchResult:
     """Draft the invoices of ``customer_ids`` for the month starting ``period`` in bulk: a
     handful of queries for the whole batch, rows inserted together with their audit events.
 
     Idempotent: a customer who has an invoice for the month keeps it (the database allows one
-    per customer and month). Adds to the session; the caller commits, so a batch and the run's
-    checkpoint are stored together or not at all.
+    per customer and month). With ``run_id`` the new drafts belong to that month-end run, and
+    so does a draft of the month that no run owns (it is reviewed and approved with the run's);
+    an invoice finalized outside the run is counted as skipped (``INVOICED_BEFORE``) and left
+    alone. Adds to the session; the caller commits, so a batch and the run's checkpoint are
+    stored together or not at all.
     """
     period = period.replace(day=1)
     tiers = tiers if tiers is not None else load_tiers()
@@ -562,7 +583,8 @@ def draft_batch(
     customers, subs, keys, existing, services = _load_batch(customer_ids, period)
     orders = covering_orders(customer_ids, period)
     credits = ledger.balances([row.id for row in customers if row.id not in existing])
-    result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
+    result = BatchResult(invoice_ids={cid: found.id for cid, found in existing.items()})
+    _sort_existing(existing, run_id, result, clock)
     now = clock.now()
     currency = current_currency()
     period_text = period.isoformat()
@@ -625,6 +647,7 @@ def draft_batch(
                 draft.external,
                 draft.purchase_cost,
                 orders.get(row.id),
+                run_id,
             )
         )
         drafts.append(draft)
@@ -678,6 +701,32 @@ def draft_batch(
         conn.execute(db.insert(LedgerEntry), debits)
     result.billed = len(invoices)
     return result
+
+
+def _sort_existing(
+    existing: dict[int, Existing], run_id: int | None, result: BatchResult, clock: Clock
+) -> None:
+    """Count the invoices found for the month: the run's own (and drafts no run owns, which
+    the run takes in) as ``existing``, the others as skipped."""
+    taken = []
+    for found in existing.values():
+        if run_id is None or found.billing_run_id == run_id:
+            result.existing += 1
+        elif found.billing_run_id is None and found.state == InvoiceState.DRAFT.value:
+            taken.append(found.id)
+            result.existing += 1
+        else:
+            result.skipped[INVOICED_BEFORE] = result.skipped.get(INVOICED_BEFORE, 0) + 1
+    if taken:
+        db.session.execute(
+            db.update(Invoice)
+            .where(Invoice.id.in_(taken), Invoice.billing_run_id.is_(None))
+            .values(billing_run_id=run_id)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            SYSTEM, "billing_run.take_drafts", clock, after={"run": run_id, "invoices": taken}
+        )
 
 
 def ip_purchase_price_setting() -> Decimal:
@@ -917,10 +966,11 @@ def redraft_invoice(
     if invoice.state != InvoiceState.DRAFT.value or invoice.kind != InvoiceKind.INVOICE.value:
         raise DomainError(_("Only draft invoices can be drafted again."))
     customer_id, period, before = invoice.customer_id, invoice.period, str(invoice.net)
+    run_id = invoice.billing_run_id
     ledger.release_invoice_debits(invoice.id)
     db.session.delete(invoice)
     db.session.flush()
-    result = draft_batch([customer_id], period, clock, home_country=home_country)
+    result = draft_batch([customer_id], period, clock, home_country=home_country, run_id=run_id)
     new_id = result.invoice_ids.get(customer_id)
     audit.record(
         actor,

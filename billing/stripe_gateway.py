@@ -481,6 +481,65 @@ def _fail_attempt(attempt, invoice, message: str, clock: Clock):
     return attempt
 
 
+def record_card_payment(invoice_id: int, clock: Clock, payment_intent_id: str | None = None):
+    """Book a card payment taken without this product's charge call (in Stripe's dashboard, or
+    history brought in from before): a succeeded attempt, so the invoice is never charged
+    again, and the invoice paid. Returns the attempt; a recorded payment is returned as it is.
+    DomainError unless the invoice is finalized or its payment failed, or while it is being
+    charged."""
+    from sqlalchemy.exc import IntegrityError
+
+    from models import AttemptState, Invoice, InvoiceState, PaymentAttempt, db
+
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise DomainError(_("This invoice does not exist."))
+    open_attempt = db.session.scalar(
+        db.select(PaymentAttempt).where(
+            PaymentAttempt.invoice_id == invoice_id,
+            PaymentAttempt.state.in_((AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)),
+        )
+    )
+    if open_attempt is not None and open_attempt.state == AttemptState.SUCCEEDED.value:
+        return open_attempt
+    if open_attempt is not None:
+        raise DomainError(_("This invoice is being charged already."))
+    if invoice.state not in (InvoiceState.FINALIZED.value, InvoiceState.PAYMENT_FAILED.value):
+        raise DomainError(_("Only finalized or failed invoices can be charged."))
+    number = 1 + db.session.scalar(
+        db.select(db.func.count())
+        .select_from(PaymentAttempt)
+        .where(PaymentAttempt.invoice_id == invoice_id)
+    )
+    attempt = PaymentAttempt(
+        invoice_id=invoice_id,
+        number=number,
+        idempotency_key=f"msp-invoice-{invoice_id}-attempt-{number}",
+        payment_intent_id=payment_intent_id,
+        amount=invoice.gross,
+        currency=invoice.currency,
+        state=AttemptState.SUCCEEDED.value,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    db.session.add(attempt)
+    invoice.state = InvoiceState.PAID.value
+    invoice.paid_at = clock.now()
+    audit.record(
+        audit.SYSTEM,
+        "invoice.charged",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"invoice": invoice.number, "payment_intent": payment_intent_id, "recorded": True},
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise DomainError(_("This invoice is being charged already.")) from None
+    return attempt
+
+
 def refund(attempt_id: int, actor, clock: Clock):
     """Refund a succeeded charge in full, once.
 

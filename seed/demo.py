@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
 
 from billing import customers as lifecycle
+from billing import monthend
 from billing.audit import SYSTEM
-from billing.clock import Clock, add_months
+from billing.clock import Clock, FixedClock, add_months
 from billing.customers import NewCustomer
+from billing.errors import DomainError
 from billing.invoice_settings import SELLER_NAME, save_invoice_settings
-from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice, mark_paid
-from billing.pricing import load_tiers
+from billing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
 from billing.settings import get_setting, set_setting
 from billing.staff import create_staff, find_staff
+from billing.stripe_gateway import record_card_payment
 from models import (
     Customer,
+    Invoice,
+    InvoiceState,
     Partner,
     PaymentMethodCode,
     PriceBasis,
@@ -194,8 +198,9 @@ class DemoStripe:
 
 
 def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
-    """Create demo staff, reference data and about 60 customers with six months of invoices;
-    with ``stripe``, also card payment (see ``_card_payments``).
+    """Create demo staff, reference data and about 60 customers with six months of invoices,
+    billed by a month-end run per month; with ``stripe``, also card payment (see
+    ``_card_payments``), and the month that just ended is charged at that Stripe.
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
@@ -277,18 +282,20 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
             lifecycle.schedule_change(
                 customer.id, max(1, plan.internal // 2), plan.external, SYSTEM, clock
             )
-        _invoice_history(customer.id, started, today, clock)
         if plan.state == "inactive":
             lifecycle.cancel_subscription(customer.id, SYSTEM, clock)
         elif plan.state == "locked":
             lifecycle.set_locked(customer.id, True, SYSTEM, clock)
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
+    cards = _card_payments(stripe, clock) if stripe is not None else None
+    _billing_history(history_start, clock, charge_last_month=stripe is not None)
     _partners_and_saved_views(clock)
     _tags_and_credit(clock)
     _profile_examples(clock)
     _subscription_examples(clock)
-    cards = _card_payments(stripe, clock) if stripe is not None else None
+    if cards is not None:
+        _card_stories(cards)
     return {
         "created": created,
         "staff": staff,
@@ -329,7 +336,7 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
     charged off-session the way the month-end run does. Only what is missing is done again."""
     from billing import stripe_gateway as gateway
     from billing.payment_methods import set_active
-    from models import AttemptState, CustomerStatus, Invoice, InvoiceState
+    from models import AttemptState, Invoice, InvoiceState
 
     if (gateway.stored_secret_key(), gateway.stored_publishable_key()) != (
         stripe.secret_key,
@@ -367,6 +374,15 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
         for invoice_id in invoices:
             if gateway.charge_invoice(invoice_id, clock).state == AttemptState.SUCCEEDED.value:
                 result.invoices_paid += 1
+    return result
+
+
+def _card_stories(result: CardResult) -> None:
+    """The portal logins of the card stories, once the history is billed: a declined card, and
+    self-service customers on a free trial (who add a card to go paid)."""
+    from models import AttemptState, CustomerStatus, PaymentAttempt
+
+    card = PaymentMethodCode.CARD.value
     failed = db.select(Invoice.customer_id).where(
         Invoice.payment_method == card, Invoice.state == InvoiceState.PAYMENT_FAILED.value
     )
@@ -376,7 +392,14 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
         Customer.status == CustomerStatus.ACTIVE.value,
         Customer.payment_method == PaymentMethodCode.FREE.value,
     )
-    return result
+    result.invoices_paid = db.session.scalar(
+        db.select(func.count())
+        .select_from(PaymentAttempt)
+        .where(
+            PaymentAttempt.state == AttemptState.SUCCEEDED.value,
+            PaymentAttempt.payment_intent_id.is_not(None),
+        )
+    )
 
 
 DISABLED_PARTNER = "Legacy Reseller GmbH"
@@ -589,16 +612,43 @@ def _redeem_demo_key(customer_id: int, clock: Clock, started) -> None:
     db.session.commit()
 
 
-def _invoice_history(customer_id: int, started, today, clock: Clock) -> None:
-    tiers = load_tiers()
-    period = started.replace(day=1)
-    current = today.replace(day=1)
-    while period < current:
-        invoice = draft_invoice(customer_id, period, clock, tiers=tiers)
-        if invoice is not None and invoice.state == "draft":
-            finalize_invoice(invoice.id, clock)
-            if add_months(period, 1) < current:
-                mark_paid(invoice.id, SYSTEM, clock)
+RUN_AT = time(0, 30)  # when the scheduler starts the run on the 1st
+PAID_AFTER_DAYS = 12  # when the demo's bank transfers arrive
+
+
+def _at(day: date, clock: Clock) -> FixedClock:
+    """A clock on ``day`` at ``RUN_AT`` in the MSP's time zone, never later than now."""
+    instant = datetime.combine(day, RUN_AT, tzinfo=clock.tz)
+    return FixedClock(min(instant, clock.now()), str(clock.tz))
+
+
+def _billing_history(history_start: date, clock: Clock, charge_last_month: bool = False) -> None:
+    """Each month since ``history_start`` billed as the product bills it: the month-end run on
+    the 1st drafts, finalizes and charges (the demo's card payments are recorded as taken, no
+    e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
+    to the saved cards), and bank transfers arrive within the payment term, except for the
+    month that just ended. A month whose run exists is left as it is."""
+    from billing.stripe_gateway import charge_invoice
+
+    period = history_start.replace(day=1)
+    last = monthend.last_closed_period(clock)
+    while period <= last:
+        run_clock = _at(add_months(period, 1), clock)
+        try:
+            started = monthend.start_run(period, SYSTEM, run_clock, auto_finalize=True)
+        except DomainError:
+            period = add_months(period, 1)
+            continue
+        charge = charge_invoice if charge_last_month and period == last else record_card_payment
+        monthend.work(started.run_id, run_clock, monthend.Hooks(charge=charge))
+        if period < last:
+            paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)
+            for invoice_id in db.session.scalars(
+                monthend.run_invoices(started.run_id).where(
+                    Invoice.state == InvoiceState.FINALIZED.value
+                )
+            ).all():
+                mark_paid(invoice_id, SYSTEM, paid_clock)
         period = add_months(period, 1)
 
 

@@ -1,7 +1,7 @@
 """credit notes record how much of the corrected invoice they settled
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-10 09:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0018"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

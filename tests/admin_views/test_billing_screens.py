@@ -68,6 +68,42 @@ def test_a_run_is_started_reviewed_and_approved_from_the_screen(app, staff_clien
     assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 2
 
 
+def test_the_confirmation_counts_the_runs_drafts_and_a_done_month_is_refused(
+    app, staff_client, billed
+):
+    """Issue 14 (3): a month with an invoice finalized before the run: the confirmation names
+    the run's one draft, finalizing leaves the earlier invoice alone, and starting the month
+    again says it is done and shows the run."""
+    clock, first, second = billed
+    earlier = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    staff_client.post(
+        "/admin/billing_run/start/", data={"csrf_token": staff_client.token, "period": "2026-10"}
+    )
+    run = db.session.scalar(db.select(BillingRun))
+    monthend.work(run.id, clock)
+    details = staff_client.get(f"/admin/billing_run/details/?id={run.id}").get_data(as_text=True)
+    assert "1 drafts to review" in details
+    assert 'data-confirm="Finalize 1 invoices' in details
+    assert "1 × invoiced before, outside this run" in details
+    staff_client.post(
+        f"/admin/billing_run/{run.id}/approve/", data={"csrf_token": staff_client.token}
+    )
+    mailed = []
+    monthend.work(run.id, clock, monthend.Hooks(queue_invoice_email=mailed.append))
+    db.session.expire_all()
+    assert db.session.get(Invoice, earlier.id).number == earlier.number
+    assert mailed == [db.session.scalar(db.select(Invoice.id).where(Invoice.customer_id == second))]
+    done = db.session.get(BillingRun, run.id)
+    assert (done.state, done.finalized) == ("done", 1)
+    again = staff_client.post(
+        "/admin/billing_run/start/",
+        data={"csrf_token": staff_client.token, "period": "2026-10"},
+    )
+    assert again.location.endswith(f"/admin/billing_run/details/?id={run.id}")
+    page = staff_client.get(again.location).get_data(as_text=True)
+    assert "The billing run for 10/2026 is done already: nothing is left to do." in page
+
+
 @pytest.mark.parametrize("period", ["", "2026-13", "next month", "2026-11", "<script>"])
 def test_bad_or_open_months_are_refused_with_a_message(app, staff_client, billed, period):
     """Bad input: a clear message, no run."""

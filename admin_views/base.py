@@ -1,10 +1,28 @@
-"""The one secure base for every admin screen, the index (dashboard) and sign-in."""
+"""The one secure base for every admin screen, the index (dashboard) and sign-in.
+
+``SecureModelView`` is where a screen declared the way Flask-Admin's own examples do gets the
+product's security and export: deny by default, and ``can_export`` with ``export_types``
+streaming the typed, stable-key export of ``billing.exports``.
+"""
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 
-from flask import abort, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.tools import iterdecode
@@ -12,16 +30,20 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import TypeDecorator
+from sqlalchemy.orm import ColumnProperty
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from billing import audit
 from billing import staff as staff_service
 from billing.errors import AuthenticationFailed
+from billing.exports import BATCH, FORMATS, Export, Field
 from extensions import limiter
-from models import MAX_RECORD_ID, StaffRole
+from models import MAX_RECORD_ID, StaffRole, db
 
-from .auth import client_ip, clock, current_staff, safe_next
+from .auth import client_ip, clock, current_staff, safe_next, staff_actor
 from .dashboard import DashboardMixin
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
@@ -52,6 +74,10 @@ class SecureModelView(RoleGuard, ModelView):
     page_size = 25
     can_set_page_size = True
     page_size_options = (25, 50, 100)
+    #: The export (``can_export``, ``export_types``): ``billing.exports.Field``s, each with its
+    #: key, kind and SQL expression. Left empty, the columns of ``column_export_list`` (else
+    #: ``column_list``) are exported under their names, typed by their column types.
+    export_fields: tuple[Field, ...] = ()
 
     def _handle_view(self, name, **kwargs):
         refused = super()._handle_view(name, **kwargs)
@@ -75,6 +101,79 @@ class SecureModelView(RoleGuard, ModelView):
         }
         return offered.get(name, True)
 
+    def _refresh_cache(self) -> None:
+        super()._refresh_cache()
+        self._export = (
+            Export(self.export_fields or self._column_export_fields(), sheet=self.endpoint)
+            if self.can_export
+            else None
+        )
+
+    def _column_export_fields(self) -> tuple[Field, ...]:
+        """One field per column of ``column_export_list`` (else ``column_list``, else the
+        model's columns): the column's name as its key, its kind from its type."""
+        named = bool(self.column_export_list or self.column_list)
+        fields = []
+        for name, _label in self.get_export_columns():
+            attr = getattr(self.model, name, None) if isinstance(name, str) else None
+            prop = getattr(attr, "property", None)
+            if not isinstance(prop, ColumnProperty):
+                if not named:
+                    continue  # a relationship Flask-Admin lists by default
+                raise ValueError(
+                    f"{type(self).__name__}: {name!r} is not a column of {self.model.__name__}; "
+                    "declare its export in export_fields"
+                )
+            fields.append(Field(name, _export_kind(prop.columns[0].type), attr))
+        return tuple(fields)
+
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        """Stream exactly the rows the current filter, search and sort select (every page) with
+        the view's export fields; recorded in the audit log."""
+        if export_type not in self.export_types or export_type not in FORMATS:
+            flash(_("Unknown export format."), "error")
+            return redirect(url_for(".index_view"))
+        args = self._get_list_extra_args()
+        sort = self._get_column_by_idx(args.sort)
+        _count, query = self.get_list(
+            None,
+            sort[0] if sort else None,
+            args.sort_desc,
+            args.search,
+            args.filters,
+            execute=False,
+            page_size=0,
+        )
+        statement = (
+            query.enable_eagerloads(False)
+            .with_entities(*self._export.columns())
+            .statement.execution_options(yield_per=BATCH)
+        )
+        audit.record(
+            staff_actor(),
+            f"{self.endpoint}.export",
+            clock(),
+            after={
+                "format": export_type,
+                "search": args.search or "",
+                "filters": [str(v) for _i, _n, v in args.filters or []],
+            },
+        )
+        db.session.commit()
+        mimetype, writer = self._export.writer(export_type)
+        stamp = clock().now().strftime("%Y%m%d-%H%M%S")
+        return Response(
+            stream_with_context(writer(_rows(statement))),
+            mimetype=mimetype,
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="{self.endpoint}-{stamp}.{export_type}"'
+                ),
+                "Cache-Control": "no-store",
+            },
+        )
+
     def get_one(self, id):  # noqa: A002 - Flask-Admin's name
         """The record with primary key ``id``, or None for an ``id`` no record can have (text or
         a number out of range for an integer key, several values): the screen then says the
@@ -95,6 +194,34 @@ class SecureModelView(RoleGuard, ModelView):
         if args.sort is not None and self._get_column_by_idx(args.sort) is None:
             args.sort = None
         return args
+
+
+def _export_kind(column_type) -> str:
+    """The export kind of a column of SQL type ``column_type``."""
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    try:
+        python_type = column_type.python_type
+    except NotImplementedError:
+        python_type = None
+    kinds = ((bool, "bool"), (int, "int"), (datetime, "datetime"), (date, "date"))
+    kinds += ((Decimal, "decimal"), (float, "decimal"), (Enum, "code"), (str, "text"))
+    for kind_type, kind in kinds:
+        if isinstance(python_type, type) and issubclass(python_type, kind_type):
+            return kind
+    raise ValueError(f"no export kind for {column_type!r}; declare the field in export_fields")
+
+
+def _rows(statement):
+    """Export rows as plain tuples from a server-side cursor (Core: no ORM row overhead).
+
+    PostgreSQL plans a cursor for its first tenth of rows by default, so a filtered export
+    walked the whole sort index (100 ms at 100,000 customers) where reading the matches and
+    sorting them takes 5 ms; an export reads every row, so the cursor is planned for all."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    yield from connection.execute(statement)
 
 
 def _drop_unsafe_return_url() -> None:

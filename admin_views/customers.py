@@ -5,15 +5,13 @@ from __future__ import annotations
 import functools
 
 import pycountry
-from flask import Response, current_app, flash, g, redirect, stream_with_context, url_for
-from flask_admin import expose
+from flask import current_app, g
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
 
-from billing import audit
 from billing.customers import (
     available_actions,
     available_actions_for,
@@ -21,7 +19,7 @@ from billing.customers import (
     pending_change,
     timeline,
 )
-from billing.exports import FORMATS, export_columns
+from billing.exports import EXPORT_FIELDS
 from billing.groups import group_members, groups
 from billing.search import apply_customer_search
 from models import (
@@ -36,7 +34,7 @@ from models import (
     db,
 )
 
-from .auth import clock, has_role, staff_actor
+from .auth import clock, has_role
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
 from .customer_profile import CustomerProfileMixin
@@ -185,18 +183,6 @@ def _money(value) -> str:
 LANGUAGE_LABELS = {"en": lazy_gettext("English"), "de": lazy_gettext("German")}
 
 
-def _rows(statement):
-    """The export rows as plain tuples from a server-side cursor (Core: no ORM row overhead).
-
-    PostgreSQL plans a cursor for its first tenth of rows by default, so a filtered export
-    walked the whole sort index (100 ms at 100,000 customers) where reading the matches and
-    sorting them takes 5 ms; an export reads every row, so the cursor is planned for all."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
-    yield from connection.execute(statement)
-
-
 class CustomerAdmin(
     CustomerActionsMixin,
     ProjectKeyWizardMixin,
@@ -211,6 +197,7 @@ class CustomerAdmin(
     can_view_details = True
     can_export = True
     export_types = ["json", "csv", "xlsx"]
+    export_fields = EXPORT_FIELDS
     named_filter_urls = True
 
     column_list = [
@@ -383,45 +370,3 @@ class CustomerAdmin(
                 unit_price="" if customer.unit_price is None else f"{customer.unit_price:f}",
             )
         return super().render(template, **kwargs)
-
-    @expose("/export/<export_type>/")
-    def export(self, export_type):
-        """Stream exactly the rows the current filter and search select, in every page."""
-        if export_type not in FORMATS:
-            flash(_("Unknown export format."), "error")
-            return redirect(url_for(".index_view"))
-        args = self._get_list_extra_args()
-        sort = self._get_column_by_idx(args.sort)
-        _count, query = self.get_list(
-            None,
-            sort[0] if sort else None,
-            args.sort_desc,
-            args.search,
-            args.filters,
-            execute=False,
-            page_size=0,
-        )
-        statement = query.with_entities(
-            *export_columns(current_app.config["CURRENCY"])
-        ).statement.execution_options(yield_per=2000)
-        audit.record(
-            staff_actor(),
-            "customer.export",
-            clock(),
-            after={
-                "format": export_type,
-                "search": args.search or "",
-                "filters": [str(v) for _i, _n, v in args.filters or []],
-            },
-        )
-        db.session.commit()
-        mimetype, writer = FORMATS[export_type]
-        stamp = clock().now().strftime("%Y%m%d-%H%M%S")
-        return Response(
-            stream_with_context(writer(_rows(statement))),
-            mimetype=mimetype,
-            headers={
-                "Content-Disposition": f'attachment; filename="customers-{stamp}.{export_type}"',
-                "Cache-Control": "no-store",
-            },
-        )

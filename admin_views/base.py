@@ -1,8 +1,9 @@
 """The one secure base for every admin screen, the index (dashboard) and sign-in.
 
 ``SecureModelView`` is where a screen declared the way Flask-Admin's own examples do gets the
-product's security and export: deny by default, and ``can_export`` with ``export_types``
-streaming the typed, stable-key export of ``billing.exports``.
+product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
+takes plain column names, dates included, next to keyed filters), and ``can_export`` with
+``export_types`` streaming the typed, stable-key export of ``billing.exports``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from models import MAX_RECORD_ID, StaffRole, db
 
 from .auth import client_ip, clock, current_staff, safe_next, staff_actor
 from .dashboard import DashboardMixin
+from .filters import FilterConverter, filter_url_name
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
 ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
@@ -74,6 +76,7 @@ class SecureModelView(RoleGuard, ModelView):
     page_size = 25
     can_set_page_size = True
     page_size_options = (25, 50, 100)
+    filter_converter = FilterConverter()
     #: The export (``can_export``, ``export_types``): ``billing.exports.Field``s, each with its
     #: key, kind and SQL expression. Left empty, the columns of ``column_export_list`` (else
     #: ``column_list``) are exported under their names, typed by their column types.
@@ -108,6 +111,42 @@ class SecureModelView(RoleGuard, ModelView):
             if self.can_export
             else None
         )
+
+    # --- filters: stock ones from column names, keyed ones, stable URL names ------------------
+
+    def scaffold_filters(self, name):
+        """Flask-Admin's filters for a column named in ``column_filters``; each gets a ``key``
+        from that name, so its URL argument is e.g. ``flt0_city_contains`` in every language."""
+        filters = super().scaffold_filters(name)
+        if isinstance(name, str):
+            for flt in filters or ():
+                column = getattr(flt.column, "key", None)
+                key = name if column == name.rsplit(".", 1)[-1] else f"{name}.{column}"
+                flt.key = key.replace(".", "_")
+        return filters
+
+    def get_filter_arg(self, index, flt):
+        """``<key>_<operation>`` for a filter with a ``key``; Flask-Admin's own name otherwise."""
+        key = getattr(flt, "key", None)
+        if key is None:
+            return super().get_filter_arg(index, flt)
+        return filter_url_name(key, flt.operation())
+
+    def _refresh_filters_cache(self) -> None:
+        super()._refresh_filters_cache()
+        names = [self.get_filter_arg(i, flt) for i, flt in enumerate(self._filters or ())]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(
+                f"{type(self).__name__}: several filters are named {', '.join(twice)} in URLs; "
+                "give them different keys"
+            )
+
+    def filter_url_names(self) -> list[str]:
+        """The filter arguments of this list's URLs, without the ``flt<n>_`` position."""
+        return list(self._filter_args or ())
+
+    # --- export: streamed, typed, stable keys ---------------------------------------------------
 
     def _column_export_fields(self) -> tuple[Field, ...]:
         """One field per column of ``column_export_list`` (else ``column_list``, else the

@@ -198,7 +198,6 @@ class CustomerAdmin(
     can_export = True
     export_types = ["json", "csv", "xlsx"]
     export_fields = EXPORT_FIELDS
-    named_filter_urls = True
 
     column_list = [
         "company_name",
@@ -310,13 +309,12 @@ class CustomerAdmin(
             options=lambda: [("1", _("Yes")), ("0", _("No"))],
             key="pending_change",
         ),
+        "city",
+        "created_at",
     ]
 
     def __init__(self, database, **kwargs):
         super().__init__(Customer, database, **kwargs)
-
-    def get_filter_arg(self, index, flt):
-        return f"{flt.key}_equals"
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """Deferred join: the page's ids come from an index-only scan (with the offset), then

@@ -22,6 +22,7 @@ from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, require
 from .customers import PAYMENT_LABELS, ChoiceFilter
+from .filters import InLastDaysFilter
 
 STATE_LABELS = {
     InvoiceState.DRAFT.value: lazy_gettext("Draft"),
@@ -132,9 +133,6 @@ class InvoiceAdmin(SecureModelView):
     def __init__(self, database, **kwargs):
         super().__init__(Invoice, database, **kwargs)
 
-    def get_filter_arg(self, index, flt):
-        return f"{flt.key}_equals"
-
     column_filters = [
         PeriodFilter(Invoice.period, lazy_gettext("Period"), options=_period_options, key="period"),
         ChoiceFilter(
@@ -155,6 +153,7 @@ class InvoiceAdmin(SecureModelView):
             options=lambda: list(KIND_LABELS.items()),
             key="kind",
         ),
+        InLastDaysFilter(Invoice.finalized_at, lazy_gettext("Date"), key="date"),
     ]
 
     def get_query(self):

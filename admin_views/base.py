@@ -2,17 +2,20 @@
 
 ``SecureModelView`` is where a screen declared the way Flask-Admin's own examples do gets the
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
-takes plain column names, dates included, next to keyed filters), and ``can_export`` with
+takes plain column names, dates included, next to keyed filters), stock ``@action`` bulk actions
+that are role-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
 ``export_types`` streaming the typed, stable-key export of ``billing.exports``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
+import sqlalchemy
 from flask import (
     Response,
     abort,
@@ -28,7 +31,7 @@ from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.tools import iterdecode
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, ngettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import TypeDecorator
@@ -39,17 +42,21 @@ from wtforms.validators import DataRequired
 
 from billing import audit
 from billing import staff as staff_service
-from billing.errors import AuthenticationFailed
+from billing.errors import AuthenticationFailed, DomainError
 from billing.exports import BATCH, FORMATS, Export, Field
 from extensions import limiter
 from models import MAX_RECORD_ID, StaffRole, db
 
-from .auth import client_ip, clock, current_staff, safe_next, staff_actor
+from .auth import client_ip, clock, current_staff, has_role, safe_next, staff_actor
 from .dashboard import DashboardMixin
 from .filters import FilterConverter, filter_url_name
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
 ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
+#: The roles that change data; by default the only ones that may run a bulk action.
+EDITOR_ROLES = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
+# how many records a refusal names before it says "…"
+NAMED_REFUSALS = 10
 
 
 class RoleGuard:
@@ -77,6 +84,8 @@ class SecureModelView(RoleGuard, ModelView):
     can_set_page_size = True
     page_size_options = (25, 50, 100)
     filter_converter = FilterConverter()
+    #: Who may run a bulk action (``@action``): ``action_roles[name]``, else ``EDITOR_ROLES``.
+    action_roles: dict[str, tuple[str, ...]] = {}
     #: The export (``can_export``, ``export_types``): ``billing.exports.Field``s, each with its
     #: key, kind and SQL expression. Left empty, the columns of ``column_export_list`` (else
     #: ``column_list``) are exported under their names, typed by their column types.
@@ -100,7 +109,7 @@ class SecureModelView(RoleGuard, ModelView):
             "export": self.can_export,
             "ajax_update": bool(self.column_editable_list),
             "ajax_lookup": bool(self._form_ajax_refs),
-            "action_view": any(self.is_action_allowed(action) for action, _text in self._actions),
+            "action_view": any(self.action_offered(action) for action, _text in self._actions),
         }
         return offered.get(name, True)
 
@@ -145,6 +154,71 @@ class SecureModelView(RoleGuard, ModelView):
     def filter_url_names(self) -> list[str]:
         """The filter arguments of this list's URLs, without the ``flt<n>_`` position."""
         return list(self._filter_args or ())
+
+    # --- bulk actions: stock @action, role-checked, per-record refusals ------------------------
+
+    def action_offered(self, name: str) -> bool:
+        """Whether the view offers bulk action ``name`` at all (Flask-Admin's own checks, e.g.
+        the stock delete only with ``can_delete``), whoever asks."""
+        return super().is_action_allowed(name)
+
+    def is_action_allowed(self, name: str) -> bool:
+        return self.action_offered(name) and has_role(*self.action_roles.get(name, EDITOR_ROLES))
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self):
+        """Flask-Admin's bulk action endpoint (its form carries the CSRF token); a role that may
+        not run the action asked for, or none of the view's, is refused with 403."""
+        name = request.form.get("action", "")
+        if not self.get_actions_list()[0] or (
+            name in self._actions_data and not self.is_action_allowed(name)
+        ):
+            abort(403)
+        return self.handle_action()
+
+    def apply_to_selected(
+        self,
+        ids: Iterable[str],
+        change: Callable[[object], object],
+        done: Callable[[int], str],
+    ) -> None:
+        """Call ``change(primary_key)`` (one ``billing`` function) for each selected record. A
+        ``DomainError`` refuses that record only: the others go on, and one message lists the
+        refusals with their reasons; ``done(count)`` is the message for the records changed."""
+        refusals: dict[str, list[str]] = {}
+        changed = 0
+        for raw in dict.fromkeys(ids):
+            record = self.get_one(raw)
+            if record is None:
+                refusals.setdefault(_("This record does not exist."), []).append(raw)
+                continue
+            label = str(record)
+            key = sqlalchemy.inspect(record).identity
+            try:
+                change(key[0] if len(key) == 1 else key)
+            except DomainError as error:
+                db.session.rollback()
+                refusals.setdefault(str(error.message), []).append(label)
+            else:
+                changed += 1
+        if changed:
+            flash(done(changed), "success")
+        if refusals:
+            count = sum(len(labels) for labels in refusals.values())
+            reasons = "; ".join(
+                f"{reason} ({', '.join(labels[:NAMED_REFUSALS])}"
+                f"{' …' if len(labels) > NAMED_REFUSALS else ''})"
+                for reason, labels in refusals.items()
+            )
+            flash(
+                ngettext(
+                    "%(num)d selected record was not changed: %(reasons)s",
+                    "%(num)d selected records were not changed: %(reasons)s",
+                    count,
+                    reasons=reasons,
+                ),
+                "error",
+            )
 
     # --- export: streamed, typed, stable keys ---------------------------------------------------
 
@@ -264,16 +338,19 @@ def _rows(statement):
 
 
 def _drop_unsafe_return_url() -> None:
-    """Flask-Admin's screens go back to their ``url`` argument, and its own check lets through
-    targets a browser reads as another host (``http:/evil.example``). Anything that is not a
-    plain local path is dropped before a screen sees it, so it goes back to its list instead."""
-    target = request.args.get("url")
-    if target is None or safe_next(target, "") == target:
-        return
-    args = request.args.copy()
-    args.poplist("url")
-    request.args = ImmutableMultiDict(args)
-    request.__dict__.pop("values", None)
+    """Flask-Admin's screens go back to their ``url`` argument (in the query or, for bulk
+    actions, the form), and its own check lets through targets a browser reads as another host
+    (``http:/evil.example``). Anything that is not a plain local path is dropped before a screen
+    sees it, so it goes back to its list instead."""
+    for source in ("args", "form"):
+        values = getattr(request, source)
+        target = values.get("url")
+        if target is None or safe_next(target, "") == target:
+            continue
+        kept = values.copy()
+        kept.poplist("url")
+        setattr(request, source, ImmutableMultiDict(kept))
+        request.__dict__.pop("values", None)
 
 
 class SecureBaseView(RoleGuard, BaseView):

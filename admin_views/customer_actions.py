@@ -20,9 +20,10 @@ from billing.distribution import change_ip_distribution, parse_counts, preview, 
 from billing.errors import DomainError
 from jobs.customers import queue_erasure
 from jobs.mail import send
-from models import Customer, StaffRole, db
+from models import Customer, db
 
 from .auth import clock, has_role, staff_actor
+from .base import ALL_STAFF, EDITOR_ROLES
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -34,8 +35,8 @@ from .forms import (
     NewCustomerForm,
 )
 
-EDITORS = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
-ALL = (*EDITORS, StaffRole.SUPPORT.value)
+EDITORS = EDITOR_ROLES
+ALL = ALL_STAFF
 
 
 def require(*roles: str) -> None:

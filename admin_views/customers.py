@@ -34,7 +34,7 @@ from models import (
     db,
 )
 
-from .auth import clock, has_role
+from .auth import clock, current_staff, has_role
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
 from .customer_profile import CustomerProfileMixin
@@ -341,7 +341,11 @@ class CustomerAdmin(
             rows = list(kwargs["data"])
             kwargs["can_edit_customers"] = has_role(*EDITORS)
             kwargs["list_rows"] = render_rows(
-                self, rows, available_actions_for(rows), kwargs["can_edit_customers"]
+                self,
+                rows,
+                available_actions_for(rows),
+                current_staff().role,
+                selectable=bool(kwargs.get("actions")),
             )
             kwargs.update(saved_views_context())
         if template == self.details_template and "model" in kwargs:

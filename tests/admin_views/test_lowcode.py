@@ -2,7 +2,8 @@
 the low-code rule; issue 15 item 1). Each recipe of docs/development.md is performed here on a
 throwaway view, and the same stock declarations are checked on the real customer list: a list
 column, filters from plain column names (dates included) next to keyed ones, a JSON export of a
-new ModelView and an export field."""
+new ModelView, an export field, and a stock ``@action`` bulk action (POST, CSRF, role-checked,
+audited, per-record refusals in one message)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ import re
 from datetime import date
 
 import pytest
+from flask_admin.actions import action
 from flask_babel import lazy_gettext
 
+from admin_views.auth import clock, staff_actor
 from admin_views.base import ALL_STAFF, SecureModelView
 from admin_views.customers import STATUS_LABELS, ChoiceFilter, CustomerAdmin
 from admin_views.filters import InLastDaysFilter
+from billing.audit import SYSTEM
+from billing.customers import set_locked
 from billing.exports import EXPORT_FIELDS, Field
 from billing.invoicing import draft_invoice, finalize_invoice
 from models import AuditEvent, Customer, Invoice, db
@@ -83,6 +88,29 @@ class StreetExportCustomers(CustomerAdmin):
     export_fields = (*EXPORT_FIELDS, Field("street", "text", Customer.street))
 
 
+class UnlockCustomers(SecureModelView):
+    """Recipe "add a bulk action": a stock @action that calls one billing function per row."""
+
+    allowed_roles = ALL_STAFF
+    column_list = ["company_name", "locked"]
+
+    @action("unlock", lazy_gettext("Unlock"))
+    def action_unlock(self, ids):
+        self.apply_to_selected(
+            ids,
+            lambda customer_id: set_locked(customer_id, False, staff_actor(), clock()),
+            lambda count: f"{count} unlocked",
+        )
+
+
+class UnlockFromCustomerList(CustomerAdmin):
+    """The same stock @action on the customer list, whose rows are built in Python."""
+
+    @action("unlock", lazy_gettext("Unlock"))
+    def action_unlock(self, ids):
+        UnlockCustomers.action_unlock(self, ids)
+
+
 THROWAWAY = {
     "recipe_column": (CityColumnCustomers, None),
     "recipe_filters": (FilteredCustomers, Customer),
@@ -90,6 +118,8 @@ THROWAWAY = {
     "recipe_export": (InvoiceExport, Invoice),
     "recipe_bare_export": (BareInvoiceExport, Invoice),
     "recipe_export_field": (StreetExportCustomers, None),
+    "recipe_action": (UnlockCustomers, Customer),
+    "recipe_list_action": (UnlockFromCustomerList, None),
 }
 
 
@@ -328,3 +358,121 @@ def test_recipe_add_an_export_field(views):
 def test_a_view_without_export_has_no_export_route(views, invoices):
     client = signed_in(views, "admin")
     assert client.get("/admin/recipe_filters/export/json/").status_code == 404
+
+
+# --- bulk actions -----------------------------------------------------------------------------
+
+
+def _selection(html: str) -> tuple[list[str], str]:
+    """The ids of the list's checkboxes and the CSRF token of its action form."""
+    ids = re.findall(r'name="rowid" class="action-checkbox" value="([^"]+)"', html)
+    form = html[html.index('id="action_form"') :]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    return ids, token
+
+
+def _locked_all(app):
+    ids = _customers(app)
+    for customer_id in ids:
+        set_locked(customer_id, True, SYSTEM, app.config["CLOCK"])
+    return ids
+
+
+def _unlock_events() -> int:
+    return db.session.scalar(
+        db.select(db.func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "customer.unlock")
+    )
+
+
+@pytest.mark.parametrize("endpoint", ["recipe_action", "recipe_list_action"])
+def test_recipe_add_a_bulk_action(views, endpoint):
+    """A stock ``@action`` on a throwaway view and on the customer list (rows built in Python):
+    the list shows a checkbox per row and the action in "With selected"; posting the ticked
+    rows with the form's CSRF token runs one billing call per row, audited."""
+    ids = _locked_all(views)
+    client = signed_in(views, "billing")
+    html = client.get(f"/admin/{endpoint}/").get_data(as_text=True)
+    assert 'data-bulk-action="unlock"' in html and "onclick" not in html
+    rows, token = _selection(html)
+    assert sorted(rows) == sorted(str(i) for i in ids)
+    response = client.post(
+        f"/admin/{endpoint}/action/",
+        data={"csrf_token": token, "action": "unlock", "rowid": rows[:2], "url": "/admin/"},
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    db.session.expire_all()
+    assert [db.session.get(Customer, i).locked for i in ids] == [False, False, True]
+    assert _unlock_events() == 2
+    assert "2 unlocked" in client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("endpoint", ["recipe_action", "recipe_list_action"])
+def test_a_bulk_action_needs_the_csrf_token_and_an_editor(views, endpoint):
+    """Without the CSRF token the request is refused (400); support (read-only) sees no
+    checkboxes and is refused with 403; a refused request changes nothing."""
+    ids = _locked_all(views)
+    editor = signed_in(views, "admin")
+    forged = editor.post(
+        f"/admin/{endpoint}/action/", data={"action": "unlock", "rowid": [str(ids[0])]}
+    )
+    assert forged.status_code == 400
+    support = signed_in(views, "support")
+    html = support.get(f"/admin/{endpoint}/").get_data(as_text=True)
+    assert "action-checkbox" not in html and "data-bulk-action" not in html
+    token = csrf_token(support, f"/admin/{endpoint}/")
+    refused = support.post(
+        f"/admin/{endpoint}/action/",
+        data={"csrf_token": token, "action": "unlock", "rowid": [str(i) for i in ids]},
+    )
+    assert refused.status_code == 403
+    db.session.expire_all()
+    assert all(db.session.get(Customer, i).locked for i in ids)
+    assert _unlock_events() == 0
+
+
+def test_a_bulk_action_reports_refused_rows_in_one_message(views):
+    """A record the billing function refuses (here: one that does not exist) is named with
+    the reason in one message; the others are changed."""
+    ids = _locked_all(views)
+    client = signed_in(views, "admin")
+    _rows, token = _selection(client.get("/admin/recipe_action/").get_data(as_text=True))
+    client.post(
+        "/admin/recipe_action/action/",
+        data={"csrf_token": token, "action": "unlock", "rowid": [str(ids[0]), "999999", "x"]},
+    )
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "1 unlocked" in html
+    assert "2 selected records were not changed: This record does not exist. (999999, x)" in html
+
+
+# --- the row menu registry ---------------------------------------------------------------------
+
+
+def test_a_post_entry_of_the_row_menu_is_a_form_with_the_csrf_token(app, monkeypatch):
+    """Row actions are data (``customer_rows.MENU``): an entry whose method is POST renders as
+    a form carrying the CSRF token, whatever its name, so a new POST row action is no GET link
+    answering 405."""
+    from admin_views import customer_rows
+
+    factories.reference(app)
+    customer = factories.customer(app, mode="self_service")
+    monkeypatch.setattr(
+        customer_rows,
+        "MENU",
+        tuple(
+            entry._replace(method="POST") if entry.action == "convert" else entry
+            for entry in customer_rows.MENU
+        ),
+    )
+    client = signed_in(app, "admin")
+    html = client.get("/admin/customer/").get_data(as_text=True)
+    url = f"/admin/customer/{customer.id}/convert/"
+    form = re.search(
+        rf'<form method="post" action="{url}"><input type="hidden" name="csrf_token" '
+        r'value="([^"]+)"><button type="submit" class="dropdown-item" data-action="convert">',
+        html,
+    )
+    assert form and f'href="{url}"' not in html
+    assert client.post(url, data={"csrf_token": form.group(1)}).status_code != 405

@@ -5,18 +5,21 @@ from __future__ import annotations
 import functools
 
 import pycountry
-from flask import current_app, g
+from flask import current_app, g, request, url_for
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters as sqla_filters
-from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext
+from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
 
+from billing.customer_tools import add_tag
 from billing.customers import (
     available_actions,
     available_actions_for,
     current_subscription,
     pending_change,
+    set_locked,
     timeline,
 )
 from billing.exports import EXPORT_FIELDS
@@ -34,7 +37,7 @@ from models import (
     db,
 )
 
-from .auth import clock, current_staff, has_role
+from .auth import clock, current_staff, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
 from .customer_profile import CustomerProfileMixin
@@ -315,6 +318,40 @@ class CustomerAdmin(
 
     def __init__(self, database, **kwargs):
         super().__init__(Customer, database, **kwargs)
+
+    @action(
+        "lock",
+        lazy_gettext("Lock accounts"),
+        lazy_gettext("Lock the selected customers? None of their users can sign in any more."),
+    )
+    def action_lock(self, ids):
+        self.apply_to_selected(
+            ids,
+            lambda customer_id: set_locked(customer_id, True, staff_actor(), clock()),
+            lambda count: ngettext("%(num)d customer locked.", "%(num)d customers locked.", count),
+        )
+
+    @action("tag", lazy_gettext("Add a tag"))
+    def action_tag(self, ids):
+        """First a page that asks for the tag (posting back here), then the tag for each."""
+        if "tag" not in request.form:
+            return self.render(
+                "admin/customer_bulk_tag.html",
+                ids=list(dict.fromkeys(ids)),
+                action_form=self.action_form(),
+                return_url=request.form.get("url") or url_for(".index_view"),
+            )
+        tag = request.form["tag"]
+        self.apply_to_selected(
+            ids,
+            lambda customer_id: add_tag(customer_id, tag, staff_actor(), clock()),
+            lambda count: ngettext(
+                "Tag %(tag)s added to %(num)d customer.",
+                "Tag %(tag)s added to %(num)d customers.",
+                count,
+                tag=" ".join(tag.split()),
+            ),
+        )
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """Deferred join: the page's ids come from an index-only scan (with the offset), then

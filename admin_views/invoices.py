@@ -7,15 +7,19 @@ from datetime import date
 
 from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import format_currency, format_date, lazy_gettext
+from flask_admin.actions import action
+from flask_babel import format_currency, format_date, lazy_gettext, ngettext
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from billing.errors import DomainError
+from billing.invoice_mail import request_resend
 from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
+from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
 from .auth import clock, has_role, staff_actor
@@ -71,6 +75,14 @@ def _customer(view, context, model, name):
 
 def _state(view, context, model, name):
     return STATE_LABELS.get(model.state, model.state)
+
+
+def _resend_email(invoice_id: int) -> None:
+    request_resend(invoice_id, staff_actor(), clock())
+    try:
+        queue_invoice_email(invoice_id)
+    except RedisError as error:
+        raise DomainError(_("The e-mail could not be queued; please try again later.")) from error
 
 
 class PeriodFilter(ChoiceFilter):
@@ -155,6 +167,32 @@ class InvoiceAdmin(SecureModelView):
         ),
         InLastDaysFilter(Invoice.finalized_at, lazy_gettext("Date"), key="date"),
     ]
+
+    @action(
+        "mark_paid",
+        lazy_gettext("Mark paid"),
+        lazy_gettext("Mark the selected invoices paid (payment received by bank transfer)?"),
+    )
+    def action_mark_paid(self, ids):
+        self.apply_to_selected(
+            ids,
+            lambda invoice_id: mark_paid(invoice_id, staff_actor(), clock()),
+            lambda count: ngettext(
+                "%(num)d invoice marked paid.", "%(num)d invoices marked paid.", count
+            ),
+        )
+
+    @action("resend_email", lazy_gettext("Resend e-mail"))
+    def action_resend_email(self, ids):
+        self.apply_to_selected(
+            ids,
+            _resend_email,
+            lambda count: ngettext(
+                "The e-mail of %(num)d invoice is on its way again.",
+                "The e-mails of %(num)d invoices are on their way again.",
+                count,
+            ),
+        )
 
     def get_query(self):
         customer = request.args.get("customer_id", type=int)

@@ -123,8 +123,7 @@ THROWAWAY = {
 }
 
 
-@pytest.fixture
-def views(app):
+def _with_views(app):
     """The throwaway views, added to the admin before the app answers its first request."""
     admin = app.extensions["admin"][0]
     for endpoint, (view, model) in THROWAWAY.items():
@@ -132,6 +131,11 @@ def views(app):
         admin.add_view(view(*arguments, endpoint=endpoint, url=f"/admin/{endpoint}"))
     factories.reference(app)
     return app
+
+
+@pytest.fixture
+def views(app):
+    return _with_views(app)
 
 
 def signed_in(app, role: str):
@@ -277,6 +281,34 @@ def test_two_filters_with_one_url_name_are_refused_when_the_view_is_built():
 
     with pytest.raises(ValueError, match="city_equals"):
         Clash(Customer, db, endpoint="clash")
+
+
+@pytest.mark.postgres
+def test_date_filters_and_a_derived_export_on_postgresql(pg_app):
+    """The production database compares the filters' UTC instants with its timestamptz column
+    and exports the columns typed."""
+    app = _with_views(pg_app)
+    _berlin, hamburg_id, invited_id = _customers(app)
+    client = signed_in(app, "admin")
+    for query, expected in [
+        ("flt0_created_at_in_the_last_n_days=30", ["Bravo Hamburg", "Charlie Invited"]),
+        ("flt0_created_at_smaller_than=2026-11-05+09%3A00%3A01", ["Alpha Berlin", "Bravo Hamburg"]),
+        (
+            "flt0_created_at_between=2026-11-05+09%3A00%3A00+to+2026-11-05+09%3A00%3A00",
+            ["Bravo Hamburg"],
+        ),
+        ("flt0_city_in_list=Berlin%2CHamburg", ["Alpha Berlin", "Bravo Hamburg"]),
+    ]:
+        assert _names(client.get(f"/admin/recipe_filters/?{query}").get_data(as_text=True)) == (
+            expected
+        ), query
+    rows = json.loads(
+        client.get(
+            "/admin/recipe_export_field/export/json/?flt0_created_at_in_the_last_n_days=30"
+        ).data
+    )
+    assert [row["id"] for row in rows] == [hamburg_id, invited_id]
+    assert rows[0]["created_at"] == "2026-11-05T08:00:00+00:00" and rows[0]["street"] == ""
 
 
 # --- exports ----------------------------------------------------------------------------------

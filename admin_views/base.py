@@ -37,7 +37,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import TypeDecorator
 from sqlalchemy.orm import ColumnProperty
 from werkzeug.datastructures import ImmutableMultiDict
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, Form, HiddenField, PasswordField
 from wtforms.validators import DataRequired
 
 from billing import audit
@@ -175,6 +175,17 @@ class SecureModelView(RoleGuard, ModelView):
         ):
             abort(403)
         return self.handle_action()
+
+    def get_action_form(self):
+        """Flask-Admin's bulk action form as a plain WTForms form: the app's CSRFProtect checks
+        the token of every POST (admin/actions.html writes it), and a Flask-WTF form would load
+        WTForms' message catalogue on every list page that has actions."""
+
+        class ActionForm(Form):
+            action = HiddenField()
+            url = HiddenField()
+
+        return ActionForm
 
     def apply_to_selected(
         self,

@@ -338,7 +338,6 @@ class CustomerAdmin(
             return self.render(
                 "admin/customer_bulk_tag.html",
                 ids=list(dict.fromkeys(ids)),
-                action_form=self.action_form(),
                 return_url=request.form.get("url") or url_for(".index_view"),
             )
         tag = request.form["tag"]

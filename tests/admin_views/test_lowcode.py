@@ -399,7 +399,7 @@ def _selection(html: str) -> tuple[list[str], str]:
     """The ids of the list's checkboxes and the CSRF token of its action form."""
     ids = re.findall(r'name="rowid" class="action-checkbox" value="([^"]+)"', html)
     form = html[html.index('id="action_form"') :]
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
     return ids, token
 
 

@@ -78,6 +78,8 @@ def _state(view, context, model, name):
 
 
 def _resend_email(invoice_id: int) -> None:
+    """Let billing allow the invoice to be e-mailed again, then queue its e-mail job; a queue
+    that is down refuses the row like a domain rule would (it can be resent later)."""
     request_resend(invoice_id, staff_actor(), clock())
     try:
         queue_invoice_email(invoice_id)

@@ -21,9 +21,10 @@ from billing.errors import DomainError
 from billing.permissions import Permission
 from jobs.customers import queue_erasure
 from jobs.mail import send
-from models import Customer, StaffRole, db
+from models import Customer, db
 
 from .auth import clock, has_role, staff_actor, staff_can
+from .base import ALL_STAFF, EDITOR_ROLES
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -35,8 +36,8 @@ from .forms import (
     NewCustomerForm,
 )
 
-EDITORS = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
-ALL = (*EDITORS, StaffRole.SUPPORT.value)
+EDITORS = EDITOR_ROLES
+ALL = ALL_STAFF
 
 
 def require(*roles: str) -> None:

@@ -16,10 +16,10 @@ from sqlalchemy import or_
 from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
 from . import audit
-from .audit import SYSTEM
+from .audit import SYSTEM, Actor
 from .clock import Clock, lease_now
 from .contacts import billing_alert_addresses
-from .errors import NotFound
+from .errors import DomainError, NotFound
 from .i18n import _
 from .invoice_pdf import (
     credit_effect_text,
@@ -112,6 +112,33 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
     )
     db.session.commit()
     return True
+
+
+def request_resend(invoice_id: int, actor: Actor, clock: Clock) -> Invoice:
+    """Let invoice (or credit note) ``invoice_id`` be e-mailed once more, as staff asked:
+    ``email_invoice`` then sends it again (the caller queues that job). Audited.
+
+    NotFound for an unknown invoice; DomainError for a draft or void invoice, a customer whose
+    data was erased, or an invoice whose e-mail is being sent at this moment.
+    """
+    invoice, customer = _load(invoice_id)
+    if invoice.state in NOT_MAILED:
+        raise DomainError(_("Drafts and void invoices are not e-mailed."))
+    if customer is None or customer.erased_at is not None:
+        raise DomainError(_("The customer's data was erased; the invoice is not e-mailed."))
+    if invoice.email_claimed_until is not None and invoice.email_claimed_until > lease_now():
+        raise DomainError(_("The invoice is being e-mailed at this moment."))
+    invoice.emailed_at = None
+    invoice.email_claimed_until = None
+    audit.record(
+        actor,
+        "invoice.resend_email",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"number": invoice.number},
+    )
+    db.session.commit()
+    return invoice
 
 
 CLAIM = timedelta(minutes=10)

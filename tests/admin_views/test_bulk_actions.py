@@ -182,7 +182,7 @@ def test_mark_invoices_paid_reports_the_ones_that_cannot_be(app, billed):
     assert "1 invoice marked paid." in messages
     label = str(db.session.get(Invoice, draft))
     assert (
-        "1 selected record was not changed: Only finalized invoices can be marked paid. "
+        "1 selected record was not changed: Only finalized invoices can be paid. "
         f"({label})" in messages
     )
 

@@ -7,9 +7,11 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext
 
+from billing.permissions import Permission
 from extensions import talisman
 from models import db
 
+from .auth import staff_can
 from .base import DashboardView
 from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
@@ -28,7 +30,13 @@ from .settings import MailSettingsView
 from .stripe_events import StripeEventAdmin
 
 
+def may(permission: str) -> bool:
+    """For templates: whether the signed-in staff member has ``permission`` (its code)."""
+    return staff_can(Permission(permission))
+
+
 def build_admin(app: Flask) -> Admin:
+    app.jinja_env.globals["may"] = may
     admin = Admin(
         app,
         name=app.config["PRODUCT_NAME"],

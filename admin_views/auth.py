@@ -1,4 +1,5 @@
-"""Who is signed in: the Flask-Login loader, session lifetimes, role checks and safe redirects.
+"""Who is signed in: the Flask-Login loader, session lifetimes, permission checks and safe
+redirects.
 
 A session is a signed cookie. It stays valid only while the account's ``session_version`` is
 unchanged (sign-out, password change, disabling or locking bump it or bar the account) and
@@ -8,9 +9,10 @@ within its idle and absolute lifetimes, counted from the time stamps written at 
 from __future__ import annotations
 
 import secrets
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, request, session
+from flask import abort, current_app, flash, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -110,15 +112,27 @@ def current_staff() -> StaffUser | None:
     return None
 
 
-def has_role(*roles: str) -> bool:
-    staff = current_staff()
-    return staff is not None and staff.role in roles
-
-
 def staff_can(permission: Permission) -> bool:
     """Whether the signed-in staff member's role has ``permission`` (``billing.permissions``)."""
     staff = current_staff()
     return staff is not None and can(staff.role, permission)
+
+
+def requires(permission: Permission):
+    """An endpoint only staff with ``permission`` may use; the others get 403. The endpoint
+    keeps the permission as ``.permission`` (docs/permissions.md lists it from there)."""
+
+    def decorate(view):
+        @wraps(view)
+        def checked(*args, **kwargs):
+            if not staff_can(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        checked.permission = permission
+        return checked
+
+    return decorate
 
 
 def client_ip() -> str:

@@ -3,7 +3,7 @@
 ``SecureModelView`` is where a screen declared the way Flask-Admin's own examples do gets the
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
 takes plain column names, dates included, next to keyed filters), stock ``@action`` bulk actions
-that are role-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
+that are permission-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
 ``export_types`` streaming the typed, stable-key export of ``billing.exports``.
 """
 
@@ -47,29 +47,26 @@ from billing.errors import AuthenticationFailed, DomainError
 from billing.exports import BATCH, FORMATS, Export, Field
 from billing.permissions import Permission
 from extensions import EMAIL_MAX, limiter, typed_key
-from models import MAX_RECORD_ID, StaffRole, db
+from models import MAX_RECORD_ID, db
 
-from .auth import client_ip, clock, current_staff, has_role, safe_next, staff_actor, staff_can
+from .auth import client_ip, clock, current_staff, safe_next, staff_actor, staff_can
 from .dashboard import DashboardMixin
 from .filters import FilterConverter, filter_url_name
 from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
-ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
-#: The roles that change data; by default the only ones that may run a bulk action.
-EDITOR_ROLES = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
 # how many records a refusal names before it says "…"
 NAMED_REFUSALS = 10
 
 
-class RoleGuard:
-    """Deny by default: a view lists the roles that may open it."""
+class PermissionGuard:
+    """Deny by default: a view names the permission (``billing.permissions``) it takes to open
+    it and use its endpoints; an endpoint that needs more says so with ``@requires(...)``."""
 
-    allowed_roles: tuple[str, ...] = ()
+    permission: ClassVar[Permission | None] = None
 
     def is_accessible(self) -> bool:
-        staff = current_staff()
-        return staff is not None and staff.role in self.allowed_roles
+        return self.permission is not None and staff_can(self.permission)
 
     def inaccessible_callback(self, name, **kwargs):
         if current_staff() is None:
@@ -100,7 +97,7 @@ class PermittedColumns:
         setattr(view, self.store, columns)
 
 
-class SecureModelView(RoleGuard, ModelView):
+class SecureModelView(PermissionGuard, ModelView):
     #: columns only the roles with a permission (``billing.permissions``) see: in the list, its
     #: sorting, the details and every export; a view adds its own. Purchase prices and costs
     #: are listed here once, so every screen built on this base hides them alike.
@@ -134,6 +131,18 @@ class SecureModelView(RoleGuard, ModelView):
                 "show its values to every role; these columns need a permission"
             )
         super().__init__(*args, **kwargs)
+        self._check_action_permissions()
+
+    def _check_action_permissions(self) -> None:
+        """Every ``@action`` of the view has a permission, so none is refused to everybody
+        without anyone noticing (or offered to a role by accident)."""
+        offered = [name for name, _text in self._actions if self.action_offered(name)]
+        missing = sorted(name for name in offered if name not in self.action_permissions)
+        if missing and self.action_permission is None:
+            raise ValueError(
+                f"{type(self).__name__}: the bulk actions {missing} need a permission; set "
+                "action_permission (or action_permissions[name])"
+            )
 
     def hidden_columns(self) -> set[str]:
         """The columns the signed-in staff member's role may not see (all of them when nobody
@@ -145,8 +154,10 @@ class SecureModelView(RoleGuard, ModelView):
         }
 
     filter_converter = FilterConverter()
-    #: Who may run a bulk action (``@action``): ``action_roles[name]``, else ``EDITOR_ROLES``.
-    action_roles: dict[str, tuple[str, ...]] = {}
+    #: Who may run a bulk action (``@action``): ``action_permissions[name]``, else
+    #: ``action_permission``; a view with bulk actions names at least the latter.
+    action_permission: ClassVar[Permission | None] = None
+    action_permissions: ClassVar[dict[str, Permission]] = {}
     #: The export (``can_export``, ``export_types``): ``billing.exports.Field``s, each with its
     #: key, kind and SQL expression. Left empty, the columns of ``column_export_list`` (else
     #: ``column_list``) are exported under their names, typed by their column types.
@@ -223,8 +234,13 @@ class SecureModelView(RoleGuard, ModelView):
         the stock delete only with ``can_delete``), whoever asks."""
         return super().is_action_allowed(name)
 
+    def action_permission_of(self, name: str) -> Permission | None:
+        """The permission it takes to run bulk action ``name``."""
+        return self.action_permissions.get(name, self.action_permission)
+
     def is_action_allowed(self, name: str) -> bool:
-        return self.action_offered(name) and has_role(*self.action_roles.get(name, EDITOR_ROLES))
+        permission = self.action_permission_of(name)
+        return self.action_offered(name) and permission is not None and staff_can(permission)
 
     @expose("/action/", methods=("POST",))
     def action_view(self):
@@ -442,7 +458,7 @@ def _drop_unsafe_return_url() -> None:
         request.__dict__.pop("values", None)
 
 
-class SecureBaseView(RoleGuard, BaseView):
+class SecureBaseView(PermissionGuard, BaseView):
     pass
 
 
@@ -470,14 +486,18 @@ class LoginForm(FlaskForm):
 
 
 class DashboardView(DashboardMixin, AdminIndexView):
-    """The admin start page (the dashboard, for every staff role); anonymous visitors are sent
-    to sign-in."""
+    """The admin start page (the dashboard, for staff who may read); anonymous visitors are
+    sent to sign-in."""
+
+    permission: ClassVar[Permission] = Permission.READ
 
     def is_accessible(self) -> bool:
-        return current_staff() is not None
+        return staff_can(self.permission)
 
     def inaccessible_callback(self, name, **kwargs):
-        return redirect(url_for("admin.login_view", next=request.full_path))
+        if current_staff() is None:
+            return redirect(url_for("admin.login_view", next=request.full_path))
+        abort(403)
 
     def is_visible(self) -> bool:
         return True

@@ -20,13 +20,16 @@ from billing import monthend
 from billing.errors import DomainError, NotFound
 from billing.exports import defuse
 from billing.invoicing import INVOICED_BEFORE
+from billing.permissions import Permission
 from jobs import listening_workers
 from jobs.billing import queue_month_end
-from models import BillingRun, RunState, db
+from models import BillingRun, RunState
 
-from .auth import clock, has_role, staff_actor
-from .base import ALL_STAFF, SecureModelView
-from .customer_actions import EDITORS, require
+from .actions import RUN_ACTIONS, RecordActions
+from .auth import clock, requires, staff_actor, staff_can
+from .base import SecureModelView
+
+run_action = RUN_ACTIONS.endpoint
 
 STATE_LABELS = {
     RunState.DRAFTING.value: lazy_gettext("Drafting"),
@@ -70,8 +73,8 @@ def _period(view, context, model, name):
     )
 
 
-class BillingRunAdmin(SecureModelView):
-    allowed_roles = ALL_STAFF
+class BillingRunAdmin(RecordActions, SecureModelView):
+    permission = Permission.READ
     list_template = "admin/billing_run_list.html"
     details_template = "admin/billing_run_details.html"
     can_view_details = True
@@ -111,8 +114,7 @@ class BillingRunAdmin(SecureModelView):
         super().__init__(BillingRun, database, **kwargs)
 
     def render(self, template, **kwargs):
-        kwargs["can_run"] = has_role(*EDITORS)
-        kwargs["action_token"] = FlaskForm()
+        kwargs["can_run"] = staff_can(Permission.MANAGE_BILLING)
         kwargs.setdefault(
             "start_form",
             StartRunForm(formdata=None, period=f"{monthend.last_closed_period(clock()):%Y-%m}"),
@@ -133,9 +135,27 @@ class BillingRunAdmin(SecureModelView):
             kwargs["running"] = activity in (monthend.QUEUED, monthend.WORKING)
             if activity == monthend.QUEUED:
                 kwargs["workers"] = listening_workers("billing")
-            kwargs["drafts"] = monthend.drafts_of(model.id)
+            kwargs["drafts"] = drafts = monthend.drafts_of(model.id)
             kwargs["draft_totals"] = monthend.net_total(model.id)
+            kwargs["actions"] = RUN_ACTIONS.links(
+                model.id, monthend.available_actions(model), values={"n": drafts}
+            )
         return super().render(template, **kwargs)
+
+    def action_record(self, run_id: int) -> BillingRun:
+        try:
+            return monthend.get_run(run_id)
+        except NotFound:
+            abort(404)
+
+    def applicable_actions(self, run: BillingRun) -> list[str]:
+        return monthend.available_actions(run)
+
+    def record_page(self, run: BillingRun):
+        return redirect(url_for(".details_view", id=run.id))
+
+    def refusal_reason(self, run: BillingRun, key: str) -> str | None:
+        return monthend.refusal(run, key)
 
     def _queue(self, run_id: int) -> None:
         try:
@@ -150,8 +170,8 @@ class BillingRunAdmin(SecureModelView):
             )
 
     @expose("/start/", methods=("POST",))
+    @requires(Permission.MANAGE_BILLING)
     def start_view(self):
-        require(*EDITORS)
         form = StartRunForm()
         if not form.validate_on_submit():
             for errors in form.errors.values():
@@ -177,15 +197,15 @@ class BillingRunAdmin(SecureModelView):
         return redirect(url_for(".details_view", id=started.run_id))
 
     @expose("/<int:run_id>/approve/", methods=("POST",))
-    def approve_view(self, run_id: int):
-        require(*EDITORS)
+    @run_action("approve")
+    def approve_view(self, run: BillingRun):
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:
-            run = monthend.approve_run(run_id, staff_actor(), clock())
+            run = monthend.approve_run(run.id, staff_actor(), clock())
         except DomainError as error:
             flash(error.message, "error")
-            return redirect(url_for(".details_view", id=run_id))
+            return self.record_page(run)
         self._queue(run.id)
         flash(
             _(
@@ -197,13 +217,10 @@ class BillingRunAdmin(SecureModelView):
         return redirect(url_for(".details_view", id=run.id))
 
     @expose("/<int:run_id>/resume/", methods=("POST",))
-    def resume_view(self, run_id: int):
-        require(*EDITORS)
+    @run_action("resume")
+    def resume_view(self, run: BillingRun):
         if not FlaskForm().validate_on_submit():
             abort(400)
-        run = db.session.get(BillingRun, run_id)
-        if run is None:
-            abort(404)
         try:
             monthend.start_run(run.period, staff_actor(), clock())
         except DomainError as error:
@@ -211,11 +228,11 @@ class BillingRunAdmin(SecureModelView):
         else:
             self._queue(run.id)
             flash(_("The billing run continues where it stopped."), "success")
-        return redirect(url_for(".details_view", id=run_id))
+        return self.record_page(run)
 
     @expose("/settings/", methods=("POST",))
+    @requires(Permission.MANAGE_BILLING)
     def settings_view(self):
-        require(*EDITORS)
         form = AutoFinalizeForm()
         if not form.validate_on_submit():
             abort(400)
@@ -224,11 +241,9 @@ class BillingRunAdmin(SecureModelView):
         return redirect(url_for(".index_view"))
 
     @expose("/<int:run_id>/report.csv")
-    def report_view(self, run_id: int):
-        try:
-            run = monthend.record_report_export(run_id, staff_actor(), clock())
-        except NotFound:
-            abort(404)
+    @run_action("report")
+    def report_view(self, run: BillingRun):
+        run = monthend.record_report_export(run.id, staff_actor(), clock())
 
         def rows():
             buffer = io.StringIO()

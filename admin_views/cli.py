@@ -12,6 +12,8 @@ from billing.errors import DomainError
 from billing.staff import create_staff, set_staff_active, set_staff_password
 from models import StaffRole
 
+from .access import permissions_markdown
+
 password_option = click.option(
     "--password",
     envvar="STAFF_PASSWORD",
@@ -54,6 +56,12 @@ def register_cli(app: Flask) -> None:
             lambda chosen: set_staff_password(email, chosen, current_app.config["CLOCK"]),
             lambda staff: f"New password set for {staff.email}; their sessions have ended.",
         )
+
+    @staff_group.command("permissions")
+    def permissions():
+        """Print the permission table and the routes each permission opens (Markdown, as in
+        docs/permissions.md)."""
+        click.echo(permissions_markdown(current_app), nl=False)
 
     @staff_group.command("disable")
     @click.argument("email")

@@ -23,26 +23,20 @@ from jobs.customers import queue_erasure
 from jobs.mail import send
 from models import Customer, db
 
-from .auth import clock, has_role, staff_actor, staff_can
-from .base import ALL_STAFF, EDITOR_ROLES
+from .actions import CUSTOMER_ACTIONS, RecordActions
+from .auth import clock, requires, staff_actor, staff_can
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
     ConfirmForm,
     CustomerPriceForm,
     IpDistributionForm,
-    LockForm,
     MainUserForm,
     NewCustomerForm,
+    VersionedForm,
 )
 
-EDITORS = EDITOR_ROLES
-ALL = ALL_STAFF
-
-
-def require(*roles: str) -> None:
-    if not has_role(*roles):
-        abort(403)
+customer_action = CUSTOMER_ACTIONS.endpoint
 
 
 def field_error(form, error: DomainError) -> None:
@@ -59,8 +53,9 @@ def queued(message) -> None:
         flash(_("The e-mail could not be queued; see the e-mail log."), "warning")
 
 
-class CustomerActionsMixin:
-    """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/."""
+class CustomerActionsMixin(RecordActions):
+    """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/. Each endpoint of a
+    row action is guarded by its entry in ``CUSTOMER_ACTIONS`` (``customer_action``)."""
 
     def _customer(self, customer_id: int) -> Customer:
         customer = db.session.get(Customer, customer_id)
@@ -68,19 +63,24 @@ class CustomerActionsMixin:
             abort(404)
         return customer
 
-    def _back(self, customer_id: int | None = None):
+    def _back(self, customer_id: int | None = None, section: str = ""):
         if customer_id is not None:
-            return redirect(url_for(".details_view", id=customer_id))
+            anchor = f"#{section}" if section else ""
+            return redirect(url_for(".details_view", id=customer_id) + anchor)
         return redirect(url_for(".index_view"))
 
-    def _allowed(self, customer: Customer, action: str) -> None:
-        if action not in lifecycle.available_actions(customer):
-            flash(_("This action is not available for this customer (any more)."), "error")
-            abort(self._back(customer.id))
+    def action_record(self, customer_id: int) -> Customer:
+        return self._customer(customer_id)
+
+    def applicable_actions(self, customer: Customer) -> list[str]:
+        return lifecycle.available_actions(customer)
+
+    def record_page(self, customer: Customer):
+        return self._back(customer.id)
 
     @expose("/new-customer/", methods=("GET", "POST"))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def new_customer_view(self):
-        require(*EDITORS)
         form = NewCustomerForm()
         if form.validate_on_submit():
             data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
@@ -102,9 +102,8 @@ class CustomerActionsMixin:
         return self.render("admin/customer_new.html", form=form)
 
     @expose("/<int:customer_id>/resend-invite/", methods=("POST",))
-    def resend_invite_view(self, customer_id: int):
-        require(*ALL)
-        customer = self._customer(customer_id)
+    @customer_action("resend_invite")
+    def resend_invite_view(self, customer: Customer):
         try:
             message = lifecycle.resend_invite(customer.id, staff_actor(), clock())
         except DomainError as error:
@@ -121,10 +120,8 @@ class CustomerActionsMixin:
         return self._back()
 
     @expose("/<int:customer_id>/convert/", methods=("GET", "POST"))
-    def convert_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        self._allowed(customer, "convert")
+    @customer_action("convert")
+    def convert_view(self, customer: Customer):
         form = ConfirmForm(version=customer.version)
         if form.validate_on_submit():
             try:
@@ -143,10 +140,8 @@ class CustomerActionsMixin:
         )
 
     @expose("/<int:customer_id>/ip-distribution/", methods=("GET", "POST"))
-    def ip_distribution_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        self._allowed(customer, "ip_distribution")
+    @customer_action("ip_distribution")
+    def ip_distribution_view(self, customer: Customer):
         current = lifecycle.current_subscription(customer.id)
         form = IpDistributionForm(
             version=customer.version,
@@ -196,8 +191,8 @@ class CustomerActionsMixin:
         )
 
     @expose("/<int:customer_id>/ip-distribution/preview")
+    @requires(Permission.MANAGE_CUSTOMERS)
     def ip_distribution_preview(self, customer_id: int):
-        require(*EDITORS)
         customer = self._customer(customer_id)
         args = request.args
         try:
@@ -209,11 +204,10 @@ class CustomerActionsMixin:
             return jsonify({"error": error.message}), 400
         return jsonify(plan.as_dict())
 
-    def _details_post(self, customer_id: int, form_class, change, message):
-        """A POST from the Details page: ``change(customer, form)`` calls billing, ``message``
-        words the result; a domain error is flashed and nothing changes."""
-        require(*EDITORS)
-        customer = self._customer(customer_id)
+    def _details_post(self, customer: Customer, form_class, change, message, section: str = ""):
+        """A POST from the customer's page: ``change(customer, form)`` calls billing,
+        ``message`` words the result; a domain error is flashed and nothing changes. Back to
+        the page's ``section``."""
         form = form_class()
         if not form.validate_on_submit():
             abort(400)
@@ -223,27 +217,37 @@ class CustomerActionsMixin:
             flash(error.message, "error")
         else:
             flash(message(form, result), "success")
-        return self._back(customer.id)
+        return self._back(customer.id, section)
 
     @expose("/<int:customer_id>/lock/", methods=("POST",))
-    def lock_view(self, customer_id: int):
+    @customer_action("lock")
+    def lock_view(self, customer: Customer):
         return self._details_post(
-            customer_id,
-            LockForm,
+            customer,
+            VersionedForm,
             lambda customer, form: lifecycle.set_locked(
-                customer.id, form.locked.data, staff_actor(), clock(), form.seen_version()
+                customer.id, True, staff_actor(), clock(), form.seen_version()
             ),
-            lambda form, _result: (
-                _("The account is locked: its users cannot sign in.")
-                if form.locked.data
-                else _("The account is unlocked.")
+            lambda _form, _result: _("The account is locked: its users cannot sign in."),
+        )
+
+    @expose("/<int:customer_id>/unlock/", methods=("POST",))
+    @customer_action("unlock")
+    def unlock_view(self, customer: Customer):
+        return self._details_post(
+            customer,
+            VersionedForm,
+            lambda customer, form: lifecycle.set_locked(
+                customer.id, False, staff_actor(), clock(), form.seen_version()
             ),
+            lambda _form, _result: _("The account is unlocked."),
         )
 
     @expose("/<int:customer_id>/cancel/", methods=("POST",))
-    def cancel_view(self, customer_id: int):
+    @customer_action("cancel_subscription")
+    def cancel_view(self, customer: Customer):
         return self._details_post(
-            customer_id,
+            customer,
             ConfirmForm,
             lambda customer, form: lifecycle.cancel_subscription(
                 customer.id, staff_actor(), clock(), form.seen_version()
@@ -255,9 +259,10 @@ class CustomerActionsMixin:
         )
 
     @expose("/<int:customer_id>/price/", methods=("POST",))
-    def price_view(self, customer_id: int):
+    @customer_action("set_price")
+    def price_view(self, customer: Customer):
         return self._details_post(
-            customer_id,
+            customer,
             CustomerPriceForm,
             lambda customer, form: lifecycle.set_customer_price(
                 customer.id, form.unit_price.data, staff_actor(), clock(), form.seen_version()
@@ -267,13 +272,12 @@ class CustomerActionsMixin:
                 if form.unit_price.data
                 else _("The customer is priced by the tier table again.")
             ),
+            "subscriptions",
         )
 
     @expose("/<int:customer_id>/address/", methods=("GET", "POST"))
-    def address_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        self._allowed(customer, "edit_address")
+    @customer_action("edit_address")
+    def address_view(self, customer: Customer):
         form = AddressForm(obj=address_of(customer), version=customer.version)
         if form.validate_on_submit():
             data = AddressInput(**{f: form[f].data for f in AddressInput.__dataclass_fields__})
@@ -303,10 +307,8 @@ class CustomerActionsMixin:
         )
 
     @expose("/<int:customer_id>/main-user/", methods=("GET", "POST"))
-    def main_user_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        self._allowed(customer, "change_main_user")
+    @customer_action("change_main_user")
+    def main_user_view(self, customer: Customer):
         form = MainUserForm(version=customer.version)
         form.user_id.choices = [
             (str(u.id), f"{u.name} <{u.email}>")
@@ -330,10 +332,8 @@ class CustomerActionsMixin:
         )
 
     @expose("/<int:customer_id>/delete/", methods=("GET", "POST"))
-    def delete_customer_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        self._allowed(customer, "delete")
+    @customer_action("delete")
+    def delete_customer_view(self, customer: Customer):
         invited = lifecycle.is_invited(customer)
         form = ConfirmForm(version=customer.version)
         if form.validate_on_submit():
@@ -402,14 +402,12 @@ class ProjectKeyWizardMixin:
     Finish. Every step re-checks all earlier input through ``billing.project_keys``."""
 
     @expose("/<int:customer_id>/project-key/", methods=("GET", "POST"))
-    def project_key_view(self, customer_id: int):
+    @customer_action("add_project_key")
+    def project_key_view(self, customer: Customer):
         from flask_wtf import FlaskForm
 
         from billing import project_keys
 
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        self._allowed(customer, "add_project_key")
         form = FlaskForm()
         values = {
             name: (request.form.get(name) or "").strip()

@@ -1,5 +1,5 @@
 """Billing → Customer groups (Aquila BillOps, SPEC §11): list, create, edit and delete groups
-with their attributes and tags; ``admin``/``billing`` change, ``support`` reads."""
+with their attributes and tags; changing them takes ``Permission.MANAGE_CUSTOMERS``."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ from flask_wtf import FlaskForm
 
 from billing import groups as group_rules
 from billing.errors import DomainError, NotFound
+from billing.permissions import Permission
 
-from .auth import clock, has_role, staff_actor
-from .base import ALL_STAFF, SecureBaseView
-from .customer_actions import EDITORS, field_error, require
+from .auth import clock, requires, staff_actor, staff_can
+from .base import SecureBaseView
+from .customer_actions import field_error
 from .profile_forms import GroupForm
 
 
 class CustomerGroupsView(SecureBaseView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
 
     def _group(self, group_id: int):
         try:
@@ -32,14 +33,14 @@ class CustomerGroupsView(SecureBaseView):
             "admin/customer_groups.html",
             groups=group_rules.groups(),
             counts=group_rules.member_counts(),
-            can_edit=has_role(*EDITORS),
+            can_edit=staff_can(Permission.MANAGE_CUSTOMERS),
             form=FlaskForm(),
         )
 
     @expose("/new/", methods=("GET", "POST"))
     @expose("/<int:group_id>/", methods=("GET", "POST"))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def edit_view(self, group_id: int | None = None):
-        require(*EDITORS)
         group = self._group(group_id) if group_id is not None else None
         form = GroupForm(
             data={
@@ -68,8 +69,8 @@ class CustomerGroupsView(SecureBaseView):
         return self.render("admin/customer_group_form.html", form=form, group=group)
 
     @expose("/<int:group_id>/delete/", methods=("GET", "POST"))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def delete_view(self, group_id: int):
-        require(*EDITORS)
         group = self._group(group_id)
         form = FlaskForm()
         if form.validate_on_submit():

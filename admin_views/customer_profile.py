@@ -2,7 +2,8 @@
 (with "create user accounts"), group membership and purchase orders.
 
 Each POST turns the form into one ``billing`` call; a domain error is shown on its field with
-the input kept, and nothing changes. ``admin``/``billing`` change, ``support`` reads.
+the input kept, and nothing changes. Every edit is the customer's ``edit_profile`` action
+(``actions.CUSTOMER_ACTIONS``): its permission, and only while ``billing`` allows it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from billing import groups as group_rules
 from billing import purchase_orders as po_rules
 from billing.errors import DomainError, NotFound
 from billing.organisation import OrganisationInput, edit_organisation, organisation_of
+from models import Customer
 
-from .auth import clock, has_role, staff_actor
-from .customer_actions import EDITORS, field_error, queued, require
+from .auth import clock, staff_actor
+from .customer_actions import customer_action, field_error, queued
 from .profile_forms import (
     ACCOUNT_TYPE_LABELS,
     PO_STATUS_LABELS,
@@ -56,17 +58,9 @@ class CustomerProfileMixin:
             }
         return super().render(template, **kwargs)
 
-    def _editable_customer(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        if customer.marked_for_deletion_at is not None:
-            flash(_("This customer is marked for deletion."), "error")
-            abort(self._back(customer.id))
-        return customer
-
     @expose("/<int:customer_id>/organisation/", methods=("GET", "POST"))
-    def organisation_view(self, customer_id: int):
-        customer = self._editable_customer(customer_id)
+    @customer_action("edit_profile")
+    def organisation_view(self, customer: Customer):
         form = OrganisationForm(obj=organisation_of(customer), version=customer.version)
         if form.validate_on_submit():
             try:
@@ -81,13 +75,13 @@ class CustomerProfileMixin:
                 field_error(form, error)
             else:
                 flash(_("The organisation details were saved."), "success")
-                return self._back(customer.id)
+                return self._back(customer.id, "profile")
         return self.render("admin/customer_organisation.html", form=form, customer=customer)
 
     @expose("/<int:customer_id>/contacts/new/", methods=("GET", "POST"))
     @expose("/<int:customer_id>/contacts/<int:contact_id>/", methods=("GET", "POST"))
-    def contact_view(self, customer_id: int, contact_id: int | None = None):
-        customer = self._editable_customer(customer_id)
+    @customer_action("edit_profile")
+    def contact_view(self, customer: Customer, contact_id: int | None = None):
         contact = None
         if contact_id is not None:
             try:
@@ -108,14 +102,14 @@ class CustomerProfileMixin:
                 field_error(form, error)
             else:
                 flash(_("The contact was saved."), "success")
-                return self._back(customer.id)
+                return self._back(customer.id, "profile")
         return self.render(
             "admin/customer_contact.html", form=form, customer=customer, contact=contact
         )
 
     @expose("/<int:customer_id>/contacts/<int:contact_id>/delete/", methods=("POST",))
-    def contact_delete_view(self, customer_id: int, contact_id: int):
-        customer = self._editable_customer(customer_id)
+    @customer_action("edit_profile")
+    def contact_delete_view(self, customer: Customer, contact_id: int):
         if not ContactAccountsForm().validate_on_submit():
             abort(400)
         try:
@@ -126,11 +120,11 @@ class CustomerProfileMixin:
             flash(error.message, "error")
         else:
             flash(_("The contact was deleted."), "success")
-        return self._back(customer.id)
+        return self._back(customer.id, "profile")
 
     @expose("/<int:customer_id>/contacts/accounts/", methods=("POST",))
-    def contact_accounts_view(self, customer_id: int):
-        customer = self._editable_customer(customer_id)
+    @customer_action("edit_profile")
+    def contact_accounts_view(self, customer: Customer):
         form = ContactAccountsForm()
         if not form.validate_on_submit():
             abort(400)
@@ -143,7 +137,7 @@ class CustomerProfileMixin:
             abort(404)
         except DomainError as error:
             flash(error.message, "error")
-            return self._back(customer.id)
+            return self._back(customer.id, "profile")
         for _contact, message in result.invited:
             queued(message)
         if result.invited:
@@ -156,11 +150,11 @@ class CustomerProfileMixin:
             )
         for contact, reason in result.skipped:
             flash(_("%(email)s: %(reason)s", email=contact.email, reason=reason), "warning")
-        return self._back(customer.id)
+        return self._back(customer.id, "profile")
 
     @expose("/<int:customer_id>/groups/", methods=("POST",))
-    def groups_view(self, customer_id: int):
-        customer = self._editable_customer(customer_id)
+    @customer_action("edit_profile")
+    def groups_view(self, customer: Customer):
         form = MembershipForm()
         if not form.validate_on_submit():
             abort(400)
@@ -171,12 +165,12 @@ class CustomerProfileMixin:
             flash(error.message, "error")
         else:
             flash(_("The group membership was saved."), "success")
-        return self._back(customer.id)
+        return self._back(customer.id, "profile")
 
     @expose("/<int:customer_id>/purchase-orders/new/", methods=("GET", "POST"))
     @expose("/<int:customer_id>/purchase-orders/<int:order_id>/", methods=("GET", "POST"))
-    def purchase_order_view(self, customer_id: int, order_id: int | None = None):
-        customer = self._editable_customer(customer_id)
+    @customer_action("edit_profile")
+    def purchase_order_view(self, customer: Customer, order_id: int | None = None):
         order = None
         if order_id is not None:
             try:
@@ -194,7 +188,7 @@ class CustomerProfileMixin:
                 field_error(form, error)
             else:
                 flash(_("The purchase order was saved."), "success")
-                return self._back(customer.id)
+                return self._back(customer.id, "profile")
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
         return self.render(
@@ -202,5 +196,4 @@ class CustomerProfileMixin:
             form=form,
             customer=customer,
             order=order,
-            can_edit=has_role(*EDITORS),
         )

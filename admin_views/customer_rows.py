@@ -5,12 +5,11 @@ block, a ``url_for`` and a translation per menu entry) was more than half of a l
 time. Here the labels are translated and each action's URL is built once per page; a row is
 then string formatting with every value escaped. The markup is the one the template used to
 produce: the bulk-action checkbox (``action-checkbox``, when the list has bulk actions), the
-row menu (``data-row-menu``, ``data-action``) and one ``col-<name>`` cell per column.
+row menu (``data-row-menu``, ``data-action``; its entries are ``actions.CUSTOMER_ACTIONS``)
+and one ``col-<name>`` cell per column.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 from flask import url_for
 from flask_admin.babel import gettext as admin_gettext
@@ -20,90 +19,34 @@ from markupsafe import Markup, escape
 
 from models import MAX_RECORD_ID
 
-from .customer_actions import ALL, EDITORS
+from .actions import CUSTOMER_ACTIONS, POST
 
 # The URLs are built once with this id (the largest a route accepts; the fixed parts of a URL
 # never contain it) and it is then replaced by each row's id.
 _SENTINEL = MAX_RECORD_ID
 
 
-class MenuEntry(NamedTuple):
-    """One entry of the row menu. It shows only where ``billing.customers.available_actions``
-    lists ``needs`` for the customer (empty: the entry's own ``action``; ``None``: always), and
-    only to ``roles`` (the ones its route lets in). A ``GET`` entry is a link; a ``POST`` entry
-    is a form carrying the CSRF token."""
-
-    action: str
-    endpoint: str
-    argument: str
-    method: str
-    roles: tuple[str, ...]
-    needs: str | None = ""
-    css: str = ""
-    divider: bool = False
-
-
-MENU = (
-    MenuEntry("convert", ".convert_view", "customer_id", "GET", EDITORS),
-    MenuEntry("ip_distribution", ".ip_distribution_view", "customer_id", "GET", EDITORS),
-    MenuEntry("resend_invite", ".resend_invite_view", "customer_id", "POST", ALL),
-    MenuEntry("details", ".details_view", "id", "GET", ALL, needs=None),
-    MenuEntry(
-        "create_similar", ".similar_view", "customer_id", "GET", EDITORS, needs="ip_distribution"
-    ),
-    MenuEntry("add_project_key", ".project_key_view", "customer_id", "GET", EDITORS),
-    MenuEntry("edit_address", ".address_view", "customer_id", "GET", EDITORS),
-    MenuEntry("change_main_user", ".main_user_view", "customer_id", "GET", EDITORS),
-    MenuEntry(
-        "delete",
-        ".delete_customer_view",
-        "customer_id",
-        "GET",
-        EDITORS,
-        css=" text-danger",
-        divider=True,
-    ),
-)
-
-
-def _labels() -> dict[str, str]:
-    # Spelled out so that the message extraction finds every label.
-    return {
-        "convert": _("Convert to managed"),
-        "ip_distribution": _("IP Distribution"),
-        "resend_invite": _("Resend invite"),
-        "details": _("Details"),
-        "create_similar": _("Create similar"),
-        "add_project_key": _("Add project key"),
-        "edit_address": _("Edit address"),
-        "change_main_user": _("Change main user"),
-        "delete": _("Delete"),
-    }
-
-
-def _url_parts(endpoint: str, argument: str) -> tuple[str, str]:
+def url_parts(endpoint: str, argument: str) -> tuple[str, str]:
+    """The escaped text of ``endpoint``'s URL before and after the record id."""
     url = url_for(endpoint, **{argument: _SENTINEL})
     prefix, _found, suffix = url.partition(str(_SENTINEL))
     return str(escape(prefix)), str(escape(suffix))
 
 
-def render_rows(
-    view, rows, allowed: dict[int, list[str]], role: str, selectable: bool
-) -> dict[int, Markup]:
+def render_rows(view, rows, allowed: dict[int, list[str]], selectable: bool) -> dict[int, Markup]:
     """The ``<td>`` cells of each row of ``rows``, by customer id: a checkbox for the bulk
-    actions when ``selectable``, the menu entries ``role`` may use where ``allowed`` (the
-    actions ``available_actions`` gives each customer) lists them, then the columns."""
-    labels = {key: str(escape(text)) for key, text in _labels().items()}
+    actions when ``selectable``, the row menu (the entries of ``CUSTOMER_ACTIONS`` the signed-in
+    staff member may use, where ``allowed``, the actions ``available_actions`` gives each
+    customer, lists them), then the columns."""
     entries = []
-    for entry in MENU:
-        if role not in entry.roles:
-            continue
-        prefix, suffix = _url_parts(entry.endpoint, entry.argument)
-        needs = entry.action if entry.needs == "" else entry.needs
-        entries.append((entry, needs, prefix, suffix))
+    for action in CUSTOMER_ACTIONS.permitted(menu=True):
+        prefix, suffix = url_parts(action.endpoint, CUSTOMER_ACTIONS.argument_of(action))
+        css = f" text-{action.style}" if action.style in ("danger", "warning") else ""
+        label, confirm = str(escape(action.label)), str(escape(action.confirm or ""))
+        entries.append((action, prefix, suffix, css, label, confirm))
     title = str(escape(_("Actions")))
     select = str(escape(admin_gettext("Select record")))
-    token = str(escape(generate_csrf())) if any(e.method == "POST" for e, *_r in entries) else ""
+    token = str(escape(generate_csrf())) if any(e[0].method == POST for e in entries) else ""
     columns = [name for name, _label in view._list_columns]
     rendered = {}
     for row in rows:
@@ -121,23 +64,28 @@ def render_rows(
             f'aria-haspopup="true" aria-expanded="false" title="{title}" '
             f'data-row-menu="{pk}">&#8942;</button><div class="dropdown-menu">'
         )
-        for entry, needs, prefix, suffix in entries:
-            if needs is not None and needs not in permitted:
+        for action, prefix, suffix, css, label, confirm in entries:
+            if action.key not in permitted:
                 continue
             href = f"{prefix}{pk}{suffix}"
-            if entry.divider:
+            if action.style == "danger":
                 parts.append('<div class="dropdown-divider"></div>')
-            label = labels[entry.action]
-            if entry.method == "POST":
+            if action.method == POST:
+                question = (
+                    f' data-confirm="{confirm % {"name": escape(row.company_name)}}"'
+                    if confirm
+                    else ""
+                )
                 parts.append(
                     f'<form method="post" action="{href}">'
                     f'<input type="hidden" name="csrf_token" value="{token}">'
-                    f'<button type="submit" class="dropdown-item{entry.css}" '
-                    f'data-action="{entry.action}">{label}</button></form>'
+                    f'<input type="hidden" name="version" value="{row.version}">'
+                    f'<button type="submit" class="dropdown-item{css}" '
+                    f'data-action="{action.key}"{question}>{label}</button></form>'
                 )
             else:
                 parts.append(
-                    f'<a class="dropdown-item{entry.css}" data-action="{entry.action}" '
+                    f'<a class="dropdown-item{css}" data-action="{action.key}" '
                     f'href="{href}">{label}</a>'
                 )
         parts.append("</div></div></td>")

@@ -17,13 +17,12 @@ from billing import customer_tools, ledger
 from billing import impersonation as impersonation_service
 from billing.customers import NewCustomer
 from billing.errors import DomainError
-from models import Partner, StaffRole, db
+from models import Customer, Partner, db
 
-from .auth import client_ip, clock, current_staff, has_role, staff_actor
-from .customer_actions import EDITORS, field_error, queued, require
+from .auth import client_ip, clock, current_staff, staff_actor
+from .customer_actions import customer_action, field_error, queued
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
 
-IMPERSONATORS = (StaffRole.ADMIN.value, StaffRole.SUPPORT.value)
 LANGUAGES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
 
 
@@ -73,13 +72,11 @@ class CustomerToolsMixin:
             kwargs["ledger_form"] = LedgerForm(seen=ledger.last_entry_id(customer.id))
             kwargs["ledger_balance"] = ledger.balance(customer.id)
             kwargs["ledger_entries"] = ledger.entries(customer.id, limit=20)
-            kwargs["can_impersonate"] = has_role(*IMPERSONATORS)
         return super().render(template, **kwargs)
 
     @expose("/<int:customer_id>/similar/", methods=("GET", "POST"))
-    def similar_view(self, customer_id: int):
-        require(*EDITORS)
-        source = self._customer(customer_id)
+    @customer_action("create_similar")
+    def similar_view(self, source: Customer):
         settings = customer_tools.similar_settings(source.id)
         form = NewCustomerForm(language=settings.language, country=source.country)
         if form.validate_on_submit():
@@ -113,9 +110,8 @@ class CustomerToolsMixin:
         )
 
     @expose("/<int:customer_id>/impersonate/", methods=("GET", "POST"))
-    def impersonate_view(self, customer_id: int):
-        require(*IMPERSONATORS)
-        customer = self._customer(customer_id)
+    @customer_action("impersonate")
+    def impersonate_view(self, customer: Customer):
         staff = current_staff()
         form = ImpersonationForm()
         if form.validate_on_submit():
@@ -160,9 +156,10 @@ class CustomerToolsMixin:
         session["language"] = user.language or user.customer.language or "en"
 
     @expose("/<int:customer_id>/tags/", methods=("POST",))
-    def tags_view(self, customer_id: int):
+    @customer_action("edit_tags")
+    def tags_view(self, customer: Customer):
         return self._details_post(
-            customer_id,
+            customer,
             TagsForm,
             lambda customer, form: customer_tools.set_tags(
                 customer.id, form.tags.data or "", staff_actor(), clock()
@@ -170,23 +167,27 @@ class CustomerToolsMixin:
             lambda _form, names: (
                 _("Tags saved: %(tags)s.", tags=", ".join(names)) if names else _("Tags removed.")
             ),
+            "profile",
         )
 
     @expose("/<int:customer_id>/language/", methods=("POST",))
-    def language_view(self, customer_id: int):
+    @customer_action("set_language")
+    def language_view(self, customer: Customer):
         return self._details_post(
-            customer_id,
+            customer,
             LanguageForm,
             lambda customer, form: customer_tools.set_language(
                 customer.id, form.language.data, staff_actor(), clock()
             ),
             lambda _form, _customer: _("The default language was saved."),
+            "profile",
         )
 
     @expose("/<int:customer_id>/ledger/", methods=("POST",))
-    def ledger_view(self, customer_id: int):
+    @customer_action("book_ledger")
+    def ledger_view(self, customer: Customer):
         return self._details_post(
-            customer_id,
+            customer,
             LedgerForm,
             lambda customer, form: ledger.book_manual(
                 customer.id,
@@ -202,12 +203,12 @@ class CustomerToolsMixin:
                 amount=f"{entry.amount:+}",
                 balance=str(ledger.balance(entry.customer_id)),
             ),
+            "payments",
         )
 
     @expose("/<int:customer_id>/message/", methods=("GET", "POST"))
-    def message_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
+    @customer_action("send_email")
+    def message_view(self, customer: Customer):
         form = MessageForm()
         if form.validate_on_submit():
             try:

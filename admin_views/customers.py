@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, request, url_for
+from flask import abort, current_app, flash, g, request, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext, ngettext
@@ -19,8 +20,11 @@ from billing.customers import (
     pending_change,
     set_locked,
 )
+from billing.errors import DomainError, NotFound
 from billing.exports import EXPORT_FIELDS
 from billing.groups import group_members, groups
+from billing.partners import assign_partner
+from billing.permissions import Permission
 from billing.search import apply_customer_search
 from billing.timeline import customer_timeline
 from models import (
@@ -35,14 +39,15 @@ from models import (
     db,
 )
 
-from .auth import clock, current_staff, has_role, staff_actor
-from .base import ALL_STAFF, SecureModelView
-from .customer_actions import EDITORS, CustomerActionsMixin, ProjectKeyWizardMixin
+from .actions import CUSTOMER_ACTIONS
+from .auth import clock, staff_actor, staff_can
+from .base import SecureModelView
+from .customer_actions import CustomerActionsMixin, ProjectKeyWizardMixin, customer_action
 from .customer_profile import CustomerProfileMixin
 from .customer_rows import render_rows
 from .customer_tools import CustomerToolsMixin
-from .forms import ConfirmForm, CustomerPriceForm, LockForm
-from .partners import assign_partner_form
+from .forms import CustomerPriceForm
+from .partners import AssignPartnerForm, assign_partner_form
 from .saved_views import list_context as saved_views_context
 from .service_subscriptions import ServiceSubscriptionsMixin, subscriptions_context
 
@@ -187,7 +192,8 @@ class CustomerAdmin(
     ServiceSubscriptionsMixin,
     SecureModelView,
 ):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
+    action_permission = Permission.MANAGE_CUSTOMERS
     list_template = "admin/customer_list.html"
     details_template = "admin/customer_details.html"
     can_view_details = True
@@ -366,13 +372,9 @@ class CustomerAdmin(
     def render(self, template, **kwargs):
         if template == self.list_template and "data" in kwargs:
             rows = list(kwargs["data"])
-            kwargs["can_edit_customers"] = has_role(*EDITORS)
+            kwargs["can_create_customers"] = staff_can(Permission.MANAGE_CUSTOMERS)
             kwargs["list_rows"] = render_rows(
-                self,
-                rows,
-                available_actions_for(rows),
-                current_staff().role,
-                selectable=bool(kwargs.get("actions")),
+                self, rows, available_actions_for(rows), selectable=bool(kwargs.get("actions"))
             )
             kwargs.update(saved_views_context())
         if template == self.details_template and "model" in kwargs:
@@ -389,13 +391,44 @@ class CustomerAdmin(
             kwargs["payment_labels"] = PAYMENT_LABELS
             kwargs["timeline"] = customer_timeline(customer.id)
             kwargs["config_tz"] = clock().tz
-            kwargs["actions"] = available_actions(customer)
-            kwargs["can_edit_customers"] = has_role(*EDITORS)
+            kwargs["actions"] = CUSTOMER_ACTIONS.links(
+                customer.id,
+                available_actions(customer),
+                version=customer.version,
+                values={"name": customer.company_name},
+            )
             kwargs["partner_form"] = assign_partner_form(customer)
-            kwargs["lock_form"] = LockForm(version=customer.version, locked=customer.locked)
-            kwargs["cancel_form"] = ConfirmForm(version=customer.version)
             kwargs["price_form"] = CustomerPriceForm(
                 version=customer.version,
                 unit_price="" if customer.unit_price is None else f"{customer.unit_price:f}",
             )
         return super().render(template, **kwargs)
+
+    @expose("/<int:customer_id>/partner/", methods=("POST",))
+    @customer_action("assign_partner")
+    def partner_view(self, customer: Customer):
+        """Assign one of the enabled partners, or none."""
+        form = AssignPartnerForm()
+        if not form.validate_on_submit():
+            abort(400)
+        raw = (form.partner_id.data or "").strip()
+        if raw and not raw.isdigit():
+            flash(_("Please choose a partner from the list."), "error")
+            return self._back(customer.id)
+        try:
+            changed = assign_partner(
+                customer.id, int(raw) if raw else None, staff_actor(), clock(), form.seen_version()
+            )
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            partner = changed.partner
+            flash(
+                _("Partner set to %(name)s.", name=partner.name)
+                if partner
+                else _("The customer has no partner now."),
+                "success",
+            )
+        return self._back(customer.id)

@@ -14,7 +14,6 @@ from datetime import date
 
 from flask import (
     Response,
-    abort,
     current_app,
     flash,
     redirect,
@@ -32,7 +31,7 @@ from billing.errors import DomainError
 from billing.permissions import Permission
 from billing.purchase_orders import expiring_orders
 
-from .auth import clock, staff_actor, staff_can
+from .auth import clock, requires, staff_actor, staff_can
 
 SOURCE_LABELS = {
     figures_service.INVOICES: lazy_gettext("Invoiced"),
@@ -267,10 +266,9 @@ class DashboardMixin:
         )
 
     @expose("/billing-data/<export_format>/")
+    @requires(Permission.SEE_FINANCIALS)
     def billing_data(self, export_format):
         """Stream one month's billing data per customer (``?month=YYYY-MM``) as JSON or CSV."""
-        if not staff_can(Permission.SEE_FINANCIALS):
-            abort(403)
         try:
             export = figures_service.billing_data_export(
                 request.args.get("month"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext
 
 from billing.mail import describe_failure
+from billing.permissions import Permission
 from models import EmailLog
 
-from .base import ALL_STAFF, SecureModelView
+from .base import SecureModelView
 
 
 class EmailLogAdmin(SecureModelView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     can_view_details = True
     column_list = [
         "created_at",

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from billing.errors import DomainError
 from billing.invoice_settings import load_invoice_settings, save_invoice_settings
-from models import StaffRole
+from billing.permissions import Permission
 
 from .auth import clock, staff_actor
 from .base import SecureBaseView
@@ -18,7 +18,7 @@ from .forms import InvoiceSettingsForm
 
 
 class InvoiceSettingsView(SecureBaseView):
-    allowed_roles = (StaffRole.ADMIN.value,)
+    permission = Permission.MANAGE_SETTINGS
 
     @expose("/", methods=("GET", "POST"))
     def index(self):

@@ -19,13 +19,20 @@ from wtforms.validators import DataRequired, Length
 from billing.errors import DomainError
 from billing.invoice_mail import request_resend
 from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
-from billing.receivables import credit_effect, credited_in_full, invoice_actions
+from billing.permissions import Permission
+from billing.receivables import (
+    available_actions,
+    credit_effect,
+    credited_in_full,
+    invoice_actions,
+    refusal,
+)
 from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, InvoiceState, db
 
-from .auth import clock, has_role, staff_actor
-from .base import ALL_STAFF, SecureModelView
-from .customer_actions import EDITORS, require
+from .actions import INVOICE_ACTIONS, RecordActions
+from .auth import clock, staff_actor
+from .base import SecureModelView
 from .customers import PAYMENT_LABELS, ChoiceFilter
 from .filters import InLastDaysFilter
 
@@ -104,8 +111,12 @@ class PeriodFilter(ChoiceFilter):
         return query.filter(Invoice.period == date.fromisoformat(value))
 
 
-class InvoiceAdmin(SecureModelView):
-    allowed_roles = ALL_STAFF
+invoice_action = INVOICE_ACTIONS.endpoint
+
+
+class InvoiceAdmin(RecordActions, SecureModelView):
+    permission = Permission.READ
+    action_permission = Permission.MANAGE_BILLING
     list_template = "admin/invoice_list.html"
     details_template = "admin/invoice_details.html"
     can_view_details = True
@@ -217,8 +228,6 @@ class InvoiceAdmin(SecureModelView):
         return query.filter(Invoice.customer_id == customer) if customer else query
 
     def render(self, template, **kwargs):
-        kwargs["can_change"] = has_role(*EDITORS)
-        kwargs["action_token"] = FlaskForm()
         kwargs["credit_form"] = kwargs.get("credit_form") or CreditNoteForm(formdata=None)
         kwargs["state_labels"] = STATE_LABELS
         kwargs["kind_labels"] = KIND_LABELS
@@ -232,17 +241,14 @@ class InvoiceAdmin(SecureModelView):
             kwargs["credit_notes"] = db.session.scalars(
                 db.select(Invoice).where(Invoice.corrects_invoice_id == model.id)
             ).all()
-            actions = invoice_actions(model)
-            kwargs["open_amount"] = actions.open_amount
+            decided = invoice_actions(model)
+            kwargs["open_amount"] = decided.open_amount
             kwargs["state_label"] = (
                 CREDITED_LABEL
                 if credited_in_full([model.id])
                 else STATE_LABELS.get(model.state, model.state)
             )
-            kwargs["can_credit"] = actions.credit_note
-            kwargs["can_mark_paid"] = actions.mark_paid
-            kwargs["can_retry"] = actions.retry_payment
-            kwargs["can_redraft"] = actions.redraft
+            kwargs["actions"] = INVOICE_ACTIONS.links(model.id, available_actions(model, decided))
             kwargs["credit_effect"] = (
                 credit_effect(model) if model.kind == InvoiceKind.CREDIT_NOTE.value else None
             )
@@ -257,11 +263,23 @@ class InvoiceAdmin(SecureModelView):
     def _back(self, invoice_id: int):
         return redirect(url_for(".details_view", id=invoice_id))
 
+    def action_record(self, invoice_id: int) -> Invoice:
+        return self._invoice(invoice_id)
+
+    def applicable_actions(self, invoice: Invoice) -> list[str]:
+        return available_actions(invoice)
+
+    def record_page(self, invoice: Invoice):
+        return self._back(invoice.id)
+
+    def refusal_reason(self, invoice: Invoice, key: str) -> str | None:
+        return refusal(invoice, key)
+
     @expose("/<int:invoice_id>/pdf/")
-    def pdf_view(self, invoice_id: int):
+    @invoice_action("pdf")
+    def pdf_view(self, invoice: Invoice):
         from billing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
 
-        invoice = self._invoice(invoice_id)
         document = render_invoice_pdf(invoice.id)
         record_download(invoice, staff_actor(), clock())
         return Response(
@@ -274,9 +292,8 @@ class InvoiceAdmin(SecureModelView):
         )
 
     @expose("/<int:invoice_id>/credit-note/", methods=("POST",))
-    def credit_note_view(self, invoice_id: int):
-        require(*EDITORS)
-        invoice = self._invoice(invoice_id)
+    @invoice_action("credit_note")
+    def credit_note_view(self, invoice: Invoice):
         form = CreditNoteForm()
         if not form.validate_on_submit():
             for errors in form.errors.values():
@@ -299,9 +316,9 @@ class InvoiceAdmin(SecureModelView):
         return self._back(note.id)
 
     @expose("/<int:invoice_id>/redraft/", methods=("POST",))
-    def redraft_view(self, invoice_id: int):
-        require(*EDITORS)
-        invoice = self._invoice(invoice_id)
+    @invoice_action("redraft")
+    def redraft_view(self, invoice: Invoice):
+        invoice_id = invoice.id
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:
@@ -319,9 +336,8 @@ class InvoiceAdmin(SecureModelView):
         return self._back(new.id)
 
     @expose("/<int:invoice_id>/mark-paid/", methods=("POST",))
-    def mark_paid_view(self, invoice_id: int):
-        require(*EDITORS)
-        invoice = self._invoice(invoice_id)
+    @invoice_action("mark_paid")
+    def mark_paid_view(self, invoice: Invoice):
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:
@@ -333,9 +349,8 @@ class InvoiceAdmin(SecureModelView):
         return self._back(invoice.id)
 
     @expose("/<int:invoice_id>/retry-payment/", methods=("POST",))
-    def retry_payment_view(self, invoice_id: int):
-        require(*EDITORS)
-        invoice = self._invoice(invoice_id)
+    @invoice_action("retry_payment")
+    def retry_payment_view(self, invoice: Invoice):
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:

@@ -8,7 +8,7 @@ from flask import abort, current_app, request
 from flask_admin import expose
 
 from billing.mail_sink import LIST_LIMIT, list_messages, read_message
-from models import StaffRole
+from billing.permissions import Permission
 
 from .base import SecureBaseView
 
@@ -16,7 +16,7 @@ MAX_SEARCH = 200
 
 
 class MailSinkView(SecureBaseView):
-    allowed_roles = (StaffRole.ADMIN.value,)
+    permission = Permission.MANAGE_SETTINGS
 
     def _maildir(self) -> str:
         return current_app.config["MAIL_SINK_MAILDIR"]

@@ -1,5 +1,6 @@
 """Billing → Partners (issue 7 item 6): resellers with their customer counts; create, rename,
-disable/re-enable, and the partner assignment form on a customer's Details."""
+disable/re-enable, and the partner assignment form of a customer's page (its endpoint is the
+customer's ``assign_partner`` action, ``CustomerAdmin.partner_view``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from wtforms import HiddenField, SelectField, StringField
 
 from billing import partners as partner_rules
 from billing.errors import DomainError, NotFound
-from models import Customer, db
+from billing.permissions import Permission
+from models import Customer
 
-from .auth import clock, has_role, staff_actor
-from .base import ALL_STAFF, SecureBaseView
-from .customer_actions import EDITORS, field_error, require
+from .auth import clock, requires, staff_actor, staff_can
+from .base import SecureBaseView
+from .customer_actions import field_error
 from .forms import VersionedForm
 
 
@@ -47,7 +49,7 @@ def assign_partner_form(customer: Customer) -> AssignPartnerForm:
 
 
 class PartnersView(SecureBaseView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
 
     def _page(self, new_form=None, rename_forms=None):
         return self.render(
@@ -56,7 +58,7 @@ class PartnersView(SecureBaseView):
             new_form=new_form or PartnerNameForm(formdata=None),
             rename_forms=rename_forms or {},
             toggle_form=PartnerToggleForm(formdata=None),
-            can_edit=has_role(*EDITORS),
+            can_edit=staff_can(Permission.MANAGE_CUSTOMERS),
         )
 
     @expose("/")
@@ -64,8 +66,8 @@ class PartnersView(SecureBaseView):
         return self._page()
 
     @expose("/new/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def create(self):
-        require(*EDITORS)
         form = PartnerNameForm()
         if form.validate_on_submit():
             try:
@@ -79,8 +81,8 @@ class PartnersView(SecureBaseView):
         return self._page(new_form=form)
 
     @expose("/<int:partner_id>/rename/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def rename(self, partner_id: int):
-        require(*EDITORS)
         form = PartnerNameForm()
         if form.validate_on_submit():
             try:
@@ -98,8 +100,8 @@ class PartnersView(SecureBaseView):
         return redirect(url_for(".index"))
 
     @expose("/<int:partner_id>/disable/", methods=("GET", "POST"))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def disable(self, partner_id: int):
-        require(*EDITORS)
         try:
             partner = partner_rules.get_partner(partner_id)
         except NotFound:
@@ -125,8 +127,8 @@ class PartnersView(SecureBaseView):
         )
 
     @expose("/<int:partner_id>/enable/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def enable(self, partner_id: int):
-        require(*EDITORS)
         form = PartnerToggleForm()
         if form.validate_on_submit():
             try:
@@ -144,38 +146,3 @@ class PartnersView(SecureBaseView):
                 "success",
             )
         return redirect(url_for(".index"))
-
-    @expose("/assign/<int:customer_id>/", methods=("POST",))
-    def assign(self, customer_id: int):
-        require(*EDITORS)
-        form = AssignPartnerForm()
-        back = redirect(url_for("customer.details_view", id=customer_id))
-        if not form.validate_on_submit():
-            flash(_("The form expired; please try again."), "error")
-            return back
-        raw = (form.partner_id.data or "").strip()
-        if raw and not raw.isdigit():
-            flash(_("Please choose a partner from the list."), "error")
-            return back
-        try:
-            customer = partner_rules.assign_partner(
-                customer_id,
-                int(raw) if raw else None,
-                staff_actor(),
-                clock(),
-                form.seen_version(),
-            )
-        except NotFound:
-            abort(404)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            partner = customer.partner
-            flash(
-                _("Partner set to %(name)s.", name=partner.name)
-                if partner
-                else _("The customer has no partner now."),
-                "success",
-            )
-        db.session.rollback()
-        return back

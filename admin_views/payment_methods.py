@@ -12,6 +12,7 @@ from wtforms.validators import Length
 
 from billing.errors import DomainError
 from billing.payment_methods import set_active
+from billing.permissions import Permission
 from billing.secrets import mask
 from billing.settings import get_setting
 from billing.stripe_gateway import (
@@ -21,7 +22,7 @@ from billing.stripe_gateway import (
     stored_publishable_key,
     stored_secret_key,
 )
-from models import PaymentMethod, StaffRole, db
+from models import PaymentMethod, db
 
 from .auth import clock, staff_actor
 from .base import SecureBaseView
@@ -44,7 +45,7 @@ class ToggleForm(FlaskForm):
 
 
 class PaymentMethodsView(SecureBaseView):
-    allowed_roles = (StaffRole.ADMIN.value,)
+    permission = Permission.MANAGE_SETTINGS
 
     def _page(self, keys_form, webhook_form=None):
         methods = db.session.scalars(db.select(PaymentMethod).order_by(PaymentMethod.position))

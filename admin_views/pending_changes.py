@@ -11,10 +11,10 @@ from flask_wtf import FlaskForm
 
 from billing.errors import DomainError
 from billing.pending_changes import parse_month, pending_changes, withdraw_pending_change
+from billing.permissions import Permission
 
-from .auth import clock, has_role, staff_actor
-from .base import ALL_STAFF, SecureBaseView
-from .customer_actions import EDITORS, require
+from .auth import clock, requires, staff_actor, staff_can
+from .base import SecureBaseView
 
 
 class WithdrawForm(FlaskForm):
@@ -22,7 +22,7 @@ class WithdrawForm(FlaskForm):
 
 
 class PendingChangesView(SecureBaseView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
 
     @expose("/")
     def index(self):
@@ -41,12 +41,12 @@ class PendingChangesView(SecureBaseView):
             month=raw_month if month else "",
             money=lambda value: format_currency(value, currency),
             form=WithdrawForm(formdata=None),
-            can_edit=has_role(*EDITORS),
+            can_edit=staff_can(Permission.MANAGE_CUSTOMERS),
         )
 
     @expose("/<int:change_id>/cancel/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def cancel(self, change_id: int):
-        require(*EDITORS)
         form = WithdrawForm()
         if form.validate_on_submit():
             try:

@@ -13,13 +13,14 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from billing.errors import DomainError
+from billing.permissions import Permission
 from billing.project_keys import create_key, import_keys
 from extensions import takes_files
 from models import Customer, ProjectKey, ProjectKeyState, db
 
-from .auth import clock, has_role, staff_actor
-from .base import ALL_STAFF, SecureModelView
-from .customer_actions import EDITORS, field_error, require
+from .auth import clock, requires, staff_actor, staff_can
+from .base import SecureModelView
+from .customer_actions import field_error
 
 STATE_LABELS = {
     ProjectKeyState.AVAILABLE.value: lazy_gettext("Available"),
@@ -49,7 +50,7 @@ def _customer_link(view, context, model, name):
 
 
 class ProjectKeyAdmin(SecureModelView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     list_template = "admin/project_key_list.html"
     column_list = [
         "key",
@@ -92,14 +93,14 @@ class ProjectKeyAdmin(SecureModelView):
 
     def render(self, template, **kwargs):
         if template == self.list_template:
-            kwargs["can_add_keys"] = has_role(*EDITORS)
+            kwargs["can_add_keys"] = staff_can(Permission.MANAGE_BILLING)
             kwargs["key_form"] = getattr(request, "key_form", None) or KeyForm(formdata=None)
             kwargs["import_form"] = ImportForm(formdata=None)
         return super().render(template, **kwargs)
 
     @expose("/new-key/", methods=("POST",))
+    @requires(Permission.MANAGE_BILLING)
     def new_key_view(self):
-        require(*EDITORS)
         form = KeyForm()
         if form.validate_on_submit():
             try:
@@ -125,8 +126,8 @@ class ProjectKeyAdmin(SecureModelView):
 
     @expose("/import/", methods=("POST",))
     @takes_files("file")
+    @requires(Permission.MANAGE_BILLING)
     def import_view(self):
-        require(*EDITORS)
         form = ImportForm()
         if not form.validate_on_submit() or not form.file.data:
             flash(_("Please choose a CSV file."), "error")

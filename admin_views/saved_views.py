@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 
 from billing import saved_views as rules
 from billing.errors import DomainError, NotFound
+from billing.permissions import Permission
 
-from .auth import clock, current_staff, staff_actor
-from .base import ALL_STAFF, SecureBaseView
-from .customer_actions import require
+from .auth import clock, current_staff, requires, staff_actor, staff_can
+from .base import SecureBaseView
 
 
 def customer_filter_args() -> list[str]:
@@ -37,13 +37,13 @@ def list_context() -> dict:
     views = rules.visible_views(staff.id) if staff else []
     return {
         "saved_views": [(view, list_url(view.query)) for view in views],
-        "can_save_views": staff is not None and staff.role in rules.EDITOR_ROLES,
+        "can_save_views": staff_can(Permission.SAVE_VIEWS),
         "current_list_query": request.query_string.decode("utf-8", "replace"),
     }
 
 
 class SavedViewsView(SecureBaseView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
 
     def is_visible(self) -> bool:
         return False
@@ -56,12 +56,12 @@ class SavedViewsView(SecureBaseView):
             "admin/saved_views.html",
             views=[(view, list_url(view.query), rules.may_delete(staff, view)) for view in views],
             staff=staff,
-            can_edit=staff.role in rules.EDITOR_ROLES,
+            can_edit=staff_can(Permission.SAVE_VIEWS),
         )
 
     @expose("/save/", methods=("POST",))
+    @requires(Permission.SAVE_VIEWS)
     def save(self):
-        require(*rules.EDITOR_ROLES)
         query = request.form.get("query", "")
         try:
             view = rules.save_view(
@@ -80,8 +80,8 @@ class SavedViewsView(SecureBaseView):
         return redirect(list_url(view.query))
 
     @expose("/<int:view_id>/rename/", methods=("POST",))
+    @requires(Permission.SAVE_VIEWS)
     def rename(self, view_id: int):
-        require(*rules.EDITOR_ROLES)
         try:
             view = rules.rename_view(
                 current_staff().id, view_id, request.form.get("name", ""), staff_actor(), clock()
@@ -95,8 +95,8 @@ class SavedViewsView(SecureBaseView):
         return redirect(url_for(".index"))
 
     @expose("/<int:view_id>/delete/", methods=("POST",))
+    @requires(Permission.SAVE_VIEWS)
     def delete(self, view_id: int):
-        require(*rules.EDITOR_ROLES)
         try:
             name = rules.delete_view(current_staff().id, view_id, staff_actor(), clock())
         except NotFound:

@@ -11,6 +11,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
 from billing.errors import DomainError
+from billing.permissions import Permission
 from billing.pricing import load_tiers
 from billing.selfservice import (
     load_self_service,
@@ -19,7 +20,6 @@ from billing.selfservice import (
     save_self_service,
     save_tiers,
 )
-from models import StaffRole
 
 from .auth import clock, staff_actor
 from .base import SecureBaseView
@@ -37,7 +37,7 @@ class TierForm(FlaskForm):
 
 
 class SelfServiceView(SecureBaseView):
-    allowed_roles = (StaffRole.ADMIN.value,)
+    permission = Permission.MANAGE_SETTINGS
 
     def _rows(self):
         if request.method == "POST" and "lower" in request.form:

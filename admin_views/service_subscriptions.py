@@ -3,8 +3,9 @@ tab): add one after its price preview, suspend (after a confirmation), enable, s
 auto-renew, end.
 
 Each POST is CSRF-protected and turns into one ``billing.service_subscriptions`` call; a domain
-error is flashed or shown on its field and nothing changes. ``admin``/``billing`` change,
-``support`` reads (SPEC §1).
+error is flashed or shown on its field and nothing changes. Adding one is the customer's
+``add_subscription`` action; the others need ``Permission.MANAGE_CUSTOMERS`` and are offered
+where ``billing.service_subscriptions.available_service_actions`` allows them.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from wtforms.validators import Length
 
 from billing import service_subscriptions as rules
 from billing.errors import DomainError, NotFound
-from models import ServiceState
+from billing.permissions import Permission
+from models import Customer, ServiceState
 
-from .auth import clock, staff_actor
-from .customer_actions import EDITORS, field_error, require
+from .auth import clock, requires, staff_actor
+from .customer_actions import customer_action, field_error
 from .forms import VersionedForm
 
 STATE_LABELS = {
@@ -92,12 +94,8 @@ class ServiceSubscriptionsMixin:
     """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/<id>/subscriptions/."""
 
     @expose("/<int:customer_id>/subscriptions/new/", methods=("GET", "POST"))
-    def service_add_view(self, customer_id: int):
-        require(*EDITORS)
-        customer = self._customer(customer_id)
-        if not rules.may_add_service(customer):
-            flash(_("This action is not available for this customer (any more)."), "error")
-            return self._back(customer.id)
+    @customer_action("add_subscription")
+    def service_add_view(self, customer: Customer):
         form = ServiceSubscriptionForm()
         plan = None
         if form.validate_on_submit():
@@ -121,7 +119,7 @@ class ServiceSubscriptionsMixin:
                         ),
                         "success",
                     )
-                    return self._back(customer.id)
+                    return self._back(customer.id, "subscriptions")
                 if request.form.get("action") == "add":
                     flash(_("The values changed: please check the price again."), "warning")
                 plan = rules.preview_service(customer.id, data, clock())
@@ -137,7 +135,6 @@ class ServiceSubscriptionsMixin:
     def _service_post(self, customer_id: int, service_id: int, change, message):
         """A POST from the Subscriptions section: ``change(customer_id, service_id, form)``
         calls billing; a domain error is flashed and nothing changes."""
-        require(*EDITORS)
         customer = self._customer(customer_id)
         form = ServiceActionForm()
         if not form.validate_on_submit():
@@ -150,9 +147,10 @@ class ServiceSubscriptionsMixin:
             flash(error.message, "error")
         else:
             flash(message(sub), "success")
-        return self._back(customer.id)
+        return self._back(customer.id, "subscriptions")
 
     @expose("/<int:customer_id>/subscriptions/<int:service_id>/suspend/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def service_suspend_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
@@ -167,6 +165,7 @@ class ServiceSubscriptionsMixin:
         )
 
     @expose("/<int:customer_id>/subscriptions/<int:service_id>/enable/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def service_enable_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
@@ -178,6 +177,7 @@ class ServiceSubscriptionsMixin:
         )
 
     @expose("/<int:customer_id>/subscriptions/<int:service_id>/auto-renew/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def service_auto_renew_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
@@ -193,6 +193,7 @@ class ServiceSubscriptionsMixin:
         )
 
     @expose("/<int:customer_id>/subscriptions/<int:service_id>/end/", methods=("POST",))
+    @requires(Permission.MANAGE_CUSTOMERS)
     def service_end_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,

@@ -9,9 +9,9 @@ from flask_login import current_user
 
 from billing.errors import DomainError
 from billing.mail import compose, load_mail_settings, save_mail_settings
+from billing.permissions import Permission
 from billing.secrets import mask
 from jobs.mail import send
-from models import StaffRole
 
 from .auth import clock, staff_actor
 from .base import SecureBaseView
@@ -20,7 +20,7 @@ from .forms import MailSettingsForm, TestMailForm
 
 
 class MailSettingsView(SecureBaseView):
-    allowed_roles = (StaffRole.ADMIN.value,)
+    permission = Permission.MANAGE_SETTINGS
 
     @expose("/", methods=("GET", "POST"))
     def index(self):

@@ -9,15 +9,16 @@ from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 
 from billing.errors import DomainError
+from billing.permissions import Permission
 from billing.stripe_gateway import process_event
-from models import StaffRole, StripeEvent
+from models import StripeEvent
 
-from .auth import clock, has_role
-from .base import ALL_STAFF, SecureModelView
+from .auth import clock, requires, staff_can
+from .base import SecureModelView
 
 
 class StripeEventAdmin(SecureModelView):
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     list_template = "admin/stripe_event_list.html"
     can_view_details = True
     column_list = ["id", "type", "state", "received_at", "processed_at", "error"]
@@ -40,13 +41,12 @@ class StripeEventAdmin(SecureModelView):
 
     def render(self, template, **kwargs):
         kwargs["replay_form"] = FlaskForm()
-        kwargs["can_replay"] = has_role(StaffRole.ADMIN.value, StaffRole.BILLING.value)
+        kwargs["can_replay"] = staff_can(Permission.MANAGE_BILLING)
         return super().render(template, **kwargs)
 
     @expose("/replay/<event_id>/", methods=("POST",))
+    @requires(Permission.MANAGE_BILLING)
     def replay_view(self, event_id: str):
-        if not has_role(StaffRole.ADMIN.value, StaffRole.BILLING.value):
-            abort(403)
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:

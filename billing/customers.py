@@ -727,47 +727,75 @@ def request_deletion(
     return mark_for_deletion(customer_id, actor, clock)
 
 
-def available_actions(customer: Customer, has_other_user: bool | None = None) -> list[str]:
-    """The row actions whose precondition holds (SPEC §3's table), in menu order."""
+def available_actions(
+    customer: Customer, has_other_user: bool | None = None, has_subscription: bool | None = None
+) -> list[str]:
+    """The actions on ``customer`` whose precondition holds: SPEC §3's row actions, lock or
+    unlock and cancel (§4), the Flexiant tools (§11) and the edits of the customer's page.
+    A customer marked for deletion only has its details. ``has_other_user`` (another enabled,
+    registered user) and ``has_subscription`` (a current main subscription) are looked up when
+    not given (``available_actions_for`` gives them for a whole page)."""
     if customer.marked_for_deletion_at is not None:
         return ["details"]
+    from .service_subscriptions import may_add_service
+
     if has_other_user is None:
         has_other_user = bool(other_main_user_candidates(customer.id))
+    if has_subscription is None:
+        has_subscription = current_subscription(customer.id) is not None
+    managed = customer.service_mode == ServiceMode.MANAGED.value
     actions = []
-    if customer.service_mode == ServiceMode.SELF_SERVICE.value:
+    if not managed:
         actions.append("convert")
     actions.append("ip_distribution")
     if customer.status == CustomerStatus.INVITED.value:
         actions.append("resend_invite")
-    actions.append("details")
-    if customer.service_mode == ServiceMode.MANAGED.value:
+    actions += ["details", "unlock" if customer.locked else "lock"]
+    if has_subscription:
+        actions.append("cancel_subscription")
+    if managed:
         actions += ["add_project_key", "edit_address"]
     if has_other_user:
         actions.append("change_main_user")
-    actions.append("delete")
+    actions += ["create_similar", "send_email"]
+    # the main user can sign in: registered, not locked (the status says both)
+    if customer.status in (CustomerStatus.ACTIVE.value, CustomerStatus.INACTIVE.value):
+        actions.append("impersonate")
+    actions += ["delete", "edit_profile", "edit_tags", "set_language", "assign_partner"]
+    actions.append("book_ledger")
+    if managed:
+        actions.append("set_price")
+    if may_add_service(customer):
+        actions.append("add_subscription")
     return actions
 
 
 def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
-    """``available_actions`` for a page of customers with one query."""
+    """``available_actions`` for a page of customers with two queries."""
     ids = [c.id for c in customers]
-    with_others = (
-        set(
-            db.session.scalars(
-                db.select(User.customer_id)
-                .where(
-                    User.customer_id.in_(ids),
-                    User.is_main.is_(False),
-                    User.enabled.is_(True),
-                    User.registered_at.is_not(None),
-                )
-                .distinct()
+    if not ids:
+        return {}
+    with_others = set(
+        db.session.scalars(
+            db.select(User.customer_id)
+            .where(
+                User.customer_id.in_(ids),
+                User.is_main.is_(False),
+                User.enabled.is_(True),
+                User.registered_at.is_not(None),
+            )
+            .distinct()
+        )
+    )
+    subscribed = set(
+        db.session.scalars(
+            db.select(Subscription.customer_id).where(
+                Subscription.customer_id.in_(ids),
+                Subscription.state == SubscriptionState.ACTIVE.value,
             )
         )
-        if ids
-        else set()
     )
-    return {c.id: available_actions(c, c.id in with_others) for c in customers}
+    return {c.id: available_actions(c, c.id in with_others, c.id in subscribed) for c in customers}
 
 
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:

@@ -1,17 +1,17 @@
 """Staff signed in to the portal as a customer (SPEC §11 "log in as the customer").
 
-``admin`` and ``support`` may start it with a reason; it is read-only unless an ``admin``
-allows changes, lasts at most 30 minutes and no longer than the staff member's own sign-in
-(signing out anywhere, a new password or a disabled account end it), and its start, end and
-every change made during it are audited (the customer user's events name the staff member,
-see ``audit.on_behalf_of``).
+Staff with ``Permission.IMPERSONATE`` (``billing.permissions``) may start it with a reason; it
+is read-only unless one with ``IMPERSONATE_WITH_CHANGES`` allows changes, lasts at most 30
+minutes and no longer than the staff member's own sign-in (signing out anywhere, a new
+password or a disabled account end it), and its start, end and every change made during it
+are audited (the customer user's events name the staff member, see ``audit.on_behalf_of``).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from models import Impersonation, StaffRole, StaffUser, User, db
+from models import Impersonation, StaffUser, User, db
 
 from . import audit
 from .audit import Actor
@@ -19,20 +19,19 @@ from .clock import Clock
 from .customers import get_customer, main_user, user_may_sign_in
 from .errors import DomainError, NotFound
 from .i18n import _
+from .permissions import Permission, can
 
 DURATION = timedelta(minutes=30)
 # where the web session keeps the impersonation id and the staff sign-in meanwhile
 SESSION_KEY = "impersonation"
-MAY_IMPERSONATE = (StaffRole.ADMIN.value, StaffRole.SUPPORT.value)
-MAY_ALLOW_CHANGES = (StaffRole.ADMIN.value,)
 
 
 def may_impersonate(role: str | None) -> bool:
-    return role in MAY_IMPERSONATE
+    return can(role, Permission.IMPERSONATE)
 
 
 def may_allow_changes(role: str | None) -> bool:
-    return role in MAY_ALLOW_CHANGES
+    return can(role, Permission.IMPERSONATE_WITH_CHANGES)
 
 
 def start(

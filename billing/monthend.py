@@ -229,6 +229,28 @@ def approve_run(run_id: int, actor: Actor, clock: Clock) -> BillingRun:
     return run
 
 
+def available_actions(run: BillingRun) -> list[str]:
+    """The actions on ``run`` whose precondition holds: its invoices and report always,
+    approval while it awaits approval (``approve_run``), continuing when its worker stopped or
+    it failed (``start_run`` resumes it)."""
+    actions = ["invoices", "report"]
+    if run.state == RunState.AWAITING_APPROVAL.value:
+        actions.append("approve")
+    if run.state == RunState.FAILED.value or is_stalled(run):
+        actions.append("resume")
+    return actions
+
+
+def refusal(run: BillingRun, key: str) -> str | None:
+    """Why action ``key`` does not apply to ``run``, in the words of the function that would
+    refuse it; None when there is nothing more specific to say."""
+    if key == "approve":
+        return _("Only a run that is waiting for approval can be approved.")
+    if key == "resume":
+        return _("Only a failed or stalled run can be continued.")
+    return None
+
+
 def stalled_runs() -> list[int]:
     """Runs whose worker died, and queued runs no worker took within ``QUEUE_TIMEOUT`` (their
     job was lost): the periodic check queues them again."""

@@ -229,3 +229,33 @@ def invoice_actions(invoice: Invoice) -> InvoiceActions:
         and invoice.payment_method == PaymentMethodCode.CARD.value,
         redraft=is_invoice and invoice.state == InvoiceState.DRAFT.value,
     )
+
+
+def available_actions(invoice: Invoice, decided: InvoiceActions | None = None) -> list[str]:
+    """The actions on ``invoice`` whose precondition holds (``invoice_actions``, or
+    ``decided`` when the caller has it already): its PDF always, then redraft, mark paid,
+    retry the card payment and credit note."""
+    decided = decided or invoice_actions(invoice)
+    actions = ["pdf"]
+    for key in ("redraft", "mark_paid", "retry_payment", "credit_note"):
+        if getattr(decided, key):
+            actions.append(key)
+    return actions
+
+
+def refusal(invoice: Invoice, key: str) -> str | None:
+    """Why action ``key`` does not apply to ``invoice`` (not in ``available_actions``), in the
+    words of the function that would refuse it; None when there is nothing more specific to say
+    than that it is not available."""
+    if key in ("mark_paid", "retry_payment"):
+        reason = payment_refusal(invoice)
+        if reason is None and key == "retry_payment":
+            return _("Only card invoices whose payment failed can be charged again.")
+        return reason
+    if key == "credit_note":
+        if invoice.kind != InvoiceKind.INVOICE.value or invoice.state not in ISSUED_STATES:
+            return _("Only finalized invoices can be credited.")
+        return _("This invoice has a credit note already.")
+    if key == "redraft":
+        return _("Only draft invoices can be drafted again.")
+    return None

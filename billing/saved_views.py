@@ -14,13 +14,14 @@ from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import func
 
-from models import SavedView, StaffRole, StaffUser, db
+from models import SavedView, StaffUser, db
 
 from . import audit
 from .audit import Actor
 from .clock import Clock
 from .errors import DomainError, NotFound
 from .i18n import _
+from .permissions import Permission, can
 
 NAME_MAX = 100
 QUERY_MAX = 1000
@@ -28,8 +29,6 @@ VALUE_MAX = 200
 #: The list arguments every saved view may carry besides the filters.
 BASE_ARGS = frozenset({"search", "sort", "desc", "page_size"})
 NUMERIC_ARGS = frozenset({"sort", "desc", "page_size"})
-#: Roles that may save, rename and delete views; support staff open them only.
-EDITOR_ROLES = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
 
 
 FILTER_POSITION = re.compile(r"^flt\d{1,2}_")
@@ -91,7 +90,7 @@ def _staff(staff_id: int) -> StaffUser:
 
 
 def _require_editor(staff: StaffUser) -> None:
-    if staff.role not in EDITOR_ROLES:
+    if not can(staff.role, Permission.SAVE_VIEWS):
         raise DomainError(_("Your role may open saved views but not change them."))
 
 
@@ -177,12 +176,13 @@ def rename_view(staff_id: int, view_id: int, name: str, actor: Actor, clock: Clo
 
 
 def delete_view(staff_id: int, view_id: int, actor: Actor, clock: Clock) -> str:
-    """Delete a view: the owner may delete their own, an ``admin`` also any shared one.
-    Returns the deleted view's name. Raises ``NotFound`` or ``DomainError``."""
+    """Delete a view: the owner may delete their own, staff with
+    ``Permission.MANAGE_SHARED_VIEWS`` also any shared one. Returns the deleted view's name.
+    Raises ``NotFound`` or ``DomainError``."""
     staff = _staff(staff_id)
     _require_editor(staff)
     view = _own_view(view_id, staff)
-    if view.owner_id != staff.id and staff.role != StaffRole.ADMIN.value:
+    if view.owner_id != staff.id and not can(staff.role, Permission.MANAGE_SHARED_VIEWS):
         raise DomainError(_("Only the owner or an admin can delete a shared view."))
     name = view.name
     audit.record(
@@ -204,6 +204,8 @@ def delete_view(staff_id: int, view_id: int, actor: Actor, clock: Clock) -> str:
 
 def may_delete(staff: StaffUser, view: SavedView) -> bool:
     """Whether ``staff`` may delete ``view`` (the same rule as ``delete_view``), for the UI."""
-    if staff.role not in EDITOR_ROLES:
+    if not can(staff.role, Permission.SAVE_VIEWS):
         return False
-    return view.owner_id == staff.id or (view.shared and staff.role == StaffRole.ADMIN.value)
+    return view.owner_id == staff.id or (
+        view.shared and can(staff.role, Permission.MANAGE_SHARED_VIEWS)
+    )

@@ -20,29 +20,43 @@ def actions_of(response, customer_id) -> list[str]:
 
 
 def test_row_actions_follow_their_preconditions(app, staff_client):
-    """SPEC §3's table of row actions."""
+    """SPEC §3's table of row actions, with lock/unlock and cancel (§4) and the tools of §11,
+    in the registry's order (``admin_views.actions.CUSTOMER_ACTIONS``)."""
     factories.reference(app)
     managed = factories.customer(app)
     self_service = factories.customer(app, mode="self_service")
     invited = factories.customer(app, state="invited")
     deleted = factories.customer(app, state="deleted")
+    locked = factories.customer(app, state="locked")
     page = staff_client.get("/admin/customer/")
     assert actions_of(page, managed.id) == [
         "ip_distribution",
         "details",
-        "create_similar",
+        "lock",
+        "cancel_subscription",
         "add_project_key",
         "edit_address",
+        "create_similar",
+        "send_email",
+        "impersonate",
         "delete",
     ]
     assert actions_of(page, self_service.id) == [
         "convert",
         "ip_distribution",
         "details",
+        "lock",
+        "cancel_subscription",
         "create_similar",
+        "send_email",
+        "impersonate",
         "delete",
     ]
-    assert "resend_invite" in actions_of(page, invited.id)
+    invited_actions = actions_of(page, invited.id)
+    assert "resend_invite" in invited_actions and "impersonate" not in invited_actions
+    locked_actions = actions_of(page, locked.id)
+    assert "unlock" in locked_actions and "lock" not in locked_actions
+    assert "impersonate" not in locked_actions
     assert actions_of(page, deleted.id) == ["details"]
 
 
@@ -54,8 +68,8 @@ def test_support_sees_no_editing_actions_and_gets_403_on_them(app):
     client = app.test_client()
     sign_in(client, support.email)
     page = client.get("/admin/customer/")
-    assert actions_of(page, created.id) == ["details"]
-    assert "resend_invite" in actions_of(page, invited.id)
+    assert actions_of(page, created.id) == ["details", "impersonate"]
+    assert actions_of(page, invited.id) == ["resend_invite", "details"]
     token = csrf_token(client, "/admin/")
     for url in (
         f"/admin/customer/{created.id}/ip-distribution/",
@@ -66,9 +80,7 @@ def test_support_sees_no_editing_actions_and_gets_403_on_them(app):
         assert client.get(url).status_code == 403
         assert client.post(url, data={"csrf_token": token}).status_code == 403
     assert (
-        client.post(
-            f"/admin/customer/{created.id}/lock/", data={"csrf_token": token, "locked": "y"}
-        ).status_code
+        client.post(f"/admin/customer/{created.id}/lock/", data={"csrf_token": token}).status_code
         == 403
     )
     assert db.session.get(Customer, created.id).locked is False
@@ -209,16 +221,27 @@ def test_lock_unlock_and_cancel_from_details(app, staff_client):
     factories.reference(app)
     created = factories.customer(app)
     details = staff_client.get(f"/admin/customer/details/?id={created.id}").get_data(as_text=True)
-    assert 'id="lock-form"' in details and 'id="cancel-form"' in details
+    assert 'id="lock-form"' in details and 'id="cancel-subscription-form"' in details
+    assert 'id="unlock-form"' not in details
     version = db.session.get(Customer, created.id).version
     staff_client.post(
         f"/admin/customer/{created.id}/lock/",
-        data={"csrf_token": staff_client.token, "version": version, "locked": "y"},
+        data={"csrf_token": staff_client.token, "version": version},
     )
     assert db.session.get(Customer, created.id).status == "locked"
+    details = staff_client.get(f"/admin/customer/details/?id={created.id}").get_data(as_text=True)
+    assert 'id="unlock-form"' in details and 'id="lock-form"' not in details
     version = db.session.get(Customer, created.id).version
-    staff_client.post(
+    again = staff_client.post(
         f"/admin/customer/{created.id}/lock/",
+        data={"csrf_token": staff_client.token, "version": version},
+        follow_redirects=True,
+    )
+    assert "This action is not available for this customer (any more)." in again.get_data(
+        as_text=True
+    )
+    staff_client.post(
+        f"/admin/customer/{created.id}/unlock/",
         data={"csrf_token": staff_client.token, "version": version},
     )
     assert db.session.get(Customer, created.id).status == "active"
@@ -441,3 +464,36 @@ def test_row_menu_resend_form_works_as_rendered_and_speaks_german(app, staff_cli
     menu = german[start : german.index("</td>", start)]
     assert 'title="Aktionen"' in german and "Einladung erneut senden" in menu
     assert "Details" in menu and "Resend invite" not in menu
+
+
+def test_every_endpoint_asks_billing_whether_its_action_applies(app, staff_client):
+    """Issue 15 item 2: an endpoint checks its row action (``CUSTOMER_ACTIONS``) and asks
+    ``available_actions`` before it changes anything; a customer marked for deletion allows
+    nothing but its details, whatever a stale page or a hand-made request posts."""
+    from billing import ledger
+
+    factories.reference(app)
+    deleted = factories.customer(app, state="deleted")
+    before = db.session.get(Customer, deleted.id)
+    language, version = before.language, before.version
+    posts = {
+        "tags": {"tags": "VIP"},
+        "language": {"language": "de" if language == "en" else "en"},
+        "ledger": {"direction": "credit", "amount": "10", "description": "goodwill"},
+        "partner": {"partner_id": ""},
+        "lock": {},
+        "organisation": {"industry": "Retail"},
+    }
+    for path, data in posts.items():
+        page = staff_client.post(
+            f"/admin/customer/{deleted.id}/{path}/",
+            data={"csrf_token": staff_client.token, "version": version, **data},
+            follow_redirects=True,
+        )
+        assert "This action is not available for this customer (any more)." in page.get_data(
+            as_text=True
+        ), path
+    db.session.expire_all()
+    after = db.session.get(Customer, deleted.id)
+    assert (after.tags, after.language, after.locked, after.industry) == ([], language, False, "")
+    assert ledger.balance(deleted.id) == 0

@@ -16,13 +16,14 @@ from flask_admin.actions import action
 from flask_babel import lazy_gettext
 
 from admin_views.auth import clock, staff_actor
-from admin_views.base import ALL_STAFF, SecureModelView
+from admin_views.base import SecureModelView
 from admin_views.customers import STATUS_LABELS, ChoiceFilter, CustomerAdmin
 from admin_views.filters import InLastDaysFilter
 from billing.audit import SYSTEM
 from billing.customers import set_locked
 from billing.exports import EXPORT_FIELDS, Field
 from billing.invoicing import draft_invoice, finalize_invoice
+from billing.permissions import Permission
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in
@@ -39,7 +40,7 @@ class CityColumnCustomers(CustomerAdmin):
 class FilteredCustomers(SecureModelView):
     """Recipe "add a filter": plain column names, a date among them."""
 
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     column_list = ["company_name", "city", "created_at"]
     column_filters = ["city", "created_at"]
 
@@ -47,7 +48,7 @@ class FilteredCustomers(SecureModelView):
 class MixedFilterCustomers(SecureModelView):
     """Keyed filters (stable URL names of their own) side by side with plain column names."""
 
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     column_list = ["company_name", "status", "city"]
     column_filters = [
         ChoiceFilter(
@@ -65,7 +66,7 @@ class MixedFilterCustomers(SecureModelView):
 class InvoiceExport(SecureModelView):
     """Recipe "a new ModelView with a JSON export": the columns typed by their SQL types."""
 
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     can_export = True
     export_types = ["json"]
     column_list = ["number", "period", "state", "gross", "finalized_at"]
@@ -77,7 +78,7 @@ class InvoiceExport(SecureModelView):
 class BareInvoiceExport(SecureModelView):
     """Nothing but the two stock attributes: the model's columns are exported."""
 
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
     can_export = True
     export_types = ["json"]
 
@@ -91,7 +92,8 @@ class StreetExportCustomers(CustomerAdmin):
 class UnlockCustomers(SecureModelView):
     """Recipe "add a bulk action": a stock @action that calls one billing function per row."""
 
-    allowed_roles = ALL_STAFF
+    permission = Permission.READ
+    action_permission = Permission.MANAGE_CUSTOMERS
     column_list = ["company_name", "locked"]
 
     @action("unlock", lazy_gettext("Unlock"))
@@ -483,28 +485,46 @@ def test_a_bulk_action_reports_refused_rows_in_one_message(views):
 
 
 def test_a_post_entry_of_the_row_menu_is_a_form_with_the_csrf_token(app, monkeypatch):
-    """Row actions are data (``customer_rows.MENU``): an entry whose method is POST renders as
-    a form carrying the CSRF token, whatever its name, so a new POST row action is no GET link
-    answering 405."""
-    from admin_views import customer_rows
+    """Row actions are data (``actions.CUSTOMER_ACTIONS``): an entry whose method is POST
+    renders as a form carrying the CSRF token and the row's version, whatever its name, so a new
+    POST row action is no GET link answering 405."""
+    from dataclasses import replace
+
+    from admin_views import actions, customer_rows
 
     factories.reference(app)
     customer = factories.customer(app, mode="self_service")
-    monkeypatch.setattr(
-        customer_rows,
-        "MENU",
-        tuple(
-            entry._replace(method="POST") if entry.action == "convert" else entry
-            for entry in customer_rows.MENU
-        ),
+    registry = actions.CUSTOMER_ACTIONS
+    posted = actions.Actions(
+        registry.argument,
+        registry.refusal,
+        *(replace(a, method="POST") if a.key == "convert" else a for a in registry),
     )
+    monkeypatch.setattr(customer_rows, "CUSTOMER_ACTIONS", posted)
     client = signed_in(app, "admin")
     html = client.get("/admin/customer/").get_data(as_text=True)
     url = f"/admin/customer/{customer.id}/convert/"
     form = re.search(
         rf'<form method="post" action="{url}"><input type="hidden" name="csrf_token" '
-        r'value="([^"]+)"><button type="submit" class="dropdown-item" data-action="convert">',
+        r'value="([^"]+)"><input type="hidden" name="version" value="\d+">'
+        r'<button type="submit" class="dropdown-item" data-action="convert">',
         html,
     )
     assert form and f'href="{url}"' not in html
     assert client.post(url, data={"csrf_token": form.group(1)}).status_code != 405
+
+
+def test_a_bulk_action_without_a_permission_is_refused_when_the_app_starts(app):
+    """Deny by default, loudly: a view whose ``@action`` names no permission
+    (``action_permission``) is refused when it is built, instead of offering the action to
+    nobody (or to a role by accident)."""
+
+    class Unguarded(SecureModelView):
+        permission = Permission.READ
+
+        @action("unlock", lazy_gettext("Unlock"))
+        def action_unlock(self, ids):
+            raise AssertionError("never runs")
+
+    with pytest.raises(ValueError, match="unlock"):
+        Unguarded(Customer, db, endpoint="unguarded")

@@ -112,21 +112,21 @@ def test_partner_assignment_on_details(app, staff_client, clock):
     version = db.session.get(Customer, customer.id).version
     for bad in (str(disabled.id), "abc", "9999"):
         page = staff_client.post(
-            f"/admin/partners/assign/{customer.id}/",
+            f"/admin/customer/{customer.id}/partner/",
             data={"csrf_token": staff_client.token, "partner_id": bad, "version": version},
             follow_redirects=True,
         )
         assert page.status_code == 200
         assert db.session.get(Customer, customer.id).partner_id is None
     ok = staff_client.post(
-        f"/admin/partners/assign/{customer.id}/",
+        f"/admin/customer/{customer.id}/partner/",
         data={"csrf_token": staff_client.token, "partner_id": enabled.id, "version": version},
         follow_redirects=True,
     )
     assert "Partner set to Enabled One" in ok.get_data(as_text=True)
     assert db.session.get(Customer, customer.id).partner_id == enabled.id
     stale = staff_client.post(
-        f"/admin/partners/assign/{customer.id}/",
+        f"/admin/customer/{customer.id}/partner/",
         data={"csrf_token": staff_client.token, "partner_id": "", "version": version},
         follow_redirects=True,
     )
@@ -150,7 +150,7 @@ def test_support_reads_partners_but_cannot_change_them(app, clock):
         f"/admin/partners/{partner.id}/rename/",
         f"/admin/partners/{partner.id}/disable/",
         f"/admin/partners/{partner.id}/enable/",
-        f"/admin/partners/assign/{customer.id}/",
+        f"/admin/customer/{customer.id}/partner/",
     ):
         assert support.post(url, data={"csrf_token": support.token, "name": "X"}).status_code == 403
     assert app.test_client().get("/admin/partners/").status_code == 302

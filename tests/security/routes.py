@@ -1,110 +1,118 @@
-"""Every route of the app, classified by who may use it (SPEC §1), and how to call it with the ids
-of real seeded records. A route missing from ``ACCESS`` fails the sweep: a new route must be
-classified here before it can ship."""
+"""Every route of the app, classified by the permission it needs (SPEC §1), and how to call it
+with the ids of real seeded records. Which roles have a permission is not repeated here: it is
+read from the one table (``billing.permissions.TABLE``), so the sweep expects whatever the table
+says. A route missing from ``ACCESS`` fails the sweep: a new route must be classified here
+before it can ship."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ADMIN, BILLING, SUPPORT = "admin", "billing", "support"
-STAFF_ROLES = (ADMIN, BILLING, SUPPORT)
+from billing.permissions import TABLE, Permission
 
-# SPEC §1, as access classes (the roles that may use a route):
+STAFF_ROLES = tuple(TABLE)
+
+# Who may use a route: the permission it needs (the roles that have it come from the one
+# table, billing.permissions.TABLE), or one of these:
 PUBLIC = "public"  # anyone: sign-in, sign-out, language, invite/reset/registration links
-STAFF = (ADMIN, BILLING, SUPPORT)  # reading: "support: read everything except secrets"
-EDIT = (ADMIN, BILLING)  # changing customers, subscriptions, keys, invoices, month-end review
-SETTINGS = (ADMIN,)  # "settings, Stripe keys, mail server, staff accounts, price tiers"
-IMPERSONATE = (ADMIN, SUPPORT)  # "support: read-only impersonation" (billing: not listed)
-RESEND = (ADMIN, BILLING, SUPPORT)  # "support: resend invites"
-# the monthly billing data download carries the MSP's purchase cost and margin: a business
-# secret kept from support, who sees the counts on the dashboard
-MONEY = (ADMIN, BILLING)
 NOBODY = ()  # a stock Flask-Admin screen the view does not offer: 404 for every role
 PORTAL = "portal"  # signed-in customer users only; staff are not customer users
+READ = Permission.READ  # "support: read everything except secrets"
+CUSTOMERS = Permission.MANAGE_CUSTOMERS  # changing customers, subscriptions, keys redeemed
+BILLING = Permission.MANAGE_BILLING  # invoices, month-end review, project keys, ledger
+SETTINGS = Permission.MANAGE_SETTINGS  # "settings, Stripe keys, mail server, price tiers"
+IMPERSONATE = Permission.IMPERSONATE  # "support: read-only impersonation"
+RESEND = Permission.RESEND_INVITES  # "support: resend invites"
+VIEWS = Permission.SAVE_VIEWS  # saving the customer list's views
+# the monthly billing data download carries the MSP's purchase cost and margin: a business
+# secret kept from support, who sees the counts on the dashboard
+MONEY = Permission.SEE_FINANCIALS
 
 ACCESS: dict[str, object] = {
     "static": PUBLIC,
+    "favicon": PUBLIC,
     "root": PUBLIC,
     "admin.static": PUBLIC,
     "admin.login_view": PUBLIC,
     "admin.logout_view": PUBLIC,
     "admin.language_view": PUBLIC,
-    "admin.index": STAFF,
+    "admin.index": READ,
     "admin.billing_data": MONEY,
     # month-end runs
-    "billing_run.index_view": STAFF,
-    "billing_run.details_view": STAFF,
-    "billing_run.report_view": STAFF,
-    "billing_run.start_view": EDIT,
-    "billing_run.approve_view": EDIT,
-    "billing_run.resume_view": EDIT,
-    "billing_run.settings_view": EDIT,
+    "billing_run.index_view": READ,
+    "billing_run.details_view": READ,
+    "billing_run.report_view": READ,
+    "billing_run.start_view": BILLING,
+    "billing_run.approve_view": BILLING,
+    "billing_run.resume_view": BILLING,
+    "billing_run.settings_view": BILLING,
     # customers and their actions
-    "customer.index_view": STAFF,
-    "customer.details_view": STAFF,
-    "customer.export": STAFF,
-    "customer.action_view": EDIT,  # bulk actions: lock, tag
+    "customer.index_view": READ,
+    "customer.details_view": READ,
+    "customer.export": READ,
+    "customer.action_view": CUSTOMERS,  # bulk actions: lock, tag
     "customer.resend_invite_view": RESEND,
     "customer.impersonate_view": IMPERSONATE,
-    "customer.new_customer_view": EDIT,
-    "customer.address_view": EDIT,
-    "customer.cancel_view": EDIT,
-    "customer.contact_view": EDIT,
-    "customer.contact_delete_view": EDIT,
-    "customer.contact_accounts_view": EDIT,
-    "customer.convert_view": EDIT,
-    "customer.delete_customer_view": EDIT,
-    "customer.groups_view": EDIT,
-    "customer.ip_distribution_view": EDIT,
-    "customer.ip_distribution_preview": EDIT,
-    "customer.language_view": EDIT,
-    "customer.ledger_view": EDIT,
-    "customer.lock_view": EDIT,
-    "customer.service_add_view": EDIT,
-    "customer.service_auto_renew_view": EDIT,
-    "customer.service_enable_view": EDIT,
-    "customer.service_end_view": EDIT,
-    "customer.service_suspend_view": EDIT,
-    "customer.main_user_view": EDIT,
-    "customer.message_view": EDIT,
-    "customer.organisation_view": EDIT,
-    "customer.price_view": EDIT,
-    "customer.project_key_view": EDIT,
-    "customer.purchase_order_view": EDIT,
-    "customer.similar_view": EDIT,
-    "customer.tags_view": EDIT,
-    "customer_groups.index": STAFF,
-    "customer_groups.edit_view": EDIT,
-    "customer_groups.delete_view": EDIT,
-    "partners.index": STAFF,
-    "partners.create": EDIT,
-    "partners.rename": EDIT,
-    "partners.disable": EDIT,
-    "partners.enable": EDIT,
-    "partners.assign": EDIT,
-    "pending_changes.index": STAFF,
-    "pending_changes.cancel": EDIT,
-    "saved_views.index": STAFF,
-    "saved_views.save": EDIT,
-    "saved_views.rename": EDIT,
-    "saved_views.delete": EDIT,
+    "customer.new_customer_view": CUSTOMERS,
+    "customer.address_view": CUSTOMERS,
+    "customer.cancel_view": CUSTOMERS,
+    "customer.contact_view": CUSTOMERS,
+    "customer.contact_delete_view": CUSTOMERS,
+    "customer.contact_accounts_view": CUSTOMERS,
+    "customer.convert_view": CUSTOMERS,
+    "customer.delete_customer_view": CUSTOMERS,
+    "customer.groups_view": CUSTOMERS,
+    "customer.ip_distribution_view": CUSTOMERS,
+    "customer.ip_distribution_preview": CUSTOMERS,
+    "customer.language_view": CUSTOMERS,
+    "customer.ledger_view": BILLING,
+    "customer.lock_view": CUSTOMERS,
+    "customer.unlock_view": CUSTOMERS,
+    "customer.partner_view": CUSTOMERS,
+    "customer.service_add_view": CUSTOMERS,
+    "customer.service_auto_renew_view": CUSTOMERS,
+    "customer.service_enable_view": CUSTOMERS,
+    "customer.service_end_view": CUSTOMERS,
+    "customer.service_suspend_view": CUSTOMERS,
+    "customer.main_user_view": CUSTOMERS,
+    "customer.message_view": CUSTOMERS,
+    "customer.organisation_view": CUSTOMERS,
+    "customer.price_view": CUSTOMERS,
+    "customer.project_key_view": CUSTOMERS,
+    "customer.purchase_order_view": CUSTOMERS,
+    "customer.similar_view": CUSTOMERS,
+    "customer.tags_view": CUSTOMERS,
+    "customer_groups.index": READ,
+    "customer_groups.edit_view": CUSTOMERS,
+    "customer_groups.delete_view": CUSTOMERS,
+    "partners.index": READ,
+    "partners.create": CUSTOMERS,
+    "partners.rename": CUSTOMERS,
+    "partners.disable": CUSTOMERS,
+    "partners.enable": CUSTOMERS,
+    "pending_changes.index": READ,
+    "pending_changes.cancel": CUSTOMERS,
+    "saved_views.index": READ,
+    "saved_views.save": VIEWS,
+    "saved_views.rename": VIEWS,
+    "saved_views.delete": VIEWS,
     # invoices, keys, events, e-mails
-    "invoice.index_view": STAFF,
-    "invoice.details_view": STAFF,
-    "invoice.pdf_view": STAFF,
-    "invoice.action_view": EDIT,  # bulk actions: mark paid, resend e-mail
-    "invoice.credit_note_view": EDIT,
-    "invoice.mark_paid_view": EDIT,
-    "invoice.redraft_view": EDIT,
-    "invoice.retry_payment_view": EDIT,
-    "project_key.index_view": STAFF,
-    "project_key.new_key_view": EDIT,
-    "project_key.import_view": EDIT,
-    "stripe_event.index_view": STAFF,
-    "stripe_event.details_view": STAFF,
-    "stripe_event.replay_view": EDIT,
-    "email_log.index_view": STAFF,
-    "email_log.details_view": STAFF,
+    "invoice.index_view": READ,
+    "invoice.details_view": READ,
+    "invoice.pdf_view": READ,
+    "invoice.action_view": BILLING,  # bulk actions: mark paid, resend e-mail
+    "invoice.credit_note_view": BILLING,
+    "invoice.mark_paid_view": BILLING,
+    "invoice.redraft_view": BILLING,
+    "invoice.retry_payment_view": BILLING,
+    "project_key.index_view": READ,
+    "project_key.new_key_view": BILLING,
+    "project_key.import_view": BILLING,
+    "stripe_event.index_view": READ,
+    "stripe_event.details_view": READ,
+    "stripe_event.replay_view": BILLING,
+    "email_log.index_view": READ,
+    "email_log.details_view": READ,
     # settings, Stripe keys, mail server, price tiers
     "payment_methods.index": SETTINGS,
     "payment_methods.toggle": SETTINGS,

@@ -220,7 +220,7 @@ def test_every_customer_action_writes_one_event_with_actor_and_ip(world):
     with action("customer.lock", managed):
         post(f"/admin/customer/{managed}/lock/", managed, locked="y")
     with action("customer.unlock", managed):
-        post(f"/admin/customer/{managed}/lock/", managed)
+        post(f"/admin/customer/{managed}/unlock/", managed)
     with action("subscription.cancel", managed):
         post(f"/admin/customer/{managed}/cancel/", managed)
     with action("subscription.start", managed):

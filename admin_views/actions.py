@@ -1,0 +1,325 @@
+"""Row actions as data: one registry per model (customers, invoices, billing runs).
+
+A ``RowAction`` says what an action looks like (label, style, confirmation), where it goes
+(endpoint and method: a ``GET`` is a link, a ``POST`` a small form with the CSRF token) and who
+may use it (a ``billing.permissions.Permission``). Which actions apply to a record is decided by
+``billing`` alone (``available_actions``). Every place that offers or runs an action reads the
+same entry: the customer list's row menu (``customer_rows``), the record's page (its header
+buttons and the edits of its sections, ``Actions.links``) and the endpoint itself
+(``Actions.endpoint``: the permission, then whether the action applies, else a clear message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import abort, flash, url_for
+from flask_babel import lazy_gettext
+
+from billing.permissions import Permission
+
+from .auth import staff_can
+
+GET, POST = "GET", "POST"
+
+
+@dataclass(frozen=True)
+class RowAction:
+    """One action on a record. ``menu``: offered in the row menu and the record page's header
+    (else only by a section of the record's page). ``argument``: the URL argument naming the
+    record, when it is not the registry's. ``confirm`` may name values of the record
+    (``%(name)s``) that the page passes to ``Actions.links``."""
+
+    key: str
+    label: object
+    endpoint: str
+    method: str = GET
+    permission: Permission = Permission.MANAGE_CUSTOMERS
+    style: str = "secondary"
+    confirm: object | None = None
+    menu: bool = True
+    argument: str | None = None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A ``RowAction`` for one record: its URL, confirmation text and the record's version
+    (posted with a ``POST`` action for the "changed by someone else" check)."""
+
+    action: RowAction
+    url: str
+    confirm: str
+    version: int | None
+
+    @property
+    def key(self) -> str:
+        return self.action.key
+
+    @property
+    def label(self) -> str:
+        return str(self.action.label)
+
+    @property
+    def method(self) -> str:
+        return self.action.method
+
+    @property
+    def style(self) -> str:
+        return self.action.style
+
+    @property
+    def form_id(self) -> str:
+        return f"{self.action.key.replace('_', '-')}-form"
+
+
+class Actions:
+    """The row actions of one model, in menu order."""
+
+    def __init__(self, argument: str, refusal, *actions: RowAction) -> None:
+        self.argument = argument
+        self.refusal = refusal
+        self.actions = actions
+        self._by_key = {action.key: action for action in actions}
+        if len(self._by_key) != len(actions):
+            raise ValueError("two row actions with one key")
+
+    def __getitem__(self, key: str) -> RowAction:
+        return self._by_key[key]
+
+    def __iter__(self):
+        return iter(self.actions)
+
+    def argument_of(self, action: RowAction) -> str:
+        return action.argument or self.argument
+
+    def permitted(self, menu: bool | None = None) -> list[RowAction]:
+        """The actions the signed-in staff member may use (only the menu's, or only the
+        sections', when ``menu`` says so)."""
+        return [
+            action
+            for action in self.actions
+            if (menu is None or action.menu == menu) and staff_can(action.permission)
+        ]
+
+    def links(
+        self,
+        record_id: int,
+        available: Iterable[str],
+        *,
+        menu: bool | None = None,
+        version: int | None = None,
+        values: dict | None = None,
+    ) -> dict[str, Link]:
+        """The permitted actions that apply to the record (``available``, from ``billing``),
+        by key in menu order."""
+        applies = set(available)
+        return {
+            action.key: Link(
+                action,
+                url_for(action.endpoint, **{self.argument_of(action): record_id}),
+                str(action.confirm) % (values or {}) if action.confirm else "",
+                version,
+            )
+            for action in self.permitted(menu)
+            if action.key in applies
+        }
+
+    def endpoint(self, key: str) -> Callable:
+        """Guard an endpoint of action ``key``: staff without its permission get 403, an unknown
+        record 404, and a record the action does not apply to (``applicable_actions``) a
+        message on the record's page (``refusal_reason``, else the registry's); otherwise the
+        endpoint is called with the record instead of its id. The view is a
+        ``RecordActions``."""
+        action = self[key]
+
+        def decorate(view):
+            @wraps(view)
+            def checked(admin_view, **kwargs):
+                if not staff_can(action.permission):
+                    abort(403)
+                record = admin_view.action_record(kwargs.pop(self.argument))
+                if key not in admin_view.applicable_actions(record):
+                    reason = admin_view.refusal_reason(record, key)
+                    flash(str(reason or self.refusal), "error")
+                    return admin_view.record_page(record)
+                return view(admin_view, record, **kwargs)
+
+            checked.permission = action.permission
+            return checked
+
+        return decorate
+
+
+class RecordActions:
+    """What ``Actions.endpoint`` asks of the view whose records the actions act on."""
+
+    def action_record(self, record_id: int):
+        """The record, or 404."""
+        raise NotImplementedError
+
+    def applicable_actions(self, record) -> list[str]:
+        """``billing``'s ``available_actions`` for the record."""
+        raise NotImplementedError
+
+    def record_page(self, record):
+        """The response that shows the record's page (after a refusal)."""
+        raise NotImplementedError
+
+    def refusal_reason(self, record, key: str) -> str | None:
+        """Why action ``key`` does not apply to the record, when ``billing`` can say more than
+        the registry's message."""
+        return None
+
+
+CUSTOMER_ACTIONS = Actions(
+    "customer_id",
+    lazy_gettext("This action is not available for this customer (any more)."),
+    RowAction("convert", lazy_gettext("Convert to managed"), ".convert_view"),
+    RowAction(
+        "ip_distribution", lazy_gettext("IP Distribution"), ".ip_distribution_view", style="primary"
+    ),
+    RowAction(
+        "resend_invite",
+        lazy_gettext("Resend invite"),
+        ".resend_invite_view",
+        POST,
+        Permission.RESEND_INVITES,
+    ),
+    RowAction(
+        "details",
+        lazy_gettext("Details"),
+        ".details_view",
+        permission=Permission.READ,
+        argument="id",
+    ),
+    RowAction(
+        "lock",
+        lazy_gettext("Lock account"),
+        ".lock_view",
+        POST,
+        style="warning",
+        confirm=lazy_gettext(
+            "Lock the account of %(name)s? None of its users can sign in until it is unlocked; "
+            "billing goes on."
+        ),
+    ),
+    RowAction("unlock", lazy_gettext("Unlock account"), ".unlock_view", POST),
+    RowAction(
+        "cancel_subscription",
+        lazy_gettext("Cancel Active Subscription"),
+        ".cancel_view",
+        POST,
+        style="warning",
+        confirm=lazy_gettext(
+            "Cancel the active subscription? The current booking month is still billed in full."
+        ),
+    ),
+    RowAction("add_project_key", lazy_gettext("Add project key"), ".project_key_view"),
+    RowAction("edit_address", lazy_gettext("Edit address"), ".address_view"),
+    RowAction("change_main_user", lazy_gettext("Change main user"), ".main_user_view"),
+    RowAction("create_similar", lazy_gettext("Create similar"), ".similar_view"),
+    RowAction("send_email", lazy_gettext("Send an e-mail"), ".message_view"),
+    RowAction(
+        "impersonate",
+        lazy_gettext("Log in as the customer"),
+        ".impersonate_view",
+        permission=Permission.IMPERSONATE,
+    ),
+    RowAction("delete", lazy_gettext("Delete"), ".delete_customer_view", style="danger"),
+    # the edits of the customer's page, each in its section
+    RowAction("edit_profile", lazy_gettext("Edit"), ".organisation_view", menu=False),
+    RowAction("edit_tags", lazy_gettext("Edit tags"), ".tags_view", POST, menu=False),
+    RowAction("set_language", lazy_gettext("Change language"), ".language_view", POST, menu=False),
+    RowAction("assign_partner", lazy_gettext("Change partner"), ".partner_view", POST, menu=False),
+    RowAction("set_price", lazy_gettext("Change price"), ".price_view", POST, menu=False),
+    RowAction(
+        "book_ledger",
+        lazy_gettext("Book a credit or debit"),
+        ".ledger_view",
+        POST,
+        Permission.MANAGE_BILLING,
+        menu=False,
+    ),
+    RowAction(
+        "add_subscription", lazy_gettext("Add subscription"), ".service_add_view", menu=False
+    ),
+)
+
+INVOICE_ACTIONS = Actions(
+    "invoice_id",
+    lazy_gettext("This action is not available for this invoice (any more)."),
+    RowAction(
+        "pdf",
+        lazy_gettext("Download PDF"),
+        ".pdf_view",
+        permission=Permission.READ,
+        style="primary",
+    ),
+    RowAction("redraft", lazy_gettext("Redraft"), ".redraft_view", POST, Permission.MANAGE_BILLING),
+    RowAction(
+        "mark_paid",
+        lazy_gettext("Mark paid (bank transfer)"),
+        ".mark_paid_view",
+        POST,
+        Permission.MANAGE_BILLING,
+        style="success",
+    ),
+    RowAction(
+        "retry_payment",
+        lazy_gettext("Retry card payment"),
+        ".retry_payment_view",
+        POST,
+        Permission.MANAGE_BILLING,
+        style="primary",
+    ),
+    RowAction(
+        "credit_note",
+        lazy_gettext("Create credit note"),
+        ".credit_note_view",
+        POST,
+        Permission.MANAGE_BILLING,
+        style="danger",
+        confirm=lazy_gettext("Create a credit note for the full amount of this invoice?"),
+        menu=False,
+    ),
+)
+
+RUN_ACTIONS = Actions(
+    "run_id",
+    lazy_gettext("This action is not available for this billing run (any more)."),
+    RowAction(
+        "report",
+        lazy_gettext("Download run report (CSV)"),
+        ".report_view",
+        permission=Permission.READ,
+    ),
+    RowAction(
+        "approve",
+        lazy_gettext("Approve and finalize"),
+        ".approve_view",
+        POST,
+        Permission.MANAGE_BILLING,
+        style="primary",
+        confirm=lazy_gettext(
+            "Finalize %(n)d invoices: number them, charge card customers and e-mail them? "
+            "Finalized invoices can only be corrected by credit notes."
+        ),
+    ),
+    RowAction(
+        "resume",
+        lazy_gettext("Continue the run"),
+        ".resume_view",
+        POST,
+        Permission.MANAGE_BILLING,
+        style="warning",
+    ),
+)
+
+#: Every registry, by the endpoint of the view whose records it acts on.
+REGISTRIES: dict[str, Actions] = {
+    "customer": CUSTOMER_ACTIONS,
+    "invoice": INVOICE_ACTIONS,
+    "billing_run": RUN_ACTIONS,
+}

@@ -29,8 +29,10 @@ GET, POST = "GET", "POST"
 class RowAction:
     """One action on a record. ``menu``: offered in the row menu and the record page's header
     (else only by a section of the record's page). ``argument``: the URL argument naming the
-    record, when it is not the registry's. ``confirm`` may name values of the record
-    (``%(name)s``) that the page passes to ``Actions.links``."""
+    record, when it is not the registry's; ``part``: the URL argument naming a part of the
+    record the action is on (a user of a customer), given by the page (``Link.url_for``).
+    ``confirm`` may name values of the record (``%(name)s``) that the page passes to
+    ``Actions.links``."""
 
     key: str
     label: object
@@ -41,17 +43,23 @@ class RowAction:
     confirm: object | None = None
     menu: bool = True
     argument: str | None = None
+    part: str | None = None
 
 
 @dataclass(frozen=True)
 class Link:
     """A ``RowAction`` for one record: its URL, confirmation text and the record's version
-    (posted with a ``POST`` action for the "changed by someone else" check)."""
+    (posted with a ``POST`` action for the "changed by someone else" check). An action on a
+    part of the record has no ``url``; ``url_for(part_id=...)`` builds it."""
 
     action: RowAction
     url: str
     confirm: str
     version: int | None
+    arguments: dict
+
+    def url_for(self, **part) -> str:
+        return url_for(self.action.endpoint, **self.arguments, **part)
 
     @property
     def key(self) -> str:
@@ -115,16 +123,19 @@ class Actions:
         """The permitted actions that apply to the record (``available``, from ``billing``),
         by key in menu order."""
         applies = set(available)
-        return {
-            action.key: Link(
+        links = {}
+        for action in self.permitted(menu):
+            if action.key not in applies:
+                continue
+            arguments = {self.argument_of(action): record_id}
+            links[action.key] = Link(
                 action,
-                url_for(action.endpoint, **{self.argument_of(action): record_id}),
+                "" if action.part else url_for(action.endpoint, **arguments),
                 str(action.confirm) % (values or {}) if action.confirm else "",
                 version,
+                arguments,
             )
-            for action in self.permitted(menu)
-            if action.key in applies
-        }
+        return links
 
     def endpoint(self, key: str) -> Callable:
         """Guard an endpoint of action ``key``: staff without its permission get 403, an unknown
@@ -199,23 +210,12 @@ CUSTOMER_ACTIONS = Actions(
         lazy_gettext("Lock account"),
         ".lock_view",
         POST,
-        style="warning",
         confirm=lazy_gettext(
             "Lock the account of %(name)s? None of its users can sign in until it is unlocked; "
             "billing goes on."
         ),
     ),
     RowAction("unlock", lazy_gettext("Unlock account"), ".unlock_view", POST),
-    RowAction(
-        "cancel_subscription",
-        lazy_gettext("Cancel Active Subscription"),
-        ".cancel_view",
-        POST,
-        style="warning",
-        confirm=lazy_gettext(
-            "Cancel the active subscription? The current booking month is still billed in full."
-        ),
-    ),
     RowAction("add_project_key", lazy_gettext("Add project key"), ".project_key_view"),
     RowAction("edit_address", lazy_gettext("Edit address"), ".address_view"),
     RowAction("change_main_user", lazy_gettext("Change main user"), ".main_user_view"),
@@ -226,6 +226,16 @@ CUSTOMER_ACTIONS = Actions(
         lazy_gettext("Log in as the customer"),
         ".impersonate_view",
         permission=Permission.IMPERSONATE,
+    ),
+    RowAction(
+        "cancel_subscription",
+        lazy_gettext("Cancel Active Subscription"),
+        ".cancel_view",
+        POST,
+        style="danger",
+        confirm=lazy_gettext(
+            "Cancel the active subscription? The current booking month is still billed in full."
+        ),
     ),
     RowAction("delete", lazy_gettext("Delete"), ".delete_customer_view", style="danger"),
     # the edits of the customer's page, each in its section
@@ -244,6 +254,27 @@ CUSTOMER_ACTIONS = Actions(
     ),
     RowAction(
         "add_subscription", lazy_gettext("Add subscription"), ".service_add_view", menu=False
+    ),
+    RowAction(
+        "resend_team_invite",
+        lazy_gettext("Resend invite"),
+        ".team_resend_view",
+        POST,
+        Permission.RESEND_INVITES,
+        menu=False,
+        part="user_id",
+    ),
+    RowAction(
+        "withdraw_team_invite",
+        lazy_gettext("Withdraw invite"),
+        ".team_withdraw_view",
+        POST,
+        style="danger",
+        confirm=lazy_gettext(
+            "Withdraw the invite? The link stops working and the user is removed."
+        ),
+        menu=False,
+        part="user_id",
     ),
 )
 

@@ -44,6 +44,8 @@ def render_rows(view, rows, allowed: dict[int, list[str]], selectable: bool) -> 
         css = f" text-{action.style}" if action.style in ("danger", "warning") else ""
         label, confirm = str(escape(action.label)), str(escape(action.confirm or ""))
         entries.append((action, prefix, suffix, css, label, confirm))
+    # one line between the row's other actions and its destructive ones (the last entries)
+    divider = next((e[0].key for e in entries if e[0].style == "danger"), None)
     title = str(escape(_("Actions")))
     select = str(escape(admin_gettext("Select record")))
     token = str(escape(generate_csrf())) if any(e[0].method == POST for e in entries) else ""
@@ -68,7 +70,7 @@ def render_rows(view, rows, allowed: dict[int, list[str]], selectable: bool) -> 
             if action.key not in permitted:
                 continue
             href = f"{prefix}{pk}{suffix}"
-            if action.style == "danger":
+            if action.key == divider:
                 parts.append('<div class="dropdown-divider"></div>')
             if action.method == POST:
                 question = (

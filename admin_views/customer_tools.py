@@ -4,7 +4,7 @@ credit/debit ledger. Each POST is one ``billing`` call."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
@@ -13,10 +13,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from billing import customer_tools, ledger
+from billing import customer_tools, ledger, team
 from billing import impersonation as impersonation_service
 from billing.customers import NewCustomer
-from billing.errors import DomainError
+from billing.errors import DomainError, NotFound
 from models import Customer, Partner, db
 
 from .auth import client_ip, clock, current_staff, staff_actor
@@ -70,7 +70,6 @@ class CustomerToolsMixin:
             kwargs["tags_form"] = TagsForm(tags=", ".join(sorted(t.name for t in customer.tags)))
             kwargs["language_form"] = LanguageForm(language=customer.language)
             kwargs["ledger_form"] = LedgerForm(seen=ledger.last_entry_id(customer.id))
-            kwargs["ledger_balance"] = ledger.balance(customer.id)
             kwargs["ledger_entries"] = ledger.entries(customer.id, limit=20)
         return super().render(template, **kwargs)
 
@@ -228,3 +227,34 @@ class CustomerToolsMixin:
             customer=customer,
             recipients=customer_tools.message_recipients(customer.id),
         )
+
+    @expose("/<int:customer_id>/users/<int:user_id>/resend-invite/", methods=("POST",))
+    @customer_action("resend_team_invite")
+    def team_resend_view(self, customer: Customer, user_id: int):
+        """Send a team user's pending invite again (a new link)."""
+        try:
+            message = team.resend_invite(
+                customer.id, user_id, staff_actor(), clock(), current_app.config["PUBLIC_URL"]
+            )
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            queued(message)
+            flash(_("A new invite was sent to %(email)s.", email=message.recipient), "success")
+        return self._back(customer.id, "users")
+
+    @expose("/<int:customer_id>/users/<int:user_id>/withdraw-invite/", methods=("POST",))
+    @customer_action("withdraw_team_invite")
+    def team_withdraw_view(self, customer: Customer, user_id: int):
+        """Withdraw a team user's pending invite: the user is removed, the link stops working."""
+        try:
+            team.revoke_invite(customer.id, user_id, staff_actor(), clock())
+        except NotFound:
+            abort(404)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The invite was withdrawn."), "success")
+        return self._back(customer.id, "users")

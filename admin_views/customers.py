@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, request, url_for
+from flask import abort, flash, g, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters as sqla_filters
-from flask_babel import format_currency, format_datetime, format_decimal, lazy_gettext, ngettext
+from flask_babel import format_datetime, format_decimal, lazy_gettext, ngettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
@@ -16,24 +16,20 @@ from billing.customer_tools import add_tag
 from billing.customers import (
     available_actions,
     available_actions_for,
-    current_subscription,
-    pending_change,
     set_locked,
 )
 from billing.errors import DomainError, NotFound
 from billing.exports import EXPORT_FIELDS
 from billing.groups import group_members, groups
+from billing.mail import describe_failure
+from billing.overview import customer_overview
 from billing.partners import assign_partner
 from billing.permissions import Permission
 from billing.search import apply_customer_search
 from billing.timeline import customer_timeline
 from models import (
     Customer,
-    CustomerStatus,
     Partner,
-    PaymentMethodCode,
-    ServiceMode,
-    Subscription,
     Tag,
     customer_tags,
     db,
@@ -44,37 +40,44 @@ from .auth import clock, staff_actor, staff_can
 from .base import SecureModelView
 from .customer_actions import CustomerActionsMixin, ProjectKeyWizardMixin, customer_action
 from .customer_profile import CustomerProfileMixin
-from .customer_rows import render_rows
+from .customer_rows import render_rows, url_parts
 from .customer_tools import CustomerToolsMixin
+from .formatting import money, unit_money
 from .forms import CustomerPriceForm
+from .labels import (
+    ATTEMPT_STATE_LABELS,
+    CREDITED_LABEL,
+    EMAIL_STATE_LABELS,
+    INVOICE_KIND_LABELS,
+    INVOICE_STATE_LABELS,
+    INVOICE_STATE_STYLE,
+    LANGUAGE_LABELS,
+    PAYMENT_LABELS,
+    SERVICE_MODE_LABELS,
+    STATUS_LABELS,
+    STATUS_STYLE,
+    USER_STATE_LABELS,
+)
 from .partners import AssignPartnerForm, assign_partner_form
 from .saved_views import list_context as saved_views_context
 from .service_subscriptions import ServiceSubscriptionsMixin, subscriptions_context
 
-SERVICE_MODE_LABELS = {
-    ServiceMode.MANAGED.value: lazy_gettext("Managed service"),
-    ServiceMode.SELF_SERVICE.value: lazy_gettext("Self service"),
+#: the labels and colours the overview shows, by kind
+OVERVIEW_LABELS = {
+    "status": STATUS_LABELS,
+    "status_style": STATUS_STYLE,
+    "mode": SERVICE_MODE_LABELS,
+    "payment": PAYMENT_LABELS,
+    "language": LANGUAGE_LABELS,
+    "invoice_state": {**INVOICE_STATE_LABELS, "credited": CREDITED_LABEL},
+    "invoice_style": INVOICE_STATE_STYLE,
+    "invoice_kind": INVOICE_KIND_LABELS,
+    "user_state": USER_STATE_LABELS,
+    "email_state": EMAIL_STATE_LABELS,
+    "attempt_state": ATTEMPT_STATE_LABELS,
 }
-STATUS_LABELS = {
-    CustomerStatus.MARKED_FOR_DELETION.value: lazy_gettext("Marked for deletion"),
-    CustomerStatus.INVITED.value: lazy_gettext("Invited"),
-    CustomerStatus.LOCKED.value: lazy_gettext("Locked"),
-    CustomerStatus.ACTIVE.value: lazy_gettext("Active"),
-    CustomerStatus.INACTIVE.value: lazy_gettext("Inactive"),
-}
-STATUS_STYLE = {
-    CustomerStatus.MARKED_FOR_DELETION.value: ("danger", "fa-trash"),
-    CustomerStatus.INVITED.value: ("info", "fa-envelope"),
-    CustomerStatus.LOCKED.value: ("warning", "fa-lock"),
-    CustomerStatus.ACTIVE.value: ("success", "fa-check-circle"),
-    CustomerStatus.INACTIVE.value: ("secondary", "fa-pause-circle"),
-}
-PAYMENT_LABELS = {
-    PaymentMethodCode.CARD.value: lazy_gettext("Credit card"),
-    PaymentMethodCode.INVOICE.value: lazy_gettext("Invoice"),
-    PaymentMethodCode.PROJECT_KEY.value: lazy_gettext("Project Key"),
-    PaymentMethodCode.FREE.value: lazy_gettext("Free"),
-}
+#: the registry's row action for each of ``billing.team.member_actions``'s
+TEAM_ACTIONS = {"resend": "resend_team_invite", "revoke": "withdraw_team_invite"}
 
 
 class LazyOptions:
@@ -161,8 +164,16 @@ def _translated(labels: dict) -> dict:
 
 # The two formatters below escape every value themselves (cheaper than Markup.format per cell).
 def _company_formatter(view, context, model, name):
+    """The company name, linked to the customer's overview, with the contact e-mail under it;
+    the link's URL is built once per request."""
+    if "overview_url" not in g:
+        g.overview_url = url_parts(".details_view", "id")
+    prefix, suffix = g.overview_url
     company, email = escape(model.company_name), escape(model.contact_email)
-    return Markup(f'<strong>{company}</strong><br><small class="text-muted">{email}</small>')  # noqa: S704
+    return Markup(  # noqa: S704
+        f'<a href="{prefix}{model.id}{suffix}" class="msp-company"><strong>{company}</strong></a>'
+        f'<br><small class="text-muted">{email}</small>'
+    )
 
 
 def _status_formatter(view, context, model, name):
@@ -173,15 +184,6 @@ def _status_formatter(view, context, model, name):
         f'<span class="badge badge-{style} msp-status" data-status="{status}" title="{label}">'
         f'<i class="fa {icon}" aria-hidden="true"></i> {label}</span>'
     )
-
-
-def _money(value) -> str:
-    if value is None:
-        return "–"
-    return format_currency(value, current_app.config["CURRENCY"])
-
-
-LANGUAGE_LABELS = {"en": lazy_gettext("English"), "de": lazy_gettext("German")}
 
 
 class CustomerAdmin(
@@ -242,8 +244,8 @@ class CustomerAdmin(
             m.service_mode, m.service_mode
         ),
         "payment_method": lambda v, c, m, n: _translated(PAYMENT_LABELS).get(m.payment_method, "–"),
-        "average_ip_price": lambda v, c, m, n: _money(m.average_ip_price),
-        "monthly_price": lambda v, c, m, n: _money(m.monthly_price),
+        "average_ip_price": lambda v, c, m, n: money(m.average_ip_price),
+        "monthly_price": lambda v, c, m, n: money(m.monthly_price),
         "country": lambda v, c, m, n: country_name(m.country) or m.country,
         "tags": lambda v, c, m, n: ", ".join(t.name for t in m.tags),
         "language": lambda v, c, m, n: LANGUAGE_LABELS.get(m.language, m.language),
@@ -378,31 +380,52 @@ class CustomerAdmin(
             )
             kwargs.update(saved_views_context())
         if template == self.details_template and "model" in kwargs:
-            customer = kwargs["model"]
-            kwargs["subscriptions"] = db.session.scalars(
-                select(Subscription)
-                .where(Subscription.customer_id == customer.id)
-                .order_by(Subscription.valid_from.desc(), Subscription.id.desc())
-            ).all()
-            kwargs["current"] = current_subscription(customer.id)
-            kwargs["pending"] = pending_change(customer.id)
-            kwargs["services"] = subscriptions_context(customer)
-            kwargs["status_labels"] = STATUS_LABELS
-            kwargs["payment_labels"] = PAYMENT_LABELS
-            kwargs["timeline"] = customer_timeline(customer.id)
-            kwargs["config_tz"] = clock().tz
-            kwargs["actions"] = CUSTOMER_ACTIONS.links(
-                customer.id,
-                available_actions(customer),
-                version=customer.version,
-                values={"name": customer.company_name},
-            )
-            kwargs["partner_form"] = assign_partner_form(customer)
-            kwargs["price_form"] = CustomerPriceForm(
+            kwargs.update(self._overview_context(kwargs["model"]))
+        return super().render(template, **kwargs)
+
+    def _overview_context(self, customer: Customer) -> dict:
+        """What the customer overview (customer_details.html) shows besides the profile and
+        the tools' forms: ``billing.overview`` for the header and sections, the row actions
+        that apply, the timeline."""
+        overview = customer_overview(customer.id, clock())
+        actions = CUSTOMER_ACTIONS.links(
+            customer.id,
+            available_actions(customer, has_subscription=overview.current is not None),
+            version=customer.version,
+            values={"name": customer.company_name},
+        )
+        return {
+            "overview": overview,
+            "actions": actions,
+            "team_links": {
+                member_action: actions[key]
+                for member_action, key in TEAM_ACTIONS.items()
+                if key in actions
+            },
+            "sections": [
+                ("profile", _("Profile"), None),
+                ("users", _("Users"), len(overview.users)),
+                ("subscriptions", _("Subscriptions"), None),
+                ("invoices", _("Invoices and credit notes"), len(overview.invoices)),
+                ("payments", _("Payments"), None),
+                ("emails", _("E-mails"), len(overview.emails)),
+                ("timeline", _("Timeline"), None),
+            ],
+            "labels": OVERVIEW_LABELS,
+            "money": money,
+            "unit_money": unit_money,
+            "format_decimal": format_decimal,
+            "country_name": country_name,
+            "describe_failure": describe_failure,
+            "services": subscriptions_context(customer),
+            "timeline": customer_timeline(customer.id),
+            "partner_form": assign_partner_form(customer),
+            "price_form": CustomerPriceForm(
+                formdata=None,
                 version=customer.version,
                 unit_price="" if customer.unit_price is None else f"{customer.unit_price:f}",
-            )
-        return super().render(template, **kwargs)
+            ),
+        }
 
     @expose("/<int:customer_id>/partner/", methods=("POST",))
     @customer_action("assign_partner")
@@ -414,7 +437,7 @@ class CustomerAdmin(
         raw = (form.partner_id.data or "").strip()
         if raw and not raw.isdigit():
             flash(_("Please choose a partner from the list."), "error")
-            return self._back(customer.id)
+            return self._back(customer.id, "profile")
         try:
             changed = assign_partner(
                 customer.id, int(raw) if raw else None, staff_actor(), clock(), form.seen_version()
@@ -431,4 +454,4 @@ class CustomerAdmin(
                 else _("The customer has no partner now."),
                 "success",
             )
-        return self._back(customer.id)
+        return self._back(customer.id, "profile")

@@ -28,27 +28,16 @@ from billing.receivables import (
     refusal,
 )
 from jobs.invoices import queue_invoice_email
-from models import Invoice, InvoiceKind, InvoiceState, db
+from models import Invoice, InvoiceKind, db
 
 from .actions import INVOICE_ACTIONS, RecordActions
 from .auth import clock, staff_actor
 from .base import SecureModelView
-from .customers import PAYMENT_LABELS, ChoiceFilter
+from .customers import ChoiceFilter
 from .filters import InLastDaysFilter
-
-STATE_LABELS = {
-    InvoiceState.DRAFT.value: lazy_gettext("Draft"),
-    InvoiceState.FINALIZED.value: lazy_gettext("Open"),
-    InvoiceState.PAID.value: lazy_gettext("Paid"),
-    InvoiceState.PAYMENT_FAILED.value: lazy_gettext("Payment failed"),
-    InvoiceState.VOID.value: lazy_gettext("Void"),
-}
-# an unpaid invoice a credit note settled in full (``receivables.credited_in_full``)
-CREDITED_LABEL = lazy_gettext("Credited")
-KIND_LABELS = {
-    InvoiceKind.INVOICE.value: lazy_gettext("Invoice"),
-    InvoiceKind.CREDIT_NOTE.value: lazy_gettext("Credit note"),
-}
+from .labels import CREDITED_LABEL, PAYMENT_LABELS
+from .labels import INVOICE_KIND_LABELS as KIND_LABELS
+from .labels import INVOICE_STATE_LABELS as STATE_LABELS
 
 
 class CreditNoteForm(FlaskForm):

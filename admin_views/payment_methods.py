@@ -27,7 +27,7 @@ from models import PaymentMethod, db
 from .auth import clock, staff_actor
 from .base import SecureBaseView
 from .customer_actions import field_error
-from .customers import PAYMENT_LABELS
+from .labels import PAYMENT_LABELS
 
 
 class StripeKeysForm(FlaskForm):

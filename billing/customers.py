@@ -762,7 +762,8 @@ def available_actions(
     if customer.status in (CustomerStatus.ACTIVE.value, CustomerStatus.INACTIVE.value):
         actions.append("impersonate")
     actions += ["delete", "edit_profile", "edit_tags", "set_language", "assign_partner"]
-    actions.append("book_ledger")
+    # which team user's invite can be resent or withdrawn: ``team.member_actions``
+    actions += ["book_ledger", "resend_team_invite", "withdraw_team_invite"]
     if managed:
         actions.append("set_price")
     if may_add_service(customer):

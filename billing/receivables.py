@@ -64,10 +64,38 @@ def paid_amount(invoice: Invoice) -> Decimal:
 def open_amount(invoice: Invoice) -> Decimal:
     """What the customer still owes on ``invoice`` (zero for drafts, void invoices and credit
     notes)."""
-    if invoice.kind != InvoiceKind.INVOICE.value or invoice.state not in ISSUED_STATES:
-        return ZERO
-    owed = invoice.gross - paid_amount(invoice) - settled_by_credit_notes(invoice.id)
-    return max(owed, ZERO)
+    return open_amounts([invoice])[invoice.id]
+
+
+def open_amounts(invoices: list[Invoice]) -> dict[int, Decimal]:
+    """``open_amount`` of many invoices, by id, with one query for their credit notes."""
+    ids = [
+        invoice.id
+        for invoice in invoices
+        if invoice.kind == InvoiceKind.INVOICE.value and invoice.state in ISSUED_STATES
+    ]
+    settled = (
+        dict(
+            db.session.execute(
+                db.select(Invoice.corrects_invoice_id, func.sum(Invoice.settled_amount))
+                .where(
+                    Invoice.corrects_invoice_id.in_(ids),
+                    Invoice.kind == InvoiceKind.CREDIT_NOTE.value,
+                )
+                .group_by(Invoice.corrects_invoice_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    owed = {}
+    for invoice in invoices:
+        if invoice.kind != InvoiceKind.INVOICE.value or invoice.state not in ISSUED_STATES:
+            owed[invoice.id] = ZERO
+            continue
+        notes = Decimal(settled.get(invoice.id) or 0).quantize(Decimal("0.01"))
+        owed[invoice.id] = max(invoice.gross - paid_amount(invoice) - notes, ZERO)
+    return owed
 
 
 def creditable_amount(invoice: Invoice) -> Decimal:

@@ -27,3 +27,25 @@ document.addEventListener("click", function (event) {
     window.modelActions.execute(item.dataset.bulkAction);
   }
 });
+
+// A record's page with tabs (the customer overview): open the tab the address's #anchor names
+// (a link, or the page a change returns to), and keep the open tab in the address.
+(function () {
+  var tabs = document.querySelectorAll('[data-toggle="tab"]');
+  if (!tabs.length || !window.jQuery) {
+    return;
+  }
+  function openNamedTab() {
+    var wanted = window.location.hash;
+    Array.prototype.forEach.call(tabs, function (tab) {
+      if (wanted && tab.getAttribute("href") === wanted) {
+        window.jQuery(tab).tab("show");
+      }
+    });
+  }
+  openNamedTab();
+  window.addEventListener("hashchange", openNamedTab);
+  window.jQuery(tabs).on("shown.bs.tab", function (event) {
+    window.history.replaceState(null, "", event.target.getAttribute("href"));
+  });
+})();

@@ -33,12 +33,12 @@ def test_row_actions_follow_their_preconditions(app, staff_client):
         "ip_distribution",
         "details",
         "lock",
-        "cancel_subscription",
         "add_project_key",
         "edit_address",
         "create_similar",
         "send_email",
         "impersonate",
+        "cancel_subscription",
         "delete",
     ]
     assert actions_of(page, self_service.id) == [
@@ -46,10 +46,10 @@ def test_row_actions_follow_their_preconditions(app, staff_client):
         "ip_distribution",
         "details",
         "lock",
-        "cancel_subscription",
         "create_similar",
         "send_email",
         "impersonate",
+        "cancel_subscription",
         "delete",
     ]
     invited_actions = actions_of(page, invited.id)

@@ -19,7 +19,7 @@ def statuses(response) -> list[str]:
 
 
 def companies(response) -> list[str]:
-    return re.findall(r"<strong>([^<]+)</strong><br><small", response.get_data(as_text=True))
+    return re.findall(r"<strong>([^<]+)</strong></a><br><small", response.get_data(as_text=True))
 
 
 @pytest.fixture

@@ -372,3 +372,27 @@ def test_the_run_memo_gives_the_same_invoice_as_computing_each_customer():
             )
             assert reused == alone
     assert memo, "the short path was taken"
+
+
+def test_a_runs_actions_are_decided_by_its_state(app, clock):
+    """Issue 15 item 2: ``available_actions(run)`` gives the billing run page its buttons and
+    its endpoints their check: approval only while it awaits approval, continuing only when it
+    failed or its worker stopped."""
+    from models import BillingRun, RunState
+
+    run = BillingRun(
+        period=date(2026, 10, 1),
+        state=RunState.AWAITING_APPROVAL.value,
+        started_by="test",
+        started_at=clock.now(),
+    )
+    db.session.add(run)
+    db.session.commit()
+    assert monthend.available_actions(run) == ["invoices", "report", "approve"]
+    run.state = RunState.FAILED.value
+    assert monthend.available_actions(run) == ["invoices", "report", "resume"]
+    run.state = RunState.DONE.value
+    assert monthend.available_actions(run) == ["invoices", "report"]
+    assert monthend.refusal(run, "approve") == (
+        "Only a run that is waiting for approval can be approved."
+    )

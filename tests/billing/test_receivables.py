@@ -193,3 +193,28 @@ def test_a_refund_is_made_once(card_app):
         db.select(AuditEvent).where(AuditEvent.action == "payment.refund")
     ).all()
     assert len(events) == 1
+
+
+def test_the_invoices_actions_are_decided_here_with_a_reason_for_each_refusal(app):
+    """Issue 15 item 2: ``available_actions(invoice)`` decides which buttons an invoice shows
+    and which endpoints answer, ``refusal`` says why one does not apply; the open amounts of a
+    page of invoices (``open_amounts``) agree with ``open_amount`` for each."""
+    from billing.receivables import available_actions, open_amounts, refusal
+
+    clock, customer_id, invoice = _october(app)
+    draft = draft_invoice(customer_id, date(2026, 9, 1), clock)
+    assert available_actions(draft) == ["pdf", "redraft"]
+    assert available_actions(invoice) == ["pdf", "mark_paid", "credit_note"]
+    assert refusal(invoice, "retry_payment") == (
+        "Only card invoices whose payment failed can be charged again."
+    )
+    mark_paid(invoice.id, SYSTEM, clock)
+    invoice = db.session.get(Invoice, invoice.id)
+    assert available_actions(invoice) == ["pdf", "credit_note"]
+    assert refusal(invoice, "mark_paid") == "This invoice is paid already."
+    note = create_credit_note(invoice.id, "goodwill", SYSTEM, clock)
+    invoice = db.session.get(Invoice, invoice.id)
+    assert available_actions(invoice) == ["pdf"]
+    assert refusal(invoice, "credit_note") == "This invoice has a credit note already."
+    invoices = [invoice, note, draft]
+    assert open_amounts(invoices) == {i.id: open_amount(i) for i in invoices}

@@ -55,10 +55,11 @@ def test_group_with_attributes_and_tags_filters_the_customer_list(staff_page, li
         expect(row.locator("td").nth(3)).to_have_text("0")
 
         page.goto(f"{CUSTOMERS}details/?id={customer_id}")
+        page.locator("#customer-settings [data-action=edit_groups]").click()
         groups = page.locator("#groups-form select[name=group_ids]")
         before = groups.locator("option:checked").all_inner_texts()
         groups.select_option(label=[*before, GROUP])
-        page.locator("#groups-form button[type=submit]").click()
+        page.locator("#groups-form").get_by_role("button", name="Save").click()
         expect(page.locator(".alert-success")).to_contain_text("The group membership was saved.")
         expect(page.locator("#groups-form option:checked")).to_have_text(sorted([*before, GROUP]))
 

@@ -36,6 +36,10 @@ PORTAL_SIGN_IN = re.compile(r"/portal/login(\?.*)?$")
 DE_ACTIVATE = "Konto aktivieren"
 DE_ACTIVE_SIGN_IN = "Ihr Konto ist aktiv. Bitte melden Sie sich an."
 DE_BAD_LOGIN = "E-Mail-Adresse oder Passwort ist falsch."
+DE_LOCKED = (
+    "Das Konto Ihres Unternehmens ist gesperrt, daher können Sie sich nicht anmelden. Bitte "
+    "wenden Sie sich an Ihren Anbieter."
+)
 DE_NO_SUBSCRIPTION = "Kein aktives Abonnement."
 
 
@@ -243,24 +247,26 @@ def test_customer_lifecycle_from_invite_to_deletion(
     customer.reload()
     expect(customer.locator("#portal-subscription")).to_contain_text("25 interne + 30 externe IPs")
 
-    # Lock: status Locked, and the customer's session ends at once.
+    # Lock (from the customer's overview, after its question): status Locked, and the
+    # customer's session ends at once.
     row_action(staff, "details")
-    staff.locator("#lock-form #locked").check()
-    staff.locator("#lock-form button[type=submit]").click()
+    staff.once("dialog", lambda dialog: dialog.accept())
+    staff.locator("#customer-actions [data-action=lock]").click()
     expect_flash(staff, "The account is locked: its users cannot sign in.")
-    expect(staff.locator("#lock-form #locked")).to_be_checked()
+    expect(staff.locator("#customer-header [data-status]")).to_have_attribute(
+        "data-status", "locked"
+    )
+    expect(staff.locator("#customer-actions [data-action=unlock]")).to_be_visible()
     open_customers(staff)
     expect_row(staff, "locked", "Locked", "25", "30")
     customer.reload()
     expect_portal_sign_in_page(customer)
     portal_sign_in(customer, CONTACT_EMAIL, CUSTOMER_PASSWORD)
     expect_portal_sign_in_page(customer)
-    expect(customer.locator(".alert-danger")).to_have_text(DE_BAD_LOGIN)
+    expect(customer.locator(".alert-danger")).to_have_text(DE_LOCKED)
 
-    # Unlock: Active again, the customer can sign in again.
-    row_action(staff, "details")
-    staff.locator("#lock-form #locked").uncheck()
-    staff.locator("#lock-form button[type=submit]").click()
+    # Unlock (from the row menu): Active again, the customer can sign in again.
+    row_action(staff, "unlock")
     expect_flash(staff, "The account is unlocked.")
     open_customers(staff)
     expect_row(staff, "active", "Active", "25", "30")
@@ -340,6 +346,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
     )
     expect(staff.get_by_text(COMPANY)).to_have_count(0)
     row_action(staff, "details", company=erased)
+    staff.locator("#timeline-tab").click()
     timeline = staff.locator("#timeline tbody tr[data-action]")
     expect(timeline.first).to_be_visible()
     actions = timeline.evaluate_all("rows => rows.map(r => r.dataset.action)")

@@ -26,7 +26,7 @@ def test_support_logs_in_as_the_customer_read_only_and_ends_it(page, live_server
         ).one()
     sign_in(page, email, password)
     page.goto(f"/admin/customer/details/?id={customer_id}")
-    page.locator("#impersonate").click()
+    page.locator("#customer-actions [data-action=impersonate]").click()
     page.locator("#reason").fill("Ticket 4711: invoice question")
     expect(page.locator("#allow_changes")).to_have_count(0)
     with page.expect_navigation():

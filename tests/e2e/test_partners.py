@@ -56,12 +56,14 @@ def test_partner_is_created_assigned_filtered_disabled_and_enabled(staff_page, l
         expect(row.locator("[data-customers]")).to_have_text("0")
 
         page.goto(f"{CUSTOMERS}details/?id={customer_id}")
-        form = page.locator("#partner-form")
+        page.locator("#customer-settings [data-action=assign_partner]").click()
+        form = page.locator("#partner-dialog #partner-form")
         expect(form.locator("label")).to_have_text("Customer Partner")
         form.locator("select").select_option(label=PARTNER)
-        form.locator("button[type=submit]").click()
+        form.get_by_role("button", name="Save").click()
         expect(page.locator(".alert-success")).to_contain_text(f"Partner set to {PARTNER}.")
         expect(page.locator("#partner-form select option:checked")).to_have_text(PARTNER)
+        expect(page.locator('#customer-facts [data-fact="partner"]')).to_have_text(PARTNER)
 
         page.goto(CUSTOMERS)
         add_filter(page, "Partner", PARTNER)
@@ -101,10 +103,11 @@ def test_partner_is_created_assigned_filtered_disabled_and_enabled(staff_page, l
         expect(_partner_row(page, PARTNER).locator("[data-enabled]")).to_have_text("Enabled")
 
         page.goto(f"{CUSTOMERS}details/?id={customer_id}")
+        page.locator("#customer-settings [data-action=assign_partner]").click()
         page.locator("#partner-form select").select_option(label="No partner")
-        page.locator("#partner-form button[type=submit]").click()
+        page.locator("#partner-form").get_by_role("button", name="Save").click()
         expect(page.locator(".alert-success")).to_contain_text("The customer has no partner now.")
-        expect(page).to_have_url(re.compile(rf"details/\?id={customer_id}$"))
+        expect(page).to_have_url(re.compile(rf"details/\?id={customer_id}#profile$"))
     finally:
         with live_server.app.app_context():
             db.session.execute(

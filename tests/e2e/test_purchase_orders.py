@@ -77,7 +77,7 @@ def test_purchase_order_dates_are_checked_and_an_expiring_one_is_on_the_dashboar
         expect(page).to_have_url(re.compile(rf"details/\?id={customer_id}"))
         row = page.locator("#purchase-orders tbody tr").filter(has_text=ORDER)
         expect(row.locator("td")).to_have_text(
-            [ORDER, "Active", "48000.00 EUR", "Microsoft Azure", "2025-12-01", "2026-12-01", "–"]
+            [ORDER, "Active", "€48,000.00", "Microsoft Azure", "Dec 1, 2025", "Dec 1, 2026", "–"]
             + [re.compile("Edit")]
         )
         assert _orders(live_server, customer_id) == orders_before + 1

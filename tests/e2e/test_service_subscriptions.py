@@ -34,7 +34,7 @@ def test_staff_add_suspend_and_enable_an_additional_subscription(staff_page, liv
             .limit(1)
         )
     before = _ips(live_server, customer_id)
-    page.goto(f"/admin/customer/details/?id={customer_id}")
+    page.goto(f"/admin/customer/details/?id={customer_id}#subscriptions")
     with page.expect_navigation():
         page.locator("#add-subscription").click()
     page.locator("#name").fill(NAME)

@@ -82,6 +82,8 @@ ACCESS: dict[str, object] = {
     "customer.purchase_order_view": CUSTOMERS,
     "customer.similar_view": CUSTOMERS,
     "customer.tags_view": CUSTOMERS,
+    "customer.team_resend_view": RESEND,
+    "customer.team_withdraw_view": CUSTOMERS,
     "customer_groups.index": READ,
     "customer_groups.edit_view": CUSTOMERS,
     "customer_groups.delete_view": CUSTOMERS,

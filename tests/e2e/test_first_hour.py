@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 import pypdfium2 as pdfium
 import pytest
 import stripe
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -342,9 +343,33 @@ def open_menu(page: Page, category: str, item: str) -> None:
         page.locator(".navbar .dropdown-menu a", has_text=exactly(item)).click()
 
 
+READ_RUN_PAGE = """() => {
+    const state = document.getElementById("run-state");
+    return state && document.readyState === "complete" ? [
+        state.dataset.state,
+        state.dataset.activity,
+        document.getElementById("run-refreshes") !== null,
+        document.body.innerText.includes("stalled"),
+    ] : null;
+}"""
+
+
+def run_page(page: Page) -> tuple[str, str, bool, bool]:
+    """The run page read at one moment: (state, activity, refreshes itself, says "stalled")."""
+    for _ in range(40):
+        try:
+            found = page.evaluate(READ_RUN_PAGE)
+        except PlaywrightError:  # it was reloading
+            found = None
+        if found:
+            return tuple(found)
+        page.wait_for_load_state()
+        time.sleep(0.1)
+    raise AssertionError(f"no run page at {page.url}")
+
+
 def run_state(page: Page) -> tuple[str, str]:
-    state = page.locator("#run-state")
-    return state.get_attribute("data-state"), state.get_attribute("data-activity")
+    return run_page(page)[:2]
 
 
 def follow_the_run(page: Page, until: str) -> list[tuple[str, str]]:
@@ -353,20 +378,20 @@ def follow_the_run(page: Page, until: str) -> list[tuple[str, str]]:
     seen: list[tuple[str, str]] = []
     deadline = time.monotonic() + RUN_LIMIT_S
     while True:
-        state = run_state(page)
-        if not seen or seen[-1] != state:
-            seen.append(state)
-        assert state[1] != "stalled" and page.get_by_text("stalled").count() == 0, seen
-        if state[0] == until:
+        state, activity, refreshes, stalled = run_page(page)
+        if not seen or seen[-1] != (state, activity):
+            seen.append((state, activity))
+        assert activity != "stalled" and not stalled, seen
+        if state == until:
             return seen
-        assert state[0] in ("drafting", "finalizing"), f"expected {until}: {seen}"
-        assert page.locator("#run-refreshes").is_visible(), seen
+        assert state in ("drafting", "finalizing"), f"expected {until}: {seen}"
+        assert refreshes, f"the run page does not refresh itself: {seen}"
         assert time.monotonic() < deadline, f"the run is not {until} after {RUN_LIMIT_S} s: {seen}"
         try:
             page.wait_for_event("load", timeout=UI_TIMEOUT_MS)
         except PlaywrightTimeoutError:
-            # the reload may have finished between reading the state and waiting for it
-            assert run_state(page) != state, f"the run page stopped refreshing itself: {seen}"
+            # the reload may have finished between reading the page and waiting for it
+            assert run_state(page) != seen[-1], f"the run page stopped refreshing itself: {seen}"
 
 
 def pdf_text(data: bytes) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import func
 
 from models import Language, PasswordReset, User, db
 
-from . import audit
+from . import audit, mail_limits
 from .audit import SYSTEM, Actor
 from .clock import Clock
 from .customers import user_may_sign_in
@@ -56,12 +56,23 @@ def _find_by_email(email: str) -> User | None:
     return db.session.scalar(db.select(User).where(func.lower(User.email) == address))
 
 
+def accept_reset_request(email: str) -> str:
+    """The web request's part of a forgotten password, the same work for every address: count
+    the request against the address's budget (``mail_limits.PASSWORD_RESET``, whether or not
+    the address has an account) and return the address for ``request_password_reset``, which a
+    job runs. Raises TooManyMails (on the ``email`` field)."""
+    address = (email or "").strip()[:320]
+    mail_limits.spend(mail_limits.PASSWORD_RESET, address, field="email")
+    return address
+
+
 def request_password_reset(email: str, clock: Clock, ip: str = "", public_url: str = ""):
-    """Issue a reset link for the user with ``email`` when that user may sign in.
+    """Issue a reset link for the user with ``email`` when that user may sign in (run by a
+    job, after ``accept_reset_request``).
 
     Returns the ``Outgoing`` message to send, or None (unknown address, pending invite, disabled
-    user, locked or deleted customer); the caller answers the same either way. Earlier open
-    links of the user stop working.
+    user, locked or deleted customer); the web request answered the same either way. Earlier
+    open links of the user stop working.
     """
     from .mail import compose, mail_configured
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 
 from sqlalchemy import func
 
-from models import Contact, ContactUserType, Customer, User, db
+from models import Contact, ContactUserType, Customer, TeamInvitation, User, db
 
 from . import audit
 from .audit import Actor
@@ -17,6 +17,7 @@ from .clock import Clock
 from .customers import get_customer
 from .errors import DomainError, NotFound
 from .i18n import _
+from .mail_limits import TooManyMails
 from .staff import normalise_email
 from .team import invite_member
 
@@ -172,12 +173,14 @@ class AccountsResult:
 def create_user_accounts(
     customer_id: int, contact_ids: list[int], actor: Actor, clock: Clock, public_url: str = ""
 ) -> AccountsResult:
-    """Make the selected contacts portal users of the customer through the team invite
-    (``billing.team.invite_member``); each gets its own invite e-mail to send.
+    """Invite the selected contacts into the customer's team (``billing.team.invite_member``);
+    each gets its own invite e-mail to send, and is linked to its user once it accepts.
 
-    A contact that is a user already, or whose e-mail belongs to some user, is skipped with the
-    reason. Raises DomainError when nothing is selected, NotFound for a contact of another
-    customer, and the invite's errors (no mail server, customer marked for deletion).
+    A contact whose e-mail belongs to some user, or that is invited already, is skipped with
+    the reason (staff see every customer, so naming it reveals nothing), and so is one beyond
+    the invitation limits (``mail_limits.INVITATION``). Raises DomainError when nothing is
+    selected, NotFound for a contact of another customer, and the invite's errors (no mail
+    server, customer marked for deletion).
     """
     if not contact_ids:
         raise DomainError(_("Please select at least one contact."), field="contact_ids")
@@ -194,17 +197,27 @@ def create_user_accounts(
                 db.session.commit()
             skipped.append((contact, _("already a user")))
             continue
-        user, message = invite_member(
-            customer_id, contact.email, contact.name, actor, clock, public_url
-        )
-        contact = db.session.get(Contact, contact.id)
-        contact.user_id = user.id
+        if db.session.scalar(
+            db.select(TeamInvitation.id).where(
+                TeamInvitation.customer_id == customer_id,
+                func.lower(TeamInvitation.email) == contact.email.lower(),
+            )
+        ):
+            skipped.append((contact, _("invited already")))
+            continue
+        try:
+            invitation, message = invite_member(
+                customer_id, contact.email, contact.name, actor, clock, public_url
+            )
+        except TooManyMails as error:
+            skipped.append((contact, error.message))
+            continue
         audit.record(
             actor,
             "contact.create_user",
             clock,
             customer_id=customer_id,
-            after={"contact": contact.id, "email": user.email},
+            after={"contact": contact.id, "email": invitation.email},
         )
         db.session.commit()
         invited.append((contact, message))

@@ -34,7 +34,7 @@ from models import (
     db,
 )
 
-from . import audit
+from . import audit, mail_limits
 from .audit import SYSTEM, Actor
 from .clock import Clock, add_months
 from .errors import Conflict, DomainError, NotFound
@@ -232,15 +232,11 @@ class NewCustomer:
 def new_invite_token() -> tuple[str, str]:
     """A fresh invite token and the hash that is stored in its place."""
     token = secrets.token_urlsafe(32)
-    return token, hashlib.sha256(token.encode()).hexdigest()
+    return token, token_hash(token)
 
 
-def create_customer(data: NewCustomer, actor: Actor, clock: Clock) -> tuple[Customer, str]:
-    """Create a customer with an unregistered main user (SPEC §4, seed 3.1).
-
-    Returns the customer and the plain invite token (only its hash is stored).
-    Raises DomainError for missing names, an invalid or taken e-mail or an unknown country.
-    """
+def _checked(data: NewCustomer) -> tuple[str, str, str, str]:
+    """The company, contact name, e-mail and country of a new customer, or DomainError."""
     company = data.company_name.strip()
     contact = data.contact_name.strip()
     if not company:
@@ -253,8 +249,19 @@ def create_customer(data: NewCustomer, actor: Actor, clock: Clock) -> tuple[Cust
     if data.service_mode not in ServiceMode.codes():
         raise DomainError(_("Unknown service mode."), field="service_mode")
     country = _check_country(data.country)
+    # staff see every customer: telling them that the address is taken reveals nothing
     if db.session.scalar(db.select(User.id).where(func.lower(User.email) == email.lower())):
         raise DomainError(_("A user with this e-mail exists already."), field="contact_email")
+    return company, contact, email, country
+
+
+def create_customer(data: NewCustomer, actor: Actor, clock: Clock) -> tuple[Customer, str]:
+    """Create a customer with an unregistered main user (SPEC §4, seed 3.1).
+
+    Returns the customer and the plain invite token (only its hash is stored).
+    Raises DomainError for missing names, an invalid or taken e-mail or an unknown country.
+    """
+    company, contact, email, country = _checked(data)
     now = clock.now()
     customer = Customer(
         company_name=company,
@@ -272,14 +279,14 @@ def create_customer(data: NewCustomer, actor: Actor, clock: Clock) -> tuple[Cust
     )
     db.session.add(customer)
     db.session.flush()
-    token, token_hash = new_invite_token()
+    token, hashed = new_invite_token()
     db.session.add(
         User(
             customer_id=customer.id,
             email=email,
             name=contact,
             is_main=True,
-            invite_token_hash=token_hash,
+            invite_token_hash=hashed,
             invite_expires_at=now + timedelta(days=INVITE_VALID_DAYS),
             created_at=now,
         )
@@ -475,7 +482,8 @@ def user_may_sign_in(user: User) -> bool:
     )
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """The hash an invite token is stored as."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -488,7 +496,9 @@ def invite_customer(data: NewCustomer, actor: Actor, clock: Clock):
     """Create a managed customer and compose its invite e-mail (seed 3.1).
 
     Returns the customer and the ``Outgoing`` message for the mail job. Refused with a message
-    pointing to the mail settings when no mail server is configured.
+    pointing to the mail settings when no mail server is configured, with ``create_customer``'s
+    errors, and with TooManyMails when the address or the staff member sent too many
+    invitations lately.
     """
     from .mail import mail_configured
 
@@ -500,6 +510,8 @@ def invite_customer(data: NewCustomer, actor: Actor, clock: Clock):
             )
         )
     data.service_mode = ServiceMode.MANAGED.value
+    email = _checked(data)[2]
+    mail_limits.spend(mail_limits.INVITATION, email, mail_limits.account_of(actor), "contact_email")
     customer, token = create_customer(data, actor, clock)
     return customer, invite_message(customer.id, token, clock)
 
@@ -532,45 +544,79 @@ def _public_url() -> str:
 
 
 def resend_invite(customer_id: int, actor: Actor, clock: Clock):
-    """Issue a new invite token (the old one stops working) and compose the e-mail again."""
+    """Issue a new invite token (the old one stops working) and compose the e-mail again.
+    Raises TooManyMails when the address or the staff member sent too many invitations lately
+    (nothing changes then)."""
     customer = get_customer(customer_id)
     if not is_invited(customer):
         raise DomainError(_("Only customers whose main user has not registered can be re-invited."))
     user = main_user(customer_id)
-    token, token_hash = new_invite_token()
-    user.invite_token_hash = token_hash
+    mail_limits.spend(mail_limits.INVITATION, user.email, mail_limits.account_of(actor))
+    token, hashed = new_invite_token()
+    user.invite_token_hash = hashed
     user.invite_expires_at = clock.now() + timedelta(days=INVITE_VALID_DAYS)
     audit.record(actor, "customer.resend_invite", clock, customer_id=customer_id)
     db.session.commit()
     return invite_message(customer_id, token, clock)
 
 
-def find_invite(token: str, clock: Clock) -> User:
-    """The user an invite token belongs to; NotFound when unknown or used, DomainError when
-    expired."""
+def find_invite(token: str, clock: Clock):
+    """The invited main user (a ``User``) or the team invitation (a ``TeamInvitation``) an
+    invite link belongs to; both name the ``email`` and the ``customer``. NotFound when
+    unknown or used, DomainError when expired."""
+    from .team import find_invitation
+
+    invalid = NotFound(_("This invite link is not valid or has already been used."))
     if not token or len(token) > 200:
-        raise NotFound(_("This invite link is not valid or has already been used."))
-    user = db.session.scalar(db.select(User).where(User.invite_token_hash == _token_hash(token)))
-    if user is None or user.is_registered:
-        raise NotFound(_("This invite link is not valid or has already been used."))
+        raise invalid
+    user = db.session.scalar(db.select(User).where(User.invite_token_hash == token_hash(token)))
+    if user is None:
+        invitation = find_invitation(token, clock)
+        if invitation is None:
+            raise invalid
+        return invitation
+    if user.is_registered:
+        raise invalid
     if user.invite_expires_at is None or user.invite_expires_at < clock.now():
         raise DomainError(
             _("This invite link has expired. Please ask your provider for a new invitation.")
         )
     if user.customer.marked_for_deletion_at is not None:
-        raise NotFound(_("This invite link is not valid or has already been used."))
+        raise invalid
     return user
 
 
+def welcome_message(user: User, clock: Clock):
+    """The e-mail that confirms a registration from an invite."""
+    from .mail import compose
+
+    customer = user.customer
+    return compose(
+        "registration_done",
+        user.email,
+        user.language or customer.language,
+        clock,
+        customer_id=customer.id,
+        name=user.name,
+        company=customer.company_name,
+        email=user.email,
+        product="MSP Billing",
+    )
+
+
 def accept_invite(token: str, password: str, password_again: str, clock: Clock, ip: str = ""):
-    """Register the invited user with a password (single use, even when submitted twice at once);
-    ``ip`` is the client's address for the audit event.
+    """Register from an invite link with a password (single use, even when submitted twice at
+    once): the invited main user, or a team user created from the invitation
+    (``team.accept_invitation``); ``ip`` is the client's address for the audit event.
 
     Returns the user and the welcome ``Outgoing`` message.
     """
-    from .mail import compose
+    from .team import accept_invitation
 
-    user = find_invite(token, clock)
+    invited = find_invite(token, clock)
+    if not isinstance(invited, User):
+        return accept_invitation(invited, token, password, password_again, clock, ip)
+    user = invited
     if password != password_again:
         raise DomainError(_("The two passwords do not match."), field="password_again")
     if len(password) < MIN_LENGTH:
@@ -579,7 +625,7 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock, 
         )
     claimed = db.session.execute(
         db.update(User)
-        .where(User.id == user.id, User.invite_token_hash == _token_hash(token))
+        .where(User.id == user.id, User.invite_token_hash == token_hash(token))
         .values(
             invite_token_hash=None,
             invite_expires_at=None,
@@ -596,18 +642,7 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock, 
     refresh_summary(customer)
     audit.record(Actor.user(user, ip), "user.register", clock, customer_id=customer.id)
     db.session.commit()
-    message = compose(
-        "registration_done",
-        user.email,
-        user.language or customer.language,
-        clock,
-        customer_id=customer.id,
-        name=user.name,
-        company=customer.company_name,
-        email=user.email,
-        product="MSP Billing",
-    )
-    return user, message
+    return user, welcome_message(user, clock)
 
 
 def convert_to_managed(

@@ -31,6 +31,7 @@ from models import (
     ScheduledChange,
     Subscription,
     SubscriptionState,
+    TeamInvitation,
     User,
     db,
 )
@@ -251,6 +252,7 @@ def _erase_personal_data(customer, clock: Clock) -> None:
         .values(state=ChangeState.WITHDRAWN.value)
     )
     db.session.execute(db.delete(User).where(User.customer_id == customer_id))
+    db.session.execute(db.delete(TeamInvitation).where(TeamInvitation.customer_id == customer_id))
     label = f"Deleted customer {customer_id}"
     db.session.execute(
         db.update(Invoice)

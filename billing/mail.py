@@ -32,6 +32,7 @@ TEMPLATES = (
     "payment_failed",
     "password_reset",
     "team_invite",
+    "team_invite_taken",
     "registration_confirm",
     "registration_exists",
     "staff_message",

@@ -60,6 +60,27 @@ class User(Principal, Base):
         return f"{self.name} <{self.email}>"
 
 
+class TeamInvitation(Base):
+    """A pending invitation into a customer's team (seed 3.1). It is no account: the user is
+    created when the invitee accepts, so an invitation neither holds the address nor depends
+    on whether the address has an account elsewhere. The link's token is stored hashed."""
+
+    __tablename__ = "team_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    customer: Mapped[Customer] = relationship()  # noqa: F821
+
+    def __str__(self) -> str:
+        return f"invitation of {self.name} <{self.email}>"
+
+
 class StaffUser(Principal, Base):
     """An MSP staff member with one role (SPEC §1)."""
 
@@ -88,4 +109,10 @@ class StaffUser(Principal, Base):
 
 
 Index("uq_user_account_email_lower", func.lower(User.email), unique=True)
+Index(
+    "uq_team_invitation_customer_email_lower",
+    TeamInvitation.customer_id,
+    func.lower(TeamInvitation.email),
+    unique=True,
+)
 Index("uq_staff_user_email_lower", func.lower(StaffUser.email), unique=True)

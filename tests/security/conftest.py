@@ -138,6 +138,7 @@ def demo_ids() -> Demo:
         ScheduledChange,
         ServiceSubscription,
         StripeEvent,
+        TeamInvitation,
         User,
         db,
     )
@@ -163,6 +164,7 @@ def demo_ids() -> Demo:
         "email_log_id": first(EmailLog.id),
         "project_key_id": first(ProjectKey.id),
         "user_id": member.id,
+        "invitation_id": first(TeamInvitation.id, TeamInvitation.customer_id == owner.id),
         "export_type": "csv",
         "export_format": "csv",
         "action": "disable",

@@ -129,6 +129,8 @@ ACCESS: dict[str, object] = {
     "portal.profile": PORTAL,
     "portal.team": PORTAL,
     "portal.team_action": PORTAL,
+    "portal.team_invitation_resend": PORTAL,
+    "portal.team_invitation_revoke": PORTAL,
     "portal.subscription": PORTAL,
     "portal.subscription_preview": PORTAL,
     "portal.invoices": PORTAL,

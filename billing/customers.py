@@ -313,6 +313,7 @@ def register_user(user_id: int, password: str, clock: Clock) -> User:
     user.registered_at = clock.now()
     user.invite_token_hash = None
     user.invite_expires_at = None
+    user.confirmation_pending = False
     customer = user.customer
     refresh_summary(customer)
     audit.record(Actor.user(user), "user.register", clock, customer_id=customer.id)
@@ -629,6 +630,7 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock, 
         .values(
             invite_token_hash=None,
             invite_expires_at=None,
+            confirmation_pending=False,
             password_hash=hash_password(password),
             registered_at=clock.now(),
         )

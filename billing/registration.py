@@ -1,14 +1,20 @@
 """Self-registration in the portal (SPEC §10, seed 3.5.1): when the Self-Service settings allow
 it, anyone can open an account for their company.
 
-- The form gives the main user's e-mail, name and password (twice), the company's address and
-  VAT-ID (the same validation as the admin's Edit address) and the acceptance of the terms.
+- The form gives the main user's e-mail and name, the company's address and VAT-ID (the same
+  validation as the admin's Edit address) and the acceptance of the terms.
 - The result is a self-service customer whose main user must confirm the e-mail address
   through a single-use link, valid ``CONFIRM_VALID_DAYS`` days, before signing in.
+- The password is chosen on the confirmation page, so it is always the choice of whoever
+  reads the address's e-mail: a waiting registration holds no password a later confirmation
+  could inherit.
 - Confirming starts the free trial (``own_subscription.start_trial``).
 - An e-mail address that has an account already gets no second one, and the form's answer does
-  not tell (no account probing): the address receives a note that it has an account, or, when
-  that account still waits for its confirmation, a new confirmation link.
+  not tell (no account probing): the address receives a note that it has an account. A repeat
+  registration of an address that still waits for its confirmation replaces that registration
+  entirely (company, name, language, link; anyone else in its team) and sends a new link; the
+  earlier link stops working.
+- Registration e-mails are limited per address (``mail_limits.REGISTRATION``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Customer, Language, ServiceMode, User, db
 
-from . import audit
+from . import audit, mail_limits
+from .accounts import check_new_password
 from .addresses import AddressInput, validate_address
 from .audit import Actor
 from .clock import Clock
@@ -32,9 +39,10 @@ from .errors import DomainError, NotFound
 from .i18n import _
 from .mail import Outgoing, compose, mail_configured
 from .own_subscription import start_trial
-from .passwords import MIN_LENGTH, hash_password
+from .passwords import hash_password
 from .selfservice import load_self_service
 from .staff import normalise_email
+from .team import remove_all_but_main
 
 CONFIRM_VALID_DAYS = 7
 PRODUCT = "MSP Billing"
@@ -48,8 +56,6 @@ def registration_enabled() -> bool:
 class Registration:
     email: str
     contact_name: str
-    password: str
-    password_again: str
     accept_terms: bool
     address: AddressInput
     language: str = Language.EN.value
@@ -72,12 +78,6 @@ def _validate(data: Registration, home_country: str) -> tuple[str, str, AddressI
         raise DomainError(error.message, field="email") from None
     if len(email) > 320:
         raise DomainError(_("Please enter a valid e-mail address."), field="email")
-    if len(data.password or "") < MIN_LENGTH:
-        raise DomainError(
-            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
-        )
-    if data.password != data.password_again:
-        raise DomainError(_("The two passwords do not match."), field="password_again")
     if data.language not in Language.codes():
         raise DomainError(_("Please choose English or German."), field="language")
     address = validate_address(data.address, home_country)
@@ -98,19 +98,23 @@ def register(
     data: Registration, clock: Clock, home_country: str = "DE", ip: str = ""
 ) -> Registered:
     """Open a self-service customer with an unconfirmed main user and compose the confirmation
-    e-mail (see the module rules for a taken address).
+    e-mail (see the module rules for a taken address and a repeat registration).
 
     Raises NotFound when self-registration is switched off, DomainError (with ``field``) for
-    invalid input, and DomainError when no mail server is configured.
+    invalid input, DomainError when no mail server is configured, and TooManyMails when the
+    address had too many registration e-mails lately.
     """
     if not registration_enabled():
         raise NotFound(_("Registration is not available."))
     name, email, address = _validate(data, home_country)
     if not mail_configured():
         raise DomainError(_("Registration is not possible at the moment. Please try again later."))
+    mail_limits.spend(mail_limits.REGISTRATION, email, field="email")
     existing = db.session.scalar(db.select(User).where(func.lower(User.email) == email.lower()))
+    if existing is not None and _waits_for_confirmation(existing):
+        message = _replace(existing, name, data.language, address, clock, ip)
+        return Registered(message, existing.customer_id)
     if existing is not None:
-        hash_password(data.password)  # the same work as a new account: no timing hint
         return Registered(_existing_account_message(existing, clock, ip), None)
     now = clock.now()
     customer = Customer(
@@ -120,7 +124,7 @@ def register(
         service_mode=ServiceMode.SELF_SERVICE.value,
         created_at=now,
         updated_at=now,
-        **{key: getattr(address, key) for key in AddressInput.__dataclass_fields__},
+        **_address_fields(address),
     )
     db.session.add(customer)
     db.session.flush()
@@ -130,7 +134,7 @@ def register(
         email=email,
         name=name,
         is_main=True,
-        password_hash=hash_password(data.password),
+        confirmation_pending=True,
         invite_token_hash=_confirm_hash(token),
         invite_expires_at=now + timedelta(days=CONFIRM_VALID_DAYS),
         language=data.language,
@@ -153,6 +157,51 @@ def register(
         db.session.rollback()
         return Registered(None, None)
     return Registered(_confirmation_message(user, token, clock), customer.id)
+
+
+def _address_fields(address: AddressInput) -> dict:
+    return {key: getattr(address, key) for key in AddressInput.__dataclass_fields__}
+
+
+def _registration_snapshot(customer: Customer) -> dict:
+    return {
+        **_snapshot(customer),
+        "company_name": customer.company_name,
+        "contact_name": customer.contact_name,
+        "country": customer.country,
+        "language": customer.language,
+    }
+
+
+def _replace(
+    user: User, name: str, language: str, address: AddressInput, clock: Clock, ip: str
+) -> Outgoing:
+    """A repeat registration of an address that waits for its confirmation: the new one
+    replaces it (company, address, name, language; no password; no one else in its team) and
+    gets a new link, the earlier one stops working."""
+    customer = user.customer
+    before = _registration_snapshot(customer)
+    removed = remove_all_but_main(customer.id)
+    for key, value in _address_fields(address).items():
+        setattr(customer, key, value)
+    customer.contact_name, customer.language = name, language
+    customer.updated_at = clock.now()
+    token = secrets.token_urlsafe(32)
+    user.name, user.language, user.password_hash = name, language, None
+    user.invite_token_hash = _confirm_hash(token)
+    user.invite_expires_at = clock.now() + timedelta(days=CONFIRM_VALID_DAYS)
+    refresh_summary(customer)
+    audit.record(
+        Actor.user(user, ip),
+        "customer.self_register",
+        clock,
+        customer_id=customer.id,
+        before=before,
+        after={**_registration_snapshot(customer), "terms_accepted": True, "removed": removed},
+        reason="replaces the unconfirmed registration of the same address",
+    )
+    db.session.commit()
+    return _confirmation_message(user, token, clock)
 
 
 def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outgoing:
@@ -183,29 +232,17 @@ def _confirmation_message(user: User, token: str, clock: Clock) -> Outgoing:
 
 
 def _waits_for_confirmation(user: User) -> bool:
-    customer = user.customer
     return (
-        user.password_hash is not None
+        user.confirmation_pending
         and not user.is_registered
-        and customer.service_mode == ServiceMode.SELF_SERVICE.value
-        and customer.marked_for_deletion_at is None
+        and user.customer.marked_for_deletion_at is None
     )
 
 
 def _existing_account_message(user: User, clock: Clock, ip: str) -> Outgoing | None:
-    """A new confirmation link for an unconfirmed self-registration, else a note that the
-    address has an account (nothing for a customer marked for deletion)."""
+    """A note that the address has an account (nothing for a customer marked for deletion)."""
     if user.customer.marked_for_deletion_at is not None:
         return None
-    if _waits_for_confirmation(user):
-        token = secrets.token_urlsafe(32)
-        user.invite_token_hash = _confirm_hash(token)
-        user.invite_expires_at = clock.now() + timedelta(days=CONFIRM_VALID_DAYS)
-        audit.record(
-            Actor.user(user, ip), "user.resend_confirmation", clock, customer_id=user.customer_id
-        )
-        db.session.commit()
-        return _confirmation_message(user, token, clock)
     audit.record(
         Actor.user(user, ip),
         "customer.self_register",
@@ -234,14 +271,27 @@ def find_confirmation(token: str, clock: Clock) -> User:
     return user
 
 
-def confirm_registration(token: str, clock: Clock, ip: str = "") -> User:
-    """Confirm the e-mail address (single use, also when submitted twice at once): the main
-    user may sign in from now on and the free trial starts."""
+def confirm_registration(
+    token: str, password: str, password_again: str, clock: Clock, ip: str = ""
+) -> User:
+    """Confirm the e-mail address and set the main user's password (single use, also when
+    submitted twice at once): the main user may sign in from now on, the free trial starts,
+    and no one else is in the team (nobody could have been invited by the address's owner).
+
+    Raises ``find_confirmation``'s errors and the password policy's DomainError (nothing
+    changes then)."""
     user = find_confirmation(token, clock)
+    check_new_password(password, password_again)
     claimed = db.session.execute(
         db.update(User)
         .where(User.id == user.id, User.invite_token_hash == _confirm_hash(token))
-        .values(invite_token_hash=None, invite_expires_at=None, registered_at=clock.now())
+        .values(
+            invite_token_hash=None,
+            invite_expires_at=None,
+            confirmation_pending=False,
+            password_hash=hash_password(password),
+            registered_at=clock.now(),
+        )
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:
@@ -251,6 +301,7 @@ def confirm_registration(token: str, clock: Clock, ip: str = "") -> User:
     actor = Actor.user(user, ip)
     customer = user.customer
     before = _snapshot(customer)
+    removed = remove_all_but_main(customer.id)
     start_trial(customer.id, actor, clock)
     db.session.flush()
     refresh_summary(customer)
@@ -260,7 +311,7 @@ def confirm_registration(token: str, clock: Clock, ip: str = "") -> User:
         clock,
         customer_id=customer.id,
         before=before,
-        after=_snapshot(customer),
+        after={**_snapshot(customer), "removed": removed} if removed else _snapshot(customer),
     )
     db.session.commit()
     return user

@@ -271,6 +271,21 @@ def revoke_invite(customer_id: int, invitation_id: int, actor: Actor, clock: Clo
     db.session.commit()
 
 
+def remove_all_but_main(customer_id: int) -> list[str]:
+    """Remove every user but the main user and every invitation of the customer (not
+    committed); the removed addresses, for the caller's audit event."""
+    others = db.session.scalars(
+        db.select(User).where(User.customer_id == customer_id, User.is_main.is_(False))
+    ).all()
+    invited = db.session.scalars(
+        db.select(TeamInvitation).where(TeamInvitation.customer_id == customer_id)
+    ).all()
+    for record in [*others, *invited]:
+        db.session.delete(record)
+    db.session.flush()
+    return [record.email for record in [*others, *invited]]
+
+
 def find_invitation(token: str, clock: Clock) -> TeamInvitation | None:
     """The invitation a link belongs to, None when no invitation has this token; NotFound
     for a customer marked for deletion, DomainError when expired."""

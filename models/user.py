@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, StaffRole, check_in
@@ -40,6 +40,10 @@ class User(Principal, Base):
     registered_at: Mapped[datetime | None]
     invite_token_hash: Mapped[str | None] = mapped_column(String(64))
     invite_expires_at: Mapped[datetime | None]
+    # a self-registered main user whose e-mail address is not confirmed yet (seed 3.5.1)
+    confirmation_pending: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     language: Mapped[str | None] = mapped_column(String(2))
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

@@ -12,7 +12,8 @@ from pathlib import Path
 from flask import Flask, has_request_context, request, session
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from werkzeug.routing import IntegerConverter
 
 from billing.clock import Clock, use_worker_clock
@@ -76,6 +77,26 @@ def _dev_encryption_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def absolute_sqlite_url(url: str, base: Path) -> str:
+    """A SQLite URL with a relative file (``sqlite:///instance/staging.db``) names that file
+    from ``base`` (the working directory), as a shell user means it; Flask-SQLAlchemy would
+    look for it inside the instance folder, where ``instance/instance/staging.db`` does not
+    exist. Other URLs, absolute paths, in-memory databases and ``file:`` URIs stay as they are."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # SQLAlchemy reports a bad URL when it connects
+        return url
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or Path(database).is_absolute()
+    ):
+        return url
+    return parsed.set(database=str(base / database)).render_as_string(hide_password=False)
+
+
 def load_config(app: Flask, overrides: dict | None) -> None:
     """Configuration from environment variables (see the README table), then ``overrides``."""
     env = os.environ
@@ -100,7 +121,12 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         MAIL_USE_SSL=_env_bool("MAIL_USE_SSL"),
         MAIL_USERNAME=env.get("MAIL_USERNAME") or None,
         MAIL_PASSWORD=env.get("MAIL_PASSWORD") or None,
+        PRODUCT_NAME=env.get("PRODUCT_NAME", "MSP Billing"),
         MAIL_DEFAULT_SENDER=env.get("MAIL_DEFAULT_SENDER", "MSP Billing <billing@localhost>"),
+        MAIL_SINK_MAILDIR=env.get("MAIL_SINK_MAILDIR", ""),
+        # a mail server saved in the admin may be on this machine or link-local only when the
+        # operator allows it (development: a local mail sink)
+        MAIL_ALLOW_LOCAL_HOSTS=_env_bool("MAIL_ALLOW_LOCAL_HOSTS", not production),
         PORT=int(env.get("PORT", "5000")),
         BABEL_DEFAULT_LOCALE="en",
         BABEL_DEFAULT_TIMEZONE=env.get("APP_TIMEZONE", "Europe/Berlin"),
@@ -125,6 +151,9 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     )
     if overrides:
         app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = absolute_sqlite_url(
+        app.config["SQLALCHEMY_DATABASE_URI"], Path.cwd()
+    )
     # Sign-in throttling counts in the app's Redis, shared by every web process; should Redis be
     # down, each process counts in memory instead of letting every attempt through.
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
@@ -311,5 +340,11 @@ def create_app(overrides: dict | None = None) -> Flask:
         from flask import redirect, url_for
 
         return redirect(url_for("admin.index"))
+
+    @app.get("/favicon.ico")
+    def favicon():
+        from flask import send_from_directory
+
+        return send_from_directory(app.static_folder, "favicon.ico", max_age=86400)
 
     return app

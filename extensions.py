@@ -1,5 +1,7 @@
 """Flask extensions, created unbound here and bound in ``create_app``."""
 
+import hashlib
+
 from flask import has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
@@ -72,7 +74,42 @@ class SecurityHeaders(Talisman):
 
 talisman = SecurityHeaders()
 
-__all__ = ["babel", "csrf", "db", "limiter", "login_manager", "mail", "migrate", "talisman"]
+__all__ = [
+    "EMAIL_MAX",
+    "babel",
+    "csrf",
+    "db",
+    "limiter",
+    "login_manager",
+    "mail",
+    "migrate",
+    "takes_files",
+    "talisman",
+    "typed_key",
+]
+
+# the longest e-mail address there can be (RFC 3696 errata): every sign-in field caps it so
+EMAIL_MAX = 320
+
+
+def typed_key(scope: str, value: str | None) -> str:
+    """A rate-limit key for a value a client typed (an e-mail address): trimmed and lower-cased
+    like the account look-ups, so every spelling of one address shares a counter, then hashed,
+    so the key has a fixed size whatever was sent and holds no address in clear."""
+    normal = (value or "").strip().lower().encode("utf-8", "surrogatepass")
+    return f"{scope}:{hashlib.sha256(normal).hexdigest()}"
+
+
+def takes_files(*names: str):
+    """Mark a view whose form has the file fields ``names``. Flask-WTF hands a form every file
+    part of a request under its name; on any other view, or as any other field, a file where
+    the form expects text is refused (with a 400) before the form sees it."""
+
+    def mark(view):
+        view.file_fields = frozenset(names)
+        return view
+
+    return mark
 
 
 class CountField(IntegerField):

@@ -17,6 +17,7 @@ from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
+from .mail_sink import MailSinkView
 from .partners import PartnersView
 from .payment_methods import PaymentMethodsView
 from .pending_changes import PendingChangesView
@@ -30,7 +31,7 @@ from .stripe_events import StripeEventAdmin
 def build_admin(app: Flask) -> Admin:
     admin = Admin(
         app,
-        name=lazy_gettext("MSP Billing"),
+        name=app.config["PRODUCT_NAME"],
         index_view=DashboardView(name=lazy_gettext("Dashboard"), url="/admin"),
         theme=Bootstrap4Theme(base_template="admin/msp_base.html", fluid=True),
         # Flask-Admin's inline scripts carry the request's Content-Security-Policy nonce.
@@ -131,6 +132,15 @@ def build_admin(app: Flask) -> Admin:
             endpoint="email_log",
         )
     )
+    if app.config.get("MAIL_SINK_MAILDIR"):
+        admin.add_view(
+            MailSinkView(
+                name=lazy_gettext("Demo mailbox"),
+                category=lazy_gettext("Settings"),
+                endpoint="mail_sink",
+                url="/admin/mail-sink",
+            )
+        )
     admin.add_view(
         MailSettingsView(
             name=lazy_gettext("Mail server"),

@@ -15,7 +15,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from billing.audit import Actor
-from billing.customers import user_may_sign_in
+from billing.customers import locked_out, user_may_sign_in
+from billing.permissions import Permission, can
 from models import StaffUser, User, db
 
 SESSION_ID = "_sid"
@@ -42,6 +43,14 @@ def load_principal(user_id: str):
         user = db.session.get(User, pk)
         if user is not None and user.session_version == version_no and user_may_sign_in(user):
             principal = user
+        elif user is not None and locked_out(user):
+            _end_session(
+                _(
+                    "You have been signed out because your company's account is locked. "
+                    "Please contact your provider."
+                )
+            )
+            return None
     if principal is None or not _session_alive(kind):
         return None
     return principal
@@ -70,12 +79,17 @@ def _session_alive(kind: str) -> bool:
         if now - seen_at >= SEEN_RESOLUTION_SECONDS:
             session[SEEN_AT] = now
         return True
+    _end_session(_("Your session has expired. Please sign in again."))
+    return False
+
+
+def _end_session(reason: str) -> None:
+    """Clear the session (keeping only the language) and tell the sign-in page why."""
     language = session.get("language")
     session.clear()
     if language:
         session["language"] = language
-    flash(_("Your session has expired. Please sign in again."), "info")
-    return False
+    flash(reason, "info")
 
 
 def start_session(_app, user=None, **_extra) -> None:
@@ -99,6 +113,12 @@ def current_staff() -> StaffUser | None:
 def has_role(*roles: str) -> bool:
     staff = current_staff()
     return staff is not None and staff.role in roles
+
+
+def staff_can(permission: Permission) -> bool:
+    """Whether the signed-in staff member's role has ``permission`` (``billing.permissions``)."""
+    staff = current_staff()
+    return staff is not None and can(staff.role, permission)
 
 
 def client_ip() -> str:

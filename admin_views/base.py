@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_admin import AdminIndexView, BaseView, expose
@@ -14,15 +15,17 @@ from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 from billing import staff as staff_service
 from billing.errors import AuthenticationFailed
-from extensions import limiter
+from billing.permissions import Permission
+from extensions import EMAIL_MAX, limiter, typed_key
 from models import MAX_RECORD_ID, StaffRole
 
-from .auth import client_ip, clock, current_staff, safe_next
+from .auth import client_ip, clock, current_staff, safe_next, staff_can
 from .dashboard import DashboardMixin
+from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
 ALL_STAFF = (StaffRole.ADMIN.value, StaffRole.BILLING.value, StaffRole.SUPPORT.value)
@@ -43,7 +46,43 @@ class RoleGuard:
         abort(403)
 
 
+class PermittedColumns:
+    """One of Flask-Admin's column caches (the list, sortable, details and export columns, set
+    once when the view is built), read per request without the columns the signed-in staff
+    member's role may not see (``SecureModelView.column_permissions``)."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.store = f"_all{name}"
+
+    def __get__(self, view, owner=None):
+        if view is None:
+            return self
+        columns = getattr(view, self.store)
+        hidden = view.hidden_columns()
+        if not hidden:
+            return columns
+        if isinstance(columns, dict):
+            return {name: column for name, column in columns.items() if name not in hidden}
+        return [column for column in columns if column[0] not in hidden]
+
+    def __set__(self, view, columns) -> None:
+        setattr(view, self.store, columns)
+
+
 class SecureModelView(RoleGuard, ModelView):
+    #: columns only the roles with a permission (``billing.permissions``) see: in the list, its
+    #: sorting, the details and every export; a view adds its own. Purchase prices and costs
+    #: are listed here once, so every screen built on this base hides them alike.
+    column_permissions: ClassVar[dict[str, Permission]] = {
+        "purchase_price": Permission.SEE_FINANCIALS,
+        "purchase_cost": Permission.SEE_FINANCIALS,
+        "ip_purchase_price": Permission.SEE_FINANCIALS,
+    }
+    _list_columns = PermittedColumns()
+    _sortable_columns = PermittedColumns()
+    _details_columns = PermittedColumns()
+    _export_columns = PermittedColumns()
+
     form_base_class = FlaskForm
     can_create = False
     can_edit = False
@@ -52,6 +91,27 @@ class SecureModelView(RoleGuard, ModelView):
     page_size = 25
     can_set_page_size = True
     page_size_options = (25, 50, 100)
+    column_type_formatters = LIST_FORMATTERS
+    column_type_formatters_detail = DETAIL_FORMATTERS
+
+    def __init__(self, *args, **kwargs):
+        searched = [*(self.column_searchable_list or ()), *(self.column_filters or ())]
+        shown_to_all = {_column_name(item) for item in searched} & self.column_permissions.keys()
+        if shown_to_all:
+            raise ValueError(
+                f"{type(self).__name__}: a search or filter on {sorted(shown_to_all)} would "
+                "show its values to every role; these columns need a permission"
+            )
+        super().__init__(*args, **kwargs)
+
+    def hidden_columns(self) -> set[str]:
+        """The columns the signed-in staff member's role may not see (all of them when nobody
+        is signed in)."""
+        return {
+            name
+            for name, permission in self.column_permissions.items()
+            if not staff_can(permission)
+        }
 
     def _handle_view(self, name, **kwargs):
         refused = super()._handle_view(name, **kwargs)
@@ -97,6 +157,13 @@ class SecureModelView(RoleGuard, ModelView):
         return args
 
 
+def _column_name(item) -> str | None:
+    """The column name of a search or filter entry: a name, a model attribute or a filter."""
+    if isinstance(item, str):
+        return item
+    return getattr(item, "key", None) or getattr(getattr(item, "column", None), "key", None)
+
+
 def _drop_unsafe_return_url() -> None:
     """Flask-Admin's screens go back to their ``url`` argument, and its own check lets through
     targets a browser reads as another host (``http:/evil.example``). Anything that is not a
@@ -128,12 +195,12 @@ def _per_account_limit() -> str:
 
 
 def _submitted_email() -> str:
-    """Per account: the address typed in, normalised, so case tricks share one counter."""
-    return "staff-sign-in:" + (request.form.get("email") or "").strip().lower()
+    """Per account: the address in the form body (the only place the sign-in reads it)."""
+    return typed_key("staff-sign-in", request.form.get("email"))
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired()])
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 

@@ -19,8 +19,10 @@ from wtforms.validators import DataRequired
 from billing import monthend
 from billing.errors import DomainError, NotFound
 from billing.exports import defuse
+from billing.invoicing import INVOICED_BEFORE
+from jobs import listening_workers
 from jobs.billing import queue_month_end
-from models import BillingRun, Invoice, InvoiceState, RunState, db
+from models import BillingRun, RunState, db
 
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
@@ -37,6 +39,11 @@ SKIP_LABELS = {
     "no_subscription": lazy_gettext("no subscription in the month"),
     "free": lazy_gettext("free of charge"),
     "zero_amount": lazy_gettext("nothing to bill"),
+    INVOICED_BEFORE: lazy_gettext("invoiced before, outside this run"),
+}
+ACTIVITY_LABELS = {
+    monthend.QUEUED: lazy_gettext("%(state)s (queued)"),
+    monthend.STALLED: lazy_gettext("%(state)s (stalled)"),
 }
 
 
@@ -53,9 +60,8 @@ class AutoFinalizeForm(FlaskForm):
 
 def _state(view, context, model, name):
     label = STATE_LABELS.get(model.state, model.state)
-    if monthend.is_stalled(model):
-        label = _("%(state)s (stalled)", state=label)
-    return label
+    activity = ACTIVITY_LABELS.get(monthend.activity(model))
+    return activity % {"state": label} if activity else label
 
 
 def _period(view, context, model, name):
@@ -121,22 +127,14 @@ class BillingRunAdmin(SecureModelView):
                 (SKIP_LABELS.get(reason, reason), count)
                 for reason, count in sorted(monthend.skip_reasons(model).items())
             ]
-            kwargs["stalled"] = monthend.is_stalled(model)
-            kwargs["running"] = model.state in monthend.ACTIVE_STATES and not kwargs["stalled"]
-            kwargs["drafts"] = db.session.scalar(
-                db.select(db.func.count())
-                .select_from(Invoice)
-                .where(
-                    Invoice.period == model.period,
-                    Invoice.kind == "invoice",
-                    Invoice.state == InvoiceState.DRAFT.value,
-                )
-            )
-            kwargs["draft_totals"] = db.session.execute(
-                db.select(db.func.coalesce(db.func.sum(Invoice.net), 0)).where(
-                    Invoice.period == model.period, Invoice.kind == "invoice"
-                )
-            ).scalar()
+            activity = monthend.activity(model)
+            kwargs["activity"] = activity
+            kwargs["stalled"] = activity == monthend.STALLED
+            kwargs["running"] = activity in (monthend.QUEUED, monthend.WORKING)
+            if activity == monthend.QUEUED:
+                kwargs["workers"] = listening_workers("billing")
+            kwargs["drafts"] = monthend.drafts_of(model.id)
+            kwargs["draft_totals"] = monthend.net_total(model.id)
         return super().render(template, **kwargs)
 
     def _queue(self, run_id: int) -> None:
@@ -163,6 +161,9 @@ class BillingRunAdmin(SecureModelView):
         try:
             period = monthend.parse_period(form.period.data)
             started = monthend.start_run(period, staff_actor(), clock())
+        except monthend.RunDone as done:
+            flash(done.message, "info")
+            return redirect(url_for(".details_view", id=done.run_id))
         except DomainError as error:
             flash(error.message, "error")
             return redirect(url_for(".index_view"))

@@ -18,11 +18,12 @@ from billing.customers import NewCustomer
 from billing.deletion import delete_customer
 from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
 from billing.errors import DomainError
+from billing.permissions import Permission
 from jobs.customers import queue_erasure
 from jobs.mail import send
 from models import Customer, StaffRole, db
 
-from .auth import clock, has_role, staff_actor
+from .auth import clock, has_role, staff_actor, staff_can
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -291,7 +292,7 @@ class CustomerActionsMixin:
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
                 return self._back()
-        from billing.addresses import country_name
+        from billing.countries import country_name
 
         return self.render(
             "admin/customer_address.html",
@@ -482,4 +483,5 @@ class ProjectKeyWizardMixin:
             values=values,
             version=version,
             current=lifecycle.current_subscription(customer.id),
+            show_purchase_price=staff_can(Permission.SEE_FINANCIALS),
         )

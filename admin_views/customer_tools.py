@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import login_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from billing import customer_tools, ledger
@@ -42,6 +42,14 @@ class LedgerForm(FlaskForm):
     )
     amount = StringField(lazy_gettext("Amount (net)"), [Length(max=20)])
     description = StringField(lazy_gettext("Description"), [Length(max=300)])
+    # the newest booking the page showed: a booking made since refuses this one
+    seen = HiddenField()
+
+    def seen_entry_id(self) -> int | None:
+        try:
+            return int(self.seen.data)
+        except (TypeError, ValueError):
+            return None
 
 
 class MessageForm(FlaskForm):
@@ -62,7 +70,7 @@ class CustomerToolsMixin:
             customer = kwargs["model"]
             kwargs["tags_form"] = TagsForm(tags=", ".join(sorted(t.name for t in customer.tags)))
             kwargs["language_form"] = LanguageForm(language=customer.language)
-            kwargs["ledger_form"] = LedgerForm()
+            kwargs["ledger_form"] = LedgerForm(seen=ledger.last_entry_id(customer.id))
             kwargs["ledger_balance"] = ledger.balance(customer.id)
             kwargs["ledger_entries"] = ledger.entries(customer.id, limit=20)
             kwargs["can_impersonate"] = has_role(*IMPERSONATORS)
@@ -187,6 +195,7 @@ class CustomerToolsMixin:
                 form.description.data,
                 staff_actor(),
                 clock(),
+                seen_entry_id=form.seen_entry_id(),
             ),
             lambda _form, entry: _(
                 "Booked %(amount)s; the balance is now %(balance)s.",

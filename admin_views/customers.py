@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
-import pycountry
 from flask import Response, current_app, flash, g, redirect, stream_with_context, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla import filters as sqla_filters
@@ -14,16 +11,17 @@ from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
 
 from billing import audit
+from billing.countries import country_choices, country_name
 from billing.customers import (
     available_actions,
     available_actions_for,
     current_subscription,
     pending_change,
-    timeline,
 )
 from billing.exports import FORMATS, export_columns
 from billing.groups import group_members, groups
 from billing.search import apply_customer_search
+from billing.timeline import customer_timeline
 from models import (
     Customer,
     CustomerStatus,
@@ -146,11 +144,6 @@ def _tag_options():
     return [(name, name) for name in db.session.scalars(select(Tag.name).order_by(Tag.name))]
 
 
-@functools.cache
-def _country_options():
-    return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1]))
-
-
 def _translated(labels: dict) -> dict:
     """``labels`` (lazy texts) as plain strings of the request's language, translated once per
     request: a list page shows the same few labels in every row."""
@@ -256,9 +249,7 @@ class CustomerAdmin(
         "payment_method": lambda v, c, m, n: _translated(PAYMENT_LABELS).get(m.payment_method, "–"),
         "average_ip_price": lambda v, c, m, n: _money(m.average_ip_price),
         "monthly_price": lambda v, c, m, n: _money(m.monthly_price),
-        "country": lambda v, c, m, n: getattr(
-            pycountry.countries.get(alpha_2=m.country), "name", m.country
-        ),
+        "country": lambda v, c, m, n: country_name(m.country) or m.country,
         "tags": lambda v, c, m, n: ", ".join(t.name for t in m.tags),
         "language": lambda v, c, m, n: LANGUAGE_LABELS.get(m.language, m.language),
         "locked": lambda v, c, m, n: _("Yes") if m.locked else _("No"),
@@ -315,7 +306,7 @@ class CustomerAdmin(
         TagFilter(Customer.id, lazy_gettext("Tag"), options=_tag_options, key="tag"),
         GroupFilter(Customer.id, lazy_gettext("Group"), options=_group_options, key="group"),
         ChoiceFilter(
-            Customer.country, lazy_gettext("Country"), options=_country_options, key="country"
+            Customer.country, lazy_gettext("Country"), options=country_choices, key="country"
         ),
         PendingFilter(
             Customer.has_pending_change,
@@ -371,7 +362,7 @@ class CustomerAdmin(
             kwargs["services"] = subscriptions_context(customer)
             kwargs["status_labels"] = STATUS_LABELS
             kwargs["payment_labels"] = PAYMENT_LABELS
-            kwargs["timeline"] = timeline(customer.id)
+            kwargs["timeline"] = customer_timeline(customer.id)
             kwargs["config_tz"] = clock().tz
             kwargs["actions"] = available_actions(customer)
             kwargs["can_edit_customers"] = has_role(*EDITORS)

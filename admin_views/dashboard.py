@@ -29,9 +29,10 @@ from flask_babel import gettext as _
 from billing import dashboard as figures_service
 from billing.dashboard import Dashboard, IpMonth, MonthFigures
 from billing.errors import DomainError
+from billing.permissions import Permission
 from billing.purchase_orders import expiring_orders
 
-from .auth import clock, current_staff, staff_actor
+from .auth import clock, staff_actor, staff_can
 
 SOURCE_LABELS = {
     figures_service.INVOICES: lazy_gettext("Invoiced"),
@@ -238,8 +239,7 @@ class DashboardMixin:
 
     @expose("/")
     def index(self):
-        staff = current_staff()
-        show_money = figures_service.may_see_money(staff.role if staff else None)
+        show_money = staff_can(Permission.SEE_FINANCIALS)
         now = clock()
         dashboard = figures_service.dashboard_figures(now)
         history = figures_service.ip_history(now)
@@ -269,8 +269,7 @@ class DashboardMixin:
     @expose("/billing-data/<export_format>/")
     def billing_data(self, export_format):
         """Stream one month's billing data per customer (``?month=YYYY-MM``) as JSON or CSV."""
-        staff = current_staff()
-        if not figures_service.may_see_money(staff.role if staff else None):
+        if not staff_can(Permission.SEE_FINANCIALS):
             abort(403)
         try:
             export = figures_service.billing_data_export(

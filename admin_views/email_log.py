@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
+from billing.mail import describe_failure
 from models import EmailLog
 
 from .base import ALL_STAFF, SecureModelView
@@ -35,6 +36,9 @@ class EmailLogAdmin(SecureModelView):
         "sent_at": lazy_gettext("Sent"),
         "error": lazy_gettext("Error"),
     }
+
+    column_formatters = {"error": lambda view, context, log, name: describe_failure(log.error)}
+    column_formatters_detail = column_formatters
 
     def __init__(self, database, **kwargs):
         super().__init__(EmailLog, database, **kwargs)

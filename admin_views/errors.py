@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 import uuid
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("msp.errors")
+
+# what a browser form sends (a POST without a body, e.g. a script's, has no type)
+FORM_BODIES = frozenset({"", "application/x-www-form-urlencoded", "multipart/form-data"})
+# the machine endpoints: they take JSON (the Stripe webhook, CSP reports) and check it themselves
+MACHINE_BLUEPRINTS = frozenset({"webhooks", "csp"})
 
 
 def _wants_json() -> bool:
@@ -23,25 +28,52 @@ def _wants_json() -> bool:
     )
 
 
+def register_error_layout(app: Flask, prefix: str, render) -> None:
+    """Let the area under ``prefix`` (``/admin``, ``/portal``) show its error pages inside its
+    own layout: ``render(status, title, message)`` returns the page's HTML."""
+    app.extensions.setdefault("error_layouts", {})[prefix] = render
+
+
+def _in_layout(status: int, title: str, message: str) -> str | None:
+    """The error page inside the layout of the area the address belongs to, or None where
+    none applies or the layout itself cannot be rendered (the plain page is shown then)."""
+    for prefix, render in current_app.extensions.get("error_layouts", {}).items():
+        if request.path == prefix or request.path.startswith(prefix + "/"):
+            try:
+                return render(status, title, message)
+            except Exception:  # noqa: BLE001 - an error page must not fail in turn
+                log.warning("error layout of %s failed; showing the plain page", prefix)
+                return None
+    return None
+
+
 def _page(status: int, title: str, message: str, correlation_id: str | None = None):
     if _wants_json():
         body = {"error": title, "message": message}
         if correlation_id:
             body["correlation_id"] = correlation_id
         return jsonify(body), status
-    return (
-        render_template(
+    page = None if correlation_id else _in_layout(status, title, message)
+    if page is None:
+        page = render_template(
             "errors/error.html",
             status=status,
             title=title,
             message=message,
             correlation_id=correlation_id,
-        ),
-        status,
-    )
+        )
+    return page, status
+
+
+def render_in_admin(status: int, title: str, message: str) -> str:
+    """An error page inside the admin's layout (menu, language switch, sign-out)."""
+    admin = current_app.extensions["admin"][0]
+    return admin.index_view.render("admin/error.html", status=status, title=title, message=message)
 
 
 def register_error_handlers(app: Flask) -> None:
+    register_error_layout(app, "/admin", render_in_admin)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         return _page(
@@ -77,6 +109,24 @@ def register_error_handlers(app: Flask) -> None:
         if status == 429 and breached is not None:
             return (*page, {"Retry-After": str(breached.get_expiry())})
         return page
+
+    @app.before_request
+    def refuse_other_bodies():
+        """Forms take form bodies only. Flask-WTF would read a JSON body as the form, and a
+        file part as the field of its name: numbers, objects, lists, null or a file where a
+        field expects text. Such a request gets a clear 400 before any form sees it; file
+        parts are taken only for the file fields a view names (``extensions.takes_files``)."""
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.blueprint in MACHINE_BLUEPRINTS:
+            return None
+        view = current_app.view_functions.get(request.endpoint)
+        file_fields = getattr(view, "file_fields", frozenset())
+        if request.mimetype in FORM_BODIES and set(request.files) <= file_fields:
+            return None
+        return _page(
+            400,
+            _("Bad request"),
+            _("Please send the form from its page: this address takes form submissions only."),
+        )
 
     @app.before_request
     def refuse_nul_bytes():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pycountry
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -23,11 +22,8 @@ from wtforms.validators import (
     Optional,
 )
 
+from billing.countries import country_choices
 from extensions import CountField
-
-
-def country_choices():
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
 
 
 class VersionedForm(FlaskForm):
@@ -86,7 +82,7 @@ class AddressForm(VersionedForm):
     street2 = StringField(lazy_gettext("Address line 2"), [Length(max=200)])
     postal_code = StringField(lazy_gettext("Postal code"), [Length(max=20)])
     city = StringField(lazy_gettext("City"), [Length(max=100)])
-    state = StringField(lazy_gettext("State"), [Length(max=100)])
+    state = StringField(lazy_gettext("State/Region"), [Length(max=100)])
     country = SelectField(lazy_gettext("Country"), choices=country_choices)
     phone = StringField(lazy_gettext("Phone"), [Length(max=50)])
     vat_id = StringField(lazy_gettext("VAT-ID"), [Length(max=32)])
@@ -95,7 +91,7 @@ class AddressForm(VersionedForm):
     billing_street2 = StringField(lazy_gettext("Address line 2"), [Length(max=200)])
     billing_postal_code = StringField(lazy_gettext("Postal code"), [Length(max=20)])
     billing_city = StringField(lazy_gettext("City"), [Length(max=100)])
-    billing_state = StringField(lazy_gettext("State"), [Length(max=100)])
+    billing_state = StringField(lazy_gettext("State/Region"), [Length(max=100)])
     billing_country = SelectField(
         lazy_gettext("Country"), choices=lambda: [("", "—"), *country_choices()]
     )

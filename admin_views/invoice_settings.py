@@ -8,7 +8,6 @@ from flask_admin import expose
 from flask_babel import gettext as _
 
 from billing.errors import DomainError
-from billing.invoice_pdf import DEFAULT_SELLER_ADDRESS, DEFAULT_SELLER_NAME
 from billing.invoice_settings import load_invoice_settings, save_invoice_settings
 from models import StaffRole
 
@@ -26,8 +25,8 @@ class InvoiceSettingsView(SecureBaseView):
         current = load_invoice_settings()
         form = InvoiceSettingsForm(
             data={
-                "seller_name": current.seller_name or DEFAULT_SELLER_NAME,
-                "seller_address": current.seller_address or DEFAULT_SELLER_ADDRESS,
+                "seller_name": current.seller_name,
+                "seller_address": current.seller_address,
                 "seller_vat_id": current.seller_vat_id,
                 "ip_purchase_price": str(current.ip_purchase_price),
             }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import format_currency, format_date, lazy_gettext
 from flask_babel import gettext as _
@@ -16,7 +16,8 @@ from wtforms.validators import DataRequired, Length
 
 from billing.errors import DomainError
 from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
-from models import Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
+from billing.receivables import credit_effect, credited_in_full, invoice_actions
+from models import Invoice, InvoiceKind, InvoiceState, db
 
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
@@ -30,6 +31,8 @@ STATE_LABELS = {
     InvoiceState.PAYMENT_FAILED.value: lazy_gettext("Payment failed"),
     InvoiceState.VOID.value: lazy_gettext("Void"),
 }
+# an unpaid invoice a credit note settled in full (``receivables.credited_in_full``)
+CREDITED_LABEL = lazy_gettext("Credited")
 KIND_LABELS = {
     InvoiceKind.INVOICE.value: lazy_gettext("Invoice"),
     InvoiceKind.CREDIT_NOTE.value: lazy_gettext("Credit note"),
@@ -69,6 +72,8 @@ def _customer(view, context, model, name):
 
 
 def _state(view, context, model, name):
+    if model.id in g.get("credited_invoices", ()):
+        return CREDITED_LABEL
     return STATE_LABELS.get(model.state, model.state)
 
 
@@ -157,6 +162,11 @@ class InvoiceAdmin(SecureModelView):
         ),
     ]
 
+    def get_list(self, *args, **kwargs):
+        count, rows = super().get_list(*args, **kwargs)
+        g.credited_invoices = credited_in_full([row.id for row in rows])
+        return count, rows
+
     def get_query(self):
         customer = request.args.get("customer_id", type=int)
         query = super().get_query()
@@ -183,18 +193,19 @@ class InvoiceAdmin(SecureModelView):
             kwargs["credit_notes"] = db.session.scalars(
                 db.select(Invoice).where(Invoice.corrects_invoice_id == model.id)
             ).all()
-            kwargs["can_credit"] = (
-                model.kind == InvoiceKind.INVOICE.value
-                and model.state not in (InvoiceState.DRAFT.value, InvoiceState.VOID.value)
-                and not kwargs["credit_notes"]
+            actions = invoice_actions(model)
+            kwargs["open_amount"] = actions.open_amount
+            kwargs["state_label"] = (
+                CREDITED_LABEL
+                if credited_in_full([model.id])
+                else STATE_LABELS.get(model.state, model.state)
             )
-            kwargs["can_mark_paid"] = model.kind == InvoiceKind.INVOICE.value and model.state in (
-                InvoiceState.FINALIZED.value,
-                InvoiceState.PAYMENT_FAILED.value,
-            )
-            kwargs["can_retry"] = (
-                model.state == InvoiceState.PAYMENT_FAILED.value
-                and model.payment_method == PaymentMethodCode.CARD.value
+            kwargs["can_credit"] = actions.credit_note
+            kwargs["can_mark_paid"] = actions.mark_paid
+            kwargs["can_retry"] = actions.retry_payment
+            kwargs["can_redraft"] = actions.redraft
+            kwargs["credit_effect"] = (
+                credit_effect(model) if model.kind == InvoiceKind.CREDIT_NOTE.value else None
             )
         return super().render(template, **kwargs)
 
@@ -260,7 +271,8 @@ class InvoiceAdmin(SecureModelView):
             )
         except DomainError as error:
             flash(error.message, "error")
-            return self._back(invoice.id)
+            # a redraft sent twice: the first one deleted this draft
+            return self._back(invoice_id)
         if new is None:
             flash(_("The customer has nothing to bill for this month any more."), "success")
             return redirect(url_for(".index_view"))

@@ -14,9 +14,10 @@ from wtforms.validators import Length
 
 from billing.errors import DomainError
 from billing.project_keys import create_key, import_keys
+from extensions import takes_files
 from models import Customer, ProjectKey, ProjectKeyState, db
 
-from .auth import clock, staff_actor
+from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, field_error, require
 
@@ -91,6 +92,7 @@ class ProjectKeyAdmin(SecureModelView):
 
     def render(self, template, **kwargs):
         if template == self.list_template:
+            kwargs["can_add_keys"] = has_role(*EDITORS)
             kwargs["key_form"] = getattr(request, "key_form", None) or KeyForm(formdata=None)
             kwargs["import_form"] = ImportForm(formdata=None)
         return super().render(template, **kwargs)
@@ -122,6 +124,7 @@ class ProjectKeyAdmin(SecureModelView):
         return self.index_view()
 
     @expose("/import/", methods=("POST",))
+    @takes_files("file")
     def import_view(self):
         require(*EDITORS)
         form = ImportForm()

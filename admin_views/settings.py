@@ -76,7 +76,6 @@ class MailSettingsView(SecureBaseView):
             form.recipient.data,
             current_user.language or "en",
             clock(),
-            product="MSP Billing",
             sender=current_user.email,
         )
         if send(message):

@@ -109,9 +109,8 @@ def request_password_reset(email: str, clock: Clock, ip: str = "", public_url: s
         name=user.name,
         company=user.customer.company_name,
         email=user.email,
-        product="MSP Billing",
         link=f"{public_url}/portal/reset/{token}",
-        expires=expires.strftime("%d.%m.%Y %H:%M"),
+        expires=expires,
     )
 
 

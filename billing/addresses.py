@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import pycountry
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
@@ -18,6 +17,7 @@ from models import ServiceMode, db
 from . import audit
 from .audit import Actor
 from .clock import Clock
+from .countries import country_name
 from .customers import _touch, check_version, get_customer
 from .errors import DomainError
 from .i18n import _
@@ -60,11 +60,6 @@ LIMITS = {
     "billing_city": 100,
     "billing_state": 100,
 }
-
-
-def country_name(code: str) -> str | None:
-    country = pycountry.countries.get(alpha_2=(code or "").upper())
-    return country.name if country else None
 
 
 def normalise_vat_id(vat_id: str, country: str, home_country: str) -> str:

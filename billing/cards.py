@@ -25,6 +25,7 @@ from .distribution import self_service_allowed
 from .errors import DomainError
 from .i18n import _
 from .own_subscription import card_payment_available
+from .receivables import is_payable
 
 MANAGED = "managed"
 UNAVAILABLE = "unavailable"
@@ -39,6 +40,17 @@ def card_access(customer: Customer) -> str:
     if not card_payment_available():
         return UNAVAILABLE
     return OK
+
+
+def provider_email() -> str:
+    """Where customers write to the provider about payments: the sender address of the product's
+    e-mails ("" while no mail server is set up)."""
+    from .mail import load_mail_settings
+
+    try:
+        return load_mail_settings().sender_address
+    except DomainError:
+        return ""
 
 
 def _require_access(customer_id: int) -> Customer:
@@ -75,7 +87,8 @@ def _stripe_errors(function):
 
 
 def failed_card_invoices(customer_id: int) -> list[Invoice]:
-    """The customer's card invoices whose payment failed, oldest first (the portal's banner)."""
+    """The customer's card invoices whose payment failed and that are still payable (none a
+    credit note settled, SPEC §14), oldest first (the portal's banner and retry)."""
     return list(
         db.session.scalars(
             db.select(Invoice)
@@ -84,6 +97,7 @@ def failed_card_invoices(customer_id: int) -> list[Invoice]:
                 Invoice.kind == InvoiceKind.INVOICE.value,
                 Invoice.state == InvoiceState.PAYMENT_FAILED.value,
                 Invoice.payment_method == PaymentMethodCode.CARD.value,
+                is_payable(),
             )
             .order_by(Invoice.id)
         )

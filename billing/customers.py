@@ -39,6 +39,7 @@ from .audit import SYSTEM, Actor
 from .clock import Clock, add_months
 from .errors import Conflict, DomainError, NotFound
 from .i18n import _
+from .locking import lock_row
 from .passwords import MIN_LENGTH, hash_password
 from .pricing import average_ip_price, load_tiers, monthly_price, to_cents
 from .staff import normalise_email
@@ -63,6 +64,16 @@ def derive_status(
 
 def get_customer(customer_id: int) -> Customer:
     customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(_("This customer does not exist."))
+    return customer
+
+
+def lock_customer(customer_id: int) -> Customer:
+    """The customer with its latest committed state, locked until the transaction ends
+    (``billing.locking``): of simultaneous changes checked against the version the user saw,
+    one is made and the others are told someone else changed the customer, never a 500."""
+    customer = lock_row(Customer, customer_id)
     if customer is None:
         raise NotFound(_("This customer does not exist."))
     return customer
@@ -483,6 +494,18 @@ def user_may_sign_in(user: User) -> bool:
     )
 
 
+def locked_out(user: User) -> bool:
+    """The user could sign in but for the customer's lock (seed 3.2.3): the one refusal the
+    user is told about, and only after the right password."""
+    customer = user.customer
+    return (
+        user.enabled
+        and user.is_registered
+        and customer.locked
+        and customer.marked_for_deletion_at is None
+    )
+
+
 def token_hash(token: str) -> str:
     """The hash an invite token is stored as."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -532,9 +555,8 @@ def invite_message(customer_id: int, token: str, clock: Clock):
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
         link=f"{_public_url()}/portal/invite/{token}",
-        expires=expires.strftime("%d.%m.%Y %H:%M"),
+        expires=expires,
     )
 
 
@@ -601,7 +623,6 @@ def welcome_message(user: User, clock: Clock):
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        product="MSP Billing",
     )
 
 
@@ -786,52 +807,10 @@ def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
     return {c.id: available_actions(c, c.id in with_others) for c in customers}
 
 
-def timeline(customer_id: int, limit: int = 200) -> list[dict]:
-    """Audit events and e-mails of a customer, newest first (SPEC §12 timeline)."""
-    from models import AuditEvent, EmailLog
-
-    events = db.session.scalars(
-        db.select(AuditEvent)
-        .where(AuditEvent.customer_id == customer_id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-    ).all()
-    mails = db.session.scalars(
-        db.select(EmailLog)
-        .where(EmailLog.customer_id == customer_id)
-        .order_by(EmailLog.created_at.desc(), EmailLog.id.desc())
-        .limit(limit)
-    ).all()
-    items = [
-        {
-            "at": e.at,
-            "kind": "event",
-            "action": e.action,
-            "actor": e.actor_label,
-            "outcome": e.outcome,
-            "before": e.before,
-            "after": e.after,
-            "reason": e.reason,
-        }
-        for e in events
-    ] + [
-        {
-            "at": m.created_at,
-            "kind": "email",
-            "action": f"email.{m.template}",
-            "actor": m.recipient,
-            "outcome": m.state,
-            "subject": m.subject,
-            "error": m.error,
-        }
-        for m in mails
-    ]
-    return sorted(items, key=lambda item: item["at"], reverse=True)[:limit]
-
-
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:
-    """Portal sign-in. Unknown user, wrong password, disabled user and locked or deleted
-    customer all get the same answer (no account probing)."""
+    """Portal sign-in. Unknown user, wrong password, disabled user and deleted customer all get
+    the same answer (no account probing); the right password of a locked customer's user is
+    told that the account is locked."""
     from .errors import AuthenticationFailed
     from .passwords import verify_password
 
@@ -840,14 +819,23 @@ def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> 
     )
     ok = verify_password(user.password_hash if user else None, password or "")
     if not ok or user is None or not user_may_sign_in(user):
+        locked = ok and user is not None and locked_out(user)
         audit.record(
             Actor(SYSTEM.type, None, (email or "").strip()[:320], ip),
             "user.sign_in",
             clock,
             customer_id=user.customer_id if user else None,
+            reason="customer locked" if locked else "",
             outcome="failed",
         )
         db.session.commit()
+        if locked:
+            raise AuthenticationFailed(
+                _(
+                    "Your company's account is locked, so you cannot sign in. Please contact "
+                    "your provider."
+                )
+            )
         raise AuthenticationFailed(_("Invalid e-mail or password."))
     audit.record(Actor.user(user, ip), "user.sign_in", clock, customer_id=user.customer_id)
     db.session.commit()

@@ -44,7 +44,6 @@ from models import (
     PriceBasis,
     ProjectKey,
     ScheduledChange,
-    StaffRole,
     Subscription,
     SubscriptionState,
     db,
@@ -75,7 +74,6 @@ BILLED_STATES = (
     InvoiceState.PAID.value,
     InvoiceState.PAYMENT_FAILED.value,
 )
-MONEY_ROLES = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
 HISTORY_MONTHS = 6
 BATCH = 2000
 ZERO = Decimal("0.00")
@@ -86,12 +84,6 @@ def status_counts() -> dict[str, int]:
     return dict(
         db.session.execute(select(Customer.status, func.count()).group_by(Customer.status)).all()
     )
-
-
-def may_see_money(role: str | None) -> bool:
-    """Income, costs and the billing data are for ``admin`` and ``billing``; ``support`` sees
-    the IP and subscription counts only."""
-    return role in MONEY_ROLES
 
 
 @dataclass(frozen=True)

@@ -231,9 +231,8 @@ def erase_customer(customer_id: int, notice: dict | None, clock: Clock, *, owner
             customer_id=customer_id,
             name=address,
             company=notice["company"],
-            product="MSP Billing",
             final_invoice=last is not None,
-            service_end=last.strftime("%d.%m.%Y") if last else "",
+            service_end=last or "",
         )
         for address, language in notice["recipients"]
         if address not in composed

@@ -25,6 +25,7 @@ from .customers import (
     check_version,
     current_subscription,
     get_customer,
+    lock_customer,
     pending_change,
     refresh_summary,
     schedule_change,
@@ -33,6 +34,7 @@ from .customers import (
 )
 from .errors import DomainError
 from .i18n import _
+from .locking import releasing_locks
 from .pricing import average_ip_price, load_tiers, monthly_price, to_cents
 
 IMMEDIATE = "immediate"
@@ -159,6 +161,7 @@ class DistributionResult:
     scheduled_change_id: int | None
 
 
+@releasing_locks
 def change_ip_distribution(
     customer_id: int,
     internal_ips: int,
@@ -173,9 +176,10 @@ def change_ip_distribution(
     """Apply or schedule new IP counts for a customer under the rules of this module.
 
     Raises DomainError for invalid counts, "instantly" on a decrease, a customer marked for
-    deletion, or Conflict when ``expected_version`` is stale.
+    deletion, or Conflict when ``expected_version`` is stale (also when another save of the
+    same form was made a moment before: the customer is locked from the check to the commit).
     """
-    customer = get_customer(customer_id)
+    customer = lock_customer(customer_id)
     check_version(customer, expected_version)
     if customer.marked_for_deletion_at is not None:
         raise DomainError(_("This customer is marked for deletion."))

@@ -1,8 +1,10 @@
 """Staff signed in to the portal as a customer (SPEC §11 "log in as the customer").
 
 ``admin`` and ``support`` may start it with a reason; it is read-only unless an ``admin``
-allows changes, lasts at most 30 minutes, and its start, end and every change made during it
-are audited (the customer user's events name the staff member, see ``audit.on_behalf_of``).
+allows changes, lasts at most 30 minutes and no longer than the staff member's own sign-in
+(signing out anywhere, a new password or a disabled account end it), and its start, end and
+every change made during it are audited (the customer user's events name the staff member,
+see ``audit.on_behalf_of``).
 """
 
 from __future__ import annotations
@@ -105,25 +107,80 @@ def active(impersonation_id: int | None, clock: Clock) -> Impersonation | None:
     return session
 
 
+class Ended(DomainError):
+    """The impersonation a request ran in is over; ``impersonation`` is its record (None when
+    it does not exist) and ``message`` says why, for the staff member."""
+
+    def __init__(self, message: str, impersonation: Impersonation | None) -> None:
+        super().__init__(message)
+        self.impersonation = impersonation
+
+
+def resume(
+    impersonation_id: int | None, principal: str, user_id: int | None, clock: Clock, ip: str = ""
+) -> Impersonation:
+    """The impersonation a portal request runs in, checked on every request.
+
+    ``principal`` is the staff sign-in kept aside when it started (``staff:<id>:<session
+    version>``) and ``user_id`` the customer user the browser is signed in as. The staff member
+    must still be enabled and signed in (no sign-out, no new password since), the session open,
+    within its time and for that user. Otherwise it ends (audited) and ``Ended`` says why.
+    """
+    session = db.session.get(Impersonation, impersonation_id) if impersonation_id else None
+    staff = db.session.get(StaffUser, session.staff_id) if session else None
+    if staff is not None and not staff.active:
+        why = _("Your session as the customer has ended: your staff account has been disabled.")
+    elif staff is not None and returning_staff(session, principal) is None:
+        why = _(
+            "Your session as the customer has ended: your staff sign-in has ended (signed out "
+            "or a new password). Please sign in again."
+        )
+    elif active(impersonation_id, clock) is None or user_id is None or user_id != session.user_id:
+        why = _("Your session as the customer has ended.")
+    else:
+        return session
+    if session is not None:
+        end(session.id, clock, ip)
+    raise Ended(why, session)
+
+
 def end(impersonation_id: int, clock: Clock, ip: str = "") -> Impersonation | None:
     """End an impersonation (by the staff member, or found expired); ending twice is a no-op.
     Audited as ``impersonation.end`` or ``impersonation.expire``."""
     session = db.session.get(Impersonation, impersonation_id)
     if session is None or session.ended_at is not None:
         return session
+    staff = db.session.get(StaffUser, session.staff_id)
+    _close(session, Actor.staff(staff, ip) if staff else audit.SYSTEM, clock)
+    db.session.commit()
+    return session
+
+
+def end_all_of_staff(staff_id: int, actor: Actor, clock: Clock, reason: str) -> int:
+    """End every running impersonation of a staff member whose sign-in ends (sign-out, new
+    password, disabled), audited with ``reason``; the caller commits. Returns how many."""
+    running = db.session.scalars(
+        db.select(Impersonation).where(
+            Impersonation.staff_id == staff_id, Impersonation.ended_at.is_(None)
+        )
+    ).all()
+    for session in running:
+        _close(session, actor, clock, reason)
+    return len(running)
+
+
+def _close(session: Impersonation, actor: Actor, clock: Clock, reason: str = "") -> None:
     now = clock.now()
     expired = now >= session.expires_at
     session.ended_at = session.expires_at if expired else now
-    staff = db.session.get(StaffUser, session.staff_id)
     audit.record(
-        Actor.staff(staff, ip) if staff else audit.SYSTEM,
+        actor,
         "impersonation.expire" if expired else "impersonation.end",
         clock,
         customer_id=session.customer_id,
         after={"impersonation": session.id},
+        reason=reason,
     )
-    db.session.commit()
-    return session
 
 
 def staff_label(session: Impersonation) -> str:

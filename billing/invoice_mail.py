@@ -22,6 +22,7 @@ from .contacts import billing_alert_addresses
 from .errors import NotFound
 from .i18n import _
 from .invoice_pdf import (
+    credit_effect_text,
     invoice_filename,
     money,
     period_label,
@@ -41,6 +42,7 @@ def _load(invoice_id: int) -> tuple[Invoice, Customer | None]:
 
 
 def _context(invoice: Invoice, customer: Customer) -> dict:
+    credit = invoice.kind == InvoiceKind.CREDIT_NOTE.value
     corrected = (
         db.session.get(Invoice, invoice.corrects_invoice_id)
         if invoice.corrects_invoice_id
@@ -51,10 +53,12 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
         "company": invoice.billing_name or customer.company_name,
         "number": invoice.number,
         "period": period_label(invoice.period, invoice.language),
-        # a credit note's amounts are negative; its e-mail names the sum refunded
+        # a credit note's amounts are negative; its e-mail names the sum credited
         "amount": money(abs(invoice.gross), invoice.currency, invoice.language),
         "card": invoice.payment_method == PaymentMethodCode.CARD.value,
-        "credit": invoice.kind == InvoiceKind.CREDIT_NOTE.value,
+        "credit": credit,
+        # what the credit note did: settled the open invoice, became account credit, or both
+        "effect": credit_effect_text(invoice) if credit else "",
         "corrects": corrected.number if corrected else "",
         "seller": seller_details()["name"],
     }

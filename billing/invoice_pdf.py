@@ -27,14 +27,13 @@ from .clock import Clock
 from .errors import NotFound
 from .i18n import _
 from .invoicing import NON_EU_NOTE, REVERSE_CHARGE_NOTE
+from .receivables import credit_effect
 from .settings import get_setting
 
 FONT_DIR = Path(__file__).resolve().parents[1] / "static" / "fonts"
 FONT = "DejaVu"
 # parsed once: babel parses a locale given as a string on every call
 LOCALES = {"en": Locale.parse("en"), "de": Locale.parse("de_DE")}
-DEFAULT_SELLER_NAME = "Your MSP GmbH"
-DEFAULT_SELLER_ADDRESS = "Musterstraße 1\n10115 Berlin\nGermany"
 
 TEXTS = {
     "en": {
@@ -64,7 +63,19 @@ TEXTS = {
         "outside_eu": "Not taxable in Germany (service outside the EU).",
         "pay_card": "Paid by card; the amount is charged to your saved card.",
         "pay_invoice": "Please transfer the amount within 14 days quoting the invoice number.",
-        "refund": "The amount will be refunded to you.",
+        "settled": (
+            "Invoice {number} was not paid yet: this credit note settles {settled} of its open "
+            "amount; you no longer need to pay that amount."
+        ),
+        "account_credit": (
+            "Invoice {number} was paid already: your account is credited with {credit} (net), "
+            "which is set off against your next invoices."
+        ),
+        "settled_and_credit": (
+            "Invoice {number} was partly paid: this credit note settles {settled} of its open "
+            "amount, which you no longer need to pay, and your account is credited with "
+            "{credit} (net), which is set off against your next invoices."
+        ),
     },
     "de": {
         "invoice": "Rechnung",
@@ -96,7 +107,20 @@ TEXTS = {
             "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen unter Angabe der "
             "Rechnungsnummer."
         ),
-        "refund": "Der Betrag wird Ihnen erstattet.",
+        "settled": (
+            "Die Rechnung {number} war noch nicht bezahlt: Diese Gutschrift gleicht {settled} "
+            "des offenen Betrags aus; diesen Betrag müssen Sie nicht mehr zahlen."
+        ),
+        "account_credit": (
+            "Die Rechnung {number} war bereits bezahlt: Ihrem Kundenkonto wird ein Guthaben von "
+            "{credit} (netto) gutgeschrieben, das mit Ihren nächsten Rechnungen verrechnet wird."
+        ),
+        "settled_and_credit": (
+            "Die Rechnung {number} war teilweise bezahlt: Diese Gutschrift gleicht {settled} des "
+            "offenen Betrags aus (diesen Betrag müssen Sie nicht mehr zahlen), und Ihrem "
+            "Kundenkonto wird ein Guthaben von {credit} (netto) gutgeschrieben, das mit Ihren "
+            "nächsten Rechnungen verrechnet wird."
+        ),
     },
 }
 
@@ -253,8 +277,8 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
 def seller_details() -> dict:
     """The issuing company: ``name``, ``address`` (lines) and ``vat_id`` from the settings."""
     return {
-        "name": get_setting("invoice.seller_name") or DEFAULT_SELLER_NAME,
-        "address": get_setting("invoice.seller_address") or DEFAULT_SELLER_ADDRESS,
+        "name": get_setting("invoice.seller_name") or current_app.config["PRODUCT_NAME"],
+        "address": get_setting("invoice.seller_address"),
         "vat_id": get_setting("invoice.seller_vat_id"),
     }
 
@@ -372,12 +396,37 @@ def _totals(pdf: FPDF, invoice: Invoice, texts: dict, language: str, locale: str
         pdf.cell(COLUMNS[3], 6.5, value, align="R", new_x="LMARGIN", new_y="NEXT")
 
 
+def credit_effect_text(note: Invoice) -> str:
+    """What a credit note did, in its language (SPEC §14): it settled the open amount of the
+    invoice it corrects, became account credit, or both; empty for a note without an amount."""
+    language = note.language if note.language in TEXTS else "en"
+    texts = TEXTS[language]
+    effect = credit_effect(note)
+    corrected = (
+        db.session.get(Invoice, note.corrects_invoice_id) if note.corrects_invoice_id else None
+    )
+    values = {
+        "number": corrected.number if corrected else "?",
+        "settled": money(effect.settled, note.currency, language),
+        "credit": money(effect.account_credit, note.currency, language),
+    }
+    if effect.settled and effect.account_credit:
+        return texts["settled_and_credit"].format(**values)
+    if effect.settled:
+        return texts["settled"].format(**values)
+    if effect.account_credit:
+        return texts["account_credit"].format(**values)
+    return ""
+
+
 def _notes(pdf: FPDF, invoice: Invoice, texts: dict) -> None:
     notes = []
     if invoice.vat_note in (REVERSE_CHARGE_NOTE, NON_EU_NOTE):
         notes.append(texts[invoice.vat_note])
     if invoice.kind == InvoiceKind.CREDIT_NOTE.value:
-        notes.append(texts["refund"])
+        effect = credit_effect_text(invoice)
+        if effect:
+            notes.append(effect)
     elif invoice.gross and invoice.payment_method == PaymentMethodCode.CARD.value:
         notes.append(texts["pay_card"])
     elif invoice.gross and invoice.payment_method == PaymentMethodCode.INVOICE.value:

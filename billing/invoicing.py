@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import gettext as gettext_module
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-import pycountry
 from flask import current_app
 
 from models import (
@@ -32,11 +29,13 @@ from models import (
 )
 from models.bulk import BulkWriter, among
 
-from . import audit, ledger
+from . import audit, ledger, receivables
 from .audit import SYSTEM
 from .clock import Clock, add_months
+from .countries import country_name
 from .errors import DomainError, NotFound
 from .i18n import _
+from .locking import lock_row, lock_rows, releasing_locks
 from .pricing import load_tiers, monthly_price, to_cents
 from .purchase_orders import covering_orders
 from .service_subscriptions import billed_days, last_billed_day, service_price
@@ -395,12 +394,27 @@ def _full_month(
     return draft
 
 
+# a customer whose invoice for the month was drafted outside the run (and is no longer a draft)
+INVOICED_BEFORE = "invoiced_before"
+
+
 @dataclass
 class BatchResult:
+    """``billed``: invoices drafted now; ``existing``: the run's own invoices found (a draft no
+    run owned is taken into the run and counted here); ``skipped``: reason → count;
+    ``invoice_ids``: customer → invoice of the month, new or found."""
+
     billed: int = 0
     existing: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     invoice_ids: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Existing:
+    id: int
+    state: str
+    billing_run_id: int | None
 
 
 def _load_batch(customer_ids: list[int], period: date):
@@ -455,16 +469,17 @@ def _load_batch(customer_ids: list[int], period: date):
             ).where(ProjectKey.id.in_(key_ids))
         ):
             keys[row.id] = KeyRow(*row[1:])
-    existing = dict(
-        db.session.execute(
-            db.select(Invoice.customer_id, Invoice.id).where(
+    existing = {
+        row.customer_id: Existing(row.id, row.state, row.billing_run_id)
+        for row in db.session.execute(
+            db.select(Invoice.customer_id, Invoice.id, Invoice.state, Invoice.billing_run_id).where(
                 among(Invoice.customer_id, customer_ids),
                 Invoice.period == period,
                 Invoice.kind == InvoiceKind.INVOICE.value,
             )
-        ).all()
-    )
-    existing = {cid: iid for cid, iid in existing.items() if cid in wanted}
+        )
+        if row.customer_id in wanted
+    }
     return customers, subs, keys, existing, _load_services(customer_ids, wanted, period, last)
 
 
@@ -535,6 +550,7 @@ _INVOICE_COLUMNS = (
     "ips_external",
     "purchase_cost",
     "purchase_order_id",
+    "billing_run_id",
 )
 _LINE_COLUMNS = ("invoice_id", "position", "description", "quantity", "unit_price", "amount")
 
@@ -548,13 +564,17 @@ def draft_batch(
     tiers=None,
     ip_purchase_price: Decimal | None = None,
     memo: dict | None = None,
+    run_id: int | None = None,
 ) -> BatchResult:
     """Draft the invoices of ``customer_ids`` for the month starting ``period`` in bulk: a
     handful of queries for the whole batch, rows inserted together with their audit events.
 
     Idempotent: a customer who has an invoice for the month keeps it (the database allows one
-    per customer and month). Adds to the session; the caller commits, so a batch and the run's
-    checkpoint are stored together or not at all.
+    per customer and month). With ``run_id`` the new drafts belong to that month-end run, and
+    so does a draft of the month that no run owns (it is reviewed and approved with the run's);
+    an invoice finalized outside the run is counted as skipped (``INVOICED_BEFORE``) and left
+    alone. Adds to the session; the caller commits, so a batch and the run's checkpoint are
+    stored together or not at all.
     """
     period = period.replace(day=1)
     tiers = tiers if tiers is not None else load_tiers()
@@ -563,7 +583,8 @@ def draft_batch(
     customers, subs, keys, existing, services = _load_batch(customer_ids, period)
     orders = covering_orders(customer_ids, period)
     credits = ledger.balances([row.id for row in customers if row.id not in existing])
-    result = BatchResult(existing=len(existing), invoice_ids=dict(existing))
+    result = BatchResult(invoice_ids={cid: found.id for cid, found in existing.items()})
+    _sort_existing(existing, run_id, result, clock)
     now = clock.now()
     currency = current_currency()
     period_text = period.isoformat()
@@ -598,7 +619,9 @@ def draft_batch(
         draft.credit_applied = applied
         rate, note = vat_treatment(row.country, row.vat_id, home_country)
         vat = to_cents(net * rate / HUNDRED)
-        country = "" if row.country == home_country else country_label(row.country, row.language)
+        country = (
+            "" if row.country == home_country else country_name(row.country, row.language) or ""
+        )
         address = "\n".join(
             p for p in (row.street, f"{row.postal_code} {row.city}".strip(), country) if p
         )
@@ -624,6 +647,7 @@ def draft_batch(
                 draft.external,
                 draft.purchase_cost,
                 orders.get(row.id),
+                run_id,
             )
         )
         drafts.append(draft)
@@ -679,19 +703,30 @@ def draft_batch(
     return result
 
 
-@functools.lru_cache(maxsize=1024)
-def country_label(code: str, language: str) -> str:
-    """The country's name in the invoice language (an address line abroad)."""
-    country = pycountry.countries.get(alpha_2=(code or "").upper())
-    if country is None:
-        return code or ""
-    if language == "en":
-        return country.name
-    try:
-        names = gettext_module.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
-    except OSError:
-        return country.name
-    return names.gettext(country.name)
+def _sort_existing(
+    existing: dict[int, Existing], run_id: int | None, result: BatchResult, clock: Clock
+) -> None:
+    """Count the invoices found for the month: the run's own (and drafts no run owns, which
+    the run takes in) as ``existing``, the others as skipped."""
+    taken = []
+    for found in existing.values():
+        if run_id is None or found.billing_run_id == run_id:
+            result.existing += 1
+        elif found.billing_run_id is None and found.state == InvoiceState.DRAFT.value:
+            taken.append(found.id)
+            result.existing += 1
+        else:
+            result.skipped[INVOICED_BEFORE] = result.skipped.get(INVOICED_BEFORE, 0) + 1
+    if taken:
+        db.session.execute(
+            db.update(Invoice)
+            .where(Invoice.id.in_(taken), Invoice.billing_run_id.is_(None))
+            .values(billing_run_id=run_id)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            SYSTEM, "billing_run.take_drafts", clock, after={"run": run_id, "invoices": taken}
+        )
 
 
 def ip_purchase_price_setting() -> Decimal:
@@ -730,7 +765,8 @@ def _reserve_numbers(count: int, clock: Clock) -> int:
     """Reserve ``count`` consecutive invoice numbers and return the first. The counter row is
     locked until the caller commits, and the numbers are used in that same transaction, so a
     rollback returns them: the sequence never has gaps."""
-    row = db.session.scalar(db.select(Setting).where(Setting.key == NUMBER_KEY).with_for_update())
+    rows = lock_rows(Setting, Setting.key == NUMBER_KEY)
+    row = rows[0] if rows else None
     if row is None:
         row = Setting(key=NUMBER_KEY, value="0", updated_at=clock.now())
         db.session.add(row)
@@ -750,12 +786,9 @@ def finalize_batch(invoice_ids: list[int], clock: Clock, actor=SYSTEM) -> list[i
     Invoices that are no longer drafts are left alone, so calling this again after a crash
     finalizes only what is left. Returns the ids finalized now.
     """
-    drafts = db.session.scalars(
-        db.select(Invoice)
-        .where(Invoice.id.in_(invoice_ids), Invoice.state == InvoiceState.DRAFT.value)
-        .order_by(Invoice.id)
-        .with_for_update()
-    ).all()
+    drafts = lock_rows(
+        Invoice, Invoice.id.in_(invoice_ids), Invoice.state == InvoiceState.DRAFT.value
+    )
     if not drafts:
         return []
     first = _reserve_numbers(len(drafts), clock)
@@ -792,26 +825,36 @@ def finalize_invoice(invoice_id: int, clock: Clock, actor=SYSTEM) -> Invoice:
     return invoice
 
 
+@releasing_locks
 def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Invoice:
-    """Correct a finalized invoice with a credit note for its full amount (finalized invoices
-    are never edited). The credit note is numbered at once. DomainError without a reason, for
-    a draft, or when the invoice was credited already."""
+    """Correct an issued invoice with a credit note for its full amount (issued invoices are
+    never edited). The credit note is numbered at once.
+
+    It first settles what is still open on the invoice, which is then no longer payable; only
+    what was paid already becomes account credit (SPEC §14, ``receivables.credit_split``).
+    The credit the invoice had used is given back. The invoice stays locked from the check to
+    the commit, so the same form sent several times at once credits it once.
+
+    DomainError without a reason, for a draft or void invoice, when the invoice was credited
+    already, or while a card payment of it is pending (its outcome decides what is open)."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError(_("Please give a reason for the credit note."), field="reason")
-    invoice = db.session.get(Invoice, invoice_id)
+    invoice = lock_row(Invoice, invoice_id)
     if invoice is None or invoice.kind != InvoiceKind.INVOICE.value:
         raise NotFound(_("This invoice does not exist."))
     if invoice.state in (InvoiceState.DRAFT.value, InvoiceState.VOID.value):
         raise DomainError(_("Only finalized invoices can be credited."))
-    already = db.session.scalar(
-        db.select(Invoice.id).where(
-            Invoice.corrects_invoice_id == invoice_id,
-            Invoice.kind == InvoiceKind.CREDIT_NOTE.value,
-        )
-    )
-    if already is not None:
+    if not receivables.may_credit(invoice):
         raise DomainError(_("This invoice has a credit note already."))
+    if receivables.charge_in_progress(invoice.id):
+        raise DomainError(
+            _(
+                "A card payment of this invoice is still pending. Please wait for its result "
+                "or retry the card payment before crediting the invoice."
+            )
+        )
+    settled, account_credit = receivables.credit_split(invoice, invoice.gross, invoice.net)
     note = Invoice(
         customer_id=invoice.customer_id,
         period=invoice.period,
@@ -827,6 +870,7 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
         billing_name=invoice.billing_name,
         billing_address=invoice.billing_address,
         corrects_invoice_id=invoice.id,
+        settled_amount=settled,
         created_at=clock.now(),
         finalized_at=clock.now(),
         category=invoice.category,
@@ -848,25 +892,41 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
     note.number = format_number(clock.today().year, _reserve_numbers(1, clock))
     db.session.add(note)
     db.session.flush()
-    ledger.credit_from_note(note, actor, clock)
+    ledger.credit_from_note(note, account_credit, actor, clock)
     audit.record(
         actor,
         "invoice.credit_note",
         clock,
         customer_id=invoice.customer_id,
-        after={"number": note.number, "corrects": invoice.number, "gross": str(note.gross)},
+        after={
+            "number": note.number,
+            "corrects": invoice.number,
+            "gross": str(note.gross),
+            "settled": str(settled),
+            "account_credit": str(account_credit),
+        },
         reason=reason,
     )
     db.session.commit()
     return note
 
 
+@releasing_locks
 def mark_paid(invoice_id: int, actor, clock: Clock) -> Invoice:
-    invoice = db.session.get(Invoice, invoice_id)
+    """Record that an invoice was paid in full by bank transfer. DomainError unless it is
+    payable (``receivables.payment_refusal``): not a draft, not paid already, not settled by
+    a credit note; nor while its card is being charged at this moment. The invoice is locked
+    from the check to the commit."""
+    invoice = lock_row(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(_("This invoice does not exist."))
-    if invoice.state not in (InvoiceState.FINALIZED.value, InvoiceState.PAYMENT_FAILED.value):
-        raise DomainError(_("Only finalized invoices can be marked paid."))
+    refusal = receivables.payment_refusal(invoice)
+    if refusal:
+        raise DomainError(refusal)
+    if receivables.charge_in_progress(invoice.id, right_now=True):
+        raise DomainError(
+            _("The card of this invoice is being charged right now. Please look again shortly.")
+        )
     invoice.state = InvoiceState.PAID.value
     invoice.paid_at = clock.now()
     audit.record(
@@ -882,44 +942,35 @@ def mark_paid(invoice_id: int, actor, clock: Clock) -> Invoice:
 
 def retry_payment(invoice_id: int, actor, clock: Clock):
     """Charge a card invoice whose payment failed once more (a new attempt, or the pending one
-    again with its idempotency key). DomainError unless it is a failed card invoice."""
+    again with its idempotency key); the request is audited with it. DomainError unless it is
+    a failed card invoice with an open amount, or while it is being charged
+    (``stripe_gateway.charge_invoice``)."""
     from .stripe_gateway import charge_invoice
 
-    invoice = db.session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(_("This invoice does not exist."))
-    if (
-        invoice.state != InvoiceState.PAYMENT_FAILED.value
-        or invoice.payment_method != PaymentMethodCode.CARD.value
-    ):
-        raise DomainError(_("Only card invoices whose payment failed can be charged again."))
-    audit.record(
-        actor,
-        "invoice.retry_payment",
-        clock,
-        customer_id=invoice.customer_id,
-        after={"number": invoice.number},
-    )
-    db.session.commit()
-    return charge_invoice(invoice_id, clock)
+    return charge_invoice(invoice_id, clock, retry_by=actor)
 
 
+@releasing_locks
 def redraft_invoice(
     invoice_id: int, actor, clock: Clock, home_country: str = "DE"
 ) -> Invoice | None:
     """Compute a draft again from the customer's current data (after a correction during the
     review). Returns the new draft, or None when the customer is no longer billable.
-    DomainError unless the invoice is a draft."""
-    invoice = db.session.get(Invoice, invoice_id)
+    DomainError unless the invoice is a draft; the draft is locked from the check to the
+    commit, so sending the form twice computes it once (the second is told it is gone)."""
+    invoice = lock_row(Invoice, invoice_id)
     if invoice is None:
-        raise NotFound(_("This invoice does not exist."))
+        raise NotFound(
+            _("This draft does not exist (any more); it may have been drafted again already.")
+        )
     if invoice.state != InvoiceState.DRAFT.value or invoice.kind != InvoiceKind.INVOICE.value:
         raise DomainError(_("Only draft invoices can be drafted again."))
     customer_id, period, before = invoice.customer_id, invoice.period, str(invoice.net)
+    run_id = invoice.billing_run_id
     ledger.release_invoice_debits(invoice.id)
     db.session.delete(invoice)
     db.session.flush()
-    result = draft_batch([customer_id], period, clock, home_country=home_country)
+    result = draft_batch([customer_id], period, clock, home_country=home_country, run_id=run_id)
     new_id = result.invoice_ids.get(customer_id)
     audit.record(
         actor,

@@ -1,7 +1,8 @@
 """The account credit/debit ledger of a customer (SPEC §11, Flexiant "Units").
 
 Amounts are net, in the invoice currency: + credit, − debit. Staff book manual entries, a
-credit note books its net amount as credit, and the month-end drafting spends the available
+credit note books the part of it that was paid already as credit (what was still open on the
+invoice it settles instead, SPEC §14), and the month-end drafting spends the available
 credit on the new invoice (a "Credit applied" line) and books the matching debit with it.
 """
 
@@ -17,8 +18,9 @@ from models.bulk import among
 from . import audit
 from .audit import Actor
 from .clock import Clock
-from .errors import DomainError, NotFound
+from .errors import Conflict, DomainError, NotFound
 from .i18n import _
+from .locking import lock_row, releasing_locks
 
 ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("1000000")
@@ -72,17 +74,47 @@ def parse_amount(raw: str | Decimal | None) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+def last_entry_id(customer_id: int) -> int:
+    """The newest booking of the customer (0 without any): what a booking form shows the
+    balance as of, so a booking on a stale page is refused (``book_manual``)."""
+    return (
+        db.session.scalar(
+            db.select(func.max(LedgerEntry.id)).where(LedgerEntry.customer_id == customer_id)
+        )
+        or 0
+    )
+
+
+@releasing_locks
 def book_manual(
-    customer_id: int, direction: str, amount: str, description: str, actor: Actor, clock: Clock
+    customer_id: int,
+    direction: str,
+    amount: str,
+    description: str,
+    actor: Actor,
+    clock: Clock,
+    *,
+    seen_entry_id: int | None = None,
 ) -> LedgerEntry:
     """Book a manual ``direction`` ("credit" or "debit") of ``amount`` with a description.
+
+    ``seen_entry_id`` is ``last_entry_id`` as the person booking saw it: a booking made since
+    (by someone else, or the same form sent twice) refuses this one with a Conflict, so a
+    double click books once.
 
     Raises NotFound for an unknown customer, DomainError for a missing description, an
     unknown direction or a bad amount (nothing is booked then).
     """
-    customer = db.session.get(Customer, customer_id)
+    customer = lock_row(Customer, customer_id)
     if customer is None:
         raise NotFound(_("This customer does not exist."))
+    if seen_entry_id is not None and seen_entry_id != last_entry_id(customer_id):
+        raise Conflict(
+            _(
+                "The account was booked in the meantime (by someone else, or the form was "
+                "sent twice). Please check the bookings and try again."
+            )
+        )
     if direction not in ("credit", "debit"):
         raise DomainError(_("Please choose credit or debit."), field="direction")
     value = parse_amount(amount)
@@ -114,10 +146,11 @@ def book_manual(
     return entry
 
 
-def credit_from_note(note, actor: Actor, clock: Clock) -> LedgerEntry:
-    """Book a credit note's net amount as credit, and give back the credit the corrected
-    invoice had used (it was spent on an invoice that no longer stands). Adds to the session;
-    the caller commits."""
+def credit_from_note(note, account_credit: Decimal, actor: Actor, clock: Clock) -> None:
+    """Book the part of a credit note that became account credit (``account_credit``, net;
+    the rest of the note settled the corrected invoice's open amount, see
+    ``receivables.credit_split``), and give back the credit the corrected invoice had used (it
+    was spent on an invoice that no longer stands). Adds to the session; the caller commits."""
     used = -db.session.scalar(
         db.select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
             LedgerEntry.invoice_id == note.corrects_invoice_id,
@@ -136,17 +169,18 @@ def credit_from_note(note, actor: Actor, clock: Clock) -> LedgerEntry:
                 created_by=actor.label,
             )
         )
-    entry = LedgerEntry(
-        customer_id=note.customer_id,
-        amount=-note.net,
-        description=f"Credit note {note.number}"[:300],
-        kind=LedgerKind.CREDIT_NOTE.value,
-        invoice_id=note.id,
-        created_at=clock.now(),
-        created_by=actor.label,
-    )
-    db.session.add(entry)
-    return entry
+    if account_credit > 0:
+        db.session.add(
+            LedgerEntry(
+                customer_id=note.customer_id,
+                amount=account_credit,
+                description=f"Credit note {note.number}"[:300],
+                kind=LedgerKind.CREDIT_NOTE.value,
+                invoice_id=note.id,
+                created_at=clock.now(),
+                created_by=actor.label,
+            )
+        )
 
 
 def credit_to_apply(available: Decimal, net: Decimal) -> Decimal:

@@ -7,6 +7,14 @@ Work happens in batches whose results are committed together with the run's chec
 worker killed at any moment leaves either a whole batch or none of it; a new worker takes the
 run over once the dead one's lease has run out and continues after the last committed batch.
 Leases are measured on the real clock; every business date comes from the injected clock.
+
+A run works on its own invoices only (``run_invoices``): the drafts it made, and drafts of its
+month that no run owned when it drafted. Finalizing numbers, charges and e-mails those; the
+confirmation, the counts and the report are taken from the same query. An invoice of the month
+that was finalized outside the run is counted as skipped and never touched.
+
+A run waiting for a worker is *queued* (no lease owner yet); one whose worker stopped renewing
+its lease is *stalled* (``activity``).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, timedelta
+from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -31,7 +40,7 @@ from models import (
     db,
 )
 
-from . import audit
+from . import audit, receivables
 from .audit import SYSTEM, Actor
 from .changes import apply_due_changes
 from .clock import Clock, add_months, lease_now
@@ -44,6 +53,8 @@ from .settings import get_setting, set_setting
 
 BATCH = 500
 LEASE = timedelta(minutes=2)
+# how long a queued run may wait for a worker before its job counts as lost and is queued again
+QUEUE_TIMEOUT = timedelta(minutes=15)
 AUTO_FINALIZE_KEY = "billing.auto_finalize"
 PERIOD_FORMAT = re.compile(r"^(\d{4})-(\d{2})$")
 ACTIVE_STATES = (RunState.DRAFTING.value, RunState.FINALIZING.value)
@@ -87,12 +98,49 @@ def get_run(run_id: int) -> BillingRun:
     return run
 
 
-def is_stalled(run: BillingRun) -> bool:
-    """An active run whose worker stopped renewing its lease (it died or was killed)."""
-    if run.state not in ACTIVE_STATES:
-        return False
+QUEUED, WORKING, STALLED = "queued", "working", "stalled"
+
+
+def _lease_over(run: BillingRun) -> bool:
     lease = run.lease_until
     return lease is None or lease.astimezone(UTC) < lease_now()
+
+
+def activity(run: BillingRun) -> str | None:
+    """What an active run is doing: ``queued`` (no worker has taken it since it was started,
+    approved or continued), ``working`` (a worker holds its lease) or ``stalled`` (the worker
+    that took it stopped renewing its lease: it died, was killed or lost its database or
+    queue). None for a run that waits for approval, is done or failed."""
+    if run.state not in ACTIVE_STATES:
+        return None
+    if not run.lease_owner:
+        return QUEUED
+    return STALLED if _lease_over(run) else WORKING
+
+
+def is_stalled(run: BillingRun) -> bool:
+    """A worker took the run and stopped renewing its lease."""
+    return activity(run) == STALLED
+
+
+def _queue(run: BillingRun) -> None:
+    """The run waits for a worker; its job counts as lost after ``QUEUE_TIMEOUT``."""
+    run.lease_owner = ""
+    run.lease_until = lease_now() + QUEUE_TIMEOUT
+
+
+class RunDone(DomainError):
+    """The month's run is done: there is nothing left to do (not a failure)."""
+
+    def __init__(self, run: BillingRun) -> None:
+        super().__init__(
+            _(
+                "The billing run for %(month)s is done already: nothing is left to do. "
+                "A finalized invoice is corrected with a credit note (Billing → Invoices).",
+                month=f"{run.period:%m/%Y}",
+            )
+        )
+        self.run_id = run.id
 
 
 @dataclass(frozen=True)
@@ -104,10 +152,11 @@ class Started:
 def start_run(
     period: date, actor: Actor, clock: Clock, *, auto_finalize: bool | None = None
 ) -> Started:
-    """Create the run for ``period`` (a closed booking month) or resume a failed or stalled one.
+    """Create the run for ``period`` (a closed booking month), or resume a failed or stalled
+    one, or queue a queued one again (its job may have been lost); the caller queues it.
 
-    Raises DomainError when the month has not ended, or when its run is done, awaiting
-    approval or running in a live worker; the caller then queues nothing.
+    Raises RunDone when the month's run is done, DomainError when the month has not ended or
+    its run is awaiting approval or held by a live worker; the caller then queues nothing.
     """
     period = period.replace(day=1)
     if period > last_closed_period(clock):
@@ -124,6 +173,7 @@ def start_run(
         started_by=actor.label,
         started_at=clock.now(),
     )
+    _queue(run)
     db.session.add(run)
     try:
         db.session.flush()
@@ -142,10 +192,10 @@ def start_run(
 def _resume(run: BillingRun, actor: Actor, clock: Clock) -> Started:
     month = f"{run.period:%m/%Y}"
     if run.state == RunState.DONE.value:
-        raise DomainError(_("The billing run for %(month)s is done already.", month=month))
+        raise RunDone(run)
     if run.state == RunState.AWAITING_APPROVAL.value:
         raise DomainError(_("The billing run for %(month)s is waiting for approval.", month=month))
-    if run.state in ACTIVE_STATES and not is_stalled(run):
+    if activity(run) == WORKING:
         raise DomainError(_("The billing run for %(month)s is running.", month=month))
     before = run.state
     if run.state == RunState.FAILED.value:
@@ -153,7 +203,7 @@ def _resume(run: BillingRun, actor: Actor, clock: Clock) -> Started:
             RunState.FINALIZING.value if run.approved_at is not None else RunState.DRAFTING.value
         )
     run.error = ""
-    run.lease_until = None
+    _queue(run)
     audit.record(
         actor,
         "billing_run.resume",
@@ -173,30 +223,33 @@ def approve_run(run_id: int, actor: Actor, clock: Clock) -> BillingRun:
     run.state = RunState.FINALIZING.value
     run.approved_by = actor.label
     run.approved_at = clock.now()
-    run.lease_until = None
+    _queue(run)
     audit.record(actor, "billing_run.approve", clock, after={"run": run.id})
     db.session.commit()
     return run
 
 
 def stalled_runs() -> list[int]:
-    """Runs whose worker died: the periodic check queues them again."""
+    """Runs whose worker died, and queued runs no worker took within ``QUEUE_TIMEOUT`` (their
+    job was lost): the periodic check queues them again."""
     runs = db.session.scalars(db.select(BillingRun).where(BillingRun.state.in_(ACTIVE_STATES)))
-    return [run.id for run in runs if is_stalled(run)]
+    return [run.id for run in runs if activity(run) != WORKING and _lease_over(run)]
 
 
 # --- the worker side ------------------------------------------------------------------------
 
 
 def _claim(run_id: int, owner: str) -> bool:
-    """Take or renew the run's lease; False when another live worker holds it."""
+    """Take a queued run, or take over a stalled one, or renew the lease; False when another
+    live worker holds it."""
     now = lease_now()
     claimed = db.session.execute(
         db.update(BillingRun)
         .where(
             BillingRun.id == run_id,
             BillingRun.state.in_(ACTIVE_STATES),
-            (BillingRun.lease_until.is_(None))
+            (BillingRun.lease_owner == "")
+            | (BillingRun.lease_until.is_(None))
             | (BillingRun.lease_until < now)
             | (BillingRun.lease_owner == owner),
         )
@@ -327,6 +380,7 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
             tiers=tiers,
             ip_purchase_price=ip_price,
             memo=memo,
+            run_id=run.id,
         )
         db.session.refresh(run, with_for_update=True)
         _checkpoint(run, owner)
@@ -344,7 +398,9 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
             _refresh_statistics()
         hooks.progress(run)
     run.total = max(run.total, run.processed)
-    if run.auto_finalize:
+    if not _count(run.id, Invoice.state == InvoiceState.DRAFT.value):
+        _finish(run, clock, drafted_nothing=True)
+    elif run.auto_finalize:
         run.state = RunState.FINALIZING.value
         run.approved_by = "automatic"
         run.approved_at = clock.now()
@@ -370,10 +426,23 @@ def _refresh_statistics() -> None:
         db.session.commit()
 
 
-def _period_invoices(period: date):
-    return db.select(Invoice.id).where(
-        Invoice.period == period, Invoice.kind == InvoiceKind.INVOICE.value
+def run_invoices(run_id: int, *columns):
+    """The invoices of a run (``columns``, default their ids): what it finalizes, charges and
+    e-mails, what its confirmation counts and what its report lists."""
+    return db.select(*(columns or (Invoice.id,))).where(
+        Invoice.billing_run_id == run_id, Invoice.kind == InvoiceKind.INVOICE.value
     )
+
+
+def drafts_of(run_id: int) -> int:
+    """How many drafts "Approve and finalize" would finalize."""
+    return _count(run_id, Invoice.state == InvoiceState.DRAFT.value)
+
+
+def net_total(run_id: int) -> Decimal:
+    """The net amount of the run's invoices."""
+    total = db.session.scalar(run_invoices(run_id, db.func.coalesce(db.func.sum(Invoice.net), 0)))
+    return Decimal(total or 0).quantize(Decimal("0.01"))
 
 
 def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
@@ -381,7 +450,7 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
     while True:
         ids = list(
             db.session.scalars(
-                _period_invoices(run.period)
+                run_invoices(run.id)
                 .where(Invoice.state == InvoiceState.DRAFT.value)
                 .order_by(Invoice.id)
                 .limit(BATCH)
@@ -394,17 +463,19 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
         db.session.flush()
         finalize_batch(ids, clock)
         run = get_run(run.id)
-        run.finalized = _count(run.period, Invoice.state != InvoiceState.DRAFT.value)
+        run.finalized = _count(run.id, Invoice.state != InvoiceState.DRAFT.value)
         db.session.commit()
         hooks.progress(run)
-    # 2. card payments: each invoice at most once (the gateway's attempt rows guard it)
+    # 2. card payments: each invoice at most once (the gateway's attempt rows guard it), none
+    # that a credit note settled meanwhile (SPEC §14)
     if hooks.charge is not None:
         due = list(
             db.session.scalars(
-                _period_invoices(run.period)
+                run_invoices(run.id)
                 .where(
                     Invoice.state == InvoiceState.FINALIZED.value,
                     Invoice.payment_method == PaymentMethodCode.CARD.value,
+                    receivables.is_payable(),
                 )
                 .order_by(Invoice.id)
             )
@@ -423,7 +494,7 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
     # 3. e-mails with the PDF (the mail job skips an invoice that was sent already)
     unsent = list(
         db.session.scalars(
-            _period_invoices(run.period)
+            run_invoices(run.id)
             .where(Invoice.state != InvoiceState.DRAFT.value, Invoice.emailed_at.is_(None))
             .order_by(Invoice.id)
         )
@@ -436,37 +507,37 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
             hooks.queue_invoice_email(invoice_id)
     run = get_run(run.id)
     _checkpoint(run, owner)
-    run.payment_failed = _count(run.period, Invoice.state == InvoiceState.PAYMENT_FAILED.value)
-    run.finalized = _count(run.period, Invoice.state != InvoiceState.DRAFT.value)
+    _finish(run, clock)
+
+
+def _finish(run: BillingRun, clock: Clock, *, drafted_nothing: bool = False) -> None:
+    """The run is done: its counts from its invoices. A run that drafted nothing (every
+    customer skipped, or invoiced before) has nothing to review and is done at once."""
+    run.payment_failed = _count(run.id, Invoice.state == InvoiceState.PAYMENT_FAILED.value)
+    run.finalized = _count(run.id, Invoice.state != InvoiceState.DRAFT.value)
     run.state = RunState.DONE.value
     run.finished_at = clock.now()
     run.lease_until = None
-    audit.record(
-        SYSTEM,
-        "billing_run.done",
-        clock,
-        after={
-            "run": run.id,
-            "finalized": run.finalized,
-            "payment_failed": run.payment_failed,
-        },
-    )
+    after = {"run": run.id, "finalized": run.finalized, "payment_failed": run.payment_failed}
+    if drafted_nothing:
+        after["drafted"] = 0
+    audit.record(SYSTEM, "billing_run.done", clock, after=after)
     db.session.commit()
 
 
-def _count(period: date, condition) -> int:
-    return db.session.scalar(
-        db.select(db.func.count())
-        .select_from(Invoice)
-        .where(Invoice.period == period, Invoice.kind == InvoiceKind.INVOICE.value, condition)
-    )
+def _count(run_id: int, condition) -> int:
+    return db.session.scalar(run_invoices(run_id, db.func.count()).where(condition))
 
 
 def _mark_payment_failed(invoice_id: int, message: str, clock: Clock) -> None:
     """Stripe could not be reached: the attempt stays pending (a retry reuses its idempotency
     key, so Stripe never charges twice) and the invoice shows that payment failed."""
     invoice = db.session.get(Invoice, invoice_id)
-    if invoice is None or invoice.state != InvoiceState.FINALIZED.value:
+    if (
+        invoice is None
+        or invoice.state != InvoiceState.FINALIZED.value
+        or not receivables.payable(invoice)
+    ):
         return
     invoice.state = InvoiceState.PAYMENT_FAILED.value
     audit.record(
@@ -526,10 +597,11 @@ def record_report_export(run_id: int, actor: Actor, clock: Clock) -> BillingRun:
 
 
 def report_rows(run_id: int):
-    """One row per invoice of the run's month, in id order (streamed from the database)."""
+    """One row per invoice of the run, in id order (streamed from the database)."""
     run = get_run(run_id)
     statement = (
-        db.select(
+        run_invoices(
+            run.id,
             Invoice.id,
             Invoice.number,
             Invoice.customer_id,
@@ -544,7 +616,6 @@ def report_rows(run_id: int):
             Invoice.currency,
             Invoice.emailed_at.is_not(None),
         )
-        .where(Invoice.period == run.period, Invoice.kind == InvoiceKind.INVOICE.value)
         .order_by(Invoice.id)
         .execution_options(yield_per=1000)
     )

@@ -43,6 +43,7 @@ from .customers import (
     check_version,
     current_subscription,
     get_customer,
+    lock_customer,
     pending_change,
     refresh_summary,
     subscription_price,
@@ -57,6 +58,7 @@ from .distribution import (
 )
 from .errors import DomainError
 from .i18n import _
+from .locking import releasing_locks
 from .pricing import average_ip_price, to_cents
 from .selfservice import load_self_service
 
@@ -133,6 +135,7 @@ class Overview:
     trial_until: date | None
     may_change: bool
     needs_card: bool
+    card_unavailable: bool
     article_name: str
     article_number: str
 
@@ -140,8 +143,9 @@ class Overview:
 def overview(customer_id: int) -> Overview:
     """The current figures, the pending change and whether the customer may change them.
 
-    ``needs_card`` says that the next change starts a paid subscription for which no card is
-    on file yet (it checks Stripe only in that case)."""
+    When the next change starts a paid subscription: ``card_unavailable`` says that card
+    payment is off (the customer cannot start one), ``needs_card`` that no card is on file yet
+    (it checks Stripe only in that case)."""
     from .stripe_gateway import saved_card
 
     customer = get_customer(customer_id)
@@ -151,10 +155,11 @@ def overview(customer_id: int) -> Overview:
     # the main subscription's own figures (the list columns add additional subscriptions)
     price = Decimal("0.00") if trial or sub is None else subscription_price(sub)
     allowed = may_change(customer)
-    needs_card = False
+    needs_card = card_unavailable = False
     if allowed and (sub is None or trial):
+        card_unavailable = not card_payment_available()
         try:
-            needs_card = not card_payment_available() or saved_card(customer_id) is None
+            needs_card = not card_unavailable and saved_card(customer_id) is None
         except stripe.StripeError:
             needs_card = True
     return Overview(
@@ -166,6 +171,7 @@ def overview(customer_id: int) -> Overview:
         trial_until=sub.valid_until if trial else None,
         may_change=allowed,
         needs_card=needs_card,
+        card_unavailable=card_unavailable,
         article_name=settings.article_name,
         article_number=settings.article_number,
     )
@@ -206,6 +212,7 @@ def _require_card(customer_id: int) -> None:
         )
 
 
+@releasing_locks
 def change_own_subscription(
     customer_id: int,
     internal_ips: int,
@@ -219,9 +226,10 @@ def change_own_subscription(
     """Change the subscription from the portal (see the module rules).
 
     Raises DomainError for a managed customer, a paid subscription without a card on file, and
-    everything ``change_ip_distribution`` refuses; Conflict when ``expected_version`` is stale.
+    everything ``change_ip_distribution`` refuses; Conflict when ``expected_version`` is stale
+    (the customer is locked from the check to the commit).
     """
-    customer = get_customer(customer_id)
+    customer = lock_customer(customer_id)
     if not may_change(customer):
         raise DomainError(
             _("Your subscription is managed by your provider. Please contact them for changes.")

@@ -39,10 +39,12 @@ from .customers import (
     check_version,
     current_subscription,
     get_customer,
+    lock_customer,
     pending_change,
 )
 from .errors import DomainError
 from .i18n import _
+from .locking import releasing_locks
 from .pricing import to_cents
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$")
@@ -257,6 +259,7 @@ def plan_redemption(
     )
 
 
+@releasing_locks
 def redeem(
     customer_id: int,
     key: str,
@@ -268,8 +271,12 @@ def redeem(
     clock: Clock,
     expected_version: int | None = None,
 ) -> Redemption:
-    """Redeem ``key`` for a managed customer; the payment method becomes Project Key."""
-    customer = get_customer(customer_id)
+    """Redeem ``key`` for a managed customer; the payment method becomes Project Key.
+
+    The key is claimed by one conditional update, and the customer is locked from the version
+    check to the commit: of simultaneous redemptions (the Finish button pressed twice, or two
+    keys at once) one is made, the others are refused with a clear message."""
+    customer = lock_customer(customer_id)
     check_version(customer, expected_version)
     plan = plan_redemption(
         customer_id, key, selling_price, internal_ips, external_ips, instantly, clock
@@ -385,9 +392,8 @@ def expiry_notices(staff_recipients: list[tuple[str, str]], clock: Clock) -> lis
                     customer_id=customer.id,
                     company=customer.company_name,
                     key=row.key,
-                    ends=sub.valid_until.isoformat(),
+                    ends=sub.valid_until,
                     ips=sub.total_ips,
-                    product="MSP Billing",
                     name=address,
                 )
             )

@@ -45,7 +45,6 @@ from .staff import normalise_email
 from .team import remove_all_but_main
 
 CONFIRM_VALID_DAYS = 7
-PRODUCT = "MSP Billing"
 
 
 def registration_enabled() -> bool:
@@ -214,7 +213,6 @@ def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outg
         name=user.name,
         company=user.customer.company_name,
         email=user.email,
-        product=PRODUCT,
         link=link,
         **context,
     )
@@ -227,7 +225,7 @@ def _confirmation_message(user: User, token: str, clock: Clock) -> Outgoing:
         user,
         f"{_public_url()}/portal/register/confirm/{token}",
         clock,
-        expires=expires.strftime("%d.%m.%Y %H:%M"),
+        expires=expires,
     )
 
 

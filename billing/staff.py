@@ -81,13 +81,24 @@ def authenticate_staff(email: str, password: str, clock: Clock, ip: str = "") ->
 
 
 def sign_out_everywhere(staff_id: int, clock: Clock, ip: str = "") -> None:
-    """End every session of a staff member (their session cookies stop working); ``ip`` is the
-    address the sign-out came from (none for a command)."""
+    """End every session of a staff member (their session cookies stop working, and so does
+    every browser signed in as a customer by them); ``ip`` is the address the sign-out came
+    from (none for a command)."""
     staff = db.session.get(StaffUser, staff_id)
     if staff is not None:
-        staff.session_version += 1
-        audit.record(Actor.staff(staff, ip), "staff.sign_out", clock)
+        actor = Actor.staff(staff, ip)
+        _end_sessions(staff, actor, clock, "staff signed out")
+        audit.record(actor, "staff.sign_out", clock)
         db.session.commit()
+
+
+def _end_sessions(staff: StaffUser, actor: Actor, clock: Clock, reason: str) -> None:
+    """Every session cookie of ``staff`` stops working and their impersonations end."""
+    # imported here: impersonation needs the customer rules, which need this module
+    from .impersonation import end_all_of_staff
+
+    staff.session_version += 1
+    end_all_of_staff(staff.id, actor, clock, reason)
 
 
 def _existing(email: str) -> StaffUser:
@@ -98,7 +109,7 @@ def _existing(email: str) -> StaffUser:
 
 
 def set_staff_password(email: str, password: str, clock: Clock, actor: Actor = SYSTEM) -> StaffUser:
-    """Give a staff member a new password; every session of theirs ends.
+    """Give a staff member a new password; every session (and impersonation) of theirs ends.
 
     Raises DomainError for an unknown account or a short password.
     """
@@ -108,14 +119,15 @@ def set_staff_password(email: str, password: str, clock: Clock, actor: Actor = S
             _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
         )
     staff.password_hash = hash_password(password)
-    staff.session_version += 1
+    _end_sessions(staff, actor, clock, "new staff password")
     audit.record(actor, "staff.password", clock, after={"email": staff.email})
     db.session.commit()
     return staff
 
 
 def set_staff_active(email: str, active: bool, clock: Clock, actor: Actor = SYSTEM) -> StaffUser:
-    """Enable or disable a staff account; disabling ends every session of theirs at once.
+    """Enable or disable a staff account; disabling ends every session (and impersonation) of
+    theirs at once.
 
     Raises DomainError for an unknown account.
     """
@@ -123,7 +135,7 @@ def set_staff_active(email: str, active: bool, clock: Clock, actor: Actor = SYST
     before = staff.active
     staff.active = active
     if not active:
-        staff.session_version += 1
+        _end_sessions(staff, actor, clock, "staff account disabled")
     audit.record(
         actor,
         "staff.enable" if active else "staff.disable",

@@ -41,7 +41,6 @@ from .passwords import hash_password
 from .staff import normalise_email
 
 NAME_MAX = 200
-PRODUCT = "MSP Billing"
 
 
 @dataclass(frozen=True)
@@ -146,7 +145,6 @@ def _invite_message(invitation: TeamInvitation, inviter: str, token: str, clock:
         "inviter": inviter,
         "company": customer.company_name,
         "email": invitation.email,
-        "product": PRODUCT,
     }
     holder = _account_holder(invitation.email)
     if holder is not None:
@@ -158,7 +156,7 @@ def _invite_message(invitation: TeamInvitation, inviter: str, token: str, clock:
         customer.language,
         clock,
         link=f"{url}/portal/invite/{token}",
-        expires=invitation.expires_at.astimezone(clock.tz).strftime("%d.%m.%Y %H:%M"),
+        expires=invitation.expires_at,
         **context,
     )
 

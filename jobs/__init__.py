@@ -8,7 +8,8 @@ import os
 
 from flask import current_app, has_app_context
 from redis import Redis
-from rq import Queue, get_current_job
+from redis.exceptions import RedisError
+from rq import Queue, Worker, get_current_job
 
 QUEUES = ("default", "mail", "billing")
 log = logging.getLogger("msp.jobs")
@@ -28,6 +29,19 @@ def queue(name: str = "default", connection: Redis | None = None) -> Queue:
 def enqueue(func, *args, queue_name: str = "default", **options):
     """Put ``func(*args)`` on a queue. Jobs take ids and plain values, never objects."""
     return queue(queue_name).enqueue(func, *args, **options)
+
+
+def listening_workers(queue_name: str) -> int | None:
+    """How many live RQ workers listen on ``queue_name`` (a worker's registration expires
+    when its heartbeat stops); None when Redis cannot be reached (within two seconds: a page
+    asks)."""
+    connection = Redis.from_url(
+        current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
+    )
+    try:
+        return len(Worker.all(queue=queue(queue_name, connection)))
+    except (RedisError, OSError):
+        return None
 
 
 def job(func):

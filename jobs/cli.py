@@ -104,6 +104,9 @@ def run_month_end_command(
     try:
         month = monthend.parse_period(period) if period else monthend.last_closed_period(clock)
         started = monthend.start_run(month, SYSTEM, clock, auto_finalize=approve or None)
+    except monthend.RunDone as done:
+        click.echo(done.message)
+        return
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     verb = "Continuing" if started.resumed else "Started"

@@ -38,6 +38,6 @@ def send(message: Outgoing) -> bool:
         )
     except RedisError as error:
         log.error("cannot queue e-mail %s: %s", message.log_id, error)
-        mark_undeliverable(message.log_id, f"queue unavailable: {error}")
+        mark_undeliverable(message.log_id, "queue_unavailable")
         return False
     return True

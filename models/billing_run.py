@@ -20,8 +20,11 @@ class RunState(StrEnum):
 
 class BillingRun(Base):
     """The run for one booking month. The unique period is the database guard that keeps two
-    schedulers (or two clicks) from starting two runs; ``lease_until`` tells a live worker's run
-    from one whose worker died, so a new worker can take it over where it stopped."""
+    schedulers (or two clicks) from starting two runs. ``lease_owner`` is empty while the run
+    waits in the queue (``lease_until`` is then how long it may wait before its job counts as
+    lost); a worker that takes the run writes its id there, and ``lease_until`` tells a live
+    worker's run from one whose worker died, so a new worker can take it over where it stopped.
+    Its invoices name it (``Invoice.billing_run_id``)."""
 
     __tablename__ = "billing_run"
     __table_args__ = (

@@ -38,6 +38,7 @@ class Invoice(Base):
         Index("ix_invoice_period_state", "period", "state"),
         Index("ix_invoice_state_period", "state", "period", "id"),
         Index("ix_invoice_corrects", "corrects_invoice_id"),
+        Index("ix_invoice_billing_run", "billing_run_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +57,9 @@ class Invoice(Base):
     billing_name: Mapped[str] = mapped_column(String(200), default="")
     billing_address: Mapped[str] = mapped_column(Text, default="")
     corrects_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    # a credit note: how much of the corrected invoice's open amount (gross, positive) it
+    # settled; the rest of it became account credit (SPEC §14)
+    settled_amount: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0.00"))
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
@@ -71,6 +75,9 @@ class Invoice(Base):
     # the purchase order covering the invoice's month, found at drafting
     purchase_order_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_order.id"))
     purchase_order: Mapped[PurchaseOrder | None] = relationship(lazy="select")  # noqa: F821
+    # the month-end run that drafted the invoice (or took in a draft no run owned): that run
+    # numbers, charges and e-mails it, and no other invoice
+    billing_run_id: Mapped[int | None] = mapped_column(ForeignKey("billing_run.id"))
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"

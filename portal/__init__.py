@@ -17,11 +17,11 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired
+from wtforms.validators import DataRequired, Length
 
 from billing import customers as lifecycle
 from billing.errors import AuthenticationFailed, DomainError, NotFound
-from extensions import talisman
+from extensions import EMAIL_MAX, talisman
 from jobs.mail import send
 from models import User
 
@@ -37,7 +37,7 @@ class InviteForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired()])
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 
@@ -98,7 +98,9 @@ def invite(token: str):
 @bp.route("/login", methods=("GET", "POST"))
 @throttle(sign_in_per_ip, sign_in_per_email, failures_only=True)
 def login():
-    form = LoginForm(email=request.args.get("email", ""))
+    # the link in the invite e-mail fills the address in; a submission reads the form only,
+    # which the per-account limit counts
+    form = LoginForm() if request.method == "POST" else LoginForm(email=request.args.get("email"))
     target = safe_next(request.args.get("next"), url_for("portal.home"))
     if _portal_user() is not None:
         return redirect(target)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import pycountry
 from flask import flash
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
+from billing.countries import country_choices
 from billing.errors import DomainError
 
 LANGUAGE_CHOICES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
@@ -23,10 +23,6 @@ def form_error(form, error: DomainError) -> None:
         flash(error.message, "error")
 
 
-def country_choices():
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
-
-
 class CompanyAddressForm(FlaskForm):
     """Company name, address, phone and VAT-ID (``billing.addresses.AddressInput``'s fields)."""
 
@@ -35,7 +31,7 @@ class CompanyAddressForm(FlaskForm):
     street2 = StringField(lazy_gettext("Address line 2"), [Length(max=200)])
     postal_code = StringField(lazy_gettext("Postal code"), [Length(max=20)])
     city = StringField(lazy_gettext("City"), [Length(max=100)])
-    state = StringField(lazy_gettext("State"), [Length(max=100)])
+    state = StringField(lazy_gettext("State/Region"), [Length(max=100)])
     country = SelectField(lazy_gettext("Country"), choices=country_choices)
     phone = StringField(lazy_gettext("Phone"), [Length(max=50)])
     vat_id = StringField(lazy_gettext("VAT-ID"), [Length(max=32)])
@@ -51,7 +47,7 @@ class ProfileForm(CompanyAddressForm):
     billing_street2 = StringField(lazy_gettext("Address line 2"), [Length(max=200)])
     billing_postal_code = StringField(lazy_gettext("Postal code"), [Length(max=20)])
     billing_city = StringField(lazy_gettext("City"), [Length(max=100)])
-    billing_state = StringField(lazy_gettext("State"), [Length(max=100)])
+    billing_state = StringField(lazy_gettext("State/Region"), [Length(max=100)])
     billing_country = SelectField(
         lazy_gettext("Country"), choices=lambda: [("", "—"), *country_choices()]
     )

@@ -10,12 +10,13 @@ returns to the customer's Details page. Read-only sessions refuse every portal P
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, session, url_for
-from flask_babel import format_datetime
+from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
 from billing import audit
 from billing import impersonation as service
+from models import Language
 
 from . import bp
 from .security import client_ip, clock, portal_user
@@ -24,33 +25,47 @@ KEY = service.SESSION_KEY
 ENDING = ("portal.end_impersonation", "portal.logout")
 
 
-def _back_to_staff(data: dict, impersonation):
-    """Sign the staff member back in and show the customer's Details page."""
+def _back_to_staff(data: dict, impersonation, message: str, category: str):
+    """Sign the staff member back in and show the customer's Details page, or, when their
+    staff sign-in is no longer valid, sign the browser out; either way show ``message``."""
     staff = service.returning_staff(impersonation, data.get("staff", "")) if impersonation else None
     logout_user()
     session.pop(KEY, None)
     if staff is None:
         session.clear()
-        return redirect(url_for("admin.login_view"))
     if data.get("language"):
         session["language"] = data["language"]
     else:
         session.pop("language", None)
+    flash(message, category)
+    if staff is None:
+        return redirect(url_for("admin.login_view"))
     login_user(staff)
     return redirect(url_for("customer.details_view", id=impersonation.customer_id))
 
 
+def _staff_language(data: dict) -> str:
+    """The language the staff member used before signing in as the customer (the session's
+    language is the customer's meanwhile)."""
+    return data.get("language") or request.accept_languages.best_match(Language.codes()) or "en"
+
+
 @bp.before_request
 def impersonation_guard():
+    """Every portal request of an impersonation: the staff member must still be enabled and
+    signed in, the session running and for this user; otherwise it ends here."""
     data = session.get(KEY)
     if not data:
         return None
-    running = service.active(data.get("id"), clock())
     user = portal_user()
-    if running is None or user is None or user.id != running.user_id:
-        ended = service.end(data.get("id"), clock(), client_ip()) if data.get("id") else None
-        flash(_("Your session as the customer has ended."), "info")
-        return _back_to_staff(data, ended)
+    user_id = user.id if user else None
+    try:
+        with force_locale(_staff_language(data)):
+            running = service.resume(
+                data.get("id"), data.get("staff", ""), user_id, clock(), client_ip()
+            )
+    except service.Ended as ended:
+        return _back_to_staff(data, ended.impersonation, ended.message, "info")
     if request.endpoint in ENDING:
         return end_impersonation()
     g.impersonation = running
@@ -84,8 +99,7 @@ def end_impersonation():
     if not data:
         return redirect(url_for("portal.home"))
     ended = service.end(data.get("id"), clock(), client_ip())
-    flash(_("You are no longer signed in as the customer."), "success")
-    return _back_to_staff(data, ended)
+    return _back_to_staff(data, ended, _("You are no longer signed in as the customer."), "success")
 
 
 @bp.context_processor

@@ -15,6 +15,7 @@ from billing.invoice_pdf import (
     record_download,
     render_invoice_pdf,
 )
+from billing.receivables import credited_in_full
 
 from . import bp
 from .security import client_ip, clock, portal_user, user_required
@@ -25,6 +26,8 @@ STATE_LABELS = {
     "payment_failed": lazy_gettext("Payment failed"),
     "void": lazy_gettext("Void"),
     ("credit_note", "finalized"): lazy_gettext("Issued"),
+    # an unpaid invoice a credit note settled in full: nothing to pay
+    "credited": lazy_gettext("Credited"),
 }
 KIND_LABELS = {"invoice": lazy_gettext("Invoice"), "credit_note": lazy_gettext("Credit note")}
 
@@ -33,9 +36,11 @@ KIND_LABELS = {"invoice": lazy_gettext("Invoice"), "credit_note": lazy_gettext("
 @user_required
 def invoices():
     user = portal_user()
+    issued = customer_invoices(user.customer_id)
     return render_template(
         "portal/invoices.html",
-        invoices=customer_invoices(user.customer_id),
+        invoices=issued,
+        credited=credited_in_full([invoice.id for invoice in issued]),
         period_label=period_label,
         state_labels=STATE_LABELS,
         kind_labels=KIND_LABELS,

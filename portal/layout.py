@@ -3,8 +3,10 @@ language switch."""
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, render_template, request
 from flask_babel import lazy_gettext
+
+from billing.cards import provider_email
 
 from . import bp
 from .security import portal_user
@@ -23,6 +25,10 @@ LANGUAGES = (("en", "EN", "English"), ("de", "DE", "Deutsch"))
 
 @bp.context_processor
 def layout():
+    return layout_context()
+
+
+def layout_context() -> dict:
     signed_in = portal_user()
     nav = [
         (endpoint, label)
@@ -35,4 +41,18 @@ def layout():
         "portal_languages": LANGUAGES,
         "current_endpoint": request.endpoint,
         "here": request.full_path.rstrip("?"),
+        # a function: only the pages that show the provider's address read the setting
+        "provider_email": provider_email,
     }
+
+
+def render_error(status: int, title: str, message: str) -> str:
+    """An error page inside the portal's layout, also for addresses no portal route matches."""
+    return render_template(
+        "portal/error.html", status=status, title=title, message=message, **layout_context()
+    )
+
+
+@bp.record_once
+def show_errors_in_the_portal_layout(state) -> None:
+    state.app.extensions.setdefault("error_layouts", {})[bp.url_prefix] = render_error

@@ -8,17 +8,15 @@ from dataclasses import fields
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from billing.addresses import AddressInput, address_of, country_name
+from billing.addresses import AddressInput, address_of
 from billing.audit import Actor
+from billing.countries import country_name
 from billing.errors import DomainError
 from billing.profile import edit_own_address, may_edit_profile
 
 from . import bp
-from .forms import ProfileForm, country_choices, form_error
+from .forms import ProfileForm, form_error
 from .security import client_ip, clock, portal_user, user_required
-
-# ``country_choices`` lived here first; other pages may import it from ``portal.forms``
-__all__ = ["country_choices", "profile"]
 
 
 @bp.route("/company", methods=("GET", "POST"))

@@ -13,7 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Length
 
-from billing.addresses import AddressInput, country_name
+from billing.addresses import AddressInput
+from billing.countries import country_name
 from billing.errors import DomainError, NotFound
 from billing.registration import (
     Registration,

@@ -14,7 +14,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from extensions import limiter
+from extensions import limiter, typed_key
 from models import User
 
 from . import bp
@@ -78,8 +78,10 @@ def safe_next(target: str | None, fallback: str) -> str:
 
 
 def _submitted(field: str):
+    """Per value of ``field`` in the form body (the only place the forms read it)."""
+
     def key() -> str:
-        return f"{field}:{(request.form.get(field) or '').strip().lower()[:320]}"
+        return typed_key(field, request.form.get(field))
 
     return key
 

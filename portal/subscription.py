@@ -13,7 +13,8 @@ from wtforms.validators import InputRequired, NumberRange
 
 from billing import own_subscription
 from billing.audit import Actor
-from billing.cards import failed_card_invoices
+from billing.cards import OK as CARD_OK
+from billing.cards import card_access, failed_card_invoices
 from billing.distribution import parse_counts, result_message
 from billing.errors import Conflict, DomainError
 from billing.invoicing import current_currency
@@ -107,6 +108,7 @@ def subscription():
         # like starting one (no "instantly" choice)
         compare_total=0 if trial or current is None else current.total_ips,
         failed_invoices=failed_card_invoices(user.customer_id),
+        may_update_card=card_access(view.customer) == CARD_OK,
         currency=current_currency(),
         services=listing(user.customer_id),
     )

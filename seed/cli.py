@@ -8,8 +8,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from billing.errors import DomainError
+
 from .bulk import bulk_customers
-from .demo import count_customers, seed_demo
+from .demo import DemoStripe, count_customers, seed_demo
 from .reference import seed_reference
 
 seed_group = AppGroup("seed", help="Demo and reference data.")
@@ -22,11 +24,44 @@ seed_group = AppGroup("seed", help="Demo and reference data.")
     default=0,
     help="Also add this many generated customers (bulk path, for scale tests).",
 )
-def demo_command(customers: int) -> None:
-    """Create the demo data set (idempotent) and print the demo logins."""
+@click.option("--stripe-secret-key", help="Card payment: the secret key of a Stripe test account.")
+@click.option("--stripe-publishable-key", help="Card payment: its publishable key.")
+@click.option("--stripe-webhook-secret", help="Card payment: its webhook signing secret.")
+def demo_command(
+    customers: int,
+    stripe_secret_key: str | None,
+    stripe_publishable_key: str | None,
+    stripe_webhook_secret: str | None,
+) -> None:
+    """Create the demo data set (idempotent) and print the demo logins. With the three Stripe
+    options (`make run` gives those of its local Stripe), card payment is set up too: keys,
+    saved cards, and the open card invoices charged."""
+    keys = (stripe_secret_key, stripe_publishable_key, stripe_webhook_secret)
+    if any(keys) and not all(keys):
+        raise click.UsageError("Give all three Stripe options, or none.")
     clock = current_app.config["CLOCK"]
-    result = seed_demo(clock)
+    try:
+        result = seed_demo(clock, DemoStripe(*keys) if all(keys) else None)
+    except DomainError as error:
+        raise click.ClickException(f"Card payment could not be set up: {error.message}") from None
     click.echo(f"Demo customers created: {result['created']} (total {count_customers():,}).")
+    cards = result["cards"]
+    if cards is not None:
+        server = current_app.config["STRIPE_API_BASE"] or "Stripe"
+        click.echo(
+            f"Card payment is active ({server}): {cards.cards_saved} cards saved, "
+            f"{cards.invoices_paid} invoices paid by card."
+        )
+        if cards.declined_logins:
+            click.echo(
+                "  A declined card payment, to update the card and retry in the portal: "
+                + ", ".join(cards.declined_logins)
+            )
+        if cards.trial_logins:
+            click.echo(
+                "  Free trials, to move to a paid plan with a card in the portal: "
+                + ", ".join(cards.trial_logins)
+            )
     if customers:
         started = time.perf_counter()
         added = bulk_customers(customers, clock)

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
 
 from billing import customers as lifecycle
+from billing import monthend
 from billing.audit import SYSTEM
-from billing.clock import Clock, add_months
+from billing.clock import Clock, FixedClock, add_months
 from billing.customers import NewCustomer
-from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice, mark_paid
-from billing.pricing import load_tiers
+from billing.errors import DomainError
+from billing.invoice_settings import SELLER_NAME, save_invoice_settings
+from billing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
 from billing.settings import get_setting, set_setting
 from billing.staff import create_staff, find_staff
+from billing.stripe_gateway import record_card_payment
 from models import (
     Customer,
+    Invoice,
+    InvoiceState,
     Partner,
     PaymentMethodCode,
     PriceBasis,
@@ -182,8 +187,20 @@ def _partner(name: str) -> Partner:
     return partner
 
 
-def seed_demo(clock: Clock) -> dict:
-    """Create demo staff, reference data and about 60 customers with six months of invoices.
+@dataclass(frozen=True)
+class DemoStripe:
+    """The keys of a Stripe test account for card payments in the demo (``make run`` gives those
+    of its local Stripe, which ``STRIPE_API_BASE`` points at)."""
+
+    secret_key: str
+    publishable_key: str
+    webhook_secret: str
+
+
+def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
+    """Create demo staff, reference data and about 60 customers with six months of invoices,
+    billed by a month-end run per month; with ``stripe``, also card payment (see
+    ``_card_payments``), and the month that just ended is charged at that Stripe.
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
@@ -191,6 +208,16 @@ def seed_demo(clock: Clock) -> dict:
     staff = seed_staff(clock)
     if not get_setting(IP_PURCHASE_PRICE_KEY):
         set_setting(IP_PURCHASE_PRICE_KEY, IP_PURCHASE_PRICE, clock)
+    if not get_setting(SELLER_NAME):
+        save_invoice_settings(
+            "Demo MSP GmbH",
+            "Musterstraße 1\n10115 Berlin",
+            "DE136695976",
+            get_setting(IP_PURCHASE_PRICE_KEY),
+            "DE",
+            SYSTEM,
+            clock,
+        )
     rng = random.Random(2026)
     today = clock.today()
     history_start = add_months(today, -HISTORY_MONTHS)
@@ -255,18 +282,124 @@ def seed_demo(clock: Clock) -> dict:
             lifecycle.schedule_change(
                 customer.id, max(1, plan.internal // 2), plan.external, SYSTEM, clock
             )
-        _invoice_history(customer.id, started, today, clock)
         if plan.state == "inactive":
             lifecycle.cancel_subscription(customer.id, SYSTEM, clock)
         elif plan.state == "locked":
             lifecycle.set_locked(customer.id, True, SYSTEM, clock)
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
+    cards = _card_payments(stripe, clock) if stripe is not None else None
+    _billing_history(history_start, clock, charge_last_month=stripe is not None)
     _partners_and_saved_views(clock)
     _tags_and_credit(clock)
     _profile_examples(clock)
     _subscription_examples(clock)
-    return {"created": created, "staff": staff, "customer_password": CUSTOMER_PASSWORD}
+    if cards is not None:
+        _card_stories(cards)
+    return {
+        "created": created,
+        "staff": staff,
+        "customer_password": CUSTOMER_PASSWORD,
+        "cards": cards,
+    }
+
+
+def _logins(*where) -> list[str]:
+    return list(
+        db.session.scalars(
+            db.select(Customer.contact_email).where(*where).order_by(Customer.company_name)
+        )
+    )
+
+
+# the customer whose card is declined: its last invoice shows "payment failed" in the portal
+DECLINED_CARD_CUSTOMER = "Nordlicht Hotels GmbH"
+VISA = "pm_card_visa"
+DECLINED_WHEN_CHARGED = "pm_card_chargeCustomerFail"
+
+
+@dataclass
+class CardResult:
+    """What ``_card_payments`` did, and the portal logins of its stories: customers whose card
+    was declined, and self-service customers on a free trial (who add a card to go paid)."""
+
+    cards_saved: int = 0
+    invoices_paid: int = 0
+    declined_logins: list[str] = field(default_factory=list)
+    trial_logins: list[str] = field(default_factory=list)
+
+
+def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
+    """Card payment as an MSP would set it up: the keys saved (checked at the Stripe server like
+    any keys) with the webhook secret, card payment active, a saved card for every customer who
+    pays by card (a declining one for ``DECLINED_CARD_CUSTOMER``), and their open card invoices
+    charged off-session the way the month-end run does. Only what is missing is done again."""
+    from billing import stripe_gateway as gateway
+    from billing.payment_methods import set_active
+    from models import AttemptState, Invoice, InvoiceState
+
+    if (gateway.stored_secret_key(), gateway.stored_publishable_key()) != (
+        stripe.secret_key,
+        stripe.publishable_key,
+    ):
+        gateway.save_stripe_keys(stripe.secret_key, stripe.publishable_key, SYSTEM, clock)
+    if gateway.stored_webhook_secret() != stripe.webhook_secret:
+        gateway.save_webhook_secret(stripe.webhook_secret, SYSTEM, clock)
+    set_active(PaymentMethodCode.CARD.value, True, SYSTEM, clock)
+    card = PaymentMethodCode.CARD.value
+    open_card_invoice = db.select(Invoice.customer_id).where(
+        Invoice.payment_method == card, Invoice.state == InvoiceState.FINALIZED.value
+    )
+    payers = db.session.scalars(
+        db.select(Customer)
+        .where(
+            Customer.marked_for_deletion_at.is_(None),
+            (Customer.payment_method == card) | Customer.id.in_(open_card_invoice),
+        )
+        .order_by(Customer.company_name)
+    ).all()
+    result = CardResult()
+    for customer in payers:
+        if gateway.card_on_file(customer.id) is None:
+            test_card = (
+                DECLINED_WHEN_CHARGED if customer.company_name == DECLINED_CARD_CUSTOMER else VISA
+            )
+            gateway.make_default_card(customer.id, test_card)
+            result.cards_saved += 1
+        invoices = db.session.scalars(
+            open_card_invoice.with_only_columns(Invoice.id).where(
+                Invoice.customer_id == customer.id
+            )
+        ).all()
+        for invoice_id in invoices:
+            if gateway.charge_invoice(invoice_id, clock).state == AttemptState.SUCCEEDED.value:
+                result.invoices_paid += 1
+    return result
+
+
+def _card_stories(result: CardResult) -> None:
+    """The portal logins of the card stories, once the history is billed: a declined card, and
+    self-service customers on a free trial (who add a card to go paid)."""
+    from models import AttemptState, CustomerStatus, PaymentAttempt
+
+    card = PaymentMethodCode.CARD.value
+    failed = db.select(Invoice.customer_id).where(
+        Invoice.payment_method == card, Invoice.state == InvoiceState.PAYMENT_FAILED.value
+    )
+    result.declined_logins = _logins(Customer.id.in_(failed))
+    result.trial_logins = _logins(
+        Customer.service_mode == ServiceMode.SELF_SERVICE.value,
+        Customer.status == CustomerStatus.ACTIVE.value,
+        Customer.payment_method == PaymentMethodCode.FREE.value,
+    )
+    result.invoices_paid = db.session.scalar(
+        db.select(func.count())
+        .select_from(PaymentAttempt)
+        .where(
+            PaymentAttempt.state == AttemptState.SUCCEEDED.value,
+            PaymentAttempt.payment_intent_id.is_not(None),
+        )
+    )
 
 
 DISABLED_PARTNER = "Legacy Reseller GmbH"
@@ -479,16 +612,43 @@ def _redeem_demo_key(customer_id: int, clock: Clock, started) -> None:
     db.session.commit()
 
 
-def _invoice_history(customer_id: int, started, today, clock: Clock) -> None:
-    tiers = load_tiers()
-    period = started.replace(day=1)
-    current = today.replace(day=1)
-    while period < current:
-        invoice = draft_invoice(customer_id, period, clock, tiers=tiers)
-        if invoice is not None and invoice.state == "draft":
-            finalize_invoice(invoice.id, clock)
-            if add_months(period, 1) < current:
-                mark_paid(invoice.id, SYSTEM, clock)
+RUN_AT = time(0, 30)  # when the scheduler starts the run on the 1st
+PAID_AFTER_DAYS = 12  # when the demo's bank transfers arrive
+
+
+def _at(day: date, clock: Clock) -> FixedClock:
+    """A clock on ``day`` at ``RUN_AT`` in the MSP's time zone, never later than now."""
+    instant = datetime.combine(day, RUN_AT, tzinfo=clock.tz)
+    return FixedClock(min(instant, clock.now()), str(clock.tz))
+
+
+def _billing_history(history_start: date, clock: Clock, charge_last_month: bool = False) -> None:
+    """Each month since ``history_start`` billed as the product bills it: the month-end run on
+    the 1st drafts, finalizes and charges (the demo's card payments are recorded as taken, no
+    e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
+    to the saved cards), and bank transfers arrive within the payment term, except for the
+    month that just ended. A month whose run exists is left as it is."""
+    from billing.stripe_gateway import charge_invoice
+
+    period = history_start.replace(day=1)
+    last = monthend.last_closed_period(clock)
+    while period <= last:
+        run_clock = _at(add_months(period, 1), clock)
+        try:
+            started = monthend.start_run(period, SYSTEM, run_clock, auto_finalize=True)
+        except DomainError:
+            period = add_months(period, 1)
+            continue
+        charge = charge_invoice if charge_last_month and period == last else record_card_payment
+        monthend.work(started.run_id, run_clock, monthend.Hooks(charge=charge))
+        if period < last:
+            paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)
+            for invoice_id in db.session.scalars(
+                monthend.run_invoices(started.run_id).where(
+                    Invoice.state == InvoiceState.FINALIZED.value
+                )
+            ).all():
+                mark_paid(invoice_id, SYSTEM, paid_clock)
         period = add_months(period, 1)
 
 

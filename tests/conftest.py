@@ -43,6 +43,8 @@ def _config(url: str, clock, **extra) -> dict:
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "RATELIMIT_STORAGE_URI": "memory://",
         "MAIL_SERVER": "",
+        # the tests' mail sink listens on 127.0.0.1
+        "MAIL_ALLOW_LOCAL_HOSTS": True,
     }
     config.update(extra)
     return config

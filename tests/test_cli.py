@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
 from sqlalchemy import func
 
 from billing.staff import authenticate_staff
@@ -101,6 +107,101 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     months = distinct(Invoice.period)
     assert len(months) >= 6
     assert distinct(Invoice.state) >= {"paid", "finalized"}
+
+
+def test_the_demo_history_is_paid_and_a_closed_month_is_not_billed_again(app):
+    """Issue 14 (3): every month of the demo was billed by a month-end run that is done; every
+    card invoice of it was paid with its payment record, bank transfers before the last month
+    too; running the last month again does nothing and exits without an error."""
+    from billing import monthend
+    from billing.clock import add_months
+    from models import BillingRun, PaymentAttempt
+
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed", "demo"]).exit_code == 0
+    last = monthend.last_closed_period(app.config["CLOCK"])
+    runs = db.session.scalars(db.select(BillingRun).order_by(BillingRun.period)).all()
+    assert [run.period for run in runs] == [add_months(last, n) for n in range(-5, 1)]
+    assert {run.state for run in runs} == {"done"} and all(run.finalized for run in runs)
+    invoices = db.session.scalars(db.select(Invoice)).all()
+    assert {i.billing_run_id for i in invoices} == {run.id for run in runs}
+    succeeded = set(
+        db.session.scalars(
+            db.select(PaymentAttempt.invoice_id).where(PaymentAttempt.state == "succeeded")
+        )
+    )
+    cards = [i for i in invoices if i.payment_method == "card"]
+    assert cards and all(i.state == "paid" and i.id in succeeded for i in cards)
+    assert all(i.state == "paid" for i in invoices if i.period < last)
+    before = {(i.id, i.state, i.number) for i in invoices}
+    again = runner.invoke(args=["billing", "run-month-end", "--period", f"{last:%Y-%m}"])
+    assert again.exit_code == 0, again.output
+    assert "is done already: nothing is left to do" in again.output
+    db.session.expire_all()
+    assert {(i.id, i.state, i.number) for i in db.session.scalars(db.select(Invoice))} == before
+
+
+def _flask(app, cwd: Path, *args: str, database_url: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ)
+    env.update(
+        FLASK_APP="app:create_app",
+        PYTHONPATH=str(root),
+        DATABASE_URL=database_url,
+        SECRET_KEY=app.config["SECRET_KEY"],
+        ENCRYPTION_KEYS=app.config["ENCRYPTION_KEYS"],
+        REDIS_URL=app.config["REDIS_URL"],
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
+    """Issue 14 (5): the README's rehearsal, as written: a staging copy made with ``flask backup
+    create --output instance/staging.db`` and billed through ``DATABASE_URL=sqlite:///instance/
+    staging.db`` (a path from the working directory), while the real database is untouched."""
+    from tests import factories
+    from tests.conftest import berlin
+
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(2026, 9, 1, 9, 0)
+    factories.customer(app)
+    factories.customer(app, payment="card")
+    db.session.remove()
+    live = app.config["SQLALCHEMY_DATABASE_URI"]
+    copy = _flask(
+        app, tmp_path, "backup", "create", "--output", "instance/staging.db", database_url=live
+    )
+    assert copy.returncode == 0, copy.stderr
+    rehearsal = _flask(
+        app,
+        tmp_path,
+        "billing",
+        "run-month-end",
+        "--period",
+        "2026-10",
+        "--now",
+        "2026-11-01T00:30+01:00",
+        "--approve",
+        "--rehearse",
+        database_url="sqlite:///instance/staging.db",
+    )
+    assert rehearsal.returncode == 0, rehearsal.stderr
+    assert "done: 2 invoice(s)" in rehearsal.stdout
+    staging = sqlite3.connect(tmp_path / "instance" / "staging.db")
+    try:
+        finalized = staging.execute("SELECT count(*) FROM invoice WHERE state != 'draft'")
+        assert finalized.fetchone() == (2,)
+    finally:
+        staging.close()
+    assert db.session.scalar(db.select(func.count()).select_from(Invoice)) == 0
 
 
 def test_seed_demo_bulk_path_adds_generated_customers(any_app):

@@ -68,6 +68,42 @@ def test_a_run_is_started_reviewed_and_approved_from_the_screen(app, staff_clien
     assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 2
 
 
+def test_the_confirmation_counts_the_runs_drafts_and_a_done_month_is_refused(
+    app, staff_client, billed
+):
+    """Issue 14 (3): a month with an invoice finalized before the run: the confirmation names
+    the run's one draft, finalizing leaves the earlier invoice alone, and starting the month
+    again says it is done and shows the run."""
+    clock, first, second = billed
+    earlier = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    staff_client.post(
+        "/admin/billing_run/start/", data={"csrf_token": staff_client.token, "period": "2026-10"}
+    )
+    run = db.session.scalar(db.select(BillingRun))
+    monthend.work(run.id, clock)
+    details = staff_client.get(f"/admin/billing_run/details/?id={run.id}").get_data(as_text=True)
+    assert "1 drafts to review" in details
+    assert 'data-confirm="Finalize 1 invoices' in details
+    assert "1 × invoiced before, outside this run" in details
+    staff_client.post(
+        f"/admin/billing_run/{run.id}/approve/", data={"csrf_token": staff_client.token}
+    )
+    mailed = []
+    monthend.work(run.id, clock, monthend.Hooks(queue_invoice_email=mailed.append))
+    db.session.expire_all()
+    assert db.session.get(Invoice, earlier.id).number == earlier.number
+    assert mailed == [db.session.scalar(db.select(Invoice.id).where(Invoice.customer_id == second))]
+    done = db.session.get(BillingRun, run.id)
+    assert (done.state, done.finalized) == ("done", 1)
+    again = staff_client.post(
+        "/admin/billing_run/start/",
+        data={"csrf_token": staff_client.token, "period": "2026-10"},
+    )
+    assert again.location.endswith(f"/admin/billing_run/details/?id={run.id}")
+    page = staff_client.get(again.location).get_data(as_text=True)
+    assert "The billing run for 10/2026 is done already: nothing is left to do." in page
+
+
 @pytest.mark.parametrize("period", ["", "2026-13", "next month", "2026-11", "<script>"])
 def test_bad_or_open_months_are_refused_with_a_message(app, staff_client, billed, period):
     """Bad input: a clear message, no run."""
@@ -136,10 +172,6 @@ def test_credit_note_mark_paid_and_pdf(app, staff_client, billed):
         follow_redirects=True,
     )
     assert "has a credit note already" in twice.get_data(as_text=True)
-    staff_client.post(
-        f"/admin/invoice/{invoice.id}/mark-paid/", data={"csrf_token": staff_client.token}
-    )
-    assert db.session.get(Invoice, invoice.id).state == "paid"
     event = db.session.scalar(
         db.select(AuditEvent).where(AuditEvent.action == "invoice.credit_note")
     )
@@ -148,7 +180,54 @@ def test_credit_note_mark_paid_and_pdf(app, staff_client, billed):
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert staff_client.get("/admin/invoice/999999/pdf/").status_code == 404
     details = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
-    assert note.number in details and "Paid" in details
+    assert note.number in details and 'id="invoice-open">€0.00' in details
+
+
+def test_a_credited_unpaid_invoice_is_no_longer_payable(app, staff_client, billed):
+    """Issue 13.2 (SPEC §14): the credit note settled the open invoice, so it is neither
+    offered nor accepted for "Mark paid"; the note shows what it settled."""
+    clock, first, second = billed
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    before = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
+    assert 'id="mark-paid-form"' in before and 'id="credit-note-form"' in before
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": "Cancelled order"},
+    )
+    after = staff_client.get(f"/admin/invoice/details/?id={invoice.id}").get_data(as_text=True)
+    assert 'id="mark-paid-form"' not in after and 'id="credit-note-form"' not in after
+    assert 'data-state="finalized">Credited<' in after
+    listing = staff_client.get("/admin/invoice/?flt0_kind_equals=invoice").get_data(as_text=True)
+    assert "Credited" in listing
+    paid = staff_client.post(
+        f"/admin/invoice/{invoice.id}/mark-paid/",
+        data={"csrf_token": staff_client.token},
+        follow_redirects=True,
+    )
+    assert "a credit note settled it" in paid.get_data(as_text=True)
+    assert db.session.get(Invoice, invoice.id).state == "finalized"
+    note = db.session.scalar(db.select(Invoice).where(Invoice.kind == "credit_note"))
+    page = staff_client.get(f"/admin/invoice/details/?id={note.id}").get_data(as_text=True)
+    assert f'id="credit-settled">€{invoice.gross}' in page
+    assert 'id="credit-account">€0.00' in page
+
+
+def test_a_paid_invoice_is_credited_to_the_account(app, staff_client, billed):
+    """SPEC §14: crediting a paid invoice books its net amount as account credit."""
+    clock, first, second = billed
+    invoice = finalize_invoice(draft_invoice(first, date(2026, 10, 1), clock).id, clock)
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/mark-paid/", data={"csrf_token": staff_client.token}
+    )
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    staff_client.post(
+        f"/admin/invoice/{invoice.id}/credit-note/",
+        data={"csrf_token": staff_client.token, "reason": "Goodwill"},
+    )
+    note = db.session.scalar(db.select(Invoice).where(Invoice.kind == "credit_note"))
+    page = staff_client.get(f"/admin/invoice/details/?id={note.id}").get_data(as_text=True)
+    assert 'id="credit-settled">€0.00' in page
+    assert f'id="credit-account">€{invoice.net}' in page
 
 
 def test_invoice_filters_and_bad_filter_values(app, staff_client, billed):

@@ -12,8 +12,15 @@ from billing import customer_tools, impersonation, ledger
 from billing import customers as lifecycle
 from billing.audit import SYSTEM, Actor, on_behalf_of
 from billing.customers import NewCustomer
-from billing.errors import DomainError
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice, redraft_invoice
+from billing.errors import Conflict, DomainError
+from billing.invoicing import (
+    create_credit_note,
+    draft_invoice,
+    finalize_invoice,
+    mark_paid,
+    redraft_invoice,
+)
+from billing.timeline import customer_timeline
 from models import AuditEvent, EmailLog, Impersonation, LedgerEntry, Partner, Tag, db
 from tests import factories
 from tests.conftest import berlin, make_staff
@@ -182,7 +189,7 @@ def test_staff_message_goes_to_enabled_registered_users_in_their_language(app, m
     assert "&lt;b&gt;kurz&lt;/b&gt;" in messages[0].html
     log = db.session.scalar(db.select(EmailLog).where(EmailLog.template == "staff_message"))
     assert (log.customer_id, log.language) == (customer.id, "de")
-    assert any(i["action"] == "email.staff_message" for i in lifecycle.timeline(customer.id))
+    assert any(i["action"] == "email.staff_message" for i in customer_timeline(customer.id))
     for subject, text in (("", "x"), ("x", " ")):
         with pytest.raises(DomainError):
             customer_tools.send_staff_message(customer.id, subject, text, SYSTEM, clock)
@@ -292,22 +299,40 @@ def test_a_redraft_spends_the_credit_again_only_once(app):
     assert ledger.balance(customer.id) == D("0.00")
 
 
-def test_a_credit_note_books_its_net_amount_as_credit(app):
+def test_a_credit_note_on_a_paid_invoice_books_its_net_amount_as_credit(app):
+    """SPEC §14: what was paid already becomes account credit (net, the ledger's unit)."""
     clock, customer = _customer_billed_from_september(app)
     invoice = finalize_invoice(draft_invoice(customer.id, date(2026, 10, 1), clock).id, clock)
+    mark_paid(invoice.id, SYSTEM, clock)
     note = create_credit_note(invoice.id, "wrong count", SYSTEM, clock)
     assert ledger.balance(customer.id) == D("54.00")
     entry = db.session.scalar(db.select(LedgerEntry).where(LedgerEntry.kind == "credit_note"))
     assert (entry.amount, entry.invoice_id) == (D("54.00"), note.id)
+    assert note.settled_amount == D("0.00")
+
+
+def test_a_credit_note_on_an_unpaid_invoice_settles_it_instead_of_booking_credit(app):
+    """Issue 13.2 (SPEC §14): crediting an invoice nobody paid cancels what is owed on it; the
+    customer gets no account credit on top (they could pay the invoice and keep both)."""
+    clock, customer = _customer_billed_from_september(app)
+    invoice = finalize_invoice(draft_invoice(customer.id, date(2026, 10, 1), clock).id, clock)
+    note = create_credit_note(invoice.id, "wrong count", SYSTEM, clock)
+    assert ledger.balance(customer.id) == D("0.00")
+    assert (
+        db.session.scalar(db.select(LedgerEntry).where(LedgerEntry.kind == "credit_note")) is None
+    )
+    assert note.settled_amount == invoice.gross == D("64.26")
 
 
 def test_crediting_an_invoice_that_used_credit_gives_that_credit_back(app):
-    """Issue 7.4 (SPEC §11): credit 20.00 paid part of a 54.00 invoice (net 34.00); crediting
-    the invoice books its 34.00 and gives the 20.00 back, so the customer holds 54.00 again."""
+    """Issue 7.4 (SPEC §11): credit 20.00 paid part of a 54.00 invoice (net 34.00, paid);
+    crediting the invoice books its 34.00 and gives the 20.00 back, so the customer holds
+    54.00 again."""
     clock, customer = _customer_billed_from_september(app)
     ledger.book_manual(customer.id, "credit", "20.00", "Goodwill", SYSTEM, clock)
     invoice = finalize_invoice(draft_invoice(customer.id, date(2026, 10, 1), clock).id, clock)
     assert invoice.net == D("34.00") and ledger.balance(customer.id) == D("0.00")
+    mark_paid(invoice.id, SYSTEM, clock)
 
     note = create_credit_note(invoice.id, "wrong count", SYSTEM, clock)
 
@@ -316,3 +341,35 @@ def test_crediting_an_invoice_that_used_credit_gives_that_credit_back(app):
         db.select(LedgerEntry).where(LedgerEntry.invoice_id == note.id).order_by(LedgerEntry.id)
     ).all()
     assert sorted(e.amount for e in booked) == [D("20.00"), D("34.00")]
+
+
+def test_crediting_an_unpaid_invoice_that_used_credit_gives_only_that_credit_back(app):
+    """SPEC §14 with issue 7.4: the unpaid 34.00 net (40.46 gross) is settled, not credited;
+    the 20.00 of account credit the invoice had used comes back."""
+    clock, customer = _customer_billed_from_september(app)
+    ledger.book_manual(customer.id, "credit", "20.00", "Goodwill", SYSTEM, clock)
+    invoice = finalize_invoice(draft_invoice(customer.id, date(2026, 10, 1), clock).id, clock)
+
+    note = create_credit_note(invoice.id, "wrong count", SYSTEM, clock)
+
+    assert note.settled_amount == D("40.46")
+    assert ledger.balance(customer.id) == D("20.00")
+
+
+def test_a_manual_booking_on_a_stale_page_is_refused(app):
+    """Issue 13.2: the booking form carries the newest booking it showed; the same form sent
+    again (a double click) or after someone else booked is refused, nothing is booked."""
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    customer = factories.customer(app)
+    seen = ledger.last_entry_id(customer.id)
+    assert seen == 0
+    ledger.book_manual(customer.id, "credit", "10", "Goodwill", SYSTEM, clock, seen_entry_id=seen)
+    with pytest.raises(Conflict, match="booked in the meantime"):
+        ledger.book_manual(
+            customer.id, "credit", "10", "Goodwill", SYSTEM, clock, seen_entry_id=seen
+        )
+    assert ledger.balance(customer.id) == D("10.00")
+    fresh = ledger.last_entry_id(customer.id)
+    ledger.book_manual(customer.id, "debit", "4", "Fee", SYSTEM, clock, seen_entry_id=fresh)
+    assert ledger.balance(customer.id) == D("6.00")

@@ -38,7 +38,6 @@ from billing.dashboard import (
     ip_history,
     iter_billing_csv,
     iter_billing_json,
-    may_see_money,
 )
 from billing.errors import DomainError
 from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice
@@ -372,11 +371,6 @@ def test_billing_data_export_is_audited(app):
     assert event_row.after == {"month": "2026-11", "format": "json"}
     with pytest.raises(DomainError):
         billing_data_export("2026-11", "xml", SYSTEM, clock)
-
-
-def test_only_admin_and_billing_see_money():
-    assert may_see_money("admin") and may_see_money("billing")
-    assert not may_see_money("support") and not may_see_money(None)
 
 
 def test_an_immediate_upgrade_counts_both_parts_of_the_month(any_app):

@@ -12,7 +12,7 @@ import pytest
 
 from billing.audit import SYSTEM
 from billing.invoice_pdf import invoice_filename, render_invoice_pdf
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice, mark_paid
 from billing.settings import set_setting
 from models import Customer, InvoiceLine, db
 from tests import factories
@@ -55,7 +55,7 @@ def test_english_invoice_shows_number_period_lines_and_english_money(billing):
     assert invoice.gross > 1000, "the amounts should need a thousands separator"
     text = _text(render_invoice_pdf(invoice.id))
 
-    assert text.startswith("Your MSP GmbH INVOICE")
+    assert text.startswith("MSP Billing INVOICE")  # no seller saved yet: the product's name
     for expected in (
         f"Invoice number {invoice.number}",
         f"Invoice {invoice.number}",
@@ -169,8 +169,102 @@ def test_a_credit_note_names_the_invoice_it_corrects(billing):
 
     assert f"Gutschrift zur Rechnung {invoice.number}" in text
     assert f"Gesamtbetrag -{_de(invoice.gross)}" in text
-    assert "Der Betrag wird Ihnen erstattet." in text and "überweisen" not in text
+    assert "überweisen" not in text and "erstattet" not in text
     assert invoice_filename(note) == f"credit-note-{note.number}.pdf"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            "Invoice {number} was not paid yet: this credit note settles {gross} of its open "
+            "amount; you no longer need to pay that amount.",
+        ),
+        (
+            "de",
+            "Die Rechnung {number} war noch nicht bezahlt: Diese Gutschrift gleicht {gross} des "
+            "offenen Betrags aus; diesen Betrag müssen Sie nicht mehr zahlen.",
+        ),
+    ],
+)
+def test_a_credit_note_on_an_unpaid_invoice_says_it_settles_it(billing, language, expected):
+    """Issue 13.2 (SPEC §14): the credit settled what was open; no account credit, no refund."""
+    invoice = _invoice(billing, language=language)
+    note = create_credit_note(invoice.id, "wrong IP count", SYSTEM, billing.config["CLOCK"])
+    text = _text(render_invoice_pdf(note.id))
+
+    gross = _money(invoice.gross, language)
+    assert expected.format(number=invoice.number, gross=gross) in text
+    assert "account is credited" not in text and "Guthaben" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            "Invoice {number} was paid already: your account is credited with {net} (net), "
+            "which is set off against your next invoices.",
+        ),
+        (
+            "de",
+            "Die Rechnung {number} war bereits bezahlt: Ihrem Kundenkonto wird ein Guthaben von "
+            "{net} (netto) gutgeschrieben, das mit Ihren nächsten Rechnungen verrechnet wird.",
+        ),
+    ],
+)
+def test_a_credit_note_on_a_paid_invoice_says_it_became_account_credit(billing, language, expected):
+    """Issue 13.2 (SPEC §14): what was paid already becomes account credit (net)."""
+    clock = billing.config["CLOCK"]
+    invoice = _invoice(billing, language=language)
+    mark_paid(invoice.id, SYSTEM, clock)
+    note = create_credit_note(invoice.id, "wrong IP count", SYSTEM, clock)
+    text = _text(render_invoice_pdf(note.id))
+
+    assert expected.format(number=invoice.number, net=_money(invoice.net, language)) in text
+    assert "settles" not in text and "gleicht" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            "Invoice {number} was partly paid: this credit note settles {settled} of its open "
+            "amount, which you no longer need to pay, and your account is credited with "
+            "{credit} (net), which is set off against your next invoices.",
+        ),
+        (
+            "de",
+            "Die Rechnung {number} war teilweise bezahlt: Diese Gutschrift gleicht {settled} des "
+            "offenen Betrags aus (diesen Betrag müssen Sie nicht mehr zahlen), und Ihrem "
+            "Kundenkonto wird ein Guthaben von {credit} (netto) gutgeschrieben, das mit Ihren "
+            "nächsten Rechnungen verrechnet wird.",
+        ),
+    ],
+)
+def test_a_credit_note_on_a_partly_paid_invoice_names_both_parts(billing, language, expected):
+    """SPEC §14: of a 119.00 gross invoice (100.00 net) 59.50 were still open: the note settles
+    those and the paid 59.50 gross become 50.00 net account credit."""
+    clock = billing.config["CLOCK"]
+    invoice = _invoice(billing, finalize=False, language=language, internal=1, external=0)
+    invoice.lines[0].amount = invoice.net = Decimal("100.00")
+    invoice.vat, invoice.gross = Decimal("19.00"), Decimal("119.00")
+    db.session.commit()
+    invoice = finalize_invoice(invoice.id, clock)
+    note = create_credit_note(invoice.id, "wrong IP count", SYSTEM, clock)
+    # partial payments are records of their own later (SPEC §14); here: half was paid
+    note.settled_amount = Decimal("59.50")
+    db.session.commit()
+    text = _text(render_invoice_pdf(note.id))
+
+    settled, credit = _money(Decimal("59.50"), language), _money(Decimal("50.00"), language)
+    assert expected.format(number=invoice.number, settled=settled, credit=credit) in text
+
+
+def _money(amount: Decimal, language: str) -> str:
+    return _de(amount) if language == "de" else f"€{amount:,.2f}"
 
 
 def test_many_lines_flow_onto_further_pages(billing):

@@ -16,7 +16,16 @@ from billing.audit import SYSTEM
 from billing.distribution import change_ip_distribution
 from billing.errors import DomainError
 from billing.invoicing import draft_invoice
-from models import AuditEvent, BillingRun, Customer, Invoice, InvoiceLine, RunState, db
+from models import (
+    AuditEvent,
+    BillingRun,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    RunState,
+    Subscription,
+    db,
+)
 from tests import factories
 from tests.conftest import berlin
 
@@ -146,6 +155,46 @@ def test_a_run_killed_between_batches_continues_where_it_stopped(october, monkey
     assert {c: after[c] for c in first} == first, "invoices of the first batch were kept"
     assert len(after) == 6
     assert db.session.get(BillingRun, run_id).processed == 8
+
+
+def test_a_run_finalizes_charges_and_mails_only_the_invoices_it_drafted(october):
+    """Issue 14 (3): a card invoice of the month finalized before the run (history) is not
+    numbered, charged or e-mailed again; a draft no run owned is taken in; the confirmation
+    count, the counts and the report all name the run's invoices only."""
+    from billing.invoicing import finalize_invoice
+
+    app, clock, ids = october
+    oct1 = date(2026, 10, 1)
+    db.session.execute(
+        db.update(Subscription)
+        .where(Subscription.customer_id.in_((ids["domestic"], ids["eu_consumer"])))
+        .values(payment_method="card")
+    )
+    db.session.commit()
+    history = finalize_invoice(draft_invoice(ids["domestic"], oct1, clock).id, clock)
+    loose_draft = draft_invoice(ids["abroad"], oct1, clock)
+    run_id = monthend.start_run(oct1, SYSTEM, clock).run_id
+    assert monthend.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
+    run = db.session.get(BillingRun, run_id)
+    assert run.billed == 5, "four new drafts and the loose one"
+    assert monthend.skip_reasons(run)["invoiced_before"] == 1
+    assert monthend.drafts_of(run_id) == 5
+    assert db.session.get(Invoice, loose_draft.id).billing_run_id == run_id
+    monthend.approve_run(run_id, SYSTEM, clock)
+    charged, mailed = [], []
+    hooks = monthend.Hooks(
+        queue_invoice_email=mailed.append,
+        charge=lambda invoice_id, _clock: charged.append(invoice_id),
+    )
+    assert monthend.work(run_id, clock, hooks) == RunState.DONE.value
+    untouched = db.session.get(Invoice, history.id)
+    assert (untouched.number, untouched.state) == (history.number, "finalized")
+    assert charged == [_invoice(ids["eu_consumer"], oct1).id], "only the run's card invoice"
+    own = set(db.session.scalars(monthend.run_invoices(run_id)))
+    assert len(own) == 5 and set(mailed) == own and history.id not in own
+    run = db.session.get(BillingRun, run_id)
+    assert (run.finalized, run.payment_failed) == (5, 0)
+    assert sorted(row[0] for row in monthend.report_rows(run_id)) == sorted(own)
 
 
 def test_a_live_run_is_not_taken_over_and_a_stalled_one_is(october):

@@ -167,7 +167,10 @@ def test_staff_are_told_30_days_before_a_key_ends_once(app, smtp_sink):
     later = FixedClock(datetime(2026, 12, 16, 9, 0, tzinfo=BERLIN))
     messages = expiry_notices(staff, later)
     assert sorted(m.recipient for m in messages) == ["chef@msp.example", "ops@msp.example"]
-    assert any("Keyed GmbH" in m.subject and "2027-01-14" in m.subject for m in messages)
+    subjects = {m.recipient: m.subject for m in messages}
+    assert "Keyed GmbH" in subjects["ops@msp.example"]
+    assert "January 14, 2027" in subjects["ops@msp.example"]  # in each recipient's language
+    assert "14. Januar 2027" in subjects["chef@msp.example"]
     assert expiry_notices(staff, FixedClock(later.now() + timedelta(days=1))) == []
 
 

@@ -240,3 +240,26 @@ def test_an_event_that_arrives_before_the_charge_is_stored_still_marks_the_invoi
     db.session.expire_all()
     assert db.session.get(Invoice, invoice.id).state == "paid"
     assert db.session.get(type(attempt), attempt.id).payment_intent_id == intent_id
+
+
+def test_a_card_that_asks_for_3d_secure_fails_the_off_session_charge(stripe_ready):
+    """Issue 14: a card whose bank wants the cardholder's confirmation (Stripe's test card
+    4000 0027 6000 3184) cannot be charged at month end. Stripe refuses it with a CardError; a
+    Stripe-compatible test server leaves the PaymentIntent waiting for the confirmation. Either
+    way the invoice is marked payment failed (the customer gets "Update card and retry"),
+    never left as an open attempt that blocks the retry."""
+    clock = stripe_ready.config["CLOCK"]
+    method = gateway.client().v1.payment_methods.create(
+        {
+            "type": "card",
+            "card": {"number": "4000002760003184", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    invoice = _invoice(stripe_ready, method.id)
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    assert attempt.state == "failed" and "3-D Secure" in attempt.error
+    assert db.session.get(Invoice, invoice.id).state == "payment_failed"
+    gateway.make_default_card(invoice.customer_id, "pm_card_visa")
+    retried = gateway.charge_invoice(invoice.id, clock)
+    assert retried.state == "succeeded" and retried.number == 2
+    assert db.session.get(Invoice, invoice.id).state == "paid"

@@ -124,22 +124,67 @@ def test_wrong_password_same_message(app, client, invited):
         assert "Invalid e-mail or password." in page.get_data(as_text=True)
 
 
-def test_locking_the_customer_ends_portal_sessions(app, client, invited):
-    """SPEC §4 Lock: no user of the customer can log in, existing sessions end."""
+LOCKED = "Your company&#39;s account is locked, so you cannot sign in."
+SIGNED_OUT_LOCKED = "You have been signed out because your company&#39;s account is locked."
+
+
+def _sign_in_page(client, email: str, password: str) -> str:
+    return client.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_token(client, "/portal/login"),
+            "email": email,
+            "password": password,
+        },
+    ).get_data(as_text=True)
+
+
+def test_locking_the_customer_ends_portal_sessions_and_says_why(app, client, invited):
+    """SPEC §4 Lock: no user of the customer can log in, existing sessions end; issue 14 (6):
+    the sign-in page says the session ended because of the lock, and the right password is
+    told the account is locked (a wrong one and an unknown address learn nothing)."""
     customer, token = invited
     _register_and_sign_in(app, client, token)
     assert client.get("/portal/").status_code == 200
     lifecycle.set_locked(customer.id, True, SYSTEM, app.config["CLOCK"])
-    assert client.get("/portal/").status_code == 302
-    again = client.post(
-        "/portal/login",
-        data={
-            "csrf_token": csrf_token(client, "/portal/login"),
-            "email": "ann@acme.example",
-            "password": "Brand-New-Pass-1",
-        },
+    ended = client.get("/portal/account", follow_redirects=True)
+    assert ended.request.path == "/portal/login"
+    assert SIGNED_OUT_LOCKED in ended.get_data(as_text=True)
+    assert SIGNED_OUT_LOCKED not in client.get("/portal/login").get_data(as_text=True)
+    page = _sign_in_page(client, "ann@acme.example", "Brand-New-Pass-1")
+    assert LOCKED in page and "Invalid e-mail or password." not in page
+    for email, password in (
+        ("ann@acme.example", "wrong-password"),
+        ("nobody@acme.example", "Brand-New-Pass-1"),
+    ):
+        page = _sign_in_page(app.test_client(), email, password)
+        assert "Invalid e-mail or password." in page and "locked" not in page
+    lifecycle.set_locked(customer.id, False, SYSTEM, app.config["CLOCK"])
+    assert (
+        "/portal/"
+        in client.post(
+            "/portal/login",
+            data={
+                "csrf_token": csrf_token(client, "/portal/login"),
+                "email": "ann@acme.example",
+                "password": "Brand-New-Pass-1",
+            },
+        ).headers["Location"]
     )
-    assert "Invalid e-mail or password." in again.get_data(as_text=True)
+
+
+def test_the_lock_is_explained_in_german(app, client, invited):
+    """Issue 14 (6): both messages in the user's language."""
+    customer, token = invited
+    _register_and_sign_in(app, client, token)
+    client.post(
+        "/portal/language", data={"csrf_token": csrf_token(client, "/portal/"), "language": "de"}
+    )
+    lifecycle.set_locked(customer.id, True, SYSTEM, app.config["CLOCK"])
+    ended = client.get("/portal/", follow_redirects=True).get_data(as_text=True)
+    assert "Sie wurden abgemeldet, weil das Konto Ihres Unternehmens gesperrt ist." in ended
+    page = _sign_in_page(client, "ann@acme.example", "Brand-New-Pass-1")
+    assert "Das Konto Ihres Unternehmens ist gesperrt" in page
 
 
 def test_portal_sign_out_ends_a_copied_session(app, client, invited):

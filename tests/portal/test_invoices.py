@@ -38,6 +38,16 @@ def test_the_list_shows_issued_invoices_and_credit_notes_but_no_draft(app, bille
     assert f"/portal/invoices/{october.id}/pdf" in page
 
 
+def test_an_unpaid_invoice_settled_by_its_credit_note_shows_as_credited(app, billed):
+    """Issue 13.2 (SPEC §14): the credit note settled the unpaid October invoice; the customer
+    sees it as credited, not as open (nothing is left to pay)."""
+    _acme, october, _credit, _draft = billed
+    client = signed_in(app, "ann@acme.example")
+    page = client.get("/portal/invoices").get_data(as_text=True)
+    row = page.split(f'data-invoice="{october.id}"')[1].split("</tr>")[0]
+    assert "Credited" in row and "Open" not in row
+
+
 def test_pdf_download_of_an_own_invoice(app, billed):
     _acme, october, credit, _draft = billed
     client = signed_in(app, "ann@acme.example")

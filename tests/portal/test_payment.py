@@ -8,7 +8,9 @@ import re
 import pytest
 
 from billing import stripe_gateway as gateway
+from billing.audit import SYSTEM
 from billing.invoicing import draft_invoice, finalize_invoice
+from billing.payment_methods import set_active
 from models import AuditEvent, Invoice, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in
@@ -190,3 +192,34 @@ def test_without_stripe_keys_card_payment_is_unavailable(app):
     client = signed_in(app, main_email(customer))
     page = client.get("/portal/payment").get_data(as_text=True)
     assert "Card payment is not available" in page and "card-form" not in page
+
+
+def test_when_card_payment_is_switched_off_a_failed_payment_is_no_dead_end(
+    app, card_customer, mail_on
+):
+    """Issue 14: after a failed card payment the provider switched card payment off. Neither
+    page offers "Update card and retry" (its page could not take a card); both say to contact
+    the provider, with the provider's address."""
+    invoice = _failed_invoice(app, card_customer)
+    set_active("card", False, SYSTEM, app.config["CLOCK"])
+    client = signed_in(app, main_email(card_customer))
+    for url in ("/portal/subscription", "/portal/payment"):
+        page = client.get(url).get_data(as_text=True)
+        assert f"invoice {invoice.number}" in page, url
+        assert "Update card and retry" not in page, url
+        assert (
+            'Please contact your provider at <a href="mailto:billing@msp.example" '
+            'id="provider-email">billing@msp.example</a>.' in page
+        ), url
+    page = client.get("/portal/payment").get_data(as_text=True)
+    assert "your provider can take your payment another way" in page and "card-form" not in page
+
+
+def test_without_card_payment_the_payment_page_says_what_to_do_in_german(app, mail_on):
+    factories.reference(app)
+    customer = factories.customer(app, mode="self_service", language="de")
+    page = signed_in(app, main_email(customer)).get("/portal/payment").get_data(as_text=True)
+    assert "Ihr Anbieter kann Ihre Zahlung auf anderem Weg annehmen." in page
+    assert (
+        "Bitte wenden Sie sich an Ihren Anbieter: " in page and "mailto:billing@msp.example" in page
+    )

@@ -149,3 +149,41 @@ def test_staff_and_anonymous_visitors_are_sent_to_the_portal_sign_in(app, staff_
     for client in (anonymous, staff_client):
         response = client.get("/portal/subscription")
         assert response.status_code == 302 and "/portal/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    ("language", "unavailable", "contact"),
+    [
+        (
+            "en",
+            "so you cannot start a paid subscription here yourself; your provider can set it up",
+            "Please contact your provider at ",
+        ),
+        (
+            "de",
+            "daher können Sie hier selbst kein kostenpflichtiges Abonnement beginnen",
+            "Bitte wenden Sie sich an Ihren Anbieter: ",
+        ),
+    ],
+)
+def test_a_trial_without_card_payment_is_told_what_to_do(
+    app, mail_on, language, unavailable, contact
+):
+    """Issue 14: card payment is off, so the trial cannot become a paid plan in the portal. The
+    page says so and names the provider's address, instead of "add a card first" pointing to
+    a payment page that cannot take one."""
+    factories.reference(app)
+    trial = factories.customer(app, mode="self_service", payment="free", language=language)
+    page = signed_in(app, main_email(trial)).get("/portal/subscription").get_data(as_text=True)
+    assert 'id="card-unavailable"' in page and unavailable in page
+    assert contact in page and 'href="mailto:billing@msp.example"' in page
+    assert 'id="card-needed"' not in page
+
+
+def test_a_free_plan_without_an_end_says_free_of_charge(app):
+    """A free subscription staff started has no trial end: no "Free trial until None"."""
+    factories.reference(app)
+    customer = factories.customer(app, mode="self_service", payment="free")
+    page = signed_in(app, main_email(customer)).get("/portal/subscription").get_data(as_text=True)
+    assert "Free of charge. Changing the number of IPs starts your paid subscription" in page
+    assert "None" not in page

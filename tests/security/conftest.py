@@ -11,7 +11,7 @@ import re
 import shutil
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from playwright.sync_api import expect
@@ -61,6 +61,7 @@ def _extras(clock) -> None:
     from billing import service_subscriptions as services
     from billing import team as team_rules
     from billing.audit import SYSTEM, Actor
+    from billing.clock import add_months
     from billing.mail import save_mail_settings
     from models import EmailLog, StripeEvent, db
 
@@ -77,8 +78,12 @@ def _extras(clock) -> None:
         owner.id, "pending@security.example", "Pending", Actor.user(main), clock, "http://t"
     )
     services.add_service(owner.id, services.ServiceInput("Site Security", 2, 1, 12), SYSTEM, clock)
-    started = monthend.start_run(monthend.last_closed_period(clock), SYSTEM, clock)
-    monthend.work(started.run_id, clock)
+    # the demo's months are billed by done runs: the run waiting for approval is the current
+    # month's, drafted on a rehearsal clock at its end
+    month_end = datetime.combine(add_months(clock.today(), 1), time(0, 30), tzinfo=clock.tz)
+    rehearsal = FixedClock(month_end, str(clock.tz))
+    started = monthend.start_run(clock.today().replace(day=1), SYSTEM, rehearsal)
+    monthend.work(started.run_id, rehearsal)
     db.session.add(
         StripeEvent(
             id="evt_security_1",
@@ -154,7 +159,7 @@ def demo_ids() -> Demo:
         "contact_id": first(Contact.id, Contact.customer_id == owner.id),
         "order_id": first(PurchaseOrder.id, PurchaseOrder.customer_id == owner.id),
         "group_id": first(CustomerGroup.id),
-        "run_id": first(BillingRun.id),
+        "run_id": first(BillingRun.id, BillingRun.state == "awaiting_approval"),
         "invoice_id": first(Invoice.id, Invoice.customer_id == owner.id),
         "partner_id": first(Partner.id),
         "change_id": first(ScheduledChange.id),

@@ -343,11 +343,12 @@ def csrf_token_https(client, url: str) -> str:
 
 
 def test_locked_customer_users_cannot_sign_in_again(demo_app):
-    """SPEC §4 "Account locked": a locked customer's users cannot sign in."""
+    """SPEC §4 "Account locked": a locked customer's users cannot sign in (and are told why,
+    issue 14)."""
     customer_id = demo_app.demo.ids["customer_id"]
     from billing.audit import SYSTEM
 
     lifecycle.set_locked(customer_id, True, SYSTEM, demo_app.config["CLOCK"])
     response = _portal_sign_in_response(demo_app)
     assert response.status_code == 200
-    assert "Invalid e-mail or password." in response.get_data(as_text=True)
+    assert "account is locked" in response.get_data(as_text=True)

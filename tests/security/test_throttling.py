@@ -163,3 +163,62 @@ def test_unknown_user_and_wrong_password_take_about_as_long(limited_app, where, 
     wrong = _median_seconds(limited_app, where, email, "wrong-password")
     unknown = _median_seconds(limited_app, where, "nobody-" + email, "wrong-password")
     assert max(wrong, unknown) / min(wrong, unknown) < 3, (wrong, unknown)
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_a_huge_typed_address_is_refused_and_keeps_the_counter_keys_small(limited_app, where):
+    """Issue 13 item 8: the address typed in is capped (320 characters, the longest an e-mail
+    address can be) and the per-account counter's key is a fixed-size digest of it, not the
+    text itself (a 400 kB address made a 400 kB Redis key)."""
+    huge = "a" * 400_000 + "@example.com"
+    response = _attempt(limited_app, where, huge, "wrong-password", "10.0.5.1")
+    assert response.status_code == 200
+    assert "Field cannot be longer than 320 characters." in response.get_data(as_text=True)
+    email, _password = _account(limited_app, where)
+    _attempt(limited_app, where, email, "wrong-password", "10.0.5.2")
+    forgot = limited_app.test_client()
+    token = csrf_token(forgot, "/portal/forgot")
+    assert (
+        forgot.post("/portal/forgot", data={"csrf_token": token, "email": huge}).status_code < 500
+    )
+    keys = Redis.from_url(limited_app.redis_url).keys("*")
+    assert keys and max(len(key) for key in keys) < 200, sorted(len(key) for key in keys)
+    assert not [key for key in keys if email.encode() in key.lower()], "no address in clear"
+
+
+def test_the_portal_sign_in_reads_the_address_from_the_form_only(limited_app):
+    """An address in the query string is a pre-filled field for the sign-in page, never the
+    account a submission signs in to: it would bypass that account's counter."""
+    email, password = _account(limited_app, "portal")
+    client = limited_app.test_client()
+    token = csrf_token(client, f"/portal/login?email={email}")
+    response = client.post(
+        f"/portal/login?email={email}", data={"csrf_token": token, "password": password}
+    )
+    assert response.status_code == 200 and client.get("/portal/").status_code == 302
+    page = limited_app.test_client().get(f"/portal/login?email={email}").get_data(as_text=True)
+    assert f'value="{email}"' in page, "the link from the invite still fills the field"
+
+
+@pytest.mark.parametrize("where", SIGN_IN)
+def test_every_way_of_submitting_an_account_shares_its_counter(limited_app, where):
+    """Form bodies in both encodings, any spelling of the address: one counter per account;
+    a JSON body or an address in the query string is no attempt on the account at all."""
+    email, password = _account(limited_app, where)
+    url = SIGN_IN[where]
+    attempts = [
+        ({"email": email.upper()}, None),
+        ({"email": f"  {email}\t"}, "multipart/form-data"),
+        ({"email": email.title()}, None),
+    ]
+    for n, (fields, content_type) in enumerate(attempts):
+        client = limited_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.0.6.{n}"
+        token = csrf_token(client, url)
+        data = {"csrf_token": token, "password": "wrong-password", **fields}
+        assert client.post(url, data=data, content_type=content_type).status_code == 200
+    client = limited_app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.0.6.9"
+    token = csrf_token(client, url)
+    blocked = client.post(url, data={"csrf_token": token, "email": email, "password": password})
+    assert blocked.status_code == 429

@@ -230,7 +230,9 @@ class SmtpSink:
 
 
 class LocalStripe:
-    """localstripe (GPL, test-only) on 127.0.0.1, run from its own working directory."""
+    """localstripe (GPL, a separate test process) on 127.0.0.1, its objects in memory only, run
+    from its own working directory (``scripts/localstripe_loopback.py``, which `make run` uses
+    too)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -238,15 +240,11 @@ class LocalStripe:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> LocalStripe:
-        import sys
-
-        root = Path(__file__).resolve().parents[2]
-        env = dict(os.environ, PYTHONPATH=str(root))
+        script = Path(__file__).resolve().parents[2] / "scripts" / "localstripe_loopback.py"
         for _try in range(5):
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "tests.support.localstripe_loopback", str(self.port)],
+                [sys.executable, str(script), str(self.port)],
                 cwd=self.dir,
-                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )

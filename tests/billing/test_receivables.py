@@ -1,0 +1,195 @@
+"""What is open on an invoice and what it allows (SPEC §14; issue 13 item 2): a credit note
+settles what is still open first, only the paid part becomes account credit, and an invoice
+with nothing open is no longer marked paid, retried, charged at month end or offered for
+payment in the portal."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from billing import ledger, monthend
+from billing import stripe_gateway as gateway
+from billing.audit import SYSTEM
+from billing.cards import failed_card_invoices
+from billing.clock import lease_now
+from billing.errors import DomainError
+from billing.invoicing import (
+    create_credit_note,
+    draft_invoice,
+    finalize_invoice,
+    mark_paid,
+    retry_payment,
+)
+from billing.receivables import invoice_actions, open_amount
+from models import AuditEvent, Invoice, PaymentAttempt, db
+from tests import factories
+from tests.conftest import berlin
+from tests.support.cards import stripe_on
+
+OCTOBER = date(2026, 10, 1)
+SETTLED = "Nothing is open on this invoice any more: a credit note settled it."
+
+
+def _customer(app, **kwargs):
+    """A customer with 12 IPs since September (54.00 net, 64.26 gross a month); the clock on
+    2 November 2026."""
+    clock = app.config["CLOCK"]
+    factories.reference(app)
+    clock.instant = berlin(2026, 9, 1, 9, 0)
+    customer = factories.customer(app, **kwargs)
+    clock.instant = berlin(2026, 11, 2, 9, 0)
+    return clock, customer.id
+
+
+def _october(app, **kwargs) -> tuple:
+    clock, customer_id = _customer(app, **kwargs)
+    invoice = finalize_invoice(draft_invoice(customer_id, OCTOBER, clock).id, clock)
+    return clock, customer_id, invoice
+
+
+def test_the_open_amount_and_the_actions_follow_payment_and_credit_notes(app):
+    clock, customer_id, invoice = _october(app)
+    assert open_amount(invoice) == D("64.26")
+    actions = invoice_actions(invoice)
+    assert (actions.mark_paid, actions.credit_note, actions.retry_payment) == (True, True, False)
+
+    create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
+    invoice = db.session.get(Invoice, invoice.id)
+    assert open_amount(invoice) == D("0.00")
+    actions = invoice_actions(invoice)
+    assert (actions.mark_paid, actions.credit_note, actions.open_amount) == (False, False, 0)
+    with pytest.raises(DomainError, match=SETTLED):
+        mark_paid(invoice.id, SYSTEM, clock)
+    assert ledger.balance(customer_id) == D("0.00")
+
+
+def test_a_paid_invoice_has_nothing_open_and_can_still_be_credited(app):
+    clock, customer_id, invoice = _october(app)
+    mark_paid(invoice.id, SYSTEM, clock)
+    with pytest.raises(DomainError, match="paid already"):
+        mark_paid(invoice.id, SYSTEM, clock)
+    invoice = db.session.get(Invoice, invoice.id)
+    actions = invoice_actions(invoice)
+    assert (actions.open_amount, actions.mark_paid, actions.credit_note) == (0, False, True)
+    note = create_credit_note(invoice.id, "goodwill", SYSTEM, clock)
+    assert note.settled_amount == D("0.00") and ledger.balance(customer_id) == D("54.00")
+
+
+@pytest.fixture
+def card_app(app, localstripe):
+    factories.reference(app)
+    stripe_on(app, localstripe)
+    return app
+
+
+def test_a_credited_failed_card_invoice_is_neither_retried_nor_offered_to_the_customer(
+    card_app,
+):
+    """Issue 13.2: the card was declined; staff credit the invoice. It leaves the portal's
+    failed payments, "Retry card payment" is not offered and refused, nothing is charged."""
+    clock, customer_id, invoice = _october(card_app, payment="card")
+    gateway.attach_card(customer_id, "pm_card_chargeCustomerFail")
+    assert gateway.charge_invoice(invoice.id, clock).state == "failed"
+    assert [i.id for i in failed_card_invoices(customer_id)] == [invoice.id]
+    assert invoice_actions(db.session.get(Invoice, invoice.id)).retry_payment
+
+    note = create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
+
+    assert note.settled_amount == D("64.26") and ledger.balance(customer_id) == D("0.00")
+    assert failed_card_invoices(customer_id) == []
+    assert not invoice_actions(db.session.get(Invoice, invoice.id)).retry_payment
+    gateway.attach_card(customer_id, "pm_card_visa")
+    with pytest.raises(DomainError, match=SETTLED):
+        retry_payment(invoice.id, SYSTEM, clock)
+    with pytest.raises(DomainError, match=SETTLED):
+        gateway.charge_invoice(invoice.id, clock)
+    attempts = db.session.scalars(db.select(PaymentAttempt.state)).all()
+    assert attempts == ["failed"], "no further charge"
+    assert db.session.get(Invoice, invoice.id).state == "payment_failed"
+
+
+def test_a_credit_note_waits_for_a_pending_card_payment(card_app, localstripe):
+    """While a charge's outcome is unknown (Stripe unreachable, the attempt pending), what is
+    open is unknown too: the credit note is refused until the payment is settled."""
+    clock, customer_id, invoice = _october(card_app, payment="card")
+    gateway.attach_card(customer_id, "pm_card_visa")
+    card_app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
+    with pytest.raises(DomainError, match="could not be reached"):
+        gateway.charge_invoice(invoice.id, clock)
+    with pytest.raises(DomainError, match="card payment of this invoice is still pending"):
+        create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
+
+    card_app.config["STRIPE_API_BASE"] = localstripe.url
+    assert gateway.charge_invoice(invoice.id, clock).state == "succeeded"
+    note = create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
+    assert note.settled_amount == D("0.00") and ledger.balance(customer_id) == D("54.00")
+
+
+def test_mark_paid_waits_while_the_card_is_being_charged(app):
+    """A bank transfer recorded while the month-end run is charging the card would make the
+    customer pay twice: refused while a charge holds its claim, allowed once it is over."""
+    clock, _customer_id, invoice = _october(app, payment="card")
+    attempt = PaymentAttempt(
+        invoice_id=invoice.id,
+        idempotency_key=f"msp-invoice-{invoice.id}-attempt-1",
+        amount=invoice.gross,
+        currency="EUR",
+        claimed_until=lease_now() + timedelta(minutes=2),
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    db.session.add(attempt)
+    db.session.commit()
+    with pytest.raises(DomainError, match="being charged right now"):
+        mark_paid(invoice.id, SYSTEM, clock)
+    attempt.claimed_until = None
+    db.session.commit()
+    assert mark_paid(invoice.id, SYSTEM, clock).state == "paid"
+
+
+def test_month_end_does_not_charge_an_invoice_a_credit_note_settled(card_app):
+    """SPEC §14: staff credit a card invoice between its numbering and the run's charging step
+    (a run resumed later does the same): that invoice is not charged, the other one is."""
+    clock = card_app.config["CLOCK"]
+    clock.instant = berlin(2026, 9, 1, 9, 0)
+    first = factories.customer(card_app, payment="card").id
+    second = factories.customer(card_app, payment="card")
+    for customer_id in (first, second.id):
+        gateway.attach_card(customer_id, "pm_card_visa")
+    clock.instant = berlin(2026, 11, 2, 9, 0)
+    run_id = monthend.start_run(OCTOBER, SYSTEM, clock, auto_finalize=True).run_id
+    charged, credited = [], []
+
+    def credit_first(run):
+        invoice = db.session.scalar(db.select(Invoice).where(Invoice.customer_id == first))
+        if invoice.number and not credited:
+            credited.append(create_credit_note(invoice.id, "cancelled", SYSTEM, clock).id)
+
+    def charge(invoice_id, clock):
+        charged.append(db.session.get(Invoice, invoice_id).customer_id)
+        return gateway.charge_invoice(invoice_id, clock)
+
+    hooks = monthend.Hooks(progress=credit_first, charge=charge)
+    assert monthend.work(run_id, clock, hooks) == "done"
+    assert credited and charged == [second.id]
+    first_invoice = db.session.scalar(
+        db.select(Invoice).where(Invoice.customer_id == first, Invoice.kind == "invoice")
+    )
+    assert first_invoice.state == "finalized" and open_amount(first_invoice) == 0
+    assert db.session.get(monthend.BillingRun, run_id).payment_failed == 0
+
+
+def test_a_refund_is_made_once(card_app):
+    clock, customer_id, invoice = _october(card_app, payment="card")
+    gateway.attach_card(customer_id, "pm_card_visa")
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    assert gateway.refund(attempt.id, SYSTEM, clock).state == "refunded"
+    with pytest.raises(DomainError, match="refunded already"):
+        gateway.refund(attempt.id, SYSTEM, clock)
+    events = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.action == "payment.refund")
+    ).all()
+    assert len(events) == 1

@@ -95,6 +95,7 @@ class AddressForm(VersionedForm):
     billing_country = SelectField(
         lazy_gettext("Country"), choices=lambda: [("", "—"), *country_choices()]
     )
+    payment_term_days = StringField(lazy_gettext("Payment term in days"), [Length(max=20)])
 
 
 class MainUserForm(VersionedForm):

@@ -23,13 +23,16 @@ from .errors import DomainError, NotFound
 from .i18n import _
 from .invoice_pdf import (
     credit_effect_text,
+    date_label,
     invoice_filename,
     money,
     period_label,
     render_invoice_pdf,
     seller_details,
 )
+from .invoice_settings import format_iban
 from .mail import Outgoing, compose, deliver
+from .payment_terms import due_date
 
 NOT_MAILED = (InvoiceState.DRAFT.value, InvoiceState.VOID.value)
 
@@ -48,6 +51,7 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
         if invoice.corrects_invoice_id
         else None
     )
+    seller = seller_details()
     return {
         "name": customer.contact_name,
         "company": invoice.billing_name or customer.company_name,
@@ -60,7 +64,10 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
         # what the credit note did: settled the open invoice, became account credit, or both
         "effect": credit_effect_text(invoice) if credit else "",
         "corrects": corrected.number if corrected else "",
-        "seller": seller_details()["name"],
+        "seller": seller["name"],
+        # the transfer request: by the due date fixed at finalization, to the seller's account
+        "due": "" if credit else date_label(due_date(invoice), invoice.language),
+        "iban": format_iban(seller["iban"]),
     }
 
 

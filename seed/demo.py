@@ -217,6 +217,8 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
             "DE",
             SYSTEM,
             clock,
+            # the standard example IBAN: BIC and bank are filled in from it
+            iban="DE89 3704 0044 0532 0130 00",
         )
     rng = random.Random(2026)
     today = clock.today()

@@ -18,12 +18,14 @@ from billing.customers import NewCustomer
 from billing.deletion import delete_customer
 from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
 from billing.errors import DomainError
+from billing.payment_terms import setting_payment_term
 from billing.permissions import Permission
 from jobs.customers import queue_erasure
 from jobs.mail import send
-from models import Customer, StaffRole, db
+from models import Customer, db
 
 from .auth import clock, has_role, staff_actor, staff_can
+from .base import ALL_STAFF, EDITOR_ROLES
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -35,8 +37,8 @@ from .forms import (
     NewCustomerForm,
 )
 
-EDITORS = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
-ALL = (*EDITORS, StaffRole.SUPPORT.value)
+EDITORS = EDITOR_ROLES
+ALL = ALL_STAFF
 
 
 def require(*roles: str) -> None:
@@ -273,7 +275,12 @@ class CustomerActionsMixin:
         require(*EDITORS)
         customer = self._customer(customer_id)
         self._allowed(customer, "edit_address")
-        form = AddressForm(obj=address_of(customer), version=customer.version)
+        own_term = customer.payment_term_days
+        form = AddressForm(
+            obj=address_of(customer),
+            version=customer.version,
+            payment_term_days="" if own_term is None else str(own_term),
+        )
         if form.validate_on_submit():
             data = AddressInput(**{f: form[f].data for f in AddressInput.__dataclass_fields__})
             try:
@@ -284,6 +291,7 @@ class CustomerActionsMixin:
                     clock(),
                     home_country=self.home_country(),
                     expected_version=form.seen_version(),
+                    payment_term_days=form.payment_term_days.data or "",
                 )
             except DomainError as error:
                 field_error(form, error)
@@ -299,6 +307,7 @@ class CustomerActionsMixin:
             form=form,
             customer=customer,
             home_country_name=country_name(self.home_country()),
+            default_payment_term=setting_payment_term(),
         )
 
     @expose("/<int:customer_id>/main-user/", methods=("GET", "POST"))

@@ -22,6 +22,7 @@ from .customers import _touch, check_version, get_customer
 from .errors import DomainError
 from .i18n import _
 from .invoicing import EU_COUNTRIES
+from .payment_terms import parse_payment_term
 
 
 @dataclass
@@ -135,8 +136,14 @@ def edit_address(
     home_country: str = "DE",
     expected_version: int | None = None,
     managed_only: bool = True,
+    payment_term_days: str | int | None = None,
 ):
-    """Store a validated address (managed customers only when ``managed_only``)."""
+    """Store a validated address (managed customers only when ``managed_only``).
+
+    ``payment_term_days`` is the customer's own payment term from the staff form (SPEC §14):
+    ``""`` returns it to the setting; None (forms without the field, such as the customer's own
+    profile) leaves it alone. DomainError (field ``payment_term_days``) unless it is a whole
+    number of days from 0 to 365."""
     customer = get_customer(customer_id)
     check_version(customer, expected_version)
     if managed_only and customer.service_mode != ServiceMode.MANAGED.value:
@@ -144,10 +151,17 @@ def edit_address(
     if customer.marked_for_deletion_at is not None:
         raise DomainError(_("This customer is marked for deletion."))
     clean = validate_address(data, home_country)
-    before = {f.name: getattr(customer, f.name) for f in fields(AddressInput)}
-    for f in fields(AddressInput):
-        setattr(customer, f.name, getattr(clean, f.name))
-    after = {f.name: getattr(customer, f.name) for f in fields(AddressInput)}
+    names = [f.name for f in fields(AddressInput)]
+    values = {name: getattr(clean, name) for name in names}
+    if payment_term_days is not None:
+        names.append("payment_term_days")
+        values["payment_term_days"] = parse_payment_term(
+            payment_term_days, "payment_term_days", optional=True
+        )
+    before = {name: getattr(customer, name) for name in names}
+    for name, value in values.items():
+        setattr(customer, name, value)
+    after = {name: getattr(customer, name) for name in names}
     changed = {k: v for k, v in after.items() if before[k] != v}
     _touch(customer, clock)
     audit.record(

@@ -567,19 +567,27 @@ def ip_history(clock: Clock, months: int = HISTORY_MONTHS) -> list[IpMonth]:
 # --- the monthly billing data ----------------------------------------------------------------
 
 BILLING_DATA_FIELDS: tuple[Field, ...] = (
-    Field("month", "code", "booking month, YYYY-MM"),
-    Field("customer_id", "int", "customer id"),
-    Field("company_name", "text", "company name"),
-    Field("service_mode", "code", "managed | self_service"),
-    Field("payment_method", "code", "card | invoice | project_key | free"),
-    Field("internal_ips", "int", "internal IPs billed for the month"),
-    Field("external_ips", "int", "external IPs billed for the month"),
-    Field("total_ips", "int", "internal + external"),
-    Field("net", "money", "net amount of the month, decimal string"),
-    Field("currency", "code", "ISO 4217 code of the amount"),
-    Field("category", "code", "free | managed | self_service | project_key"),
-    Field("source", "code", "invoice (its figures) | subscription (what the run would bill)"),
-    Field("invoice_number", "text", "the invoice's number; null without one or for a draft"),
+    Field("month", "code", description="booking month, YYYY-MM"),
+    Field("customer_id", "int", description="customer id"),
+    Field("company_name", "text", description="company name"),
+    Field("service_mode", "code", description="managed | self_service"),
+    Field("payment_method", "code", description="card | invoice | project_key | free"),
+    Field("internal_ips", "int", description="internal IPs billed for the month"),
+    Field("external_ips", "int", description="external IPs billed for the month"),
+    Field("total_ips", "int", description="internal + external"),
+    Field("net", "money", description="net amount of the month, decimal string"),
+    Field("currency", "code", description="ISO 4217 code of the amount"),
+    Field("category", "code", description="free | managed | self_service | project_key"),
+    Field(
+        "source",
+        "code",
+        description="invoice (its figures) | subscription (what the run would bill)",
+    ),
+    Field(
+        "invoice_number",
+        "text",
+        description="the invoice's number; null without one or for a draft",
+    ),
 )
 _FIELD_CONVERTERS = tuple(CONVERTERS[f.kind] for f in BILLING_DATA_FIELDS)
 # what the run's drafting reads of a subscription and its project key, in field order

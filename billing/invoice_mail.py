@@ -16,20 +16,23 @@ from sqlalchemy import or_
 from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
 from . import audit
-from .audit import SYSTEM
+from .audit import SYSTEM, Actor
 from .clock import Clock, lease_now
 from .contacts import billing_alert_addresses
-from .errors import NotFound
+from .errors import DomainError, NotFound
 from .i18n import _
 from .invoice_pdf import (
     credit_effect_text,
+    date_label,
     invoice_filename,
     money,
     period_label,
     render_invoice_pdf,
     seller_details,
 )
+from .invoice_settings import format_iban
 from .mail import Outgoing, compose, deliver
+from .payment_terms import due_date
 
 NOT_MAILED = (InvoiceState.DRAFT.value, InvoiceState.VOID.value)
 
@@ -48,6 +51,7 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
         if invoice.corrects_invoice_id
         else None
     )
+    seller = seller_details()
     return {
         "name": customer.contact_name,
         "company": invoice.billing_name or customer.company_name,
@@ -60,7 +64,10 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
         # what the credit note did: settled the open invoice, became account credit, or both
         "effect": credit_effect_text(invoice) if credit else "",
         "corrects": corrected.number if corrected else "",
-        "seller": seller_details()["name"],
+        "seller": seller["name"],
+        # the transfer request: by the due date fixed at finalization, to the seller's account
+        "due": "" if credit else date_label(due_date(invoice), invoice.language),
+        "iban": format_iban(seller["iban"]),
     }
 
 
@@ -112,6 +119,33 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
     )
     db.session.commit()
     return True
+
+
+def request_resend(invoice_id: int, actor: Actor, clock: Clock) -> Invoice:
+    """Let invoice (or credit note) ``invoice_id`` be e-mailed once more, as staff asked:
+    ``email_invoice`` then sends it again (the caller queues that job). Audited.
+
+    NotFound for an unknown invoice; DomainError for a draft or void invoice, a customer whose
+    data was erased, or an invoice whose e-mail is being sent at this moment.
+    """
+    invoice, customer = _load(invoice_id)
+    if invoice.state in NOT_MAILED:
+        raise DomainError(_("Drafts and void invoices are not e-mailed."))
+    if customer is None or customer.erased_at is not None:
+        raise DomainError(_("The customer's data was erased; the invoice is not e-mailed."))
+    if invoice.email_claimed_until is not None and invoice.email_claimed_until > lease_now():
+        raise DomainError(_("The invoice is being e-mailed at this moment."))
+    invoice.emailed_at = None
+    invoice.email_claimed_until = None
+    audit.record(
+        actor,
+        "invoice.resend_email",
+        clock,
+        customer_id=invoice.customer_id,
+        after={"number": invoice.number},
+    )
+    db.session.commit()
+    return invoice
 
 
 CLAIM = timedelta(minutes=10)

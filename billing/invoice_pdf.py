@@ -1,15 +1,17 @@
 """Invoice and credit-note PDFs (SPEC §8.5) in the invoice's language, rendered with fpdf2.
 
-The seller comes from the settings ``invoice.seller_name``, ``invoice.seller_address`` and
-``invoice.seller_vat_id``. The bundled DejaVu fonts (``static/fonts``) carry €, umlauts and ß.
-A finalized invoice renders to the same bytes every time: the PDF's creation date is the
-moment it was finalized.
+The seller and its bank account come from Settings → Invoices (``billing.invoice_settings``).
+An invoice paid by bank transfer asks for the amount by its due date (``billing.payment_terms``)
+on the seller's account; the footer carries the bank details. The bundled DejaVu fonts
+(``static/fonts``) carry €, umlauts and ß. A finalized invoice renders to the same bytes every
+time: the PDF's creation date is the moment it was finalized, and the payment term and due date
+are the ones fixed at finalization.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,7 +28,15 @@ from .audit import Actor
 from .clock import Clock
 from .errors import NotFound
 from .i18n import _
+from .invoice_settings import (
+    ACCOUNT_HOLDER,
+    SELLER_BANK_NAME,
+    SELLER_BIC,
+    SELLER_IBAN,
+    format_iban,
+)
 from .invoicing import NON_EU_NOTE, REVERSE_CHARGE_NOTE
+from .payment_terms import due_date, invoice_payment_term
 from .receivables import credit_effect
 from .settings import get_setting
 
@@ -61,8 +71,19 @@ TEXTS = {
             "(Article 196, Council Directive 2006/112/EC)."
         ),
         "outside_eu": "Not taxable in Germany (service outside the EU).",
-        "pay_card": "Paid by card; the amount is charged to your saved card.",
-        "pay_invoice": "Please transfer the amount within 14 days quoting the invoice number.",
+        "due_date": "Due date",
+        "pay_card": "The amount of {amount} is charged to your saved card on {date}.",
+        "transfer": (
+            "Please transfer {amount} by {date} ({within}) to {holder}, IBAN {iban}{bic}{bank}, "
+            "quoting the invoice number."
+        ),
+        "transfer_no_account": (
+            "Please transfer {amount} by {date} ({within}), quoting the invoice number."
+        ),
+        "within": "within {days} days",
+        "within_one": "within 1 day",
+        "on_receipt": "due on receipt",
+        "bank_details": "Bank details",
         "settled": (
             "Invoice {number} was not paid yet: this credit note settles {settled} of its open "
             "amount; you no longer need to pay that amount."
@@ -102,11 +123,22 @@ TEXTS = {
             "(Reverse Charge, Art. 196 MwSt-Systemrichtlinie)."
         ),
         "outside_eu": "Nicht im Inland steuerbar (Leistung außerhalb der EU).",
-        "pay_card": "Bezahlt per Karte; der Betrag wird von Ihrer hinterlegten Karte abgebucht.",
-        "pay_invoice": (
-            "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen unter Angabe der "
+        "due_date": "Fällig am",
+        "pay_card": (
+            "Der Betrag von {amount} wird am {date} von Ihrer hinterlegten Karte abgebucht."
+        ),
+        "transfer": (
+            "Bitte überweisen Sie {amount} bis zum {date} ({within}) unter Angabe der "
+            "Rechnungsnummer an {holder}, IBAN {iban}{bic}{bank}."
+        ),
+        "transfer_no_account": (
+            "Bitte überweisen Sie {amount} bis zum {date} ({within}) unter Angabe der "
             "Rechnungsnummer."
         ),
+        "within": "innerhalb von {days} Tagen",
+        "within_one": "innerhalb von 1 Tag",
+        "on_receipt": "sofort fällig",
+        "bank_details": "Bankverbindung",
         "settled": (
             "Die Rechnung {number} war noch nicht bezahlt: Diese Gutschrift gleicht {settled} "
             "des offenen Betrags aus; diesen Betrag müssen Sie nicht mehr zahlen."
@@ -143,9 +175,15 @@ def period_label(period: date, language: str) -> str:
     return format_date(period, "MMMM yyyy", locale=LOCALES.get(language, LOCALES["en"]))
 
 
-def _unit_price(amount: Decimal, currency: str, language: str) -> str:
-    """Unit prices keep up to four decimals (a tier price per IP), but at least two."""
-    value = amount.quantize(Decimal("0.0001")).normalize()
+def date_label(day: date, language: str) -> str:
+    """A date as the invoice prints it: ``Nov 30, 2026`` / ``30.11.2026``."""
+    return format_date(day, "medium", locale=LOCALES.get(language, LOCALES["en"]))
+
+
+def unit_price_text(amount: Decimal, currency: str, language: str) -> str:
+    """A unit price with as many decimals as it needs, at least two and at most four (a tier
+    price per IP): ``4,50 €``, ``1,1525 €``; rounded half-up like all money."""
+    value = amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
     if value.as_tuple().exponent > -2:
         value = value.quantize(Decimal("0.01"))
     return format_currency(
@@ -162,10 +200,10 @@ def invoice_filename(invoice: Invoice) -> str:
 
 
 class _Document(FPDF):
-    def __init__(self, texts: dict, footer_line: str, watermark: str = "") -> None:
+    def __init__(self, texts: dict, footer_lines: list[str], watermark: str = "") -> None:
         super().__init__(format="A4", unit="mm")
         self.texts = texts
-        self.footer_line = footer_line
+        self.footer_lines = footer_lines
         self.watermark = watermark
         self.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
         self.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
@@ -175,12 +213,14 @@ class _Document(FPDF):
     def footer(self) -> None:
         if self.watermark:
             self._draw_watermark()
-        self.set_y(-20)
+        self.set_y(-15 - 4 * len(self.footer_lines))
         self.set_draw_color(*RULE)
         self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
         self.set_font(FONT, "", 7.5)
         self.set_text_color(*MUTED)
-        self.cell(0, 5, self.footer_line, new_x="LMARGIN", new_y="NEXT")
+        self.ln(1)
+        for line in self.footer_lines:
+            self.cell(0, 4, line, new_x="LMARGIN", new_y="NEXT")
         page = self.texts["page"].format(page=self.page_no(), pages="{nb}")
         # left-aligned: fpdf2 measures the "{nb}" placeholder, not the page count
         self.cell(0, 4, page)
@@ -224,12 +264,10 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
     credit = invoice.kind == InvoiceKind.CREDIT_NOTE.value
     title = texts["credit_note" if credit else "invoice"]
     issued = invoice.finalized_at or invoice.created_at
-    tz = ZoneInfo(current_app.config["APP_TIMEZONE"])
+    issued_on = issued.astimezone(ZoneInfo(current_app.config["APP_TIMEZONE"])).date()
     locale = LOCALES[language]
 
-    pdf = _Document(
-        texts, " · ".join(_seller_parts(seller, texts)), texts["draft"] if draft else ""
-    )
+    pdf = _Document(texts, _footer_lines(seller, texts), texts["draft"] if draft else "")
     pdf.set_creation_date(issued)
     pdf.set_lang(language)
     pdf.set_title(f"{title} {invoice.number or ''}".strip())
@@ -241,10 +279,12 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
     _recipient(pdf, seller, invoice, customer, texts)
     facts = [
         (texts["credit_number" if credit else "number"], invoice.number or texts["not_numbered"]),
-        (texts["date"], format_date(issued.astimezone(tz).date(), "medium", locale=locale)),
+        (texts["date"], date_label(issued_on, language)),
         (texts["period"], period_label(invoice.period, language)),
         (texts["customer_number"], str(invoice.customer_id)),
     ]
+    if _asks_for_transfer(invoice):
+        facts.append((texts["due_date"], date_label(due_date(invoice), language)))
     if invoice.purchase_order is not None:
         facts.append(("PO", invoice.purchase_order.name))
     _facts(pdf, facts)
@@ -270,24 +310,37 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
 
     _lines(pdf, invoice, texts, language)
     _totals(pdf, invoice, texts, language, locale)
-    _notes(pdf, invoice, texts)
+    _notes(pdf, invoice, texts, _payment_note(invoice, seller, texts, issued_on))
     return bytes(pdf.output())
 
 
 def seller_details() -> dict:
-    """The issuing company: ``name``, ``address`` (lines) and ``vat_id`` from the settings."""
+    """The issuing company from the settings: ``name``, ``address`` (lines), ``vat_id``, and
+    its bank account: ``iban`` (compact), ``bic``, ``bank_name``, ``account_holder``."""
+    name = get_setting("invoice.seller_name") or current_app.config["PRODUCT_NAME"]
     return {
-        "name": get_setting("invoice.seller_name") or current_app.config["PRODUCT_NAME"],
+        "name": name,
         "address": get_setting("invoice.seller_address"),
         "vat_id": get_setting("invoice.seller_vat_id"),
+        "iban": get_setting(SELLER_IBAN),
+        "bic": get_setting(SELLER_BIC),
+        "bank_name": get_setting(SELLER_BANK_NAME),
+        "account_holder": get_setting(ACCOUNT_HOLDER) or name,
     }
 
 
-def _seller_parts(seller: dict, texts: dict) -> list[str]:
+def _footer_lines(seller: dict, texts: dict) -> list[str]:
     parts = [seller["name"], *_address_lines(seller["address"])]
     if seller["vat_id"]:
         parts.append(f"{texts['vat_id']} {seller['vat_id']}")
-    return parts
+    lines = [" · ".join(parts)]
+    if seller["iban"]:
+        iban = f"IBAN {format_iban(seller['iban'])}"
+        bank = [seller["account_holder"], seller["bank_name"], iban]
+        if seller["bic"]:
+            bank.append(f"BIC {seller['bic']}")
+        lines.append(f"{texts['bank_details']}: " + " · ".join(part for part in bank if part))
+    return lines
 
 
 def _address_lines(address: str) -> list[str]:
@@ -364,7 +417,7 @@ def _lines(pdf: FPDF, invoice: Invoice, texts: dict, language: str) -> None:
             row = table.row()
             row.cell(line.description)
             row.cell(str(line.quantity))
-            row.cell(_unit_price(line.unit_price, invoice.currency, language))
+            row.cell(unit_price_text(line.unit_price, invoice.currency, language))
             row.cell(money(line.amount, invoice.currency, language))
 
 
@@ -419,7 +472,52 @@ def credit_effect_text(note: Invoice) -> str:
     return ""
 
 
-def _notes(pdf: FPDF, invoice: Invoice, texts: dict) -> None:
+def _payable_by(invoice: Invoice, method: PaymentMethodCode) -> bool:
+    """An invoice (not a credit note) with an amount to pay by ``method``."""
+    return (
+        invoice.kind == InvoiceKind.INVOICE.value
+        and invoice.gross > 0
+        and invoice.payment_method == method.value
+    )
+
+
+def _asks_for_transfer(invoice: Invoice) -> bool:
+    return _payable_by(invoice, PaymentMethodCode.INVOICE)
+
+
+def _within(days: int, texts: dict) -> str:
+    if days == 0:
+        return texts["on_receipt"]
+    return texts["within_one"] if days == 1 else texts["within"].format(days=days)
+
+
+def _payment_note(invoice: Invoice, seller: dict, texts: dict, issued: date) -> str:
+    """How the invoice is paid: by transfer by its due date to the seller's account, or by the
+    saved card on the invoice date (``issued``); empty for credit notes and invoices without an
+    amount."""
+    language = invoice.language if invoice.language in TEXTS else "en"
+    amount = money(invoice.gross, invoice.currency, language)
+    if _asks_for_transfer(invoice):
+        values = {
+            "amount": amount,
+            "date": date_label(due_date(invoice), language),
+            "within": _within(invoice_payment_term(invoice), texts),
+        }
+        if not seller["iban"]:
+            return texts["transfer_no_account"].format(**values)
+        return texts["transfer"].format(
+            holder=seller["account_holder"],
+            iban=format_iban(seller["iban"]),
+            bic=f", BIC {seller['bic']}" if seller["bic"] else "",
+            bank=f" ({seller['bank_name']})" if seller["bank_name"] else "",
+            **values,
+        )
+    if _payable_by(invoice, PaymentMethodCode.CARD):
+        return texts["pay_card"].format(amount=amount, date=date_label(issued, language))
+    return ""
+
+
+def _notes(pdf: FPDF, invoice: Invoice, texts: dict, payment: str) -> None:
     notes = []
     if invoice.vat_note in (REVERSE_CHARGE_NOTE, NON_EU_NOTE):
         notes.append(texts[invoice.vat_note])
@@ -427,10 +525,8 @@ def _notes(pdf: FPDF, invoice: Invoice, texts: dict) -> None:
         effect = credit_effect_text(invoice)
         if effect:
             notes.append(effect)
-    elif invoice.gross and invoice.payment_method == PaymentMethodCode.CARD.value:
-        notes.append(texts["pay_card"])
-    elif invoice.gross and invoice.payment_method == PaymentMethodCode.INVOICE.value:
-        notes.append(texts["pay_invoice"])
+    elif payment:
+        notes.append(payment)
     pdf.ln(8)
     pdf.set_font(FONT, "", 9.5)
     pdf.set_text_color(*INK)

@@ -36,6 +36,7 @@ from .countries import country_name
 from .errors import DomainError, NotFound
 from .i18n import _
 from .locking import lock_row, lock_rows, releasing_locks
+from .payment_terms import due_on, payment_terms_of
 from .pricing import load_tiers, monthly_price, to_cents
 from .purchase_orders import covering_orders
 from .service_subscriptions import billed_days, last_billed_day, service_price
@@ -784,7 +785,9 @@ def finalize_batch(invoice_ids: list[int], clock: Clock, actor=SYSTEM) -> list[i
     """Number and freeze the drafts among ``invoice_ids`` (in id order) in one transaction.
 
     Invoices that are no longer drafts are left alone, so calling this again after a crash
-    finalizes only what is left. Returns the ids finalized now.
+    finalizes only what is left. Each invoice gets its customer's payment term and the due
+    date that follows from today (``billing.payment_terms``, SPEC §14). Returns the ids
+    finalized now.
     """
     drafts = lock_rows(
         Invoice, Invoice.id.in_(invoice_ids), Invoice.state == InvoiceState.DRAFT.value
@@ -792,19 +795,26 @@ def finalize_batch(invoice_ids: list[int], clock: Clock, actor=SYSTEM) -> list[i
     if not drafts:
         return []
     first = _reserve_numbers(len(drafts), clock)
-    now = clock.now()
+    now, today = clock.now(), clock.today()
+    terms = payment_terms_of({invoice.customer_id for invoice in drafts})
     events = []
     for offset, invoice in enumerate(drafts):
-        invoice.number = format_number(clock.today().year, first + offset)
+        invoice.number = format_number(today.year, first + offset)
         invoice.state = InvoiceState.FINALIZED.value
         invoice.finalized_at = now
+        invoice.payment_term_days = terms[invoice.customer_id]
+        invoice.due_date = due_on(today, invoice.payment_term_days)
         events.append(
             audit.event_row(
                 actor,
                 "invoice.finalize",
                 clock,
                 customer_id=invoice.customer_id,
-                after={"number": invoice.number, "gross": str(invoice.gross)},
+                after={
+                    "number": invoice.number,
+                    "gross": str(invoice.gross),
+                    "due_date": invoice.due_date.isoformat(),
+                },
             )
         )
     db.session.flush()

@@ -48,7 +48,7 @@ def clean_query(query: str | None, filter_args: Iterable[str]) -> str:
         raise DomainError(_("The view's filters could not be read."), field="query") from None
     seen: set[str] = set()
     for key, value in pairs:
-        # the list names its filters flt<position>_<filter>_equals
+        # the list names its filters flt<position>_<filter>_<operation>
         name = FILTER_POSITION.sub("", key) if key not in BASE_ARGS else key
         if name not in allowed or key in seen:
             raise DomainError(_("The view contains an unknown list setting."), field="query")

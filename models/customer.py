@@ -138,6 +138,8 @@ class Customer(Base):
     billing_phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
     billing_fax: Mapped[str] = mapped_column(String(50), default="", server_default="")
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    # days until an invoice is due; None follows Settings → Invoices (billing.payment_terms)
+    payment_term_days: Mapped[int | None] = mapped_column(Integer)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

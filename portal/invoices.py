@@ -1,5 +1,5 @@
-"""Portal: the customer's own invoices and credit notes with PDF download (SPEC §10).
-Drafts are never shown; another customer's invoice answers 404."""
+"""Portal: the customer's own invoices and credit notes with their due dates and PDF download
+(SPEC §10, §14). Drafts are never shown; another customer's invoice answers 404."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from billing.invoice_pdf import (
     record_download,
     render_invoice_pdf,
 )
+from billing.payment_terms import due_date
 from billing.receivables import credited_in_full
 
 from . import bp
@@ -42,6 +43,7 @@ def invoices():
         invoices=issued,
         credited=credited_in_full([invoice.id for invoice in issued]),
         period_label=period_label,
+        due_date=due_date,
         state_labels=STATE_LABELS,
         kind_labels=KIND_LABELS,
     )

@@ -217,6 +217,8 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
             "DE",
             SYSTEM,
             clock,
+            # the standard example IBAN: BIC and bank are filled in from it
+            iban="DE89 3704 0044 0532 0130 00",
         )
     rng = random.Random(2026)
     today = clock.today()
@@ -289,12 +291,14 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
         elif plan.state == "deleted":
             lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
     cards = _card_payments(stripe, clock) if stripe is not None else None
+    charged_before = _charged_at_stripe()
     _billing_history(history_start, clock, charge_last_month=stripe is not None)
     _partners_and_saved_views(clock)
     _tags_and_credit(clock)
     _profile_examples(clock)
     _subscription_examples(clock)
     if cards is not None:
+        cards.invoices_paid += _charged_at_stripe() - charged_before
         _card_stories(cards)
     return {
         "created": created,
@@ -380,7 +384,7 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
 def _card_stories(result: CardResult) -> None:
     """The portal logins of the card stories, once the history is billed: a declined card, and
     self-service customers on a free trial (who add a card to go paid)."""
-    from models import AttemptState, CustomerStatus, PaymentAttempt
+    from models import CustomerStatus
 
     card = PaymentMethodCode.CARD.value
     failed = db.select(Invoice.customer_id).where(
@@ -392,7 +396,13 @@ def _card_stories(result: CardResult) -> None:
         Customer.status == CustomerStatus.ACTIVE.value,
         Customer.payment_method == PaymentMethodCode.FREE.value,
     )
-    result.invoices_paid = db.session.scalar(
+
+
+def _charged_at_stripe() -> int:
+    """Card payments taken at Stripe (recorded history has no PaymentIntent)."""
+    from models import AttemptState, PaymentAttempt
+
+    return db.session.scalar(
         db.select(func.count())
         .select_from(PaymentAttempt)
         .where(

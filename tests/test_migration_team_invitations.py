@@ -1,4 +1,4 @@
-"""Revisions 0019 and 0020 on a database that has data: pending team invites become
+"""Revisions 0020 and 0021 on a database that has data: pending team invites become
 invitations whose links keep working, waiting self-registrations are marked, and the address
 index survives."""
 
@@ -24,10 +24,10 @@ def empty_database(request, tmp_path):
     postgres = request.getfixturevalue("postgres")
     admin_url = postgres.url().replace("+psycopg", "")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE t_migration_0019")
-    yield postgres.url("t_migration_0019")
+        conn.execute("CREATE DATABASE t_migration_0020")
+    yield postgres.url("t_migration_0020")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS t_migration_0019 WITH (FORCE)")
+        conn.execute("DROP DATABASE IF EXISTS t_migration_0020 WITH (FORCE)")
 
 
 ROWS = {
@@ -39,7 +39,7 @@ ROWS = {
 }
 
 
-def test_0019_0020_move_pending_invites_and_mark_waiting_registrations(empty_database, clock):
+def test_0020_0021_move_pending_invites_and_mark_waiting_registrations(empty_database, clock):
     app, ctx, _db = _build(empty_database, clock)
     try:
         upgrade(revision="0014")
@@ -101,7 +101,7 @@ def test_0019_0020_move_pending_invites_and_mark_waiting_registrations(empty_dat
             db.session.commit()
         db.session.rollback()
 
-        downgrade(revision="0018")
+        downgrade(revision="0019")
         emails = set(db.session.scalars(text("SELECT email FROM user_account")))
         assert "pending@acme.example" in emails
         with pytest.raises(IntegrityError):

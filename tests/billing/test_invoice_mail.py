@@ -43,7 +43,7 @@ def test_the_invoice_arrives_with_its_pdf_attached(billing, mail_on):
     assert message["Subject"] == f"Your invoice {invoice.number} for November 2026"
     body = message.get_body(("plain",)).get_content()
     assert invoice.number in body and f"€{invoice.gross:,.2f}" in body
-    assert "within 14 days" in body
+    assert "Please transfer the amount by Nov 30, 2026, quoting the invoice number." in body
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == f"invoice-{invoice.number}.pdf"

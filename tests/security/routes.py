@@ -43,6 +43,7 @@ ACCESS: dict[str, object] = {
     "customer.index_view": STAFF,
     "customer.details_view": STAFF,
     "customer.export": STAFF,
+    "customer.action_view": EDIT,  # bulk actions: lock, tag
     "customer.resend_invite_view": RESEND,
     "customer.impersonate_view": IMPERSONATE,
     "customer.new_customer_view": EDIT,
@@ -91,6 +92,7 @@ ACCESS: dict[str, object] = {
     "invoice.index_view": STAFF,
     "invoice.details_view": STAFF,
     "invoice.pdf_view": STAFF,
+    "invoice.action_view": EDIT,  # bulk actions: mark paid, resend e-mail
     "invoice.credit_note_view": EDIT,
     "invoice.mark_paid_view": EDIT,
     "invoice.redraft_view": EDIT,

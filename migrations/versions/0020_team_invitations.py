@@ -4,15 +4,15 @@ Pending team invites move from unregistered ``user_account`` rows to ``team_invi
 token hashes move along, so links already sent keep working): an invitation no longer holds the
 address for everyone else.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

@@ -4,15 +4,15 @@ A repeat registration of an address that waits for its confirmation replaces tha
 the mark tells such a registration from a main user that staff invited (who has no password
 either, now that the password is chosen at confirmation).
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

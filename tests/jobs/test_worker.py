@@ -13,6 +13,7 @@ from billing.settings import get_setting
 from jobs import QUEUES, enqueue, queue
 from jobs.system import heartbeat
 from models import db
+from tests.support.services import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +36,7 @@ def run_worker(app, redis_url: str, *args: str) -> subprocess.CompletedProcess:
         env=worker_env(app, redis_url),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PATIENCE,
     )
 
 

@@ -213,6 +213,7 @@ def persistent_redis():
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_month_end_survives_a_redis_restart(pg_app, clock, persistent_redis, tmp_path):
     """SPEC §8: Redis goes down while a worker drafts the month and stays down until the run
@@ -264,6 +265,7 @@ def own_postgres(clock):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_month_end_survives_postgresql_stopping_mid_run(
     own_postgres, clock, redis_server, tmp_path
@@ -346,6 +348,7 @@ def _customer_to_delete(app, clock) -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_erasure_killed_mid_transaction_is_swept_and_done_once(
     pg_app, clock, redis_server, tmp_path

@@ -193,6 +193,7 @@ def _draft_events() -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_customer(
     pg_app, clock, redis_server, localstripe, tmp_path

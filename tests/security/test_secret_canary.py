@@ -186,6 +186,7 @@ def canary_app(request):
     return request.getfixturevalue("app" if backend == "sqlite" else "pg_app")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("canary_app", ["sqlite", "postgresql"], indirect=True)
 def test_the_canary_secret_never_appears_in_clear(
     canary_app, localstripe, smtp_sink, redis_server, caplog, tmp_path

@@ -7,9 +7,8 @@ from datetime import datetime
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import Worker
 
-from . import QUEUES, queue, redis_connection
+from . import QUEUES, Worker, queue, redis_connection
 
 
 @click.command("worker")

@@ -29,6 +29,19 @@ def berlin(*args) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n``), the slow tests first, then the browser tests: a worker that
+    starts a fault or fuzz run last would keep the whole run waiting for it. (The workers
+    collect; the order they agree on is the order tests are handed out in.)"""
+    if hasattr(config, "workerinput"):
+        items.sort(
+            key=lambda item: (
+                not item.get_closest_marker("slow"),
+                not item.get_closest_marker("browser"),
+            )
+        )
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(berlin(2026, 11, 15, 10, 0))

@@ -350,6 +350,8 @@ def test_test_email_arrives(app, staff_client, mail_on, redis_server):
     import subprocess
     import sys
 
+    from tests.support.services import PATIENCE
+
     app.config["REDIS_URL"] = redis_server.url
     staff_client.post(
         "/admin/settings/mail/test/",
@@ -368,7 +370,7 @@ def test_test_email_arrives(app, staff_client, mail_on, redis_server):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PATIENCE,
     )
     assert result.returncode == 0, result.stderr
     ((recipients, message),) = mail_on.messages

@@ -35,7 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TIMEOUT_MS = 10_000
+# how long an action or expectation waits for the page: generous, for a busy machine (a
+# passing expectation returns as soon as it holds)
+TIMEOUT_MS = 60_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 

@@ -119,6 +119,7 @@ def _signed(payload: bytes) -> str:
     return f"t={stamp},v1={mac}"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_subscriptions_under_random_operations_match_the_reference(
     sqlite_template, tmp_path, localstripe

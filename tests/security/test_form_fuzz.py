@@ -130,6 +130,7 @@ def world(pg_app, smtp_sink):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_no_form_answers_500_and_a_refused_submit_changes_nothing(world, caplog):
     """SPEC §13: random and boundary values in every admin, portal and sign-in form."""

@@ -64,12 +64,10 @@ def _pause_each_erasure(seconds: float) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from rq import Worker
-
     from app import create_app
     from billing import deletion, monthend
     from billing.clock import FixedClock
-    from jobs import queue, redis_connection
+    from jobs import Worker, queue, redis_connection
 
     burst = "--burst" in argv
     names = [a for a in argv if not a.startswith("--")] or ["billing"]

@@ -25,6 +25,7 @@ PORTAL = "portal"  # signed-in customer users only; staff are not customer users
 ACCESS: dict[str, object] = {
     "static": PUBLIC,
     "root": PUBLIC,
+    "favicon": PUBLIC,
     "admin.static": PUBLIC,
     "admin.login_view": PUBLIC,
     "admin.logout_view": PUBLIC,

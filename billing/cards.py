@@ -1,11 +1,12 @@
 """The card a customer keeps on file, managed in the portal (SPEC §6, §10; seed 3.6.2).
 
-Self-service customers add, replace and remove their card themselves: the browser confirms a
-SetupIntent with Stripe.js (the card number never reaches us), then the card is checked at
-Stripe, attached and made the default; one card is on file at a time, so a new card replaces
-the old one. A card cannot be removed while a subscription is paid by card. A failed card
-payment is retried on request, typically right after a new card was saved. Managed customers
-see their card read-only. Every change is audited.
+Customers add, replace and remove their card themselves, managed customers too: their provider
+runs the subscription, but only the cardholder can give a card (and confirm it with 3-D Secure).
+The browser confirms a SetupIntent with Stripe.js (the card number never reaches us), then the
+card is checked at Stripe, attached and made the default; one card is on file at a time, so a
+new card replaces the old one. A card cannot be removed while a subscription is paid by card. A
+failed card payment is retried on request, typically right after a new card was saved. A
+customer marked for deletion sees its card read-only. Every change is audited.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from . import audit
 from .audit import Actor
 from .clock import Clock
 from .customers import current_subscription, get_customer
-from .distribution import self_service_allowed
 from .errors import DomainError
 from .i18n import _
 from .own_subscription import card_payment_available
@@ -33,9 +33,10 @@ OK = "ok"
 
 
 def card_access(customer: Customer) -> str:
-    """``ok`` when the customer's users manage the card themselves, ``managed`` for managed
-    customers (read-only), ``unavailable`` when card payment is off or Stripe is not set up."""
-    if not self_service_allowed(customer) or customer.marked_for_deletion_at is not None:
+    """``ok`` when the customer's users manage the card themselves (in either service mode),
+    ``managed`` for a customer marked for deletion (read-only), ``unavailable`` when card
+    payment is off or Stripe is not set up."""
+    if customer.marked_for_deletion_at is not None:
         return MANAGED
     if not card_payment_available():
         return UNAVAILABLE

@@ -2,7 +2,7 @@
 §6, §10): self-register → confirm (the e-mail read from the SMTP sink) → add a card through
 localstripe's Stripe.js → raise the IPs (price preview shown) → invite a team member → the
 member accepts and signs in → the main user disables them → they are signed out; and a managed
-customer sees read-only pages.
+customer sees its subscription read-only but gives its card.
 
 The live server is the lifecycle walk's (tests/e2e/lifecycle_fixtures.py: its own database, a
 real Redis, a real RQ worker for the e-mails, the SMTP sink), pointed at the suite's
@@ -205,7 +205,10 @@ def test_self_registration_card_ips_and_team(portal_server, open_context):  # no
         db.session.remove()
 
 
-def test_a_managed_customer_sees_read_only_pages(portal_server, open_context):  # noqa: F811
+def test_a_managed_customer_sees_the_subscription_read_only_and_gives_its_card(
+    portal_server,
+    open_context,  # noqa: F811
+):
     server = portal_server
     with server.app.app_context():
         customer, token = lifecycle.create_customer(
@@ -227,5 +230,7 @@ def test_a_managed_customer_sees_read_only_pages(portal_server, open_context):  
     expect(page.locator("#managed-note")).to_contain_text("contact your provider")
     expect(page.locator("#ip-distribution-form")).to_have_count(0)
     page.goto("/portal/payment")
-    expect(page.locator("#managed-note")).to_be_visible()
-    expect(page.locator("#card-form")).to_have_count(0)
+    expect(page.locator("#managed-note")).to_have_count(0)
+    enter_test_card(page)
+    expect_flash(page, "ending in 4242 is saved")
+    expect(page.locator('[data-card="last4"]')).to_have_text("4242")

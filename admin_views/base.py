@@ -4,7 +4,7 @@
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
 takes plain column names, dates included, next to keyed filters), stock ``@action`` bulk actions
 that are role-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
-``export_types`` streaming the typed, stable-key export of ``billing.exports``.
+``export_types`` streaming the typed, stable-key export of ``billing.reporting.exports``.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, Form, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from billing import audit
-from billing import staff as staff_service
-from billing.errors import AuthenticationFailed, DomainError
-from billing.exports import BATCH, FORMATS, Export, Field
-from billing.permissions import Permission
+from billing.access import staff as staff_service
+from billing.kernel import audit
+from billing.kernel.errors import AuthenticationFailed, DomainError
+from billing.kernel.permissions import Permission
+from billing.reporting.exports import BATCH, FORMATS, Export, Field
 from extensions import EMAIL_MAX, limiter, typed_key
 from models import MAX_RECORD_ID, StaffRole, db
 
@@ -101,7 +101,8 @@ class PermittedColumns:
 
 
 class SecureModelView(RoleGuard, ModelView):
-    #: columns only the roles with a permission (``billing.permissions``) see: in the list, its
+    #: columns only the roles with a permission (``billing.kernel.permissions``) see: in the list,
+    #: its
     #: sorting, the details and every export; a view adds its own. Purchase prices and costs
     #: are listed here once, so every screen built on this base hides them alike.
     column_permissions: ClassVar[dict[str, Permission]] = {
@@ -147,7 +148,8 @@ class SecureModelView(RoleGuard, ModelView):
     filter_converter = FilterConverter()
     #: Who may run a bulk action (``@action``): ``action_roles[name]``, else ``EDITOR_ROLES``.
     action_roles: dict[str, tuple[str, ...]] = {}
-    #: The export (``can_export``, ``export_types``): ``billing.exports.Field``s, each with its
+    #: The export (``can_export``, ``export_types``): ``billing.reporting.exports.Field``s, each
+    #: with its
     #: key, kind and SQL expression. Left empty, the columns of ``column_export_list`` (else
     #: ``column_list``) are exported under their names, typed by their column types.
     export_fields: tuple[Field, ...] = ()

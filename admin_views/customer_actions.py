@@ -12,14 +12,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from billing import customers as lifecycle
-from billing.addresses import AddressInput, address_of, edit_address
-from billing.customers import NewCustomer
-from billing.deletion import delete_customer
-from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
-from billing.errors import DomainError
-from billing.payment_terms import setting_payment_term
-from billing.permissions import Permission
+from billing.customers import customers as lifecycle
+from billing.customers.addresses import AddressInput, address_of, edit_address
+from billing.customers.customers import NewCustomer
+from billing.customers.deletion import delete_customer
+from billing.invoicing.payment_terms import setting_payment_term
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.subscriptions.distribution import (
+    change_ip_distribution,
+    parse_counts,
+    preview,
+    result_message,
+)
 from jobs.customers import queue_erasure
 from jobs.mail import send
 from models import Customer, db
@@ -300,7 +305,7 @@ class CustomerActionsMixin:
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
                 return self._back()
-        from billing.countries import country_name
+        from billing.kernel.countries import country_name
 
         return self.render(
             "admin/customer_address.html",
@@ -407,13 +412,14 @@ FIELD_STEP = {
 
 class ProjectKeyWizardMixin:
     """Add project key (seed 3.2.6): key → overview and selling price → split → summary →
-    Finish. Every step re-checks all earlier input through ``billing.project_keys``."""
+    Finish. Every step re-checks all earlier input through
+    ``billing.subscriptions.project_keys``."""
 
     @expose("/<int:customer_id>/project-key/", methods=("GET", "POST"))
     def project_key_view(self, customer_id: int):
         from flask_wtf import FlaskForm
 
-        from billing import project_keys
+        from billing.subscriptions import project_keys
 
         require(*EDITORS)
         customer = self._customer(customer_id)

@@ -28,7 +28,8 @@ _SENTINEL = MAX_RECORD_ID
 
 
 class MenuEntry(NamedTuple):
-    """One entry of the row menu. It shows only where ``billing.customers.available_actions``
+    """One entry of the row menu. It shows only where
+    ``billing.customers.customers.available_actions``
     lists ``needs`` for the customer (empty: the entry's own ``action``; ``None``: always), and
     only to ``roles`` (the ones its route lets in). A ``GET`` entry is a link; a ``POST`` entry
     is a form carrying the CSRF token."""

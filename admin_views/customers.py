@@ -10,19 +10,19 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
 
-from billing.countries import country_choices, country_name
-from billing.customer_tools import add_tag
-from billing.customers import (
+from billing.customers.customer_tools import add_tag
+from billing.customers.customers import (
     available_actions,
     available_actions_for,
     current_subscription,
     pending_change,
     set_locked,
 )
-from billing.exports import EXPORT_FIELDS
-from billing.groups import group_members, groups
-from billing.search import apply_customer_search
-from billing.timeline import customer_timeline
+from billing.customers.groups import group_members, groups
+from billing.customers.timeline import customer_timeline
+from billing.infra.search import apply_customer_search
+from billing.kernel.countries import country_choices, country_name
+from billing.reporting.exports import EXPORT_FIELDS
 from models import (
     Customer,
     CustomerStatus,

@@ -22,7 +22,7 @@ from wtforms.validators import (
     Optional,
 )
 
-from billing.countries import country_choices
+from billing.kernel.countries import country_choices
 from extensions import CountField
 
 
@@ -38,7 +38,7 @@ class VersionedForm(FlaskForm):
             return None
 
 
-# what the New Customer form (and Create similar) hands to billing.customers.NewCustomer
+# what the New Customer form (and Create similar) hands to billing.customers.customers.NewCustomer
 NEW_CUSTOMER_FIELDS = (
     "company_name",
     "contact_name",

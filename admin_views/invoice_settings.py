@@ -7,8 +7,12 @@ from flask import current_app, flash, redirect, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing.errors import DomainError
-from billing.invoice_settings import format_iban, load_invoice_settings, save_invoice_settings
+from billing.invoicing.invoice_settings import (
+    format_iban,
+    load_invoice_settings,
+    save_invoice_settings,
+)
+from billing.kernel.errors import DomainError
 from models import StaffRole
 
 from .auth import clock, staff_actor

@@ -16,10 +16,15 @@ from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from billing.errors import DomainError
-from billing.invoice_mail import request_resend
-from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
-from billing.receivables import credit_effect, credited_in_full, invoice_actions
+from billing.invoicing.invoice_mail import request_resend
+from billing.invoicing.invoicing import (
+    create_credit_note,
+    mark_paid,
+    redraft_invoice,
+    retry_payment,
+)
+from billing.kernel.errors import DomainError
+from billing.payments.receivables import credit_effect, credited_in_full, invoice_actions
 from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, InvoiceState, db
 
@@ -259,7 +264,11 @@ class InvoiceAdmin(SecureModelView):
 
     @expose("/<int:invoice_id>/pdf/")
     def pdf_view(self, invoice_id: int):
-        from billing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
+        from billing.invoicing.invoice_pdf import (
+            invoice_filename,
+            record_download,
+            render_invoice_pdf,
+        )
 
         invoice = self._invoice(invoice_id)
         document = render_invoice_pdf(invoice.id)

@@ -7,8 +7,8 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing import saved_views as rules
-from billing.errors import DomainError, NotFound
+from billing.customers import saved_views as rules
+from billing.kernel.errors import DomainError, NotFound
 
 from .auth import clock, current_staff, staff_actor
 from .base import ALL_STAFF, SecureBaseView

@@ -10,7 +10,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry
 
-from billing import accounts
+from billing.customers import accounts
 
 from . import enqueue, job
 from .mail import RETRY_INTERVALS, send

@@ -65,7 +65,7 @@ class Invoice(Base):
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
-    # fixed at finalization (billing.payment_terms); credit notes are never due
+    # fixed at finalization (billing.invoicing.payment_terms); credit notes are never due
     payment_term_days: Mapped[int | None] = mapped_column(Integer)
     due_date: Mapped[date | None]
     # what the invoice bills, frozen at drafting: free | managed | self_service | project_key

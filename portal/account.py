@@ -11,9 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from billing import accounts
-from billing.audit import Actor
-from billing.errors import DomainError, NotFound
+from billing.customers import accounts
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError, NotFound
 from extensions import talisman
 from jobs.accounts import queue_password_reset
 from models import Language

@@ -6,17 +6,17 @@ from __future__ import annotations
 from flask import Response, abort, render_template
 from flask_babel import lazy_gettext
 
-from billing.audit import Actor
-from billing.customer_invoices import customer_invoice, customer_invoices
-from billing.errors import NotFound
-from billing.invoice_pdf import (
+from billing.invoicing.customer_invoices import customer_invoice, customer_invoices
+from billing.invoicing.invoice_pdf import (
     invoice_filename,
     period_label,
     record_download,
     render_invoice_pdf,
 )
-from billing.payment_terms import due_date
-from billing.receivables import credited_in_full
+from billing.invoicing.payment_terms import due_date
+from billing.kernel.audit import Actor
+from billing.kernel.errors import NotFound
+from billing.payments.receivables import credited_in_full
 
 from . import bp
 from .security import client_ip, clock, portal_user, user_required

@@ -13,16 +13,16 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Length
 
-from billing.addresses import AddressInput
-from billing.countries import country_name
-from billing.errors import DomainError, NotFound
-from billing.registration import (
+from billing.customers.addresses import AddressInput
+from billing.customers.registration import (
     Registration,
     confirm_registration,
     find_confirmation,
     registration_enabled,
 )
-from billing.registration import register as register_customer
+from billing.customers.registration import register as register_customer
+from billing.kernel.countries import country_name
+from billing.kernel.errors import DomainError, NotFound
 from extensions import csrf, talisman
 from jobs.mail import send
 

@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
-from billing import team as team_rules
-from billing.audit import Actor
-from billing.errors import DomainError, NotFound
+from billing.customers import team as team_rules
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError, NotFound
 from jobs.mail import send
 
 from . import bp

@@ -10,8 +10,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from billing import customers as lifecycle
-from billing.customers import new_invite_token
+from billing.customers import customers as lifecycle
+from billing.customers.customers import new_invite_token
 from models import TeamInvitation, User, db
 from tests.conftest import _build
 

@@ -34,7 +34,7 @@ def upgrade():
 
 def _backfill(timezone):
     """Invoices finalized before: due 14 days after the day (in the MSP's time zone) they were
-    finalized, a Saturday or Sunday moved to the Monday after (billing.payment_terms)."""
+    finalized, a Saturday or Sunday moved to the Monday after (billing.invoicing.payment_terms)."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         bind.execute(

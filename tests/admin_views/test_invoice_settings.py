@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing.invoice_pdf import seller_details
-from billing.invoice_settings import load_invoice_settings
+from billing.invoicing.invoice_pdf import seller_details
+from billing.invoicing.invoice_settings import load_invoice_settings
 from models import AuditEvent, db
 from tests.conftest import csrf_token, make_staff, sign_in
 

@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from billing import contacts, groups, purchase_orders
-from billing.audit import SYSTEM, Actor
-from billing.customers import accept_invite
-from billing.errors import DomainError
-from billing.invoice_mail import email_invoice, payment_failed_notices
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.organisation import OrganisationInput, edit_organisation
+from billing.customers import contacts, groups
+from billing.customers.customers import accept_invite
+from billing.customers.organisation import OrganisationInput, edit_organisation
+from billing.invoicing import purchase_orders
+from billing.invoicing.invoice_mail import email_invoice, payment_failed_notices
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM, Actor
+from billing.kernel.errors import DomainError
 from models import AuditEvent, Contact, Customer, Invoice, TeamInvitation, db
 from tests import factories
 from tests.conftest import make_staff

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from billing.invoice_mail import email_invoice, payment_failed_notice
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.mail import deliver
+from billing.invoicing.invoice_mail import email_invoice, payment_failed_notice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.mail import deliver
 from models import AuditEvent, Customer, EmailLog, Invoice, db
 from tests import factories
 
@@ -144,8 +144,8 @@ def test_two_workers_sending_the_same_invoice_at_once_send_it_once(pg_app, smtp_
     on PostgreSQL, the customer gets the invoice once; the other worker finds it claimed."""
     import threading
 
-    from billing.audit import SYSTEM
-    from billing.mail import save_mail_settings
+    from billing.kernel.audit import SYSTEM
+    from billing.kernel.mail import save_mail_settings
 
     clock = pg_app.config["CLOCK"]
     factories.reference(pg_app)

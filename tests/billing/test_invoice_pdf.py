@@ -10,11 +10,16 @@ from decimal import Decimal
 import pypdfium2 as pdfium
 import pytest
 
-from billing.audit import SYSTEM
-from billing.invoice_pdf import invoice_filename, render_invoice_pdf, unit_price_text
-from billing.invoice_settings import save_invoice_settings
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice, mark_paid
-from billing.settings import set_setting
+from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf, unit_price_text
+from billing.invoicing.invoice_settings import save_invoice_settings
+from billing.invoicing.invoicing import (
+    create_credit_note,
+    draft_invoice,
+    finalize_invoice,
+    mark_paid,
+)
+from billing.kernel.audit import SYSTEM
+from billing.kernel.settings import set_setting
 from models import Customer, InvoiceLine, db
 from tests import factories
 

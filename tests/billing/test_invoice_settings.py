@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.invoice_settings import (
+from billing.invoicing.invoice_settings import (
     format_iban,
     load_invoice_settings,
     save_invoice_settings,
     validate_bank_details,
 )
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
 
 COMMERZBANK = "DE89 3704 0044 0532 0130 00"
 

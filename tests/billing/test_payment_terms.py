@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime
 import pytest
 from flask_migrate import downgrade, upgrade
 
-from billing.addresses import address_of, edit_address
-from billing.audit import SYSTEM
-from billing.clock import FixedClock
-from billing.errors import DomainError
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
-from billing.payment_terms import PAYMENT_TERM_KEY, business_day, due_date, due_on
-from billing.settings import set_setting
+from billing.customers.addresses import address_of, edit_address
+from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing.payment_terms import PAYMENT_TERM_KEY, business_day, due_date, due_on
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import FixedClock
+from billing.kernel.errors import DomainError
+from billing.kernel.settings import set_setting
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
 

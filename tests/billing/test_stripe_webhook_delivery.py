@@ -8,9 +8,9 @@ import urllib.request
 
 from werkzeug.serving import make_server
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.payments import stripe_gateway as gateway
 from models import Invoice, StripeEvent, db
 from tests import factories
 from tests.support.services import PATIENCE, free_port, wait_until

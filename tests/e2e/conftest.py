@@ -18,7 +18,7 @@ from flask import Flask
 from playwright.sync_api import expect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from seed.demo import DEMO_STAFF
 from tests.conftest import berlin
 from tests.e2e.helpers import sign_in

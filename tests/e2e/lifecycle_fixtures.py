@@ -32,7 +32,7 @@ from playwright.sync_api import BrowserContext
 from sqlalchemy import event
 from werkzeug.serving import make_server
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from tests.conftest import STAFF_PASSWORD, _config, berlin
 from tests.e2e.conftest import ARTIFACTS, TIMEOUT_MS, _no_fsync, _QuietHandler
 from tests.support.services import PATIENCE
@@ -150,9 +150,9 @@ def lifecycle_server(
 ) -> Iterator[LifecycleServer]:
     """A fresh database and app served on loopback, CSRF on, real Redis and SMTP sink."""
     from app import create_app
-    from billing import audit
-    from billing.mail import save_mail_settings
-    from billing.staff import create_staff
+    from billing.access.staff import create_staff
+    from billing.kernel import audit
+    from billing.kernel.mail import save_mail_settings
     from models import db
     from seed.reference import seed_reference
 

@@ -17,11 +17,11 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
-from billing.own_subscription import preview_own_change
-from billing.selfservice import save_self_service
+from billing.catalog.selfservice import save_self_service
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
+from billing.subscriptions.own_subscription import preview_own_change
 from models import Customer, Subscription, User, db
 from tests.e2e.helpers import enter_test_card, portal_sign_in
 from tests.e2e.lifecycle_fixtures import (  # noqa: F401 - fixtures

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.settings import get_setting
+from billing.kernel.settings import get_setting
 from jobs import QUEUES, enqueue, queue
 from jobs.system import heartbeat
 from models import db

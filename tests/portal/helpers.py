@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from billing import customers as lifecycle
-from billing import team as team_rules
-from billing.audit import Actor
+from billing.customers import customers as lifecycle
+from billing.customers import team as team_rules
+from billing.kernel.audit import Actor
 from models import User, db
 from tests.conftest import csrf_token
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import limits.storage.memory
 import pytest
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
+from billing.customers import customers as lifecycle
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, PasswordReset, User, db
 from tests import factories
 from tests.conftest import csrf_token
@@ -210,8 +210,8 @@ def test_barred_customers_neither_sign_in_nor_get_reset_links(app, client, mail_
 
 
 def test_a_disabled_user_cannot_sign_in(app, client, customer, outbox):
-    from billing.audit import Actor
-    from billing.team import set_member_enabled
+    from billing.customers.team import set_member_enabled
+    from billing.kernel.audit import Actor
 
     member = add_member(app, customer, "bob@acme.example")
     assert sign_in(app.test_client(), "bob@acme.example", "Member-Pass-12").status_code == 302

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
 from models import Customer, db
 from tests import factories
 from tests.conftest import berlin

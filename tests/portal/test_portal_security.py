@@ -10,7 +10,7 @@ from datetime import date
 import limits.storage.memory
 import pytest
 
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
 from models import Invoice, TeamInvitation, User, db
 from tests import factories
 from tests.conftest import berlin, csrf_token

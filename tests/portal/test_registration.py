@@ -9,9 +9,9 @@ from datetime import timedelta
 import limits.storage.memory
 import pytest
 
-from billing.audit import SYSTEM
-from billing.customers import current_subscription
-from billing.selfservice import save_self_service
+from billing.catalog.selfservice import save_self_service
+from billing.customers.customers import current_subscription
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff
@@ -270,8 +270,8 @@ def test_registering_a_victims_address_first_gives_the_attacker_no_way_in(
 def _team_invite_into(customer_id: int, app) -> str:
     """A team invite into a customer by someone other than the address's owner (staff's
     "create user accounts" from contacts takes this way); the invite link."""
-    from billing import team as team_rules
-    from billing.audit import Actor
+    from billing.customers import team as team_rules
+    from billing.kernel.audit import Actor
 
     staff = make_staff(app, "billing")
     _record, message = team_rules.invite_member(

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from billing import team as team_rules
-from billing.audit import Actor
-from billing.errors import DomainError
+from billing.customers import team as team_rules
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError
 from models import AuditEvent, TeamInvitation, User, db
 from tests import factories
 from tests.conftest import csrf_token

@@ -25,9 +25,10 @@ from redis import Redis as RedisClient
 from rq import Queue
 from sqlalchemy import text
 
-from billing import deletion, monthend
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, format_number
+from billing.customers import deletion
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import draft_invoice, format_number
+from billing.kernel.audit import SYSTEM
 from jobs import enqueue
 from jobs.billing import queue_month_end, resume_stalled_runs
 from jobs.customers import erase, queue_erasure, resume_stalled_erasures
@@ -426,7 +427,7 @@ def test_erasure_lost_with_the_queue_is_swept(app, clock, redis_server, monkeypa
     assert deletion.stalled_erasures() == [], "it waits for a worker first"
 
     app.config.update(REDIS_URL=redis_server.url)
-    from billing import clock as clocks
+    from billing.kernel import clock as clocks
 
     later = clocks.lease_now() + deletion.QUEUE_TIMEOUT + timedelta(seconds=1)
     monkeypatch.setattr(clocks, "WORKER_CLOCK", clocks.FixedClock(later))

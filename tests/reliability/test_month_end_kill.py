@@ -26,11 +26,11 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import text
 
-from billing import monthend
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.invoicing import format_number, retry_payment
-from billing.invoicing import month_end as month_end_of
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import format_number, retry_payment
+from billing.invoicing.invoicing import month_end as month_end_of
+from billing.kernel.audit import SYSTEM
+from billing.payments import stripe_gateway as gateway
 from jobs import enqueue
 from jobs.billing import month_end, queue_month_end, resume_stalled_runs
 from models import (

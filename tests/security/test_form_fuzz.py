@@ -28,8 +28,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.audit import SYSTEM
-from billing.mail import save_mail_settings
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import save_mail_settings
 from tests import factories
 from tests.conftest import make_staff, sign_in
 from tests.portal.helpers import PASSWORD, main_email

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from billing import monthend
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.customers import get_customer
-from billing.mail import load_mail_settings
-from billing.payment_methods import set_active
+from billing.catalog.payment_methods import set_active
+from billing.customers.customers import get_customer
+from billing.invoicing import monthend
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import load_mail_settings
+from billing.payments import stripe_gateway as gateway
 from jobs.billing import queue_month_end
 from models import BillingRun, Invoice, StripeEvent, db
 from tests import factories
@@ -284,7 +284,7 @@ def test_the_canary_secret_never_appears_in_clear(
 
 def _scan_database(app, found: Findings) -> None:
     """A plain-SQL pg_dump of the PostgreSQL database, or the SQLite file and its WAL."""
-    from billing.backup import _pg_tool
+    from billing.infra.backup import _pg_tool
 
     url = db.engine.url
     db.session.remove()

@@ -149,7 +149,7 @@ def _seconds(app, where, email, password, n) -> float:
 def test_unknown_user_and_wrong_password_take_about_as_long(limited_app, where, monkeypatch):
     """With production-strength argon2id, an unknown address still costs one password hash
     (a dummy), so the answer time does not tell whether the account exists."""
-    import billing.passwords as passwords
+    import billing.access.passwords as passwords
 
     strong = PasswordHasher()
     monkeypatch.setattr(passwords, "_hasher", strong)

@@ -40,7 +40,7 @@ from flask_admin.model import BaseModelView
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from tests.conftest import PgDatabase, _build, berlin, csrf_token
 from tests.security.conftest import (
     _extras,

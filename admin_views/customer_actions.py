@@ -12,18 +12,25 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from billing import customers as lifecycle
-from billing.addresses import AddressInput, address_of, edit_address
-from billing.customers import NewCustomer
-from billing.deletion import delete_customer
-from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
-from billing.errors import DomainError
-from billing.permissions import Permission
+from billing.customers import customers as lifecycle
+from billing.customers.addresses import AddressInput, address_of, edit_address
+from billing.customers.customers import NewCustomer
+from billing.customers.deletion import delete_customer
+from billing.invoicing.payment_terms import setting_payment_term
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.subscriptions.distribution import (
+    change_ip_distribution,
+    parse_counts,
+    preview,
+    result_message,
+)
 from jobs.customers import queue_erasure
 from jobs.mail import send
-from models import Customer, StaffRole, db
+from models import Customer, db
 
 from .auth import clock, has_role, staff_actor, staff_can
+from .base import ALL_STAFF, EDITOR_ROLES
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -35,8 +42,8 @@ from .forms import (
     NewCustomerForm,
 )
 
-EDITORS = (StaffRole.ADMIN.value, StaffRole.BILLING.value)
-ALL = (*EDITORS, StaffRole.SUPPORT.value)
+EDITORS = EDITOR_ROLES
+ALL = ALL_STAFF
 
 
 def require(*roles: str) -> None:
@@ -273,7 +280,12 @@ class CustomerActionsMixin:
         require(*EDITORS)
         customer = self._customer(customer_id)
         self._allowed(customer, "edit_address")
-        form = AddressForm(obj=address_of(customer), version=customer.version)
+        own_term = customer.payment_term_days
+        form = AddressForm(
+            obj=address_of(customer),
+            version=customer.version,
+            payment_term_days="" if own_term is None else str(own_term),
+        )
         if form.validate_on_submit():
             data = AddressInput(**{f: form[f].data for f in AddressInput.__dataclass_fields__})
             try:
@@ -284,6 +296,7 @@ class CustomerActionsMixin:
                     clock(),
                     home_country=self.home_country(),
                     expected_version=form.seen_version(),
+                    payment_term_days=form.payment_term_days.data or "",
                 )
             except DomainError as error:
                 field_error(form, error)
@@ -292,13 +305,14 @@ class CustomerActionsMixin:
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
                 return self._back()
-        from billing.countries import country_name
+        from billing.kernel.countries import country_name
 
         return self.render(
             "admin/customer_address.html",
             form=form,
             customer=customer,
             home_country_name=country_name(self.home_country()),
+            default_payment_term=setting_payment_term(),
         )
 
     @expose("/<int:customer_id>/main-user/", methods=("GET", "POST"))
@@ -398,13 +412,14 @@ FIELD_STEP = {
 
 class ProjectKeyWizardMixin:
     """Add project key (seed 3.2.6): key → overview and selling price → split → summary →
-    Finish. Every step re-checks all earlier input through ``billing.project_keys``."""
+    Finish. Every step re-checks all earlier input through
+    ``billing.subscriptions.project_keys``."""
 
     @expose("/<int:customer_id>/project-key/", methods=("GET", "POST"))
     def project_key_view(self, customer_id: int):
         from flask_wtf import FlaskForm
 
-        from billing import project_keys
+        from billing.subscriptions import project_keys
 
         require(*EDITORS)
         customer = self._customer(customer_id)

@@ -8,8 +8,8 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from billing import groups as group_rules
-from billing.errors import DomainError, NotFound
+from billing.customers import groups as group_rules
+from billing.kernel.errors import DomainError, NotFound
 
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureBaseView

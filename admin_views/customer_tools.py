@@ -13,10 +13,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from billing import customer_tools, ledger
-from billing import impersonation as impersonation_service
-from billing.customers import NewCustomer
-from billing.errors import DomainError
+from billing.customers import customer_tools
+from billing.customers import impersonation as impersonation_service
+from billing.customers.customers import NewCustomer
+from billing.kernel.errors import DomainError
+from billing.payments import ledger
 from models import Partner, StaffRole, db
 
 from .auth import client_ip, clock, current_staff, has_role, staff_actor

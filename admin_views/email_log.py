@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
-from billing.mail import describe_failure
+from billing.kernel.mail import describe_failure
 from models import EmailLog
 
 from .base import ALL_STAFF, SecureModelView

@@ -7,22 +7,32 @@ from datetime import date
 
 from flask import Response, abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import format_currency, format_date, lazy_gettext
+from flask_admin.actions import action
+from flask_babel import format_currency, format_date, lazy_gettext, ngettext
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from billing.errors import DomainError
-from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
-from billing.receivables import credit_effect, credited_in_full, invoice_actions
+from billing.invoicing.invoice_mail import request_resend
+from billing.invoicing.invoicing import (
+    create_credit_note,
+    mark_paid,
+    redraft_invoice,
+    retry_payment,
+)
+from billing.kernel.errors import DomainError
+from billing.payments.receivables import credit_effect, credited_in_full, invoice_actions
+from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, InvoiceState, db
 
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureModelView
 from .customer_actions import EDITORS, require
 from .customers import PAYMENT_LABELS, ChoiceFilter
+from .filters import InLastDaysFilter
 
 STATE_LABELS = {
     InvoiceState.DRAFT.value: lazy_gettext("Draft"),
@@ -75,6 +85,16 @@ def _state(view, context, model, name):
     if model.id in g.get("credited_invoices", ()):
         return CREDITED_LABEL
     return STATE_LABELS.get(model.state, model.state)
+
+
+def _resend_email(invoice_id: int) -> None:
+    """Let billing allow the invoice to be e-mailed again, then queue its e-mail job; a queue
+    that is down refuses the row like a domain rule would (it can be resent later)."""
+    request_resend(invoice_id, staff_actor(), clock())
+    try:
+        queue_invoice_email(invoice_id)
+    except RedisError as error:
+        raise DomainError(_("The e-mail could not be queued; please try again later.")) from error
 
 
 class PeriodFilter(ChoiceFilter):
@@ -137,9 +157,6 @@ class InvoiceAdmin(SecureModelView):
     def __init__(self, database, **kwargs):
         super().__init__(Invoice, database, **kwargs)
 
-    def get_filter_arg(self, index, flt):
-        return f"{flt.key}_equals"
-
     column_filters = [
         PeriodFilter(Invoice.period, lazy_gettext("Period"), options=_period_options, key="period"),
         ChoiceFilter(
@@ -160,12 +177,39 @@ class InvoiceAdmin(SecureModelView):
             options=lambda: list(KIND_LABELS.items()),
             key="kind",
         ),
+        InLastDaysFilter(Invoice.finalized_at, lazy_gettext("Date"), key="date"),
     ]
 
     def get_list(self, *args, **kwargs):
         count, rows = super().get_list(*args, **kwargs)
         g.credited_invoices = credited_in_full([row.id for row in rows])
         return count, rows
+
+    @action(
+        "mark_paid",
+        lazy_gettext("Mark paid"),
+        lazy_gettext("Mark the selected invoices paid (payment received by bank transfer)?"),
+    )
+    def action_mark_paid(self, ids):
+        self.apply_to_selected(
+            ids,
+            lambda invoice_id: mark_paid(invoice_id, staff_actor(), clock()),
+            lambda count: ngettext(
+                "%(num)d invoice marked paid.", "%(num)d invoices marked paid.", count
+            ),
+        )
+
+    @action("resend_email", lazy_gettext("Resend e-mail"))
+    def action_resend_email(self, ids):
+        self.apply_to_selected(
+            ids,
+            _resend_email,
+            lambda count: ngettext(
+                "The e-mail of %(num)d invoice is on its way again.",
+                "The e-mails of %(num)d invoices are on their way again.",
+                count,
+            ),
+        )
 
     def get_query(self):
         customer = request.args.get("customer_id", type=int)
@@ -220,7 +264,11 @@ class InvoiceAdmin(SecureModelView):
 
     @expose("/<int:invoice_id>/pdf/")
     def pdf_view(self, invoice_id: int):
-        from billing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
+        from billing.invoicing.invoice_pdf import (
+            invoice_filename,
+            record_download,
+            render_invoice_pdf,
+        )
 
         invoice = self._invoice(invoice_id)
         document = render_invoice_pdf(invoice.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import abort, current_app, request
 from flask_admin import expose
 
-from billing.mail_sink import LIST_LIMIT, list_messages, read_message
+from billing.infra.mail_sink import LIST_LIMIT, list_messages, read_message
 from models import StaffRole
 
 from .base import SecureBaseView

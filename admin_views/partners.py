@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext, ngettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 
-from billing import partners as partner_rules
-from billing.errors import DomainError, NotFound
+from billing.customers import partners as partner_rules
+from billing.kernel.errors import DomainError, NotFound
 from models import Customer, db
 
 from .auth import clock, has_role, staff_actor

@@ -9,8 +9,12 @@ from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from billing.errors import DomainError
-from billing.pending_changes import parse_month, pending_changes, withdraw_pending_change
+from billing.kernel.errors import DomainError
+from billing.subscriptions.pending_changes import (
+    parse_month,
+    pending_changes,
+    withdraw_pending_change,
+)
 
 from .auth import clock, has_role, staff_actor
 from .base import ALL_STAFF, SecureBaseView

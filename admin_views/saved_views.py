@@ -3,12 +3,12 @@ under a name (private or shared with all staff), reopen with one click, rename a
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing import saved_views as rules
-from billing.errors import DomainError, NotFound
+from billing.customers import saved_views as rules
+from billing.kernel.errors import DomainError, NotFound
 
 from .auth import clock, current_staff, staff_actor
 from .base import ALL_STAFF, SecureBaseView
@@ -17,9 +17,13 @@ from .customer_actions import require
 
 def customer_filter_args() -> list[str]:
     """The customer list's filter arguments, as the list itself names them in URLs."""
-    from .customers import CustomerAdmin
-
-    return [f"{flt.key}_equals" for flt in CustomerAdmin.column_filters if hasattr(flt, "key")]
+    (customers,) = [
+        view
+        for admin in current_app.extensions["admin"]
+        for view in admin._views
+        if view.endpoint == "customer"
+    ]
+    return customers.filter_url_names()
 
 
 def list_url(query: str) -> str:

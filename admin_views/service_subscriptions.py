@@ -2,7 +2,8 @@
 tab): add one after its price preview, suspend (after a confirmation), enable, switch
 auto-renew, end.
 
-Each POST is CSRF-protected and turns into one ``billing.service_subscriptions`` call; a domain
+Each POST is CSRF-protected and turns into one ``billing.subscriptions.service_subscriptions`` call;
+a domain
 error is flashed or shown on its field and nothing changes. ``admin``/``billing`` change,
 ``support`` reads (SPEC §1).
 """
@@ -17,8 +18,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
-from billing import service_subscriptions as rules
-from billing.errors import DomainError, NotFound
+from billing.kernel.errors import DomainError, NotFound
+from billing.subscriptions import service_subscriptions as rules
 from models import ServiceState
 
 from .auth import clock, staff_actor

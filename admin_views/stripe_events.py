@@ -8,8 +8,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 
-from billing.errors import DomainError
-from billing.stripe_gateway import process_event
+from billing.kernel.errors import DomainError
+from billing.payments.stripe_gateway import process_event
 from models import StaffRole, StripeEvent
 
 from .auth import clock, has_role

@@ -300,7 +300,7 @@ class Raw:
 
 def cases(dialect: str, rare_term: str) -> list[dict]:
     """The list requests and their raw SQL twins (customer rows, 25 a page)."""
-    from billing.search import apply_customer_search
+    from billing.infra.search import apply_customer_search
     from models import Customer
 
     table = Customer.__table__
@@ -344,8 +344,8 @@ def cases(dialect: str, rare_term: str) -> list[dict]:
     ]
 
 
-def export_case(currency: str) -> dict:
-    from billing.exports import EXPORT_FIELDS, export_columns
+def export_case() -> dict:
+    from billing.reporting.exports import CUSTOMERS
     from models import Customer
 
     table = Customer.__table__
@@ -354,11 +354,11 @@ def export_case(currency: str) -> dict:
         "name": "export json active+managed",
         "url": "/admin/customer/export/json/?flt0_status_equals=active"
         "&flt1_service_mode_equals=managed",
-        "raw": select(*export_columns(currency))
+        "raw": select(*CUSTOMERS.columns())
         .where(*where)
         .order_by(table.c.company_name, table.c.id),
         "count": select(table.c.id).where(*where),
-        "keys": [f.key for f in EXPORT_FIELDS],
+        "keys": CUSTOMERS.keys,
     }
 
 
@@ -404,7 +404,7 @@ def run_backend(backend: str, customers: int, repeat: int, explain: bool) -> dic
 def measure(url: str, clock, repeat: int, explain: bool) -> dict:
     """Measure the migrated, seeded database at ``url``."""
     from app import create_app
-    from billing.staff import create_staff
+    from billing.access.staff import create_staff
     from models import Customer, StaffUser, db
 
     app = create_app(app_config(url, clock))
@@ -431,9 +431,7 @@ def measure(url: str, clock, repeat: int, explain: bool) -> dict:
         try:
             for case in cases(engine.dialect.name, str(rare_id)):
                 results["lists"].append(measure_list(client, raw, case, repeat, explain))
-            results["export"] = measure_export(
-                client, raw, export_case(app.config["CURRENCY"]), repeat, explain
-            )
+            results["export"] = measure_export(client, raw, export_case(), repeat, explain)
         finally:
             raw.close()
         db.session.remove()

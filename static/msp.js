@@ -17,3 +17,13 @@ document.addEventListener("click", function (event) {
     event.preventDefault();
   }
 }, true);
+
+// Flask-Admin's "With selected" menu (admin/actions.html): run the chosen bulk action on the
+// ticked rows (its actions.js asks for the confirmation and posts the action form).
+document.addEventListener("click", function (event) {
+  var item = event.target.closest && event.target.closest("[data-bulk-action]");
+  if (item && window.modelActions) {
+    event.preventDefault();
+    window.modelActions.execute(item.dataset.bulkAction);
+  }
+});

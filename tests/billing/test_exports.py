@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from billing.exports import EXPORT_FIELDS, defuse, iter_csv, iter_json, iter_xlsx
+from billing.reporting.exports import CUSTOMERS, EXPORT_FIELDS, defuse
 
 KEYS = [f.key for f in EXPORT_FIELDS]
 
@@ -44,7 +44,7 @@ def _row(**values):
 
 
 def test_json_has_stable_keys_and_typed_values():
-    data = json.loads("".join(iter_json([_row(), _row(id=8, average_ip_price=None)])))
+    data = json.loads("".join(CUSTOMERS.iter_json([_row(), _row(id=8, average_ip_price=None)])))
     assert [list(item) for item in data] == [KEYS, KEYS]
     first = data[0]
     assert first["id"] == 7 and first["internal_ips"] == 10 and first["total_ips"] == 12
@@ -56,17 +56,17 @@ def test_json_has_stable_keys_and_typed_values():
 
 
 def test_json_of_no_rows_is_an_empty_array():
-    assert json.loads("".join(iter_json([]))) == []
+    assert json.loads("".join(CUSTOMERS.iter_json([]))) == []
 
 
 def test_csv_and_xlsx_defuse_formulas():
     evil = _row(company_name='=HYPERLINK("http://x")', city="+1+1", contact_name="@SUM(A1)")
-    rows = list(csv.reader(io.StringIO("".join(iter_csv([evil])))))
+    rows = list(csv.reader(io.StringIO("".join(CUSTOMERS.iter_csv([evil])))))
     assert rows[0] == KEYS
     record = dict(zip(KEYS, rows[1], strict=True))
     assert record["company_name"].startswith("'=")
     assert record["city"] == "'+1+1" and record["contact_name"] == "'@SUM(A1)"
-    book = load_workbook(io.BytesIO(b"".join(iter_xlsx([evil]))))
+    book = load_workbook(io.BytesIO(b"".join(CUSTOMERS.iter_xlsx([evil]))))
     sheet = book.active
     values = [c.value for c in sheet[2]]
     assert values[KEYS.index("company_name")].startswith("'=")
@@ -83,8 +83,6 @@ def test_defuse_leaves_ordinary_text_and_numbers_alone():
 def test_the_fast_json_writer_equals_json_dumps_of_the_typed_row():
     import json as std
 
-    from billing.exports import json_object, typed
-
     rows = [
         _row(),
         _row(
@@ -96,5 +94,5 @@ def test_the_fast_json_writer_equals_json_dumps_of_the_typed_row():
         ),
     ]
     for row in rows:
-        expected = dict(zip(KEYS, typed(row), strict=True))
-        assert std.loads(json_object(row)) == expected
+        expected = dict(zip(KEYS, CUSTOMERS.typed(row), strict=True))
+        assert std.loads(CUSTOMERS.json_object(row)) == expected

@@ -10,20 +10,21 @@ from decimal import Decimal as D
 
 import pytest
 
-from billing import ledger, monthend
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.cards import failed_card_invoices
-from billing.clock import lease_now
-from billing.errors import DomainError
-from billing.invoicing import (
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import (
     create_credit_note,
     draft_invoice,
     finalize_invoice,
     mark_paid,
     retry_payment,
 )
-from billing.receivables import invoice_actions, open_amount
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import lease_now
+from billing.kernel.errors import DomainError
+from billing.payments import ledger
+from billing.payments import stripe_gateway as gateway
+from billing.payments.cards import failed_card_invoices
+from billing.payments.receivables import invoice_actions, open_amount
 from models import AuditEvent, Invoice, PaymentAttempt, db
 from tests import factories
 from tests.conftest import berlin

@@ -9,10 +9,10 @@ import time
 import pytest
 import stripe
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.payments import stripe_gateway as gateway
 from models import EventState, Invoice, PaymentAttempt, StripeEvent, db
 from tests import factories
 

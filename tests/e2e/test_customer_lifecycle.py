@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, ScheduledChange, Subscription, db
 from tests.e2e.helpers import CUSTOMERS, portal_sign_in, sign_in
 from tests.e2e.lifecycle_fixtures import (  # noqa: F401 - fixtures

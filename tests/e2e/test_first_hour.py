@@ -54,7 +54,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from billing.clock import add_months
+from billing.kernel.clock import add_months
 from seed.demo import DEMO_STAFF
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import exactly, portal_sign_in, search, sign_in

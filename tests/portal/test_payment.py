@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.payment_methods import set_active
+from billing.catalog.payment_methods import set_active
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.payments import stripe_gateway as gateway
 from models import AuditEvent, Invoice, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in

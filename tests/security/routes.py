@@ -25,6 +25,7 @@ PORTAL = "portal"  # signed-in customer users only; staff are not customer users
 ACCESS: dict[str, object] = {
     "static": PUBLIC,
     "root": PUBLIC,
+    "favicon": PUBLIC,
     "admin.static": PUBLIC,
     "admin.login_view": PUBLIC,
     "admin.logout_view": PUBLIC,
@@ -43,6 +44,7 @@ ACCESS: dict[str, object] = {
     "customer.index_view": STAFF,
     "customer.details_view": STAFF,
     "customer.export": STAFF,
+    "customer.action_view": EDIT,  # bulk actions: lock, tag
     "customer.resend_invite_view": RESEND,
     "customer.impersonate_view": IMPERSONATE,
     "customer.new_customer_view": EDIT,
@@ -91,6 +93,7 @@ ACCESS: dict[str, object] = {
     "invoice.index_view": STAFF,
     "invoice.details_view": STAFF,
     "invoice.pdf_view": STAFF,
+    "invoice.action_view": EDIT,  # bulk actions: mark paid, resend e-mail
     "invoice.credit_note_view": EDIT,
     "invoice.mark_paid_view": EDIT,
     "invoice.redraft_view": EDIT,
@@ -129,6 +132,8 @@ ACCESS: dict[str, object] = {
     "portal.profile": PORTAL,
     "portal.team": PORTAL,
     "portal.team_action": PORTAL,
+    "portal.team_invitation_resend": PORTAL,
+    "portal.team_invitation_revoke": PORTAL,
     "portal.subscription": PORTAL,
     "portal.subscription_preview": PORTAL,
     "portal.invoices": PORTAL,

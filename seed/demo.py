@@ -390,7 +390,9 @@ def _card_stories(result: CardResult) -> None:
     failed = db.select(Invoice.customer_id).where(
         Invoice.payment_method == card, Invoice.state == InvoiceState.PAYMENT_FAILED.value
     )
-    result.declined_logins = _logins(Customer.id.in_(failed))
+    result.declined_logins = _logins(
+        Customer.id.in_(failed), Customer.marked_for_deletion_at.is_(None)
+    )
     result.trial_logins = _logins(
         Customer.service_mode == ServiceMode.SELF_SERVICE.value,
         Customer.status == CustomerStatus.ACTIVE.value,

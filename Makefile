@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export FLASK_APP := app:create_app
 
-.PHONY: install system-deps translations run test lint bench clean i18n-update
+.PHONY: install system-deps translations run test test-fast lint bench clean i18n-update
 
 install: system-deps $(STAMP) translations
 
@@ -29,8 +29,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# pytest-xdist: one worker per CPU, each with servers of its own (tests/support/services.py)
+TEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
+
 test: install lint
-	$(BIN)/pytest
+	$(PYTEST)
+
+# the quick loop: no browser, no fault, kill, load or fuzz runs
+test-fast: install
+	$(PYTEST) -m "not browser and not slow"
 
 # the fault tests at full size, FAULT_ROUNDS times (make test runs them once, smaller)
 FAULT_ROUNDS ?= 3

@@ -7,7 +7,7 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext
 
-from billing.permissions import Permission
+from billing.kernel.permissions import Permission
 from extensions import talisman
 from models import db
 

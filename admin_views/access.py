@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_babel import force_locale
 
-from billing.permissions import TABLE, Permission, markdown_table
+from billing.kernel.permissions import TABLE, Permission, markdown_table
 
 from .actions import REGISTRIES
 
@@ -60,13 +60,13 @@ def _markdown(app: Flask) -> str:
     lines = [
         "# Permissions: who may do what",
         "",
-        "Generated from `billing/permissions.py` (`TABLE`) and the admin's views by "
+        "Generated from `billing/kernel/permissions.py` (`TABLE`) and the admin's views by "
         "`flask staff permissions > docs/permissions.md`; `tests/security/test_permissions.py` "
         "fails when this page and the code differ. The access sweep "
         "(`tests/security/test_access_sweep.py`) checks every route against the same table.",
         "",
-        "To change what a role may do, edit `TABLE` in `billing/permissions.py` and regenerate "
-        "this page. Roles: " + ", ".join(f"`{role}`" for role in TABLE) + ".",
+        "To change what a role may do, edit `TABLE` in `billing/kernel/permissions.py` and "
+        "regenerate this page. Roles: " + ", ".join(f"`{role}`" for role in TABLE) + ".",
         "",
         markdown_table(),
         "",

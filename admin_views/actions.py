@@ -2,10 +2,10 @@
 
 A ``RowAction`` says what an action looks like (label, style, confirmation), where it goes
 (endpoint and method: a ``GET`` is a link, a ``POST`` a small form with the CSRF token) and who
-may use it (a ``billing.permissions.Permission``). Which actions apply to a record is decided by
-``billing`` alone (``available_actions``). Every place that offers or runs an action reads the
-same entry: the customer list's row menu (``customer_rows``), the record's page (its header
-buttons and the edits of its sections, ``Actions.links``) and the endpoint itself
+may use it (a ``billing.kernel.permissions.Permission``). Which actions apply to a record is
+decided by ``billing`` alone (``available_actions``). Every place that offers or runs an action
+reads the same entry: the customer list's row menu (``customer_rows``), the record's page (its
+header buttons and the edits of its sections, ``Actions.links``) and the endpoint itself
 (``Actions.endpoint``: the permission, then whether the action applies, else a clear message).
 """
 
@@ -18,7 +18,7 @@ from functools import wraps
 from flask import abort, flash, url_for
 from flask_babel import lazy_gettext
 
-from billing.permissions import Permission
+from billing.kernel.permissions import Permission
 
 from .auth import staff_can
 
@@ -30,7 +30,7 @@ class RowAction:
     """One action on a record. ``menu``: offered in the row menu and the record page's header
     (else only by a section of the record's page). ``argument``: the URL argument naming the
     record, when it is not the registry's; ``part``: the URL argument naming a part of the
-    record the action is on (a user of a customer), given by the page (``Link.url_for``).
+    record the action is on (a team invitation of a customer), given by the page (``Link.url_for``).
     ``confirm`` may name values of the record (``%(name)s``) that the page passes to
     ``Actions.links``."""
 
@@ -262,7 +262,7 @@ CUSTOMER_ACTIONS = Actions(
         POST,
         Permission.RESEND_INVITES,
         menu=False,
-        part="user_id",
+        part="invitation_id",
     ),
     RowAction(
         "withdraw_team_invite",
@@ -270,11 +270,9 @@ CUSTOMER_ACTIONS = Actions(
         ".team_withdraw_view",
         POST,
         style="danger",
-        confirm=lazy_gettext(
-            "Withdraw the invite? The link stops working and the user is removed."
-        ),
+        confirm=lazy_gettext("Withdraw the invitation? Its link stops working."),
         menu=False,
-        part="user_id",
+        part="invitation_id",
     ),
 )
 

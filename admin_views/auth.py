@@ -16,9 +16,9 @@ from flask import abort, current_app, flash, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from billing.audit import Actor
-from billing.customers import locked_out, user_may_sign_in
-from billing.permissions import Permission, can
+from billing.customers.customers import locked_out, user_may_sign_in
+from billing.kernel.audit import Actor
+from billing.kernel.permissions import Permission, can
 from models import StaffUser, User, db
 
 SESSION_ID = "_sid"
@@ -113,7 +113,8 @@ def current_staff() -> StaffUser | None:
 
 
 def staff_can(permission: Permission) -> bool:
-    """Whether the signed-in staff member's role has ``permission`` (``billing.permissions``)."""
+    """Whether the signed-in staff member's role has ``permission``
+    (``billing.kernel.permissions``)."""
     staff = current_staff()
     return staff is not None and can(staff.role, permission)
 

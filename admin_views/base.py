@@ -4,7 +4,7 @@
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
 takes plain column names, dates included, next to keyed filters), stock ``@action`` bulk actions
 that are permission-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
-``export_types`` streaming the typed, stable-key export of ``billing.exports``.
+``export_types`` streaming the typed, stable-key export of ``billing.reporting.exports``.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from werkzeug.datastructures import ImmutableMultiDict
 from wtforms import EmailField, Form, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from billing import audit
-from billing import staff as staff_service
-from billing.errors import AuthenticationFailed, DomainError
-from billing.exports import BATCH, FORMATS, Export, Field
-from billing.permissions import Permission
+from billing.access import staff as staff_service
+from billing.kernel import audit
+from billing.kernel.errors import AuthenticationFailed, DomainError
+from billing.kernel.permissions import Permission
+from billing.reporting.exports import BATCH, FORMATS, Export, Field
 from extensions import EMAIL_MAX, limiter, typed_key
 from models import MAX_RECORD_ID, db
 
@@ -60,8 +60,8 @@ NAMED_REFUSALS = 10
 
 
 class PermissionGuard:
-    """Deny by default: a view names the permission (``billing.permissions``) it takes to open
-    it and use its endpoints; an endpoint that needs more says so with ``@requires(...)``."""
+    """Deny by default: a view names the permission (``billing.kernel.permissions``) it takes to
+    open it and use its endpoints; an endpoint that needs more says so with ``@requires(...)``."""
 
     permission: ClassVar[Permission | None] = None
 
@@ -98,7 +98,8 @@ class PermittedColumns:
 
 
 class SecureModelView(PermissionGuard, ModelView):
-    #: columns only the roles with a permission (``billing.permissions``) see: in the list, its
+    #: columns only the roles with a permission (``billing.kernel.permissions``) see: in the
+    #: list, its
     #: sorting, the details and every export; a view adds its own. Purchase prices and costs
     #: are listed here once, so every screen built on this base hides them alike.
     column_permissions: ClassVar[dict[str, Permission]] = {
@@ -158,7 +159,8 @@ class SecureModelView(PermissionGuard, ModelView):
     #: ``action_permission``; a view with bulk actions names at least the latter.
     action_permission: ClassVar[Permission | None] = None
     action_permissions: ClassVar[dict[str, Permission]] = {}
-    #: The export (``can_export``, ``export_types``): ``billing.exports.Field``s, each with its
+    #: The export (``can_export``, ``export_types``): ``billing.reporting.exports.Field``s, each
+    #: with its
     #: key, kind and SQL expression. Left empty, the columns of ``column_export_list`` (else
     #: ``column_list``) are exported under their names, typed by their column types.
     export_fields: tuple[Field, ...] = ()

@@ -16,11 +16,11 @@ from redis.exceptions import RedisError
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired
 
-from billing import monthend
-from billing.errors import DomainError, NotFound
-from billing.exports import defuse
-from billing.invoicing import INVOICED_BEFORE
-from billing.permissions import Permission
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import INVOICED_BEFORE
+from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.permissions import Permission
+from billing.reporting.exports import defuse
 from jobs import listening_workers
 from jobs.billing import queue_month_end
 from models import BillingRun, RunState

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
-from billing.errors import DomainError
-from billing.staff import create_staff, set_staff_active, set_staff_password
+from billing.access.staff import create_staff, set_staff_active, set_staff_password
+from billing.kernel.errors import DomainError
 from models import StaffRole
 
 from .access import permissions_markdown
@@ -105,7 +105,7 @@ def register_customer_cli(app: Flask) -> None:
     @customers_group.command("erase-pending")
     def erase_pending():
         """Queue the erasure of every customer marked for deletion but not yet erased."""
-        from billing.deletion import deletion_notice, request_erasure
+        from billing.customers.deletion import deletion_notice, request_erasure
         from jobs.customers import queue_erasure
         from models import Customer, db
 
@@ -129,7 +129,7 @@ def register_secrets_cli(app: Flask) -> None:
     @secrets_group.command("rotate")
     def rotate():
         """Re-encrypt every stored secret with the first key of ENCRYPTION_KEYS."""
-        from billing.secrets import rotate_all
+        from billing.kernel.secrets import rotate_all
 
         try:
             report = rotate_all(current_app.config["CLOCK"])
@@ -154,7 +154,7 @@ def register_backup_cli(app: Flask) -> None:
     )
     def create_backup(output: Path | None):
         """Write a backup: pg_dump custom format (PostgreSQL) or an online copy (SQLite)."""
-        from billing.backup import create_backup as create
+        from billing.infra.backup import create_backup as create
 
         try:
             backup = create(output, current_app.config["CLOCK"])
@@ -167,8 +167,8 @@ def register_backup_cli(app: Flask) -> None:
     @click.option("--yes", is_flag=True, help="Do not ask before overwriting the database.")
     def restore_backup(path: Path, yes: bool):
         """Replace the configured database with the backup at PATH (stop web and workers first)."""
-        from billing.backup import check_backup, target_label
-        from billing.backup import restore_backup as restore
+        from billing.infra.backup import check_backup, target_label
+        from billing.infra.backup import restore_backup as restore
 
         try:
             check_backup(path)

@@ -12,13 +12,19 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from billing import customers as lifecycle
-from billing.addresses import AddressInput, address_of, edit_address
-from billing.customers import NewCustomer
-from billing.deletion import delete_customer
-from billing.distribution import change_ip_distribution, parse_counts, preview, result_message
-from billing.errors import DomainError
-from billing.permissions import Permission
+from billing.customers import customers as lifecycle
+from billing.customers.addresses import AddressInput, address_of, edit_address
+from billing.customers.customers import NewCustomer
+from billing.customers.deletion import delete_customer
+from billing.invoicing.payment_terms import setting_payment_term
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.subscriptions.distribution import (
+    change_ip_distribution,
+    parse_counts,
+    preview,
+    result_message,
+)
 from jobs.customers import queue_erasure
 from jobs.mail import send
 from models import Customer, db
@@ -278,7 +284,12 @@ class CustomerActionsMixin(RecordActions):
     @expose("/<int:customer_id>/address/", methods=("GET", "POST"))
     @customer_action("edit_address")
     def address_view(self, customer: Customer):
-        form = AddressForm(obj=address_of(customer), version=customer.version)
+        own_term = customer.payment_term_days
+        form = AddressForm(
+            obj=address_of(customer),
+            version=customer.version,
+            payment_term_days="" if own_term is None else str(own_term),
+        )
         if form.validate_on_submit():
             data = AddressInput(**{f: form[f].data for f in AddressInput.__dataclass_fields__})
             try:
@@ -289,6 +300,7 @@ class CustomerActionsMixin(RecordActions):
                     clock(),
                     home_country=self.home_country(),
                     expected_version=form.seen_version(),
+                    payment_term_days=form.payment_term_days.data or "",
                 )
             except DomainError as error:
                 field_error(form, error)
@@ -297,13 +309,14 @@ class CustomerActionsMixin(RecordActions):
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
                 return self._back()
-        from billing.countries import country_name
+        from billing.kernel.countries import country_name
 
         return self.render(
             "admin/customer_address.html",
             form=form,
             customer=customer,
             home_country_name=country_name(self.home_country()),
+            default_payment_term=setting_payment_term(),
         )
 
     @expose("/<int:customer_id>/main-user/", methods=("GET", "POST"))
@@ -399,14 +412,15 @@ FIELD_STEP = {
 
 class ProjectKeyWizardMixin:
     """Add project key (seed 3.2.6): key → overview and selling price → split → summary →
-    Finish. Every step re-checks all earlier input through ``billing.project_keys``."""
+    Finish. Every step re-checks all earlier input through
+    ``billing.subscriptions.project_keys``."""
 
     @expose("/<int:customer_id>/project-key/", methods=("GET", "POST"))
     @customer_action("add_project_key")
     def project_key_view(self, customer: Customer):
         from flask_wtf import FlaskForm
 
-        from billing import project_keys
+        from billing.subscriptions import project_keys
 
         form = FlaskForm()
         values = {

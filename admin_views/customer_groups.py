@@ -8,9 +8,9 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from billing import groups as group_rules
-from billing.errors import DomainError, NotFound
-from billing.permissions import Permission
+from billing.customers import groups as group_rules
+from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.permissions import Permission
 
 from .auth import clock, requires, staff_actor, staff_can
 from .base import SecureBaseView

@@ -14,11 +14,11 @@ from flask import abort, current_app, flash, request
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing import contacts as contact_rules
-from billing import groups as group_rules
-from billing import purchase_orders as po_rules
-from billing.errors import DomainError, NotFound
-from billing.organisation import OrganisationInput, edit_organisation, organisation_of
+from billing.customers import contacts as contact_rules
+from billing.customers import groups as group_rules
+from billing.customers.organisation import OrganisationInput, edit_organisation, organisation_of
+from billing.invoicing import purchase_orders as po_rules
+from billing.kernel.errors import DomainError, NotFound
 from models import Customer
 
 from .auth import clock, staff_actor

@@ -13,10 +13,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from billing import customer_tools, ledger, team
-from billing import impersonation as impersonation_service
-from billing.customers import NewCustomer
-from billing.errors import DomainError, NotFound
+from billing.customers import customer_tools, team
+from billing.customers import impersonation as impersonation_service
+from billing.customers.customers import NewCustomer
+from billing.kernel.errors import DomainError, NotFound
+from billing.payments import ledger
 from models import Customer, Partner, db
 
 from .auth import client_ip, clock, current_staff, staff_actor
@@ -228,13 +229,13 @@ class CustomerToolsMixin:
             recipients=customer_tools.message_recipients(customer.id),
         )
 
-    @expose("/<int:customer_id>/users/<int:user_id>/resend-invite/", methods=("POST",))
+    @expose("/<int:customer_id>/invitations/<int:invitation_id>/resend/", methods=("POST",))
     @customer_action("resend_team_invite")
-    def team_resend_view(self, customer: Customer, user_id: int):
-        """Send a team user's pending invite again (a new link)."""
+    def team_resend_view(self, customer: Customer, invitation_id: int):
+        """Send a pending team invitation again (a new link; the old one stops working)."""
         try:
             message = team.resend_invite(
-                customer.id, user_id, staff_actor(), clock(), current_app.config["PUBLIC_URL"]
+                customer.id, invitation_id, staff_actor(), clock(), current_app.config["PUBLIC_URL"]
             )
         except NotFound:
             abort(404)
@@ -245,16 +246,16 @@ class CustomerToolsMixin:
             flash(_("A new invite was sent to %(email)s.", email=message.recipient), "success")
         return self._back(customer.id, "users")
 
-    @expose("/<int:customer_id>/users/<int:user_id>/withdraw-invite/", methods=("POST",))
+    @expose("/<int:customer_id>/invitations/<int:invitation_id>/withdraw/", methods=("POST",))
     @customer_action("withdraw_team_invite")
-    def team_withdraw_view(self, customer: Customer, user_id: int):
-        """Withdraw a team user's pending invite: the user is removed, the link stops working."""
+    def team_withdraw_view(self, customer: Customer, invitation_id: int):
+        """Withdraw a pending team invitation: its link stops working."""
         try:
-            team.revoke_invite(customer.id, user_id, staff_actor(), clock())
+            team.revoke_invite(customer.id, invitation_id, staff_actor(), clock())
         except NotFound:
             abort(404)
         except DomainError as error:
             flash(error.message, "error")
         else:
-            flash(_("The invite was withdrawn."), "success")
+            flash(_("The invitation was withdrawn."), "success")
         return self._back(customer.id, "users")

@@ -11,22 +11,22 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
 
-from billing.countries import country_choices, country_name
-from billing.customer_tools import add_tag
-from billing.customers import (
+from billing.customers.customer_tools import add_tag
+from billing.customers.customers import (
     available_actions,
     available_actions_for,
     set_locked,
 )
-from billing.errors import DomainError, NotFound
-from billing.exports import EXPORT_FIELDS
-from billing.groups import group_members, groups
-from billing.mail import describe_failure
-from billing.overview import customer_overview
-from billing.partners import assign_partner
-from billing.permissions import Permission
-from billing.search import apply_customer_search
-from billing.timeline import customer_timeline
+from billing.customers.groups import group_members, groups
+from billing.customers.partners import assign_partner
+from billing.customers.timeline import customer_timeline
+from billing.infra.search import apply_customer_search
+from billing.kernel.countries import country_choices, country_name
+from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.mail import describe_failure
+from billing.kernel.permissions import Permission
+from billing.reporting.exports import EXPORT_FIELDS
+from billing.reporting.overview import customer_overview
 from models import (
     Customer,
     Partner,
@@ -76,7 +76,7 @@ OVERVIEW_LABELS = {
     "email_state": EMAIL_STATE_LABELS,
     "attempt_state": ATTEMPT_STATE_LABELS,
 }
-#: the registry's row action for each of ``billing.team.member_actions``'s
+#: the registry's row action for each of ``billing.customers.team.member_actions``'s
 TEAM_ACTIONS = {"resend": "resend_team_invite", "revoke": "withdraw_team_invite"}
 
 
@@ -385,8 +385,8 @@ class CustomerAdmin(
 
     def _overview_context(self, customer: Customer) -> dict:
         """What the customer overview (customer_details.html) shows besides the profile and
-        the tools' forms: ``billing.overview`` for the header and sections, the row actions
-        that apply, the timeline."""
+        the tools' forms: ``billing.reporting.overview`` for the header and sections, the row
+        actions that apply, the timeline."""
         overview = customer_overview(customer.id, clock())
         actions = CUSTOMER_ACTIONS.links(
             customer.id,

@@ -25,11 +25,11 @@ from flask_admin import expose
 from flask_babel import format_currency, format_date, format_decimal, lazy_gettext
 from flask_babel import gettext as _
 
-from billing import dashboard as figures_service
-from billing.dashboard import Dashboard, IpMonth, MonthFigures
-from billing.errors import DomainError
-from billing.permissions import Permission
-from billing.purchase_orders import expiring_orders
+from billing.invoicing.purchase_orders import expiring_orders
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.reporting import dashboard as figures_service
+from billing.reporting.dashboard import Dashboard, IpMonth, MonthFigures
 
 from .auth import clock, requires, staff_actor, staff_can
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext
 
-from billing.mail import describe_failure
-from billing.permissions import Permission
+from billing.kernel.mail import describe_failure
+from billing.kernel.permissions import Permission
 from models import EmailLog
 
 from .base import SecureModelView

@@ -22,7 +22,7 @@ from wtforms.validators import (
     Optional,
 )
 
-from billing.countries import country_choices
+from billing.kernel.countries import country_choices
 from extensions import CountField
 
 
@@ -38,7 +38,7 @@ class VersionedForm(FlaskForm):
             return None
 
 
-# what the New Customer form (and Create similar) hands to billing.customers.NewCustomer
+# what the New Customer form (and Create similar) hands to billing.customers.customers.NewCustomer
 NEW_CUSTOMER_FIELDS = (
     "company_name",
     "contact_name",
@@ -95,6 +95,7 @@ class AddressForm(VersionedForm):
     billing_country = SelectField(
         lazy_gettext("Country"), choices=lambda: [("", "—"), *country_choices()]
     )
+    payment_term_days = StringField(lazy_gettext("Payment term in days"), [Length(max=20)])
 
 
 class MainUserForm(VersionedForm):
@@ -146,6 +147,13 @@ class InvoiceSettingsForm(FlaskForm):
     seller_name = StringField(lazy_gettext("Company name on invoices"), [Length(max=200)])
     seller_address = TextAreaField(lazy_gettext("Address on invoices"), [Length(max=500)])
     seller_vat_id = StringField(lazy_gettext("Your VAT-ID"), [Length(max=32)])
+    account_holder = StringField(lazy_gettext("Account holder"), [Length(max=200)])
+    iban = StringField(lazy_gettext("IBAN"), [Length(max=42)])
+    bic = StringField(lazy_gettext("BIC"), [Length(max=14)])
+    bank_name = StringField(lazy_gettext("Bank"), [Length(max=100)])
+    payment_term_days = StringField(
+        lazy_gettext("Payment term in days"), [Length(max=20)], default="14"
+    )
     ip_purchase_price = StringField(
         lazy_gettext("Purchase price per IP and month"), [Length(max=20)], default="0.00"
     )

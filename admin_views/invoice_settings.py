@@ -1,5 +1,5 @@
-"""Settings → Invoices: the seller block printed on every invoice and the IP purchase price the
-dashboard's cost figures use (admin only)."""
+"""Settings → Invoices: the seller block and bank account printed on every invoice, the payment
+term, and the IP purchase price the dashboard's cost figures use (admin only)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from flask import current_app, flash, redirect, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing.errors import DomainError
-from billing.invoice_settings import load_invoice_settings, save_invoice_settings
-from billing.permissions import Permission
+from billing.invoicing.invoice_settings import (
+    format_iban,
+    load_invoice_settings,
+    save_invoice_settings,
+)
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
 
 from .auth import clock, staff_actor
 from .base import SecureBaseView
@@ -29,6 +33,11 @@ class InvoiceSettingsView(SecureBaseView):
                 "seller_address": current.seller_address,
                 "seller_vat_id": current.seller_vat_id,
                 "ip_purchase_price": str(current.ip_purchase_price),
+                "account_holder": current.account_holder or current.seller_name,
+                "iban": format_iban(current.iban),
+                "bic": current.bic,
+                "bank_name": current.bank_name,
+                "payment_term_days": str(current.payment_term_days),
             }
         )
         if form.validate_on_submit():
@@ -41,6 +50,11 @@ class InvoiceSettingsView(SecureBaseView):
                     current_app.config["HOME_COUNTRY"],
                     staff_actor(),
                     clock(),
+                    iban=form.iban.data,
+                    bic=form.bic.data,
+                    bank_name=form.bank_name.data,
+                    account_holder=form.account_holder.data,
+                    payment_term_days=form.payment_term_days.data,
                 )
             except DomainError as error:
                 field_error(form, error)

@@ -16,11 +16,16 @@ from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from billing.errors import DomainError
-from billing.invoice_mail import request_resend
-from billing.invoicing import create_credit_note, mark_paid, redraft_invoice, retry_payment
-from billing.permissions import Permission
-from billing.receivables import (
+from billing.invoicing.invoice_mail import request_resend
+from billing.invoicing.invoicing import (
+    create_credit_note,
+    mark_paid,
+    redraft_invoice,
+    retry_payment,
+)
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.payments.receivables import (
     available_actions,
     credit_effect,
     credited_in_full,
@@ -267,7 +272,11 @@ class InvoiceAdmin(RecordActions, SecureModelView):
     @expose("/<int:invoice_id>/pdf/")
     @invoice_action("pdf")
     def pdf_view(self, invoice: Invoice):
-        from billing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
+        from billing.invoicing.invoice_pdf import (
+            invoice_filename,
+            record_download,
+            render_invoice_pdf,
+        )
 
         document = render_invoice_pdf(invoice.id)
         record_download(invoice, staff_actor(), clock())

@@ -66,7 +66,7 @@ INVOICE_KIND_LABELS = {
     InvoiceKind.CREDIT_NOTE.value: lazy_gettext("Credit note"),
 }
 
-#: a user's state (``billing.team.member_state``) and its colour
+#: a user's state (``billing.customers.team.member_state``) and its colour
 USER_STATE_LABELS = {
     "main": (lazy_gettext("Main user"), "primary"),
     "active": (lazy_gettext("Active"), "success"),

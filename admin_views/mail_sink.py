@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import abort, current_app, request
 from flask_admin import expose
 
-from billing.mail_sink import LIST_LIMIT, list_messages, read_message
-from billing.permissions import Permission
+from billing.infra.mail_sink import LIST_LIMIT, list_messages, read_message
+from billing.kernel.permissions import Permission
 
 from .base import SecureBaseView
 

@@ -11,9 +11,9 @@ from flask_babel import lazy_gettext, ngettext
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
 
-from billing import partners as partner_rules
-from billing.errors import DomainError, NotFound
-from billing.permissions import Permission
+from billing.customers import partners as partner_rules
+from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.permissions import Permission
 from models import Customer
 
 from .auth import clock, requires, staff_actor, staff_can

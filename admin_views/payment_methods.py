@@ -10,12 +10,12 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import Length
 
-from billing.errors import DomainError
-from billing.payment_methods import set_active
-from billing.permissions import Permission
-from billing.secrets import mask
-from billing.settings import get_setting
-from billing.stripe_gateway import (
+from billing.catalog.payment_methods import set_active
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.kernel.secrets import mask
+from billing.kernel.settings import get_setting
+from billing.payments.stripe_gateway import (
     WEBHOOK_SECRET,
     save_stripe_keys,
     save_webhook_secret,

@@ -9,9 +9,13 @@ from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from billing.errors import DomainError
-from billing.pending_changes import parse_month, pending_changes, withdraw_pending_change
-from billing.permissions import Permission
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.subscriptions.pending_changes import (
+    parse_month,
+    pending_changes,
+    withdraw_pending_change,
+)
 
 from .auth import clock, requires, staff_actor, staff_can
 from .base import SecureBaseView

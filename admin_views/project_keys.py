@@ -12,9 +12,9 @@ from markupsafe import Markup
 from wtforms import StringField
 from wtforms.validators import Length
 
-from billing.errors import DomainError
-from billing.permissions import Permission
-from billing.project_keys import create_key, import_keys
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.subscriptions.project_keys import create_key, import_keys
 from extensions import takes_files
 from models import Customer, ProjectKey, ProjectKeyState, db
 

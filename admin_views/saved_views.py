@@ -7,9 +7,9 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing import saved_views as rules
-from billing.errors import DomainError, NotFound
-from billing.permissions import Permission
+from billing.customers import saved_views as rules
+from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.permissions import Permission
 
 from .auth import clock, current_staff, requires, staff_actor, staff_can
 from .base import SecureBaseView

@@ -10,16 +10,16 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import Length
 
-from billing.errors import DomainError
-from billing.permissions import Permission
-from billing.pricing import load_tiers
-from billing.selfservice import (
+from billing.catalog.pricing import load_tiers
+from billing.catalog.selfservice import (
     load_self_service,
     parse_tiers,
     preview_tiers,
     save_self_service,
     save_tiers,
 )
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
 
 from .auth import clock, staff_actor
 from .base import SecureBaseView

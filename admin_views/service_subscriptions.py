@@ -2,10 +2,10 @@
 tab): add one after its price preview, suspend (after a confirmation), enable, switch
 auto-renew, end.
 
-Each POST is CSRF-protected and turns into one ``billing.service_subscriptions`` call; a domain
-error is flashed or shown on its field and nothing changes. Adding one is the customer's
-``add_subscription`` action; the others need ``Permission.MANAGE_CUSTOMERS`` and are offered
-where ``billing.service_subscriptions.available_service_actions`` allows them.
+Each POST is CSRF-protected and turns into one ``billing.subscriptions.service_subscriptions``
+call; a domain error is flashed or shown on its field and nothing changes. Adding one is the
+customer's ``add_subscription`` action; the others need ``Permission.MANAGE_CUSTOMERS`` and are
+offered where ``available_service_actions`` allows them.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
-from billing import service_subscriptions as rules
-from billing.errors import DomainError, NotFound
-from billing.permissions import Permission
+from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.permissions import Permission
+from billing.subscriptions import service_subscriptions as rules
 from models import Customer, ServiceState
 
 from .auth import clock, requires, staff_actor

@@ -7,10 +7,10 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from billing.errors import DomainError
-from billing.mail import compose, load_mail_settings, save_mail_settings
-from billing.permissions import Permission
-from billing.secrets import mask
+from billing.kernel.errors import DomainError
+from billing.kernel.mail import compose, load_mail_settings, save_mail_settings
+from billing.kernel.permissions import Permission
+from billing.kernel.secrets import mask
 from jobs.mail import send
 
 from .auth import clock, staff_actor

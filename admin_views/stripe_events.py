@@ -8,9 +8,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 
-from billing.errors import DomainError
-from billing.permissions import Permission
-from billing.stripe_gateway import process_event
+from billing.kernel.errors import DomainError
+from billing.kernel.permissions import Permission
+from billing.payments.stripe_gateway import process_event
 from models import StripeEvent
 
 from .auth import clock, requires, staff_can

@@ -64,8 +64,8 @@ def stream_csv(client, url: str) -> int:
 
 def measure(url: str, clock, repeat: int) -> dict:
     from app import create_app
-    from billing.dashboard import dashboard_figures, default_billing_month, ip_history
-    from billing.staff import create_staff
+    from billing.access.staff import create_staff
+    from billing.reporting.dashboard import dashboard_figures, default_billing_month, ip_history
     from models import db
 
     app = create_app(app_config(url, clock))

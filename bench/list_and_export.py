@@ -300,7 +300,7 @@ class Raw:
 
 def cases(dialect: str, rare_term: str) -> list[dict]:
     """The list requests and their raw SQL twins (customer rows, 25 a page)."""
-    from billing.search import apply_customer_search
+    from billing.infra.search import apply_customer_search
     from models import Customer
 
     table = Customer.__table__
@@ -345,7 +345,7 @@ def cases(dialect: str, rare_term: str) -> list[dict]:
 
 
 def export_case() -> dict:
-    from billing.exports import CUSTOMERS
+    from billing.reporting.exports import CUSTOMERS
     from models import Customer
 
     table = Customer.__table__
@@ -404,7 +404,7 @@ def run_backend(backend: str, customers: int, repeat: int, explain: bool) -> dic
 def measure(url: str, clock, repeat: int, explain: bool) -> dict:
     """Measure the migrated, seeded database at ``url``."""
     from app import create_app
-    from billing.staff import create_staff
+    from billing.access.staff import create_staff
     from models import Customer, StaffUser, db
 
     app = create_app(app_config(url, clock))

@@ -12,16 +12,19 @@ Users are locust's ``FastHttpUser`` (geventhttpclient): the load generator share
 with the server, and this client needs a fraction of the CPU of the ``requests``-based one.
 
 The phase is ``ramp-up`` while users are still being started (each one signs in first) and
-``steady`` once all of them are running.
+``steady`` once all of them are running. A request counts in the phase it started in, so a slow
+answer (on a busy machine) does not move a ramp-up sign-in into the steady phase.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import os
 import random
 import re
+import time
 
 from locust import FastHttpUser, between, events, task
 
@@ -34,18 +37,21 @@ PORTAL_PASSWORD = os.environ.get("LOAD_PORTAL_PASSWORD", "")
 MAX_CUSTOMER = int(os.environ.get("LOAD_MAX_CUSTOMER", "1"))
 WORDS = [w for w in os.environ.get("LOAD_SEARCH_WORDS", "gmbh").split(",") if w]
 RECORD = os.environ.get("LOAD_RECORD", "")
-_phase = {"now": "ramp-up"}
+_steady = {"from": math.inf}  # when the last user was started (seconds since the epoch)
 _requests: list[tuple[str, str, float, bool]] = []
 
 
 @events.spawning_complete.add_listener
 def _all_users_running(user_count: int, **_kwargs) -> None:
-    _phase["now"] = "steady"
+    _steady["from"] = time.time()
 
 
 @events.request.add_listener
-def _record(name: str, response_time: float, exception: Exception | None, **_kwargs) -> None:
-    _requests.append((_phase["now"], name, response_time, exception is None))
+def _record(
+    name: str, response_time: float, exception: Exception | None, start_time: float, **_kwargs
+) -> None:
+    phase = "ramp-up" if start_time < _steady["from"] else "steady"
+    _requests.append((phase, name, response_time, exception is None))
 
 
 @events.quitting.add_listener

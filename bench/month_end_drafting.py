@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo
 
 from list_and_export import RESULTS, ROOT, SqlRecorder, app_config, seeded
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PERIOD = date(2026, 10, 1)
@@ -77,7 +77,7 @@ def run_backend(backend: str, customers: int, profile: bool) -> dict:
 def measure(url: str, profile: bool) -> dict:
     """Measure the migrated, seeded database at ``url`` (it must have no run for October)."""
     from app import create_app
-    from billing import monthend
+    from billing.invoicing import monthend
     from models import BillingRun, Customer, db
 
     clock = FixedClock(RUN_AT)
@@ -117,8 +117,8 @@ def measure(url: str, profile: bool) -> dict:
 
 def draft(clock) -> dict:
     """``start_run`` and ``work`` up to approval, timed; the SQL time measured on the cursor."""
-    from billing import monthend
-    from billing.audit import SYSTEM
+    from billing.invoicing import monthend
+    from billing.kernel.audit import SYSTEM
     from models import AuditEvent, BillingRun, RunState, db
 
     audit_from = (db.session.scalar(db.select(db.func.max(AuditEvent.id))) or 0) + 1

@@ -8,14 +8,14 @@ import logging
 from flask import current_app
 from redis.exceptions import RedisError
 
-from billing import monthend
-from billing.audit import SYSTEM
-from billing.changes import apply_due_changes
-from billing.errors import DomainError
-from billing.monthend import Hooks
-from billing.project_keys import expiry_notices
-from billing.service_subscriptions import renew_due
-from billing.staff import staff_recipients
+from billing.access.staff import staff_recipients
+from billing.invoicing import monthend
+from billing.invoicing.monthend import Hooks
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.subscriptions.changes import apply_due_changes
+from billing.subscriptions.project_keys import expiry_notices
+from billing.subscriptions.service_subscriptions import renew_due
 
 from . import enqueue, job
 from .mail import send
@@ -47,7 +47,7 @@ def notify_expiring_keys() -> int:
 
 def _hooks() -> Hooks:
     """Wire the run to the Stripe gateway and the mail queue."""
-    from billing import stripe_gateway
+    from billing.payments import stripe_gateway
 
     def queue_invoice_email(invoice_id: int) -> None:
         from .invoices import queue_invoice_email as queue_it
@@ -55,7 +55,7 @@ def _hooks() -> Hooks:
         queue_it(invoice_id)
 
     def payment_failed(invoice_id: int) -> None:
-        from billing.invoice_mail import payment_failed_notices
+        from billing.invoicing.invoice_mail import payment_failed_notices
 
         for message in payment_failed_notices(invoice_id, current_app.config["CLOCK"]):
             send(message)

@@ -7,9 +7,8 @@ from datetime import datetime
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import Worker
 
-from . import QUEUES, queue, redis_connection
+from . import QUEUES, Worker, queue, redis_connection
 
 
 @click.command("worker")
@@ -83,10 +82,10 @@ def run_month_end_command(
     period: str | None, now_text: str | None, approve: bool, rehearse: bool, use_queue: bool
 ) -> None:
     """Start (or continue) the month-end run for a booking month."""
-    from billing import monthend
-    from billing.audit import SYSTEM
-    from billing.clock import FixedClock
-    from billing.errors import DomainError
+    from billing.invoicing import monthend
+    from billing.kernel.audit import SYSTEM
+    from billing.kernel.clock import FixedClock
+    from billing.kernel.errors import DomainError
 
     from .billing import _hooks, queue_month_end
 

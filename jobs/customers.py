@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from billing import deletion
+from billing.customers import deletion
 
 from . import enqueue, job
 from .mail import send

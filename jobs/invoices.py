@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from rq import Retry
 
-from billing import invoice_mail
+from billing.invoicing import invoice_mail
 
 from . import enqueue, job
 from .mail import RETRY_INTERVALS

@@ -8,7 +8,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 from rq import Retry, get_current_job
 
-from billing.mail import Outgoing, deliver, mark_undeliverable
+from billing.kernel.mail import Outgoing, deliver, mark_undeliverable
 
 from . import enqueue, job
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from billing.settings import set_setting
+from billing.kernel.settings import set_setting
 
 from . import job
 

@@ -41,7 +41,7 @@ from .reset import PasswordReset
 from .saved_view import SavedView
 from .stripe import AttemptState, EventState, PaymentAttempt, StripeEvent
 from .subscription import ScheduledChange, ServiceSubscription, ServiceSuspension, Subscription
-from .user import StaffUser, User
+from .user import StaffUser, TeamInvitation, User
 
 __all__ = [
     "AccountType",
@@ -96,6 +96,7 @@ __all__ = [
     "Subscription",
     "SubscriptionState",
     "Tag",
+    "TeamInvitation",
     "User",
     "customer_group_members",
     "customer_group_tags",

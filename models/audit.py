@@ -62,7 +62,7 @@ class EmailLog(Base):
 
 
 class Setting(Base):
-    """A named setting; secret values are stored encrypted by ``billing.settings``."""
+    """A named setting; secret values are stored encrypted by ``billing.kernel.settings``."""
 
     __tablename__ = "setting"
 

@@ -70,7 +70,7 @@ class Customer(Base):
 
     ``status``, ``internal_ips``, ``external_ips``, ``payment_method``, ``monthly_price``,
     ``average_ip_price`` and ``has_pending_change`` summarise the current subscription and users
-    for the list view; only ``billing.customers.refresh_summary`` writes them.
+    for the list view; only ``billing.customers.customers.refresh_summary`` writes them.
     """
 
     __tablename__ = "customer"
@@ -138,6 +138,9 @@ class Customer(Base):
     billing_phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
     billing_fax: Mapped[str] = mapped_column(String(50), default="", server_default="")
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    # days until an invoice is due; None follows Settings → Invoices
+    # (billing.invoicing.payment_terms)
+    payment_term_days: Mapped[int | None] = mapped_column(Integer)
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -39,6 +39,8 @@ class Invoice(Base):
         Index("ix_invoice_state_period", "state", "period", "id"),
         Index("ix_invoice_corrects", "corrects_invoice_id"),
         Index("ix_invoice_billing_run", "billing_run_id", "state", "id"),
+        # what dunning asks: the open invoices whose due date has passed (SPEC §14)
+        Index("ix_invoice_state_due_date", "state", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,6 +65,9 @@ class Invoice(Base):
     created_at: Mapped[datetime]
     finalized_at: Mapped[datetime | None]
     paid_at: Mapped[datetime | None]
+    # fixed at finalization (billing.invoicing.payment_terms); credit notes are never due
+    payment_term_days: Mapped[int | None] = mapped_column(Integer)
+    due_date: Mapped[date | None]
     # what the invoice bills, frozen at drafting: free | managed | self_service | project_key
     category: Mapped[str] = mapped_column(String(16), default="managed")
     payment_method: Mapped[str] = mapped_column(String(20), default="invoice")

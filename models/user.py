@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, StaffRole, check_in
@@ -40,6 +40,10 @@ class User(Principal, Base):
     registered_at: Mapped[datetime | None]
     invite_token_hash: Mapped[str | None] = mapped_column(String(64))
     invite_expires_at: Mapped[datetime | None]
+    # a self-registered main user whose e-mail address is not confirmed yet (seed 3.5.1)
+    confirmation_pending: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     language: Mapped[str | None] = mapped_column(String(2))
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -58,6 +62,27 @@ class User(Principal, Base):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class TeamInvitation(Base):
+    """A pending invitation into a customer's team (seed 3.1). It is no account: the user is
+    created when the invitee accepts, so an invitation neither holds the address nor depends
+    on whether the address has an account elsewhere. The link's token is stored hashed."""
+
+    __tablename__ = "team_invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+
+    customer: Mapped[Customer] = relationship()  # noqa: F821
+
+    def __str__(self) -> str:
+        return f"invitation of {self.name} <{self.email}>"
 
 
 class StaffUser(Principal, Base):
@@ -88,4 +113,10 @@ class StaffUser(Principal, Base):
 
 
 Index("uq_user_account_email_lower", func.lower(User.email), unique=True)
+Index(
+    "uq_team_invitation_customer_email_lower",
+    TeamInvitation.customer_id,
+    func.lower(TeamInvitation.email),
+    unique=True,
+)
 Index("uq_staff_user_email_lower", func.lower(StaffUser.email), unique=True)

@@ -19,8 +19,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from billing import customers as lifecycle
-from billing.errors import AuthenticationFailed, DomainError, NotFound
+from billing.customers import customers as lifecycle
+from billing.kernel.errors import AuthenticationFailed, DomainError, NotFound
 from extensions import EMAIL_MAX, talisman
 from jobs.mail import send
 from models import User

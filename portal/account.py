@@ -11,11 +11,11 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
-from billing import accounts
-from billing.audit import Actor
-from billing.errors import DomainError, NotFound
+from billing.customers import accounts
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError, NotFound
 from extensions import talisman
-from jobs.mail import send
+from jobs.accounts import queue_password_reset
 from models import Language
 
 from . import bp
@@ -56,22 +56,24 @@ class PasswordForm(FlaskForm):
 @bp.route("/forgot", methods=("GET", "POST"))
 @throttle(MAIL_LINK_PER_IP, MAIL_LINK_PER_EMAIL)
 def forgot():
-    """Ask for a reset link. The answer is the same whether the address exists or not."""
+    """Ask for a reset link. The answer, and the work done before it, are the same whether
+    the address exists or not: a job decides (``jobs.accounts.password_reset``)."""
     form = ForgotForm()
     if form.validate_on_submit():
-        message = accounts.request_password_reset(
-            form.email.data, clock(), client_ip(), current_app.config["PUBLIC_URL"]
-        )
-        if message is not None:
-            send(message)
-        return render_template(
-            "portal/message.html",
-            title=_("Check your e-mail"),
-            message=_(
-                "If an account exists for this address, we have sent a link to choose a new "
-                "password. The link is valid for one hour."
-            ),
-        )
+        try:
+            address = accounts.accept_reset_request(form.email.data)
+        except DomainError as error:
+            form_error(form, error)
+        else:
+            queue_password_reset(address, client_ip(), current_app.config["PUBLIC_URL"])
+            return render_template(
+                "portal/message.html",
+                title=_("Check your e-mail"),
+                message=_(
+                    "If an account exists for this address, we have sent a link to choose a new "
+                    "password. The link is valid for one hour."
+                ),
+            )
     return render_template("portal/forgot.html", form=form)
 
 

@@ -8,8 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
-from billing.countries import country_choices
-from billing.errors import DomainError
+from billing.kernel.countries import country_choices
+from billing.kernel.errors import DomainError
 
 LANGUAGE_CHOICES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
 
@@ -24,7 +24,8 @@ def form_error(form, error: DomainError) -> None:
 
 
 class CompanyAddressForm(FlaskForm):
-    """Company name, address, phone and VAT-ID (``billing.addresses.AddressInput``'s fields)."""
+    """Company name, address, phone and VAT-ID (``billing.customers.addresses.AddressInput``'s
+    fields)."""
 
     company_name = StringField(lazy_gettext("Company Name"), [Length(max=200)])
     street = StringField(lazy_gettext("Street"), [Length(max=200)])

@@ -14,8 +14,8 @@ from flask_babel import force_locale, format_datetime
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 
-from billing import audit
-from billing import impersonation as service
+from billing.customers import impersonation as service
+from billing.kernel import audit
 from models import Language
 
 from . import bp

@@ -1,21 +1,22 @@
-"""Portal: the customer's own invoices and credit notes with PDF download (SPEC §10).
-Drafts are never shown; another customer's invoice answers 404."""
+"""Portal: the customer's own invoices and credit notes with their due dates and PDF download
+(SPEC §10, §14). Drafts are never shown; another customer's invoice answers 404."""
 
 from __future__ import annotations
 
 from flask import Response, abort, render_template
 from flask_babel import lazy_gettext
 
-from billing.audit import Actor
-from billing.customer_invoices import customer_invoice, customer_invoices
-from billing.errors import NotFound
-from billing.invoice_pdf import (
+from billing.invoicing.customer_invoices import customer_invoice, customer_invoices
+from billing.invoicing.invoice_pdf import (
     invoice_filename,
     period_label,
     record_download,
     render_invoice_pdf,
 )
-from billing.receivables import credited_in_full
+from billing.invoicing.payment_terms import due_date
+from billing.kernel.audit import Actor
+from billing.kernel.errors import NotFound
+from billing.payments.receivables import credited_in_full
 
 from . import bp
 from .security import client_ip, clock, portal_user, user_required
@@ -42,6 +43,7 @@ def invoices():
         invoices=issued,
         credited=credited_in_full([invoice.id for invoice in issued]),
         period_label=period_label,
+        due_date=due_date,
         state_labels=STATE_LABELS,
         kind_labels=KIND_LABELS,
     )

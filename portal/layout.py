@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from flask_babel import lazy_gettext
 
-from billing.cards import provider_email
+from billing.payments.cards import provider_email
 
 from . import bp
 from .security import portal_user

@@ -9,9 +9,9 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 
-from billing import cards
-from billing.audit import Actor
-from billing.errors import DomainError
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError
+from billing.payments import cards
 from extensions import talisman
 
 from . import bp

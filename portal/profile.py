@@ -8,11 +8,11 @@ from dataclasses import fields
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from billing.addresses import AddressInput, address_of
-from billing.audit import Actor
-from billing.countries import country_name
-from billing.errors import DomainError
-from billing.profile import edit_own_address, may_edit_profile
+from billing.customers.addresses import AddressInput, address_of
+from billing.customers.profile import edit_own_address, may_edit_profile
+from billing.kernel.audit import Actor
+from billing.kernel.countries import country_name
+from billing.kernel.errors import DomainError
 
 from . import bp
 from .forms import ProfileForm, form_error

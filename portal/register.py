@@ -1,5 +1,6 @@
 """Portal → Register (SPEC §10, seed 3.5.1): self-registration when the Self-Service settings
-allow it (otherwise the page and its POST answer 404), and the e-mail confirmation link."""
+allow it (otherwise the page and its POST answer 404), and the e-mail confirmation link, whose
+page sets the password."""
 
 from __future__ import annotations
 
@@ -12,35 +13,44 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Length
 
-from billing.addresses import AddressInput
-from billing.countries import country_name
-from billing.errors import DomainError, NotFound
-from billing.registration import (
+from billing.customers.addresses import AddressInput
+from billing.customers.registration import (
     Registration,
     confirm_registration,
     find_confirmation,
     registration_enabled,
 )
-from billing.registration import register as register_customer
+from billing.customers.registration import register as register_customer
+from billing.kernel.countries import country_name
+from billing.kernel.errors import DomainError, NotFound
 from extensions import csrf, talisman
 from jobs.mail import send
 
 from . import bp
 from .forms import LANGUAGE_CHOICES, CompanyAddressForm, form_error
-from .security import MAIL_LINK_PER_EMAIL, MAIL_LINK_PER_IP, client_ip, clock, throttle
+from .security import (
+    MAIL_LINK_PER_EMAIL,
+    MAIL_LINK_PER_IP,
+    RESET_PER_IP,
+    client_ip,
+    clock,
+    throttle,
+)
 
 
 class RegisterForm(CompanyAddressForm):
     contact_name = StringField(lazy_gettext("Your name"), [Length(max=200)])
     email = EmailField(lazy_gettext("E-mail"), [Length(max=320)])
-    password = PasswordField(lazy_gettext("Password"))
-    password_again = PasswordField(lazy_gettext("Repeat password"))
     language = SelectField(lazy_gettext("Language"), choices=LANGUAGE_CHOICES)
     accept_terms = BooleanField(lazy_gettext("I accept the terms and conditions."))
 
 
 class ConfirmForm(FlaskForm):
-    """Only the CSRF token: confirming is a POST, so a mail scanner's GET changes nothing."""
+    """The password of the new account: confirming is a POST, so a mail scanner's GET changes
+    nothing."""
+
+    password = PasswordField(lazy_gettext("Password"))
+    password_again = PasswordField(lazy_gettext("Repeat password"))
 
 
 def _open_only(view):
@@ -82,8 +92,6 @@ def _registration(form: RegisterForm) -> Registration:
     return Registration(
         email=form.email.data or "",
         contact_name=form.contact_name.data or "",
-        password=form.password.data or "",
-        password_again=form.password_again.data or "",
         accept_terms=bool(form.accept_terms.data),
         address=address,
         language=form.language.data or "en",
@@ -116,7 +124,7 @@ def register():
                 title=_("Please confirm your e-mail address"),
                 message=_(
                     "We have sent an e-mail to %(email)s. Open the link in it to confirm your "
-                    "address; then you can sign in.",
+                    "address and choose your password; then you can sign in.",
                     email=form.email.data.strip(),
                 ),
             )
@@ -125,24 +133,39 @@ def register():
     )
 
 
+def _link_problem(error: DomainError):
+    if isinstance(error, NotFound):
+        return render_template(
+            "portal/message.html", title=_("Link not valid"), message=error.message
+        ), 404
+    return render_template(
+        "portal/message.html", title=_("Link expired"), message=error.message
+    ), 410
+
+
 @bp.route("/register/confirm/<token>", methods=("GET", "POST"))
 @talisman(referrer_policy="no-referrer")
+@throttle(RESET_PER_IP)
 def register_confirm(token: str):
-    """Confirm the e-mail address; afterwards the main user signs in."""
+    """Confirm the e-mail address and choose the password; afterwards the main user signs in."""
     try:
         user = find_confirmation(token, clock())
-    except NotFound as error:
-        title = _("Link not valid")
-        return render_template("portal/message.html", title=title, message=error.message), 404
     except DomainError as error:
-        title = _("Link expired")
-        return render_template("portal/message.html", title=title, message=error.message), 410
+        return _link_problem(error)
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            confirmed = confirm_registration(token, clock(), client_ip())
+            confirmed = confirm_registration(
+                token,
+                form.password.data or "",
+                form.password_again.data or "",
+                clock(),
+                client_ip(),
+            )
+        except NotFound as error:
+            return _link_problem(error)
         except DomainError as error:
-            flash(error.message, "error")
+            form_error(form, error)
         else:
             flash(_("Your e-mail address is confirmed. Please sign in."), "success")
             return redirect(url_for("portal.login", email=confirmed.email))

@@ -11,14 +11,14 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import InputRequired, NumberRange
 
-from billing import own_subscription
-from billing.audit import Actor
-from billing.cards import OK as CARD_OK
-from billing.cards import card_access, failed_card_invoices
-from billing.distribution import parse_counts, result_message
-from billing.errors import Conflict, DomainError
-from billing.invoicing import current_currency
-from billing.service_subscriptions import listing
+from billing.invoicing.invoicing import current_currency
+from billing.kernel.audit import Actor
+from billing.kernel.errors import Conflict, DomainError
+from billing.payments.cards import OK as CARD_OK
+from billing.payments.cards import card_access, failed_card_invoices
+from billing.subscriptions import own_subscription
+from billing.subscriptions.distribution import parse_counts, result_message
+from billing.subscriptions.service_subscriptions import listing
 from extensions import CountField
 
 from . import bp

@@ -1,5 +1,5 @@
 """Portal: the team (seed 3.1, SPEC §10): list, invite by e-mail, enable/disable users, resend
-or revoke pending invites. Every registered user of the customer may manage the team."""
+or revoke pending invitations. Every registered user of the customer may manage the team."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length
 
-from billing import team as team_rules
-from billing.audit import Actor
-from billing.errors import DomainError, NotFound
+from billing.customers import team as team_rules
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError, NotFound
 from jobs.mail import send
 
 from . import bp
@@ -82,28 +82,24 @@ def _enable(customer_id, user_id, actor):
     return _("%(email)s can sign in again.", email=member.email)
 
 
-def _resend(customer_id, user_id, actor):
+def _resend(customer_id, invitation_id, actor):
     public_url = current_app.config["PUBLIC_URL"]
-    _queued(team_rules.resend_invite(customer_id, user_id, actor, clock(), public_url))
+    _queued(team_rules.resend_invite(customer_id, invitation_id, actor, clock(), public_url))
     return _("The invite was sent again.")
 
 
-def _revoke(customer_id, user_id, actor):
-    team_rules.revoke_invite(customer_id, user_id, actor, clock())
+def _revoke(customer_id, invitation_id, actor):
+    team_rules.revoke_invite(customer_id, invitation_id, actor, clock())
     return _("The invite was withdrawn.")
 
 
 ROW_ACTIONS = {"disable": _disable, "enable": _enable, "resend": _resend, "revoke": _revoke}
 
 
-@bp.route("/team/<int:user_id>/<any(disable, enable, resend, revoke):action>", methods=("POST",))
-@user_required
-def team_action(user_id: int, action: str):
-    """A row button of the team list (CSRF-checked like every POST); 404 for an id of another
-    customer."""
+def _row_action(record_id: int, action: str):
     user = portal_user()
     try:
-        done = ROW_ACTIONS[action](user.customer_id, user_id, Actor.user(user, client_ip()))
+        done = ROW_ACTIONS[action](user.customer_id, record_id, Actor.user(user, client_ip()))
     except NotFound:
         abort(404)
     except DomainError as error:
@@ -111,3 +107,25 @@ def team_action(user_id: int, action: str):
     else:
         flash(done, "success")
     return redirect(url_for("portal.team"))
+
+
+@bp.route("/team/<int:user_id>/<any(disable, enable):action>", methods=("POST",))
+@user_required
+def team_action(user_id: int, action: str):
+    """A row button of a team user (CSRF-checked like every POST); 404 for an id of another
+    customer."""
+    return _row_action(user_id, action)
+
+
+@bp.route("/team/invitations/<int:invitation_id>/resend", methods=("POST",))
+@user_required
+def team_invitation_resend(invitation_id: int):
+    """Send a pending invitation again; 404 for an id of another customer."""
+    return _row_action(invitation_id, "resend")
+
+
+@bp.route("/team/invitations/<int:invitation_id>/revoke", methods=("POST",))
+@user_required
+def team_invitation_revoke(invitation_id: int):
+    """Withdraw a pending invitation; 404 for an id of another customer."""
+    return _row_action(invitation_id, "revoke")

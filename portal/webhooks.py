@@ -6,8 +6,8 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
-from billing.errors import DomainError
-from billing.stripe_gateway import receive_webhook
+from billing.kernel.errors import DomainError
+from billing.payments.stripe_gateway import receive_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/stripe")
 log = logging.getLogger("msp.webhooks")

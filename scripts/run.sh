@@ -101,8 +101,9 @@ cat <<MSG
     SMTP sink on 127.0.0.1:${MAIL_PORT}
   Card payments go to a local Stripe on 127.0.0.1:${STRIPE_PORT} (signed webhooks included).
     Test cards (any future expiry, any CVC): 4242 4242 4242 4242 is accepted;
-    4000 0027 6000 3184 asks for 3-D Secure; 4000 0000 0000 0341 is saved but declined
-    when charged; 4000 0000 0000 0002 is declined.
+    4000 0025 0000 3155 asks for 3-D Secure when saved, then is charged at month end;
+    4000 0027 6000 3184 asks for 3-D Secure for every payment (month end fails);
+    4000 0000 0000 0341 is saved but declined when charged; 4000 0000 0000 0002 is declined.
   Worker log: instance/worker.log (periodic jobs: instance/scheduler.log)
 
 ${seed_output}

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from billing.errors import DomainError
+from billing.kernel.errors import DomainError
 
 from .bulk import bulk_customers
 from .demo import DemoStripe, count_customers, seed_demo

@@ -9,17 +9,17 @@ from decimal import Decimal
 
 from sqlalchemy import func
 
-from billing import customers as lifecycle
-from billing import monthend
-from billing.audit import SYSTEM
-from billing.clock import Clock, FixedClock, add_months
-from billing.customers import NewCustomer
-from billing.errors import DomainError
-from billing.invoice_settings import SELLER_NAME, save_invoice_settings
-from billing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
-from billing.settings import get_setting, set_setting
-from billing.staff import create_staff, find_staff
-from billing.stripe_gateway import record_card_payment
+from billing.access.staff import create_staff, find_staff
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.invoicing import monthend
+from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_settings
+from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import Clock, FixedClock, add_months
+from billing.kernel.errors import DomainError
+from billing.kernel.settings import get_setting, set_setting
+from billing.payments.stripe_gateway import record_card_payment
 from models import (
     Customer,
     Invoice,
@@ -217,6 +217,8 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
             "DE",
             SYSTEM,
             clock,
+            # the standard example IBAN: BIC and bank are filled in from it
+            iban="DE89 3704 0044 0532 0130 00",
         )
     rng = random.Random(2026)
     today = clock.today()
@@ -336,8 +338,8 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
     any keys) with the webhook secret, card payment active, a saved card for every customer who
     pays by card (a declining one for ``DECLINED_CARD_CUSTOMER``), and their open card invoices
     charged off-session the way the month-end run does. Only what is missing is done again."""
-    from billing import stripe_gateway as gateway
-    from billing.payment_methods import set_active
+    from billing.catalog.payment_methods import set_active
+    from billing.payments import stripe_gateway as gateway
     from models import AttemptState, Invoice, InvoiceState
 
     if (gateway.stored_secret_key(), gateway.stored_publishable_key()) != (
@@ -388,7 +390,9 @@ def _card_stories(result: CardResult) -> None:
     failed = db.select(Invoice.customer_id).where(
         Invoice.payment_method == card, Invoice.state == InvoiceState.PAYMENT_FAILED.value
     )
-    result.declined_logins = _logins(Customer.id.in_(failed))
+    result.declined_logins = _logins(
+        Customer.id.in_(failed), Customer.marked_for_deletion_at.is_(None)
+    )
     result.trial_logins = _logins(
         Customer.service_mode == ServiceMode.SELF_SERVICE.value,
         Customer.status == CustomerStatus.ACTIVE.value,
@@ -420,7 +424,7 @@ DEMO_VIEW = (
 def _partners_and_saved_views(clock: Clock) -> None:
     """A disabled partner that still owns one customer, and a saved list view shared by the
     demo admin (issue 7 items 6 and 11)."""
-    from billing import partners, saved_views
+    from billing.customers import partners, saved_views
 
     if db.session.scalar(db.select(Partner.id).where(Partner.name == DISABLED_PARTNER)) is None:
         legacy = partners.create_partner(DISABLED_PARTNER, SYSTEM, clock)
@@ -453,7 +457,8 @@ DEMO_CREDIT = "Goodwill for the October outage"
 def _tags_and_credit(clock: Clock) -> None:
     """Tags on a few more customers and an account credit that the next month-end invoice
     uses (issue 7 items 3 and 4)."""
-    from billing import customer_tools, ledger
+    from billing.customers import customer_tools
+    from billing.payments import ledger
     from models import LedgerEntry
 
     first = db.session.scalars(
@@ -480,9 +485,10 @@ def _profile_examples(clock: Clock) -> None:
     (issue 7 items 8–10)."""
     from datetime import timedelta
 
-    from billing import contacts, groups, purchase_orders
-    from billing.contacts import ContactInput
-    from billing.purchase_orders import PurchaseOrderInput
+    from billing.customers import contacts, groups
+    from billing.customers.contacts import ContactInput
+    from billing.invoicing import purchase_orders
+    from billing.invoicing.purchase_orders import PurchaseOrderInput
     from models import Contact, CustomerGroup, PurchaseOrder
 
     first = db.session.scalars(
@@ -546,7 +552,7 @@ DEMO_SERVICES = (
 def _subscription_examples(clock: Clock) -> None:
     """A customer with two additional subscriptions, one suspended and one that will not
     renew (issue 7 item 5)."""
-    from billing import service_subscriptions as services
+    from billing.subscriptions import service_subscriptions as services
     from models import ServiceSubscription
 
     owner = db.session.scalars(
@@ -580,7 +586,7 @@ DEMO_KEYS = (
 
 def _available_keys(clock: Clock) -> None:
     """Keys the sales demo can redeem through the wizard."""
-    from billing.project_keys import create_key
+    from billing.subscriptions.project_keys import create_key
 
     for key, ips, months, price in DEMO_KEYS:
         if db.session.scalar(db.select(ProjectKey.id).where(ProjectKey.key == key)) is None:
@@ -636,7 +642,7 @@ def _billing_history(history_start: date, clock: Clock, charge_last_month: bool 
     e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
     to the saved cards), and bank transfers arrive within the payment term, except for the
     month that just ended. A month whose run exists is left as it is."""
-    from billing.stripe_gateway import charge_invoice
+    from billing.payments.stripe_gateway import charge_invoice
 
     period = history_start.replace(day=1)
     last = monthend.last_closed_period(clock)

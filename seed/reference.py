@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from billing.audit import SYSTEM
-from billing.payment_methods import ensure_payment_methods
-from billing.pricing import Tier, load_tiers, replace_tiers
+from billing.catalog.payment_methods import ensure_payment_methods
+from billing.catalog.pricing import Tier, load_tiers, replace_tiers
+from billing.kernel.audit import SYSTEM
 
 DEFAULT_TIERS = (
     Tier(1, 50, Decimal("4.50")),

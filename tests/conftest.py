@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from flask.testing import FlaskClient
 
-from billing.clock import FixedClock
-from billing.passwords import use_low_cost_for_tests
+from billing.access.passwords import use_low_cost_for_tests
+from billing.kernel.clock import FixedClock
 from tests.support.services import LocalStripe, Postgres, Redis, SmtpSink
 
 use_low_cost_for_tests()
@@ -27,6 +27,19 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def berlin(*args) -> datetime:
     return datetime(*args, tzinfo=BERLIN)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n``), the slow tests first, then the browser tests: a worker that
+    starts a fault or fuzz run last would keep the whole run waiting for it. (The workers
+    collect; the order they agree on is the order tests are handed out in.)"""
+    if hasattr(config, "workerinput"):
+        items.sort(
+            key=lambda item: (
+                not item.get_closest_marker("slow"),
+                not item.get_closest_marker("browser"),
+            )
+        )
 
 
 @pytest.fixture
@@ -217,8 +230,8 @@ def runner(app):
 @pytest.fixture
 def mail_on(app, smtp_sink):
     """Mail settings saved in the admin, pointing at the SMTP sink."""
-    from billing.audit import SYSTEM
-    from billing.mail import save_mail_settings
+    from billing.kernel.audit import SYSTEM
+    from billing.kernel.mail import save_mail_settings
 
     save_mail_settings(
         "127.0.0.1",
@@ -247,7 +260,7 @@ def csrf_token(client, url: str = "/admin/login/") -> str:
 
 
 def make_staff(app, role: str, email: str | None = None):
-    from billing.staff import create_staff
+    from billing.access.staff import create_staff
 
     return create_staff(email or f"{role}@staff.example", role, STAFF_PASSWORD, app.config["CLOCK"])
 

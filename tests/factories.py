@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from itertools import count
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
 from seed.reference import seed_reference
 
 _seq = count(1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func
 
-from billing.staff import authenticate_staff
+from billing.access.staff import authenticate_staff
 from models import (
     AuditEvent,
     Customer,
@@ -113,8 +113,8 @@ def test_the_demo_history_is_paid_and_a_closed_month_is_not_billed_again(app):
     """Issue 14 (3): every month of the demo was billed by a month-end run that is done; every
     card invoice of it was paid with its payment record, bank transfers before the last month
     too; running the last month again does nothing and exits without an error."""
-    from billing import monthend
-    from billing.clock import add_months
+    from billing.invoicing import monthend
+    from billing.kernel.clock import add_months
     from models import BillingRun, PaymentAttempt
 
     runner = app.test_cli_runner()

@@ -12,10 +12,10 @@ import shutil
 import pytest
 from sqlalchemy import event, func
 
-from billing import stripe_gateway as gateway
-from billing.clock import FixedClock
-from billing.customers import current_subscription
-from billing.payment_methods import active_codes
+from billing.catalog.payment_methods import active_codes
+from billing.customers.customers import current_subscription
+from billing.kernel.clock import FixedClock
+from billing.payments import stripe_gateway as gateway
 from models import (
     AttemptState,
     AuditEvent,

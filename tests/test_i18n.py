@@ -62,8 +62,8 @@ def test_german_placeholders_match_the_english_ones():
 
 
 def test_domain_messages_follow_the_request_language(app):
-    from billing.errors import DomainError
-    from billing.staff import normalise_email
+    from billing.access.staff import normalise_email
+    from billing.kernel.errors import DomainError
 
     with app.test_request_context(headers={"Accept-Language": "de"}):
         try:
@@ -74,8 +74,8 @@ def test_domain_messages_follow_the_request_language(app):
 
 def test_every_email_exists_in_both_languages_as_text_and_html(app):
     """SPEC §7: every e-mail rendered in the recipient's language, text + HTML."""
-    from billing.clock import FixedClock
-    from billing.mail import TEMPLATES, compose
+    from billing.kernel.clock import FixedClock
+    from billing.kernel.mail import TEMPLATES, compose
 
     clock = FixedClock(app.config["CLOCK"].now())
     context = dict(

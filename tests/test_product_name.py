@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.mail import TEMPLATES, compose
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import TEMPLATES, compose
 from tests.conftest import _build, _sqlite_url, make_staff, sign_in
 
 NAME = "Acme Secure Scan"
@@ -63,11 +63,11 @@ def test_every_email_names_the_product_in_both_languages(named_app):
 
 
 def test_a_german_invoice_mail_signs_with_the_seller_or_the_product(named_app):
-    from billing.invoice_pdf import seller_details
+    from billing.invoicing.invoice_pdf import seller_details
 
     with named_app.test_request_context():
         assert seller_details()["name"] == NAME  # nothing saved yet
-        from billing.invoice_settings import save_invoice_settings
+        from billing.invoicing.invoice_settings import save_invoice_settings
 
         save_invoice_settings(
             "Muster MSP GmbH",

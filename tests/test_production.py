@@ -18,7 +18,7 @@ from redis import Redis
 from rq import Queue
 
 from tests.conftest import STRONG_SECRET
-from tests.support.services import free_port, start_gunicorn, wait_for_port
+from tests.support.services import PATIENCE, free_port, start_gunicorn, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -46,7 +46,12 @@ def production_env(postgres, redis_server):
 
 def flask(env, *args):
     return subprocess.run(
-        [str(BIN / "flask"), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        [str(BIN / "flask"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PATIENCE,
     )
 
 
@@ -57,15 +62,15 @@ def test_gunicorn_with_two_workers_on_postgresql(production_env):
     port = free_port()
     server = start_gunicorn(production_env, port)
     try:
-        wait_for_port(port, timeout=60)
+        wait_for_port(port, process=server)
         base = f"http://127.0.0.1:{port}"
         with pytest.raises(urllib.error.HTTPError) as plain:
-            urllib.request.build_opener(NoRedirect).open(f"{base}/admin/login/", timeout=10)
+            urllib.request.build_opener(NoRedirect).open(f"{base}/admin/login/", timeout=PATIENCE)
         assert plain.value.code == 302
         assert plain.value.headers["Location"].startswith("https://")
         proxied = {"X-Forwarded-Proto": "https"}
         with urllib.request.urlopen(
-            urllib.request.Request(f"{base}/admin/login/", headers=proxied), timeout=10
+            urllib.request.Request(f"{base}/admin/login/", headers=proxied), timeout=PATIENCE
         ) as response:
             assert "max-age" in response.headers["Strict-Transport-Security"]
             assert response.status == 200
@@ -73,7 +78,7 @@ def test_gunicorn_with_two_workers_on_postgresql(production_env):
         opener = urllib.request.build_opener(NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as redirect:
             opener.open(
-                urllib.request.Request(f"{base}/admin/customer/", headers=proxied), timeout=10
+                urllib.request.Request(f"{base}/admin/customer/", headers=proxied), timeout=PATIENCE
             )
         assert redirect.value.code == 302
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -84,14 +89,14 @@ def test_gunicorn_with_two_workers_on_postgresql(production_env):
                     method="POST",
                     headers=proxied,
                 ),
-                timeout=10,
+                timeout=PATIENCE,
             )
         assert refused.value.code == 400
         workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True)
         assert len(workers.stdout.split()) == 2
     finally:
         os.kill(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        server.wait(timeout=PATIENCE)
 
 
 def test_worker_process_runs_jobs_against_postgresql(production_env):

@@ -16,10 +16,10 @@ import pytest
 import stripe
 from werkzeug.serving import make_server
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.mail import compose, deliver
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import compose, deliver
+from billing.payments import stripe_gateway as gateway
 from models import EmailLog, Invoice, StripeEvent, db
 from tests import factories
 from tests.conftest import _build, _sqlite_url, csrf_token, make_staff, sign_in

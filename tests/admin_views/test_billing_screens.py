@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing import monthend
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
 from models import AuditEvent, BillingRun, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in

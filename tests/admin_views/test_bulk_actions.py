@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
 from jobs.invoices import email_invoice
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
@@ -53,7 +53,8 @@ def customers(app):
 
 def test_lock_customers_from_the_list(app, customers):
     """The customer list shows a checkbox per row (built with its rows in Python); "Lock
-    accounts" locks the ticked customers through ``billing.customers.set_locked``, audited."""
+    accounts" locks the ticked customers through ``billing.customers.customers.set_locked``,
+    audited."""
     alpha, bravo, charlie = customers
     client = signed_in(app, "billing")
     html = client.get("/admin/customer/").get_data(as_text=True)
@@ -76,8 +77,8 @@ def test_lock_customers_from_the_list(app, customers):
 def test_tag_customers_asks_for_the_tag_then_adds_it(app, customers):
     """ "Add a tag" first asks for the tag (a form posting back to the action with the same
     rows and a CSRF token), then adds it next to each customer's tags, audited."""
-    from billing.audit import SYSTEM
-    from billing.customer_tools import set_tags
+    from billing.customers.customer_tools import set_tags
+    from billing.kernel.audit import SYSTEM
 
     alpha, bravo, charlie = customers
     set_tags(alpha, "priority", SYSTEM, app.config["CLOCK"])
@@ -162,7 +163,8 @@ def billed(app):
 
 
 def test_mark_invoices_paid_reports_the_ones_that_cannot_be(app, billed):
-    """ "Mark paid" calls ``billing.invoicing.mark_paid`` for each ticked invoice: the finalized
+    """ "Mark paid" calls ``billing.invoicing.invoicing.mark_paid`` for each ticked invoice: the
+    finalized
     one is paid (audited), the draft is refused with billing's reason, named in one message."""
     final, draft = billed
     client = signed_in(app, "billing")
@@ -188,7 +190,7 @@ def test_mark_invoices_paid_reports_the_ones_that_cannot_be(app, billed):
 
 
 def test_resend_invoice_emails(app, billed, redis_server, mail_on):
-    """ "Resend e-mail": ``billing.invoice_mail.request_resend`` lets an invoice that was
+    """ "Resend e-mail": ``billing.invoicing.invoice_mail.request_resend`` lets an invoice that was
     e-mailed be sent again (audited) and the e-mail job is queued; a draft is refused."""
     app.config["REDIS_URL"] = redis_server.url
     final, draft = billed

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from billing.customers import current_subscription, main_user, pending_change
+from billing.customers.customers import current_subscription, main_user, pending_change
 from models import AuditEvent, Customer, EmailLog, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -373,6 +373,8 @@ def test_test_email_arrives(app, staff_client, mail_on, redis_server):
     import subprocess
     import sys
 
+    from tests.support.services import PATIENCE
+
     app.config["REDIS_URL"] = redis_server.url
     staff_client.post(
         "/admin/settings/mail/test/",
@@ -391,7 +393,7 @@ def test_test_email_arrives(app, staff_client, mail_on, redis_server):
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PATIENCE,
     )
     assert result.returncode == 0, result.stderr
     ((recipients, message),) = mail_on.messages
@@ -470,7 +472,7 @@ def test_every_endpoint_asks_billing_whether_its_action_applies(app, staff_clien
     """Issue 15 item 2: an endpoint checks its row action (``CUSTOMER_ACTIONS``) and asks
     ``available_actions`` before it changes anything; a customer marked for deletion allows
     nothing but its details, whatever a stale page or a hand-made request posts."""
-    from billing import ledger
+    from billing.payments import ledger
 
     factories.reference(app)
     deleted = factories.customer(app, state="deleted")
@@ -497,3 +499,58 @@ def test_every_endpoint_asks_billing_whether_its_action_applies(app, staff_clien
     after = db.session.get(Customer, deleted.id)
     assert (after.tags, after.language, after.locked, after.industry) == ([], language, False, "")
     assert ledger.balance(deleted.id) == 0
+
+
+def _invites_logged() -> int:
+    return db.session.scalar(
+        db.select(db.func.count()).select_from(EmailLog).where(EmailLog.template == "invite")
+    )
+
+
+def test_resend_invite_is_limited_per_address(app, staff_client, mail_on):
+    """Issue 13 item 5: 25 resends in a row send three invites an hour to the address, then
+    the admin says how long to wait; a refused resend changes nothing (the last link works)."""
+    factories.reference(app)
+    invited = factories.customer(app, state="invited")
+    url = f"/admin/customer/{invited.id}/resend-invite/"
+    pages = [
+        staff_client.post(url, data={"csrf_token": staff_client.token}, follow_redirects=True)
+        for _ in range(25)
+    ]
+    assert _invites_logged() == 3
+    refused = pages[-1].get_data(as_text=True)
+    assert "Too many invitations to this address. Please try again in" in refused
+    resent = db.select(AuditEvent).where(AuditEvent.action == "customer.resend_invite")
+    assert len(db.session.scalars(resent).all()) == 3
+    db.session.expire_all()
+    assert main_user(invited.id).invite_token_hash is not None
+
+
+def _new_customer(client, n: int):
+    return client.post(
+        "/admin/customer/new-customer/",
+        data={
+            "csrf_token": client.token,
+            "company_name": f"Company {n}",
+            "contact_name": "Ann",
+            "contact_email": f"ann{n}@company.example",
+            "country": "DE",
+            "language": "en",
+        },
+    )
+
+
+def test_new_customer_invites_are_limited_per_staff_account(app, staff_client, mail_on):
+    """Issue 13 item 5: one staff account sends at most 30 invites an hour; the refusal names
+    the wait and creates nothing; another staff member is not held up by it."""
+    factories.reference(app)
+    assert [_new_customer(staff_client, n).status_code for n in range(30)] == [302] * 30
+    refused = _new_customer(staff_client, 30)
+    assert refused.status_code == 200
+    page = refused.get_data(as_text=True)
+    assert "Too many invitations from this account. Please try again in" in page
+    assert db.session.query(Customer).count() == 30 and _invites_logged() == 30
+    colleague = app.test_client()
+    sign_in(colleague, make_staff(app, "billing").email)
+    colleague.token = csrf_token(colleague, "/admin/")
+    assert _new_customer(colleague, 30).status_code == 302

@@ -84,8 +84,8 @@ def test_filters(staff_client, population, query, expected):
 
 
 def test_partner_tag_and_pending_change_filters(app, staff_client, population):
-    from billing import customers as lifecycle
-    from billing.audit import SYSTEM
+    from billing.customers import customers as lifecycle
+    from billing.kernel.audit import SYSTEM
 
     partner = Partner(name="Reseller One")
     tag = Tag(name="priority")
@@ -233,8 +233,8 @@ def test_list_pages(app, staff_client):
 
 def test_details_show_the_subscription_history(app, staff_client, population):
     """SPEC §3 Details: all subscriptions of the customer."""
-    from billing import customers as lifecycle
-    from billing.audit import SYSTEM
+    from billing.customers import customers as lifecycle
+    from billing.kernel.audit import SYSTEM
 
     clock = app.config["CLOCK"]
     bravo = population["inactive"].id

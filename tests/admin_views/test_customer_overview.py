@@ -11,12 +11,17 @@ from decimal import Decimal
 
 import pytest
 
-from billing import partners, team
-from billing.audit import SYSTEM, Actor
-from billing.customer_tools import set_tags
-from billing.customers import authenticate_user, main_user
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice, mark_paid
-from models import PaymentAttempt, User, db
+from billing.customers import partners, team
+from billing.customers.customer_tools import set_tags
+from billing.customers.customers import authenticate_user, main_user
+from billing.invoicing.invoicing import (
+    create_credit_note,
+    draft_invoice,
+    finalize_invoice,
+    mark_paid,
+)
+from billing.kernel.audit import SYSTEM, Actor
+from models import PaymentAttempt, TeamInvitation, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
 
@@ -47,7 +52,7 @@ def billed(app, clock, monkeypatch):
     """A managed customer with a partner, tags, a team user (one pending invite, one signed
     in), a paid October invoice, an open November one with a failed card payment, and a
     credit note."""
-    monkeypatch.setattr("billing.mail.mail_configured", lambda: True)
+    monkeypatch.setattr("billing.kernel.mail.mail_configured", lambda: True)
     factories.reference(app)
     customer = factories.customer(
         app, company="Kiel Kältetechnik GmbH", since=date(2026, 9, 1), internal=40, external=10
@@ -96,6 +101,7 @@ def test_the_overview_starts_with_the_company_in_english_and_german(app, staff_c
     for section in SECTIONS:
         assert f'id="{section}" role="tabpanel"' in english
     assert ">Invoices and credit notes" in english and ">Timeline" in english
+    assert re.search(r'id="payment-term">14 days', english)
 
     german = overview(staff_client, customer.id, "de")
     facts = german[german.index('id="customer-facts"') : german.index('id="customer-actions"')]
@@ -104,6 +110,7 @@ def test_the_overview_starts_with_the_company_in_english_and_german(app, staff_c
     assert f"{price:.2f}".replace(".", ",") + "\xa0€" in facts
     assert "Rechnungen und Gutschriften" in german and ">Verlauf" in german
     assert "Konto sperren" in german
+    assert re.search(r'id="payment-term">14 Tage', german)
 
 
 def customer_monthly_price(customer_id: int) -> Decimal:
@@ -146,27 +153,29 @@ def test_the_company_name_in_the_list_opens_the_overview(app, staff_client, bill
 
 
 def test_the_users_section_lists_the_main_and_team_users(app, staff_client, billed, clock):
-    """Main user first with its last sign-in, then the team with its state; a pending team
-    invite can be resent or withdrawn from here."""
+    """Main user first with its last sign-in, then the pending team invitation with its state;
+    the invitation can be resent or withdrawn from here."""
     customer, *_rest = billed
     html = overview(staff_client, customer.id)
-    users = html[
-        html.index('id="customer-users"') : html.index(
-            "</table>", html.index('id="customer-users"')
-        )
+    start = html.index('id="customer-users"')
+    users = html[start : html.index("</table>", start)]
+    rows = re.findall(r'<tr data-(user|invitation)="(\d+)" data-state="(\w+)">', users)
+    assert [(kind, state) for kind, _id, state in rows] == [
+        ("user", "main"),
+        ("invitation", "invited"),
     ]
-    rows = re.findall(r'<tr data-user="(\d+)" data-state="(\w+)">', users)
-    assert [state for _id, state in rows] == ["main", "invited"]
     assert "data-main-user" in users and "Anna Team" in users
     assert "Nov 15, 2026" in users.split("data-last-sign-in>")[1]
-    pending = db.session.scalar(db.select(User.id).where(User.email == "anna@kaelte.example"))
-    assert f"/admin/customer/{customer.id}/users/{pending}/resend-invite/" in users
-    withdraw = f"/admin/customer/{customer.id}/users/{pending}/withdraw-invite/"
+    invitation = db.session.scalar(
+        db.select(TeamInvitation.id).where(TeamInvitation.email == "anna@kaelte.example")
+    )
+    assert f"/admin/customer/{customer.id}/invitations/{invitation}/resend/" in users
+    withdraw = f"/admin/customer/{customer.id}/invitations/{invitation}/withdraw/"
     assert withdraw in users
     response = staff_client.post(withdraw, data={"csrf_token": staff_client.token})
     assert response.headers["Location"].endswith(f"/admin/customer/details/?id={customer.id}#users")
     db.session.expire_all()
-    assert db.session.get(User, pending) is None
+    assert db.session.get(TeamInvitation, invitation) is None
 
 
 def test_the_invoices_section_shows_states_amounts_and_pdfs(app, staff_client, billed):
@@ -242,8 +251,8 @@ def test_support_reads_the_overview_without_edits(app, billed):
     client = app.test_client()
     sign_in(client, make_staff(app, "support").email)
     html = overview(client, customer.id)
-    assert 'id="customer-name"' in html and "withdraw-invite" not in html
-    assert "resend-invite" in html, "support resends invites"
+    assert 'id="customer-name"' in html and "/withdraw/" not in html
+    assert re.search(r"/invitations/\d+/resend/", html), "support resends invites"
     assert not re.search(r'data-target="#\w+-dialog"', html)
     token = csrf_token(client, "/admin/")
     tags = client.post(f"/admin/customer/{customer.id}/tags/", data={"csrf_token": token})

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from billing import purchase_orders
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice
+from billing.invoicing import purchase_orders
+from billing.invoicing.invoicing import draft_invoice
+from billing.kernel.audit import SYSTEM
 from models import Contact, Customer, CustomerGroup, PurchaseOrder, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -136,7 +136,7 @@ def test_support_reads_the_profile_but_cannot_change_it(app):
 
 def test_the_dashboard_lists_purchase_orders_expiring_within_30_days(app, staff_client):
     """Issue 7 item 10: a card on the dashboard with the POs that expire in the next 30 days."""
-    from billing.purchase_orders import PurchaseOrderInput
+    from billing.invoicing.purchase_orders import PurchaseOrderInput
 
     clock = app.config["CLOCK"]
     factories.reference(app)

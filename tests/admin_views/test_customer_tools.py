@@ -7,8 +7,8 @@ import re
 from datetime import timedelta
 from decimal import Decimal as D
 
-from billing import customers as lifecycle
-from billing import ledger
+from billing.customers import customers as lifecycle
+from billing.payments import ledger
 from models import AuditEvent, Customer, EmailLog, Impersonation, Tag, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in

@@ -15,9 +15,9 @@ from datetime import date
 import pytest
 
 from admin_views.dashboard import ip_chart, nice_scale
-from billing.dashboard import IpMonth
-from billing.invoicing import IP_PURCHASE_PRICE_KEY
-from billing.settings import set_setting
+from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY
+from billing.kernel.settings import set_setting
+from billing.reporting.dashboard import IpMonth
 from models import AuditEvent, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from billing.mail import failure_reason
+from billing.kernel.mail import failure_reason
 from models import EmailLog, db
 
 

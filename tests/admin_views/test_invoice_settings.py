@@ -1,4 +1,5 @@
-"""Settings → Invoices: the seller block on invoices and the IP purchase price (SPEC §8, §9)."""
+"""Settings → Invoices: the seller block and bank account on invoices, the payment term and the
+IP purchase price (SPEC §8, §9, §14)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,29 @@ from decimal import Decimal
 
 import pytest
 
-from billing.invoice_pdf import seller_details
-from billing.invoice_settings import load_invoice_settings
+from billing.invoicing.invoice_pdf import seller_details
+from billing.invoicing.invoice_settings import load_invoice_settings
 from models import AuditEvent, db
 from tests.conftest import csrf_token, make_staff, sign_in
 
 URL = "/admin/settings/invoices/"
 
 
-def _save(client, **values):
+def _save(client, headers=None, **values):
     data = {
         "csrf_token": client.token,
         "seller_name": "Nordlicht IT GmbH",
         "seller_address": "Hafenstraße 5\n20457 Hamburg",
         "seller_vat_id": "DE136695976",
         "ip_purchase_price": "1.15",
+        "account_holder": "",
+        "iban": "DE89370400440532013000",
+        "bic": "",
+        "bank_name": "",
+        "payment_term_days": "21",
     }
     data.update(values)
-    return client.post(URL, data=data, follow_redirects=True)
+    return client.post(URL, data=data, headers=headers or {}, follow_redirects=True)
 
 
 def test_the_seller_block_is_saved_and_printed(app, staff_client):
@@ -36,6 +42,29 @@ def test_the_seller_block_is_saved_and_printed(app, staff_client):
     assert db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "settings.invoice"))
 
 
+def test_the_bank_account_and_payment_term_are_saved_and_shown(app, staff_client):
+    """Issue 16: the IBAN is stored compact and shown in groups of four; BIC, bank and holder
+    are filled in; the payment term is kept."""
+    _save(staff_client)
+    settings = load_invoice_settings()
+    assert (settings.iban, settings.bic) == ("DE89370400440532013000", "COBADEFFXXX")
+    assert (settings.bank_name, settings.account_holder) == ("Commerzbank", "Nordlicht IT GmbH")
+    assert settings.payment_term_days == 21
+
+    page = staff_client.get(URL).get_data(as_text=True)
+    assert 'value="DE89 3704 0044 0532 0130 00"' in page
+    assert 'value="COBADEFFXXX"' in page and 'value="21"' in page
+
+
+def test_a_bic_of_another_bank_is_refused_in_german(app, staff_client):
+    page = _save(staff_client, headers={"Accept-Language": "de"}, bic="DEUTDEFF")
+    html = page.get_data(as_text=True)
+
+    assert 'data-error-for="bic"' in html
+    assert "Diese BIC gehört nicht zur Bank der IBAN (Commerzbank, BIC COBADEFFXXX)." in html
+    assert load_invoice_settings().iban == ""
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
@@ -45,6 +74,9 @@ def test_the_seller_block_is_saved_and_printed(app, staff_client):
         ("ip_purchase_price", "-1", "Please enter the purchase price"),
         ("ip_purchase_price", "abc", "Please enter the purchase price"),
         ("ip_purchase_price", "NaN", "Please enter the purchase price"),
+        ("iban", "DE89 3704 0044 0532 0130 01", "This IBAN is not valid"),
+        ("bic", "COBADEF", "This BIC is not valid"),
+        ("payment_term_days", "two weeks", "The payment term must be a whole number"),
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_stored(app, staff_client, field, value, message):

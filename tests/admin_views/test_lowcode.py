@@ -19,11 +19,11 @@ from admin_views.auth import clock, staff_actor
 from admin_views.base import SecureModelView
 from admin_views.customers import STATUS_LABELS, ChoiceFilter, CustomerAdmin
 from admin_views.filters import InLastDaysFilter
-from billing.audit import SYSTEM
-from billing.customers import set_locked
-from billing.exports import EXPORT_FIELDS, Field
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.permissions import Permission
+from billing.customers.customers import set_locked
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.permissions import Permission
+from billing.reporting.exports import EXPORT_FIELDS, Field
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.mail import compose, deliver, load_mail_settings, save_mail_settings
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.kernel.mail import compose, deliver, load_mail_settings, save_mail_settings
 from models import EmailLog, EmailState, db
 from tests.conftest import csrf_token, make_staff, sign_in
 

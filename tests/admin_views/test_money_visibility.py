@@ -11,10 +11,10 @@ import io
 import pytest
 
 from admin_views.base import SecureModelView
-from billing import permissions
-from billing.audit import SYSTEM
-from billing.permissions import Permission, can
-from billing.project_keys import create_key
+from billing.kernel import permissions
+from billing.kernel.audit import SYSTEM
+from billing.kernel.permissions import Permission, can
+from billing.subscriptions.project_keys import create_key
 from models import Invoice, ProjectKey, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in

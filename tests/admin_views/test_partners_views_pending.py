@@ -3,9 +3,9 @@ the customer list, Billing → Pending changes — roles, CSRF-protected POSTs, 
 
 from __future__ import annotations
 
-from billing import customers as lifecycle
-from billing import partners
-from billing.audit import SYSTEM
+from billing.customers import customers as lifecycle
+from billing.customers import partners
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, ChangeState, Customer, Partner, SavedView, ScheduledChange, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import re
 
-from billing.audit import SYSTEM
-from billing.customers import current_subscription
-from billing.project_keys import create_key
+from billing.customers.customers import current_subscription
+from billing.kernel.audit import SYSTEM
+from billing.subscriptions.project_keys import create_key
 from models import Customer, ProjectKey, db
 from tests import factories
 from tests.conftest import make_staff, sign_in

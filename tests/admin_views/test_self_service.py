@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from billing.pricing import load_tiers
-from billing.selfservice import load_self_service
+from billing.catalog.pricing import load_tiers
+from billing.catalog.selfservice import load_self_service
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
 from tests.conftest import make_staff, sign_in
@@ -54,7 +54,7 @@ def test_preview_shows_what_customers_would_pay_before_saving(app, staff_client)
 
 
 def test_saving_prices_never_rewrites_past_invoices(app, staff_client):
-    from billing.invoicing import draft_invoice
+    from billing.invoicing.invoicing import draft_invoice
 
     factories.reference(app)
     created = factories.customer(app, internal=10, external=0)

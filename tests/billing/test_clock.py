@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import system_clock
-from billing import clock as clock_module
-from billing.clock import Clock, lease_now
+from billing.kernel import clock as clock_module
+from billing.kernel.clock import Clock, lease_now
 
 
 def test_a_clock_without_a_time_source_refuses_instead_of_guessing():

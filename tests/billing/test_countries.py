@@ -3,7 +3,7 @@ is German")."""
 
 from __future__ import annotations
 
-from billing.countries import country_choices, country_name
+from billing.kernel.countries import country_choices, country_name
 from tests import factories
 
 

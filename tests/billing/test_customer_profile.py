@@ -8,14 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from billing import contacts, groups, purchase_orders
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.invoice_mail import email_invoice, payment_failed_notices
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.organisation import OrganisationInput, edit_organisation
-from models import AuditEvent, Customer, Invoice, User, db
+from billing.customers import contacts, groups
+from billing.customers.customers import accept_invite
+from billing.customers.organisation import OrganisationInput, edit_organisation
+from billing.invoicing import purchase_orders
+from billing.invoicing.invoice_mail import email_invoice, payment_failed_notices
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM, Actor
+from billing.kernel.errors import DomainError
+from models import AuditEvent, Contact, Customer, Invoice, TeamInvitation, db
 from tests import factories
+from tests.conftest import make_staff
 
 
 @pytest.fixture
@@ -131,13 +134,41 @@ def test_create_user_accounts_invites_the_selected_contacts(billing, mail_on):
         clock,
     )
     result = contacts.create_user_accounts(created.id, [ada.id], SYSTEM, clock)
-    assert [c.id for c, _m in result.invited] == [ada.id]
-    user = db.session.scalar(db.select(User).where(User.email == "ada@customer.example"))
-    assert user.customer_id == created.id and not user.is_registered
+    [(contact, message)] = result.invited
+    assert contact.id == ada.id and message.recipient == "ada@customer.example"
+    invitation = db.session.scalar(db.select(TeamInvitation))
+    assert (invitation.customer_id, invitation.email) == (created.id, "ada@customer.example")
     again = contacts.create_user_accounts(created.id, [ada.id], SYSTEM, clock)
-    assert again.invited == [] and len(again.skipped) == 1
+    assert again.invited == [] and [r for _c, r in again.skipped] == ["invited already"]
+    link = message.text.split("/portal/invite/")[1].split()[0]
+    user, _welcome = accept_invite(link, "Ada-Password-1", "Ada-Password-1", clock)
+    assert user.customer_id == created.id and user.is_registered
+    assert db.session.get(Contact, ada.id).user_id == user.id, "linked once it accepts"
+    third = contacts.create_user_accounts(created.id, [ada.id], SYSTEM, clock)
+    assert [r for _c, r in third.skipped] == ["already a user"]
     with pytest.raises(DomainError):
         contacts.create_user_accounts(created.id, [], SYSTEM, clock)
+
+
+def test_create_user_accounts_stops_at_the_invitation_limit(billing, mail_on):
+    """Issue 13 item 5: a staff member's invitations count against their limit; the contacts
+    beyond it are skipped with the reason, the others are invited (and their e-mails sent)."""
+    clock = billing.config["CLOCK"]
+    created = factories.customer(billing)
+    ids = [
+        contacts.add_contact(
+            created.id,
+            contacts.ContactInput(first_name=f"C{n}", email=f"c{n}@customer.example"),
+            SYSTEM,
+            clock,
+        ).id
+        for n in range(31)
+    ]
+    staff = Actor.staff(make_staff(billing, "billing"))
+    result = contacts.create_user_accounts(created.id, ids, staff, clock)
+    assert len(result.invited) == 30
+    [(contact, reason)] = result.skipped
+    assert contact.id == ids[-1] and reason.startswith("Too many invitations from this account")
 
 
 def test_groups_attributes_tags_membership_and_delete(billing):

@@ -8,19 +8,20 @@ from decimal import Decimal as D
 
 import pytest
 
-from billing import customer_tools, impersonation, ledger
-from billing import customers as lifecycle
-from billing.audit import SYSTEM, Actor, on_behalf_of
-from billing.customers import NewCustomer
-from billing.errors import Conflict, DomainError
-from billing.invoicing import (
+from billing.customers import customer_tools, impersonation
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.customers.timeline import customer_timeline
+from billing.invoicing.invoicing import (
     create_credit_note,
     draft_invoice,
     finalize_invoice,
     mark_paid,
     redraft_invoice,
 )
-from billing.timeline import customer_timeline
+from billing.kernel.audit import SYSTEM, Actor, on_behalf_of
+from billing.kernel.errors import Conflict, DomainError
+from billing.payments import ledger
 from models import AuditEvent, EmailLog, Impersonation, LedgerEntry, Partner, Tag, db
 from tests import factories
 from tests.conftest import berlin, make_staff
@@ -146,7 +147,7 @@ def test_events_of_the_customer_user_name_the_staff_member_during_impersonation(
     try:
         lifecycle.end_user_sessions(user.id, clock)
     finally:
-        from billing.audit import ON_BEHALF
+        from billing.kernel.audit import ON_BEHALF
 
         ON_BEHALF.reset(token)
     event = _events(customer.id, "user.sign_out")[0]

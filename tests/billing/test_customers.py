@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer, derive_status
-from billing.errors import DomainError
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer, derive_status
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
 from models import AuditEvent, Customer, CustomerStatus, Subscription, User, db
 from tests import factories
 

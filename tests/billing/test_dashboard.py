@@ -28,10 +28,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from billing.audit import SYSTEM
-from billing.clock import FixedClock
-from billing.customers import cancel_subscription, schedule_change
-from billing.dashboard import (
+from billing.customers.customers import cancel_subscription, schedule_change
+from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import FixedClock
+from billing.kernel.errors import DomainError
+from billing.kernel.settings import set_setting
+from billing.reporting.dashboard import (
     billing_data_export,
     billing_data_rows,
     dashboard_figures,
@@ -39,10 +42,7 @@ from billing.dashboard import (
     iter_billing_csv,
     iter_billing_json,
 )
-from billing.errors import DomainError
-from billing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice
-from billing.project_keys import create_key, redeem
-from billing.settings import set_setting
+from billing.subscriptions.project_keys import create_key, redeem
 from models import AuditEvent, Invoice, db
 from tests import factories
 from tests.conftest import berlin
@@ -376,7 +376,7 @@ def test_billing_data_export_is_audited(app):
 def test_an_immediate_upgrade_counts_both_parts_of_the_month(any_app):
     """10 IPs (45.00) since October, raised at once to 20 IPs (90.00) on Nov 15: November is
     45.00 in full plus the difference for the 16 remaining days, 45 + 45 × 16/30 = 69.00."""
-    from billing.distribution import change_ip_distribution
+    from billing.subscriptions.distribution import change_ip_distribution
 
     factories.reference(any_app)
     clock = any_app.config["CLOCK"]

@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.clock import FixedClock
-from billing.customers import current_subscription, pending_change
-from billing.distribution import change_ip_distribution, parse_counts, preview
-from billing.errors import Conflict, DomainError
+from billing.customers.customers import current_subscription, pending_change
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import FixedClock
+from billing.kernel.errors import Conflict, DomainError
+from billing.subscriptions.distribution import change_ip_distribution, parse_counts, preview
 from models import Customer, Subscription, db
 from tests import factories
 
@@ -150,7 +150,7 @@ def test_proration_uses_calendar_days_of_the_booking_month(app, instant, remaini
 
 def test_reactivation_does_not_use_a_deactivated_payment_method(app):
     """Seed 3.6: a deactivated method is kept by existing subscriptions, hidden for new ones."""
-    from billing.payment_methods import set_active
+    from billing.catalog.payment_methods import set_active
 
     created = _setup(app, state="inactive", payment="invoice")
     set_active("invoice", False, SYSTEM, app.config["CLOCK"])

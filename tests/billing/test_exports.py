@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from billing.exports import CUSTOMERS, EXPORT_FIELDS, defuse
+from billing.reporting.exports import CUSTOMERS, EXPORT_FIELDS, defuse
 
 KEYS = [f.key for f in EXPORT_FIELDS]
 

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from billing.invoice_mail import email_invoice, payment_failed_notice
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.mail import deliver
+from billing.invoicing.invoice_mail import email_invoice, payment_failed_notice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.mail import deliver
 from models import AuditEvent, Customer, EmailLog, Invoice, db
 from tests import factories
 
@@ -43,7 +43,7 @@ def test_the_invoice_arrives_with_its_pdf_attached(billing, mail_on):
     assert message["Subject"] == f"Your invoice {invoice.number} for November 2026"
     body = message.get_body(("plain",)).get_content()
     assert invoice.number in body and f"€{invoice.gross:,.2f}" in body
-    assert "within 14 days" in body
+    assert "Please transfer the amount by Nov 30, 2026, quoting the invoice number." in body
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == f"invoice-{invoice.number}.pdf"
@@ -144,8 +144,8 @@ def test_two_workers_sending_the_same_invoice_at_once_send_it_once(pg_app, smtp_
     on PostgreSQL, the customer gets the invoice once; the other worker finds it claimed."""
     import threading
 
-    from billing.audit import SYSTEM
-    from billing.mail import save_mail_settings
+    from billing.kernel.audit import SYSTEM
+    from billing.kernel.mail import save_mail_settings
 
     clock = pg_app.config["CLOCK"]
     factories.reference(pg_app)

@@ -10,10 +10,16 @@ from decimal import Decimal
 import pypdfium2 as pdfium
 import pytest
 
-from billing.audit import SYSTEM
-from billing.invoice_pdf import invoice_filename, render_invoice_pdf
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice, mark_paid
-from billing.settings import set_setting
+from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf, unit_price_text
+from billing.invoicing.invoice_settings import save_invoice_settings
+from billing.invoicing.invoicing import (
+    create_credit_note,
+    draft_invoice,
+    finalize_invoice,
+    mark_paid,
+)
+from billing.kernel.audit import SYSTEM
+from billing.kernel.settings import set_setting
 from models import Customer, InvoiceLine, db
 from tests import factories
 
@@ -64,7 +70,10 @@ def test_english_invoice_shows_number_period_lines_and_english_money(billing):
         "Billing period November 2026",
         "Description Quantity Unit price Amount",
         "VAT 19%",
-        "Please transfer the amount within 14 days quoting the invoice number.",
+        # finalized on Sunday, 15 November: 14 days later is a Sunday too, due the Monday after
+        "Due date Nov 30, 2026",
+        f"Please transfer €{invoice.gross:,.2f} by Nov 30, 2026 (within 14 days), quoting the "
+        "invoice number.",
         "Page 1 of 1",
     ):
         assert expected in text, expected
@@ -93,7 +102,9 @@ def test_german_invoice_uses_german_texts_and_money_and_keeps_umlauts(billing):
         "Leistungszeitraum November 2026",
         "Beschreibung Menge Einzelpreis Betrag",
         "USt. 19 %",
-        "Bitte überweisen Sie den Betrag innerhalb von 14 Tagen",
+        "Fällig am 30.11.2026",
+        f"Bitte überweisen Sie {_de(invoice.gross)} bis zum 30.11.2026 (innerhalb von 14 Tagen) "
+        "unter Angabe der Rechnungsnummer.",
         "Seite 1 von 1",
     ):
         assert expected in text, expected
@@ -137,7 +148,11 @@ def test_german_reverse_charge_and_outside_eu_notes(billing):
     )
     assert "USt-IdNr.: ATU13585627" in reverse_text
     assert "Nicht im Inland steuerbar (Leistung außerhalb der EU)." in outside_text
-    assert "Bezahlt per Karte" in outside_text and "überweisen" not in outside_text
+    assert (
+        f"Der Betrag von {_de(outside.gross)} wird am 15.11.2026 von Ihrer hinterlegten Karte "
+        "abgebucht." in outside_text
+    )
+    assert "überweisen" not in outside_text and "Fällig am" not in outside_text
 
 
 def test_a_draft_is_marked_and_named_by_its_id(billing):
@@ -315,3 +330,123 @@ def test_page_one_rasterizes_to_a_real_invoice(billing, tmp_path):
     assert table > 0.02, "the line table and totals should show text"
     assert letterhead > 0.03, "the seller's name should be printed large"
     assert margin == 0 and below_notes == 0
+
+
+def _bank_account(app) -> None:
+    """Settings → Invoices with a Commerzbank account; BIC and bank come from the IBAN."""
+    save_invoice_settings(
+        "Nordlicht IT GmbH",
+        "Hafenstraße 7\n20457 Hamburg",
+        "",
+        "1.00",
+        "DE",
+        SYSTEM,
+        app.config["CLOCK"],
+        iban="de89 3704 0044 0532 0130 00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "due", "sentence", "footer"),
+    [
+        (
+            "en",
+            "Due date Nov 30, 2026",
+            "Please transfer {gross} by Nov 30, 2026 (within 14 days) to Nordlicht IT GmbH, "
+            "IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX (Commerzbank), quoting the "
+            "invoice number.",
+            "Bank details: Nordlicht IT GmbH · Commerzbank · IBAN DE89 3704 0044 0532 0130 00 · "
+            "BIC COBADEFFXXX",
+        ),
+        (
+            "de",
+            "Fällig am 30.11.2026",
+            "Bitte überweisen Sie {gross} bis zum 30.11.2026 (innerhalb von 14 Tagen) unter "
+            "Angabe der Rechnungsnummer an Nordlicht IT GmbH, IBAN DE89 3704 0044 0532 0130 00, "
+            "BIC COBADEFFXXX (Commerzbank).",
+            "Bankverbindung: Nordlicht IT GmbH · Commerzbank · IBAN DE89 3704 0044 0532 0130 00 · "
+            "BIC COBADEFFXXX",
+        ),
+    ],
+)
+def test_a_transfer_invoice_asks_for_the_amount_by_the_due_date_on_the_sellers_account(
+    billing, language, due, sentence, footer
+):
+    """Issue 16 (SPEC §14): finalized on Sunday 15 November with 14 days' term, the invoice is
+    due on Monday 30 November; it names the amount, that date and the seller's account, and the
+    footer carries the bank details."""
+    _bank_account(billing)
+    invoice = _invoice(billing, language=language)
+    text = _text(render_invoice_pdf(invoice.id))
+
+    assert due in text
+    assert sentence.format(gross=_money(invoice.gross, language)) in text
+    assert footer in text
+
+
+def test_the_transfer_sentence_follows_the_customers_own_payment_term(billing):
+    """SPEC §14: a customer's own term (30 days) gives its due date and its sentence."""
+    _bank_account(billing)
+    invoice = _invoice(billing, finalize=False, language="en")
+    db.session.get(Customer, invoice.customer_id).payment_term_days = 30
+    db.session.commit()
+    invoice = finalize_invoice(invoice.id, billing.config["CLOCK"])
+    text = _text(render_invoice_pdf(invoice.id))
+
+    assert "Due date Dec 15, 2026" in text
+    assert f"Please transfer €{invoice.gross:,.2f} by Dec 15, 2026 (within 30 days) to " in text
+
+
+def test_card_invoices_and_credit_notes_ask_for_no_transfer(billing):
+    """Issue 16: a card invoice says the card is charged on the invoice date; a credit note
+    keeps its own text; neither has a due date or the transfer sentence."""
+    _bank_account(billing)
+    card = _invoice(billing, language="en", payment="card")
+    card_text = _text(render_invoice_pdf(card.id))
+    invoice = _invoice(billing, language="en")
+    note = create_credit_note(invoice.id, "wrong IP count", SYSTEM, billing.config["CLOCK"])
+    note_text = _text(render_invoice_pdf(note.id))
+
+    assert (
+        f"The amount of €{card.gross:,.2f} is charged to your saved card on Nov 15, 2026."
+        in card_text
+    )
+    for text in (card_text, note_text):
+        assert "Please transfer" not in text and "Due date" not in text
+        assert "Bank details: Nordlicht IT GmbH" in text  # the footer names the account anyway
+    assert "this credit note settles" in note_text
+
+
+@pytest.mark.parametrize(
+    ("language", "prices"),
+    [
+        ("en", ["€4.50", "€1.1525", "€2.75", "€1,234.5678"]),
+        ("de", ["4,50 €", "1,1525 €", "2,75 €", "1.234,5678 €"]),
+    ],
+)
+def test_unit_prices_show_the_decimals_they_need_from_two_to_four(billing, language, prices):
+    """Issue 16: a unit price such as a tier price per IP keeps up to four decimals, and at
+    least two, in the invoice's language."""
+    invoice = _invoice(billing, finalize=False, language=language)
+    for position, unit in enumerate(("4.5", "1.1525", "2.7500", "1234.5678"), start=1):
+        invoice.lines.append(
+            InvoiceLine(
+                position=position,
+                description=f"Extra {position}",
+                quantity=1,
+                unit_price=Decimal(unit),
+                amount=Decimal(unit).quantize(Decimal("0.01")),
+            )
+        )
+    db.session.commit()
+    text = _text(render_invoice_pdf(invoice.id))
+
+    for position, price in enumerate(prices, start=1):
+        assert f"Extra {position} 1 {price}" in text, price
+
+
+def test_a_unit_price_rounds_half_up_to_four_decimals():
+    """Money rounds half-up (SPEC §2), unit prices included."""
+    assert unit_price_text(Decimal("1.12345"), "EUR", "en") == "€1.1235"
+    assert unit_price_text(Decimal("0.00005"), "EUR", "de") == "0,0001\xa0€"
+    assert unit_price_text(Decimal("3"), "EUR", "de") == "3,00\xa0€"

@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from billing import customers as lifecycle
-from billing.addresses import AddressInput, edit_address
-from billing.audit import SYSTEM
-from billing.clock import FixedClock
-from billing.customers import NewCustomer
-from billing.deletion import deletion_notice, erase_customer
-from billing.errors import Conflict, DomainError, NotFound
-from billing.mail import deliver, load_mail_settings, save_mail_settings
+from billing.customers import customers as lifecycle
+from billing.customers.addresses import AddressInput, edit_address
+from billing.customers.customers import NewCustomer
+from billing.customers.deletion import deletion_notice, erase_customer
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import FixedClock
+from billing.kernel.errors import Conflict, DomainError, NotFound
+from billing.kernel.mail import deliver, load_mail_settings, save_mail_settings
 from models import AuditEvent, Customer, EmailLog, Invoice, Subscription, User, db
 from tests import factories
 
@@ -259,7 +259,7 @@ def test_delete_needs_the_typed_word_for_registered_customers(app):
 
 
 def test_erasure_keeps_invoices_pseudonymised_and_is_restartable(app, mail_on):
-    from billing.invoicing import draft_invoice
+    from billing.invoicing.invoicing import draft_invoice
 
     factories.reference(app)
     clock = app.config["CLOCK"]

@@ -17,19 +17,19 @@ from decimal import Decimal as D
 import pytest
 import stripe
 
-from billing import ledger
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.distribution import change_ip_distribution
-from billing.errors import DomainError
-from billing.invoicing import (
+from billing.invoicing.invoicing import (
     create_credit_note,
     draft_invoice,
     finalize_invoice,
     mark_paid,
     retry_payment,
 )
-from billing.project_keys import create_key, redeem
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.payments import ledger
+from billing.payments import stripe_gateway as gateway
+from billing.subscriptions.distribution import change_ip_distribution
+from billing.subscriptions.project_keys import create_key, redeem
 from models import (
     AuditEvent,
     Customer,

@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from billing import customers as lifecycle
-from billing import monthend
-from billing.audit import SYSTEM
-from billing.distribution import change_ip_distribution
-from billing.errors import DomainError
-from billing.invoicing import draft_invoice
+from billing.customers import customers as lifecycle
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import draft_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.subscriptions.distribution import change_ip_distribution
 from models import (
     AuditEvent,
     BillingRun,
@@ -161,7 +161,7 @@ def test_a_run_finalizes_charges_and_mails_only_the_invoices_it_drafted(october)
     """Issue 14 (3): a card invoice of the month finalized before the run (history) is not
     numbered, charged or e-mailed again; a draft no run owned is taken in; the confirmation
     count, the counts and the report all name the run's invoices only."""
-    from billing.invoicing import finalize_invoice
+    from billing.invoicing.invoicing import finalize_invoice
 
     app, clock, ids = october
     oct1 = date(2026, 10, 1)
@@ -257,7 +257,7 @@ def test_a_slow_worker_keeps_its_batch_unless_another_took_the_run_over(october)
 
 
 def _november(clock):
-    from billing.clock import FixedClock
+    from billing.kernel.clock import FixedClock
 
     return FixedClock(berlin(2026, 12, 1, 0, 30))
 
@@ -341,8 +341,8 @@ def test_the_run_memo_gives_the_same_invoice_as_computing_each_customer():
     """SPEC §8.3: the run's short path for a subscription over the whole month (prices kept
     per IP count) gives the invoice the full computation gives, for full months, starts
     mid-month, changes, custom prices, free and empty subscriptions, in both languages."""
-    from billing.invoicing import SubRow, compute_draft
-    from billing.pricing import Tier
+    from billing.catalog.pricing import Tier
+    from billing.invoicing.invoicing import SubRow, compute_draft
 
     tiers = [
         Tier(1, 50, Decimal("4.50")),

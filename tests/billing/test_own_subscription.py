@@ -8,15 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from billing import own_subscription as own
-from billing.audit import SYSTEM, Actor
-from billing.changes import apply_due_changes
-from billing.clock import FixedClock
-from billing.customers import current_subscription, main_user
-from billing.errors import DomainError
-from billing.invoicing import draft_invoice
-from billing.payment_methods import set_active
-from billing.stripe_gateway import attach_card
+from billing.catalog.payment_methods import set_active
+from billing.customers.customers import current_subscription, main_user
+from billing.invoicing.invoicing import draft_invoice
+from billing.kernel.audit import SYSTEM, Actor
+from billing.kernel.clock import FixedClock
+from billing.kernel.errors import DomainError
+from billing.payments.stripe_gateway import attach_card
+from billing.subscriptions import own_subscription as own
+from billing.subscriptions.changes import apply_due_changes
 from models import Customer, Subscription, db
 from tests import factories
 from tests.conftest import berlin

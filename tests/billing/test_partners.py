@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from billing import partners
-from billing.audit import SYSTEM
-from billing.errors import Conflict, DomainError
+from billing.customers import partners
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import Conflict, DomainError
 from models import AuditEvent, Customer, Partner, db
 from tests import factories
 

@@ -8,11 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.pending_changes import parse_month, pending_changes, withdraw_pending_change
-from billing.pricing import load_tiers, monthly_price
+from billing.catalog.pricing import load_tiers, monthly_price
+from billing.customers import customers as lifecycle
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.subscriptions.pending_changes import (
+    parse_month,
+    pending_changes,
+    withdraw_pending_change,
+)
 from models import AuditEvent, ChangeState, Customer, ScheduledChange, db
 from tests import factories
 

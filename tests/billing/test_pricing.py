@@ -6,9 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.pricing import (
+from billing.catalog.pricing import (
     Tier,
     average_ip_price,
     load_tiers,
@@ -16,6 +14,8 @@ from billing.pricing import (
     replace_tiers,
     validate_tiers,
 )
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
 from seed.reference import DEFAULT_TIERS
 
 TIERS = [

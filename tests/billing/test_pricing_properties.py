@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.pricing import Tier, monthly_price, unrounded_tier_price
+from billing.catalog.pricing import Tier, monthly_price, unrounded_tier_price
 
 prices = st.decimals(min_value=Decimal("0"), max_value=Decimal("50"), places=4)
 

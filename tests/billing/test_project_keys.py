@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.changes import apply_due_changes
-from billing.clock import FixedClock
-from billing.customers import current_subscription, pending_change
-from billing.distribution import change_ip_distribution
-from billing.errors import DomainError
-from billing.project_keys import create_key, expiry_notices, import_keys, redeem
+from billing.customers.customers import current_subscription, pending_change
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import FixedClock
+from billing.kernel.errors import DomainError
+from billing.subscriptions.changes import apply_due_changes
+from billing.subscriptions.distribution import change_ip_distribution
+from billing.subscriptions.project_keys import create_key, expiry_notices, import_keys, redeem
 from models import Customer, ProjectKey, Subscription, db
 from tests import factories
 

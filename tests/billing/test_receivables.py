@@ -10,20 +10,21 @@ from decimal import Decimal as D
 
 import pytest
 
-from billing import ledger, monthend
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.cards import failed_card_invoices
-from billing.clock import lease_now
-from billing.errors import DomainError
-from billing.invoicing import (
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import (
     create_credit_note,
     draft_invoice,
     finalize_invoice,
     mark_paid,
     retry_payment,
 )
-from billing.receivables import invoice_actions, open_amount
+from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import lease_now
+from billing.kernel.errors import DomainError
+from billing.payments import ledger
+from billing.payments import stripe_gateway as gateway
+from billing.payments.cards import failed_card_invoices
+from billing.payments.receivables import invoice_actions, open_amount
 from models import AuditEvent, Invoice, PaymentAttempt, db
 from tests import factories
 from tests.conftest import berlin
@@ -199,7 +200,7 @@ def test_the_invoices_actions_are_decided_here_with_a_reason_for_each_refusal(ap
     """Issue 15 item 2: ``available_actions(invoice)`` decides which buttons an invoice shows
     and which endpoints answer, ``refusal`` says why one does not apply; the open amounts of a
     page of invoices (``open_amounts``) agree with ``open_amount`` for each."""
-    from billing.receivables import available_actions, open_amounts, refusal
+    from billing.payments.receivables import available_actions, open_amounts, refusal
 
     clock, customer_id, invoice = _october(app)
     draft = draft_invoice(customer_id, date(2026, 9, 1), clock)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from billing import saved_views
-from billing.audit import SYSTEM
-from billing.errors import DomainError, NotFound
+from billing.customers import saved_views
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError, NotFound
 from models import AuditEvent, SavedView, db
 from tests.conftest import make_staff
 

@@ -13,13 +13,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from billing import customers as lifecycle
-from billing import monthend
-from billing import service_subscriptions as services
-from billing.audit import SYSTEM
-from billing.errors import Conflict, DomainError, NotFound
-from billing.invoicing import draft_batch, draft_invoice
-from billing.service_subscriptions import ServiceInput
+from billing.customers import customers as lifecycle
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import draft_batch, draft_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import Conflict, DomainError, NotFound
+from billing.subscriptions import service_subscriptions as services
+from billing.subscriptions.service_subscriptions import ServiceInput
 from models import (
     AuditEvent,
     Customer,
@@ -398,7 +398,7 @@ def test_batch_drafting_reads_additional_subscriptions_with_one_query(app):
 def test_erasing_a_deleted_customer_ends_its_subscriptions_at_month_end(app):
     """SPEC §4 Delete: subscriptions run to the end of the billing period, also additional
     ones."""
-    from billing.deletion import erase_customer
+    from billing.customers.deletion import erase_customer
 
     factories.reference(app)
     clock = app.config["CLOCK"]
@@ -412,8 +412,8 @@ def test_erasing_a_deleted_customer_ends_its_subscriptions_at_month_end(app):
 
 def test_a_new_tier_table_reprices_customers_with_additional_subscriptions(ready):
     """SPEC §5: saving prices reprices the list at once, additional subscriptions included."""
-    from billing.pricing import Tier
-    from billing.selfservice import save_tiers
+    from billing.catalog.pricing import Tier
+    from billing.catalog.selfservice import save_tiers
 
     app, clock = ready
     customer = factories.customer(app, internal=10, external=2)

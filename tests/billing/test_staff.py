@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from billing.errors import AuthenticationFailed, DomainError
-from billing.staff import authenticate_staff, create_staff
+from billing.access.staff import authenticate_staff, create_staff
+from billing.kernel.errors import AuthenticationFailed, DomainError
 from models import AuditEvent, StaffUser, db
 
 

@@ -9,10 +9,10 @@ import time
 import pytest
 import stripe
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.errors import DomainError
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.payments import stripe_gateway as gateway
 from models import EventState, Invoice, PaymentAttempt, StripeEvent, db
 from tests import factories
 
@@ -262,4 +262,23 @@ def test_a_card_that_asks_for_3d_secure_fails_the_off_session_charge(stripe_read
     gateway.make_default_card(invoice.customer_id, "pm_card_visa")
     retried = gateway.charge_invoice(invoice.id, clock)
     assert retried.state == "succeeded" and retried.number == 2
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+
+
+def test_a_card_set_up_with_3d_secure_is_charged_off_session(stripe_ready):
+    """Issue 14: Stripe's test card 4000 0025 0000 3155 asks for 3-D Secure when it is saved,
+    and once saved it is charged at month end without asking again, at Stripe and at the local
+    Stripe of `make run` and the tests (scripts/localstripe_loopback.py)."""
+    clock = stripe_ready.config["CLOCK"]
+    method = gateway.client().v1.payment_methods.create(
+        {
+            "type": "card",
+            "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
+        }
+    )
+    invoice = _invoice(stripe_ready, method.id)
+    attempt = gateway.charge_invoice(invoice.id, clock)
+    assert attempt.state == "succeeded", attempt.error
+    intent = gateway.client().v1.payment_intents.retrieve(attempt.payment_intent_id)
+    assert (intent.status, intent.amount) == ("succeeded", int(invoice.gross * 100))
     assert db.session.get(Invoice, invoice.id).state == "paid"

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import threading
-import time
 import urllib.parse
 import urllib.request
 
 from werkzeug.serving import make_server
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.payments import stripe_gateway as gateway
 from models import Invoice, StripeEvent, db
 from tests import factories
-from tests.support.services import free_port
+from tests.support.services import PATIENCE, free_port, wait_until
 
 
 def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe):
@@ -38,7 +37,7 @@ def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe)
             urllib.request.Request(
                 f"{localstripe.url}/_config/webhooks/msp-test", data=config, method="POST"
             ),
-            timeout=10,
+            timeout=PATIENCE,
         )
         customer = factories.customer(app, payment="card")
         gateway.attach_card(customer.id, "pm_card_visa")
@@ -46,19 +45,19 @@ def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe)
         invoice_id = finalize_invoice(invoice.id, clock).id
         attempt = gateway.charge_invoice(invoice_id, clock)
         intent_id = attempt.payment_intent_id
-        deadline = time.monotonic() + 20
-        event = None
-        # The endpoint stores the event, then processes it: wait for the processed state.
-        while time.monotonic() < deadline and (event is None or event.state != "processed"):
+
+        def handled_event():
             db.session.rollback()
-            event = db.session.scalar(
+            return db.session.scalar(
                 db.select(StripeEvent).where(
                     StripeEvent.type == "payment_intent.succeeded",
                     StripeEvent.payload.contains(intent_id),
+                    StripeEvent.state != "received",
                 )
             )
-            time.sleep(0.2)
-        assert event is not None, "no signed event arrived from the Stripe server"
+
+        # The endpoint stores the event, then processes it: wait until it is handled.
+        event = wait_until(handled_event, "a signed event from the Stripe server is handled")
         assert event.state == "processed"
         assert attempt.payment_intent_id in event.payload
         assert db.session.get(Invoice, invoice_id).state == "paid"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from flask_babel import refresh
 
-from billing.timeline import describe_event
+from billing.customers.timeline import describe_event
 from tests import factories
 
 AT = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # 1 January 2027 in Berlin

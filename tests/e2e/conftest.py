@@ -18,7 +18,7 @@ from flask import Flask
 from playwright.sync_api import expect
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from seed.demo import DEMO_STAFF
 from tests.conftest import berlin
 from tests.e2e.helpers import sign_in
@@ -35,7 +35,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TIMEOUT_MS = 10_000
+# how long an action or expectation waits for the page: generous, for a busy machine (a
+# passing expectation returns as soon as it holds)
+TIMEOUT_MS = 60_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 

@@ -32,14 +32,14 @@ from playwright.sync_api import BrowserContext
 from sqlalchemy import event
 from werkzeug.serving import make_server
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from tests.conftest import STAFF_PASSWORD, _config, berlin
 from tests.e2e.conftest import ARTIFACTS, TIMEOUT_MS, _no_fsync, _QuietHandler
+from tests.support.services import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 STAFF_EMAIL = "lena.staff@msp.example"
 SENDER = "billing@msp.example"
-WORKER_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class LifecycleServer:
             env=env,
             capture_output=True,
             text=True,
-            timeout=WORKER_TIMEOUT_S,
+            timeout=PATIENCE,
         )
         log = result.stdout + result.stderr
         with self.worker_log.open("a") as handle:
@@ -131,7 +131,7 @@ class LifecycleServer:
         finally:
             connection.close()
 
-    def wait_for_mails(self, count: int, timeout: float = 5.0) -> list[Mail]:
+    def wait_for_mails(self, count: int, timeout: float = PATIENCE) -> list[Mail]:
         """The sink's messages once there are ``count`` of them (never more)."""
         deadline = time.monotonic() + timeout
         while len(self.sink.messages) < count and time.monotonic() < deadline:
@@ -150,9 +150,9 @@ def lifecycle_server(
 ) -> Iterator[LifecycleServer]:
     """A fresh database and app served on loopback, CSRF on, real Redis and SMTP sink."""
     from app import create_app
-    from billing import audit
-    from billing.mail import save_mail_settings
-    from billing.staff import create_staff
+    from billing.access.staff import create_staff
+    from billing.kernel import audit
+    from billing.kernel.mail import save_mail_settings
     from models import db
     from seed.reference import seed_reference
 

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from billing.audit import SYSTEM
-from billing.customer_tools import set_tags
-from billing.customers import set_locked
+from billing.customers.customer_tools import set_tags
+from billing.customers.customers import set_locked
+from billing.kernel.audit import SYSTEM
 from models import Customer, db
 from tests.e2e.helpers import CUSTOMERS, table_rows
 

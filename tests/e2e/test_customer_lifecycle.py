@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, ScheduledChange, Subscription, db
 from tests.e2e.helpers import CUSTOMERS, portal_sign_in, sign_in
 from tests.e2e.lifecycle_fixtures import (  # noqa: F401 - fixtures
@@ -370,7 +370,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
     assert actions.count("email.deletion_done") == 2
     mail_rows = staff.locator('#timeline tbody tr[data-kind="email"]')
     expect(mail_rows).to_have_count(4)
-    expect(mail_rows.locator("td:nth-child(4)")).to_have_text(["sent"] * 4)
+    expect(mail_rows.locator("td:nth-child(3)")).to_have_text(["sent"] * 4)
     expect(
         staff.locator('#timeline tr[data-action="email.invite"]').filter(
             has_text="Ihre Einladung zum Kundenportal von MSP Billing"

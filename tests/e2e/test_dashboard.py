@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from billing.dashboard import billing_data_rows, default_billing_month, ip_history
+from billing.reporting.dashboard import billing_data_rows, default_billing_month, ip_history
 
 pytestmark = pytest.mark.browser
 

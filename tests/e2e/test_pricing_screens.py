@@ -22,8 +22,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import event, select
 from werkzeug.serving import make_server
 
-from billing.clock import FixedClock, add_months, shift_months
-from billing.pricing import Tier, average_ip_price, load_tiers, monthly_price
+from billing.catalog.pricing import Tier, average_ip_price, load_tiers, monthly_price
+from billing.kernel.clock import FixedClock, add_months, shift_months
 from models import (
     Customer,
     CustomerStatus,

@@ -108,7 +108,9 @@ def test_saved_view_reopens_shares_renames_and_deletes(staff_page, live_server, 
         )
         expect(row).to_contain_text("Private")
         row.locator("input[name=name]").fill(RENAMED)
-        row.get_by_role("button", name="Rename").click()
+        # the page's load event: its confirm prompts (static/msp.js) are in place before Delete
+        with page.expect_navigation():
+            row.get_by_role("button", name="Rename").click()
         expect(page.locator(".alert-success")).to_contain_text(f"The view is now called {RENAMED}.")
 
         row = page.locator("#saved-view-list tbody tr").filter(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from billing import monthend
+from billing.invoicing import monthend
 from jobs import listening_workers
 from models import BillingRun, db
 from tests import factories

@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from billing.settings import get_setting
+from billing.kernel.settings import get_setting
 from jobs import QUEUES, enqueue, queue
 from jobs.system import heartbeat
 from models import db
+from tests.support.services import PATIENCE, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +37,7 @@ def run_worker(app, redis_url: str, *args: str) -> subprocess.CompletedProcess:
         env=worker_env(app, redis_url),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=PATIENCE,
     )
 
 
@@ -58,6 +60,29 @@ def test_worker_refuses_unknown_queue_names(app, redis_server):
     result = run_worker(app, redis_server.url, "--queues", "default,bogus")
     assert result.returncode != 0
     assert "unknown queue" in result.stderr
+
+
+def test_a_worker_that_is_told_to_stop_exits_within_seconds(redis_server):
+    """A worker that is done (``--burst``) or shut down stops its command listener and exits.
+    That took up to a minute when the listener had read the answer to the unsubscribe before it
+    was told to stop: it then waited 60 s for a subscription that never came."""
+    from redis import Redis
+
+    from jobs import Worker
+
+    connection = Redis.from_url(redis_server.url)
+    worker = Worker([queue("default", connection)], connection=connection)
+    worker.subscribe()
+    unsubscribe = worker.pubsub.unsubscribe
+
+    def unsubscribe_and_let_the_listener_read_the_answer(*args):
+        unsubscribe(*args)
+        wait_until(lambda: not worker.pubsub.subscribed, "the listener read the answer")
+
+    worker.pubsub.unsubscribe = unsubscribe_and_let_the_listener_read_the_answer
+    started = time.monotonic()
+    worker.unsubscribe()
+    assert time.monotonic() - started < 10
 
 
 def test_queue_names_are_fixed(app):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from billing import customers as lifecycle
-from billing import team as team_rules
-from billing.audit import Actor
+from billing.customers import customers as lifecycle
+from billing.customers import team as team_rules
+from billing.kernel.audit import Actor
 from models import User, db
 from tests.conftest import csrf_token
 
@@ -35,16 +35,18 @@ def main_email(customer) -> str:
     return lifecycle.main_user(customer.id).email
 
 
-def add_member(app, customer, email: str, name: str = "Member", register: bool = True) -> User:
-    """A team user invited by the main user (and registered through the invite link)."""
+def add_member(app, customer, email: str, name: str = "Member", register: bool = True):
+    """A team user invited by the main user and registered through the invite link (a
+    ``User``), or with ``register=False`` the pending invitation (a ``TeamInvitation``)."""
     clock = app.config["CLOCK"]
     main = lifecycle.main_user(customer.id)
-    user, message = team_rules.invite_member(
+    invitation, message = team_rules.invite_member(
         customer.id, email, name, Actor.user(main), clock, "http://portal.test"
     )
-    if register:
-        link = message.text.split("/portal/invite/")[1].split()[0]
-        lifecycle.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
+    if not register:
+        return invitation
+    link = message.text.split("/portal/invite/")[1].split()[0]
+    user, _welcome = lifecycle.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
     return db.session.get(User, user.id)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
+import limits.storage.memory
 import pytest
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
+from billing.customers import customers as lifecycle
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, PasswordReset, User, db
 from tests import factories
 from tests.conftest import csrf_token
@@ -61,6 +63,80 @@ def test_forgot_password_answers_the_same_for_unknown_addresses(app, client, cus
     assert message.recipient == "ann@acme.example"
     assert "Passwort" in message.subject, "in the customer's language"
     assert "/portal/reset/" in message.text and "/portal/reset/" in message.html
+
+
+def _work_of(app, client, email) -> tuple[list[str], list[str]]:
+    """The SQL statements a forgotten-password request runs and the jobs it queues."""
+    from sqlalchemy import event
+
+    from jobs import queue
+
+    statements = []
+
+    def record(_conn, _cursor, statement, _params, _context, _many):
+        statements.append(statement)
+
+    mail_queue = queue("mail")
+    before = set(mail_queue.job_ids)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = _forgot(client, email)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    queued = [mail_queue.fetch_job(i) for i in mail_queue.job_ids if i not in before]
+    return statements, [job.func_name for job in queued]
+
+
+def test_forgot_password_does_the_same_work_for_known_and_unknown_addresses(
+    app, customer, mail_on, redis_server
+):
+    """Issue 13 item 6: no account probing by answer time. The request runs the same
+    statements and queues the same single job for a known and an unknown address; the job
+    decides, and only the known address gets an e-mail."""
+    from rq import SimpleWorker
+
+    from jobs import queue, redis_connection
+
+    app.config["REDIS_URL"] = redis_server.url
+    known = _work_of(app, app.test_client(), "ann@acme.example")
+    unknown = _work_of(app, app.test_client(), "nobody@acme.example")
+    assert known == unknown
+    assert known[1] == ["jobs.accounts.password_reset"]
+    assert db.session.scalar(db.select(db.func.count()).select_from(PasswordReset)) == 0
+
+    SimpleWorker([queue("mail")], connection=redis_connection()).work(burst=True)
+    delivered = [recipients for recipients, _message in mail_on.messages]
+    assert delivered == [["ann@acme.example"]]
+    refused = db.select(AuditEvent).where(
+        AuditEvent.action == "user.password_reset_request", AuditEvent.outcome == "refused"
+    )
+    assert len(db.session.scalars(refused).all()) == 1, "the unknown address is recorded"
+
+
+def _minutes_later(monkeypatch, minutes: float) -> None:
+    """Let the rate limits' in-memory clock run ``minutes`` ahead (they use real time)."""
+
+    class Later:
+        @staticmethod
+        def time():
+            return time.time() + minutes * 60
+
+    monkeypatch.setattr(limits.storage.memory, "time", Later)
+
+
+@pytest.mark.parametrize("email", ["ann@acme.example", "nobody@acme.example"])
+def test_reset_links_are_limited_per_address(app, customer, outbox, monkeypatch, email):
+    """Issue 13 item 5: at most three reset e-mails an hour to one address (beyond the
+    per-minute limit of the form), with the same answer for a known and an unknown address."""
+    for n in range(3):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.2.0.{n}"
+        assert "If an account exists" in _forgot(client, email).get_data(as_text=True)
+    _minutes_later(monkeypatch, 2)
+    refused = _forgot(app.test_client(), email).get_data(as_text=True)
+    assert "Too many e-mails to this address. Please try again in" in refused
+    assert len(outbox) == (3 if email.startswith("ann") else 0)
 
 
 def test_reset_link_sets_a_new_password_once(app, client, customer, outbox):
@@ -134,8 +210,8 @@ def test_barred_customers_neither_sign_in_nor_get_reset_links(app, client, mail_
 
 
 def test_a_disabled_user_cannot_sign_in(app, client, customer, outbox):
-    from billing.audit import Actor
-    from billing.team import set_member_enabled
+    from billing.customers.team import set_member_enabled
+    from billing.kernel.audit import Actor
 
     member = add_member(app, customer, "bob@acme.example")
     assert sign_in(app.test_client(), "bob@acme.example", "Member-Pass-12").status_code == 302

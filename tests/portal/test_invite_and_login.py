@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
-from billing.mail import save_mail_settings
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import save_mail_settings
 from models import Customer, db
 from tests.conftest import csrf_token
 

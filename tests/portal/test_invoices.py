@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from billing.audit import SYSTEM
-from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from models import Customer, db
 from tests import factories
 from tests.conftest import berlin
 from tests.portal.helpers import signed_in
@@ -77,3 +78,19 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, client, billed):
     _acme, october, _credit, _draft = billed
     response = client.get(f"/portal/invoices/{october.id}/pdf")
     assert response.status_code == 302 and "/portal/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(("language", "due"), [("en", "Nov 16, 2026"), ("de", "16.11.2026")])
+def test_the_list_shows_when_each_invoice_is_due(app, billed, language, due):
+    """SPEC §14: finalized on Monday 2 November with 14 days' term, due Monday 16 November, in
+    the reader's date format; a credit note is never due."""
+    acme, october, credit, _draft = billed
+    db.session.get(Customer, acme.id).language = language
+    db.session.commit()
+    client = signed_in(app, "ann@acme.example")
+    html = client.get("/portal/invoices").get_data(as_text=True)
+
+    invoice_row = html.split(f'data-invoice="{october.id}"')[1].split("</tr>")[0]
+    note_row = html.split(f'data-invoice="{credit.id}"')[1].split("</tr>")[0]
+    assert f'data-due="2026-11-16">{due}</td>' in invoice_row
+    assert 'data-due="">—</td>' in note_row

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.payment_methods import set_active
+from billing.catalog.payment_methods import set_active
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.payments import stripe_gateway as gateway
 from models import AuditEvent, Invoice, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in
@@ -169,21 +169,19 @@ def test_retry_with_the_saved_card(app, card_customer):
     assert db.session.get(Invoice, invoice.id).state == "payment_failed"
 
 
-def test_managed_customers_see_the_card_read_only(app, localstripe):
+def test_managed_customers_give_their_card_too(app, localstripe):
+    """Issue 14: the provider runs a managed customer's subscription, but only the customer can
+    give a card. A customer staff created and put on card payment saves it in the portal."""
     factories.reference(app)
     stripe_on(app, localstripe)
     customer = factories.customer(app, mode="managed", payment="card")
-    gateway.attach_card(customer.id, "pm_card_visa")
     client = signed_in(app, main_email(customer))
     page = client.get("/portal/payment").get_data(as_text=True)
-    assert 'data-card="last4">4242<' in page and "managed by your provider" in page
-    assert "card-form" not in page and "js.stripe.com" not in page
-    response = client.post("/portal/payment/setup-intent", headers={"X-CSRFToken": client.token})
-    assert (
-        response.status_code == 400 and "managed by your provider" in response.get_json()["error"]
-    )
-    intent_id, method_id = confirmed_setup(customer.id)
-    assert "managed by your provider" in _save(client, intent_id, method_id).get_data(as_text=True)
+    assert 'id="card-form"' in page and 'id="no-card"' in page
+    assert "managed by your provider" not in page
+    page = _save(client, *confirmed_setup(customer.id)).get_data(as_text=True)
+    assert "ending in 4242 is saved" in page and 'data-card="last4">4242<' in page
+    assert gateway.card_on_file(customer.id).last4 == "4242"
 
 
 def test_without_stripe_keys_card_payment_is_unavailable(app):

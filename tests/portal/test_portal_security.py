@@ -10,8 +10,8 @@ from datetime import date
 import limits.storage.memory
 import pytest
 
-from billing.invoicing import draft_invoice, finalize_invoice
-from models import Invoice, User, db
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from models import Invoice, TeamInvitation, User, db
 from tests import factories
 from tests.conftest import berlin, csrf_token
 from tests.portal.helpers import PASSWORD, add_member, sign_in, signed_in, token
@@ -37,8 +37,12 @@ ID_ROUTES = {
     "portal.team_action": [
         ("POST", "/portal/team/{id}/disable", "member"),
         ("POST", "/portal/team/{id}/enable", "member"),
-        ("POST", "/portal/team/{id}/resend", "pending"),
-        ("POST", "/portal/team/{id}/revoke", "pending"),
+    ],
+    "portal.team_invitation_resend": [
+        ("POST", "/portal/team/invitations/{id}/resend", "pending"),
+    ],
+    "portal.team_invitation_revoke": [
+        ("POST", "/portal/team/invitations/{id}/revoke", "pending"),
     ],
     "portal.invoice_pdf": [("GET", "/portal/invoices/{id}/pdf", "invoice")],
 }
@@ -82,8 +86,11 @@ def _snapshot():
             User.id
         )
     ).all()
+    invitations = db.session.execute(
+        db.select(TeamInvitation.id, TeamInvitation.token_hash).order_by(TeamInvitation.id)
+    ).all()
     invoices = db.session.execute(db.select(Invoice.id, Invoice.state).order_by(Invoice.id)).all()
-    return users, invoices
+    return users, invitations, invoices
 
 
 def test_an_unknown_id_answers_404_too(app, two_customers):

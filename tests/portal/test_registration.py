@@ -3,16 +3,18 @@ and no account probing)."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
+import limits.storage.memory
 import pytest
 
-from billing.audit import SYSTEM
-from billing.customers import current_subscription
-from billing.selfservice import save_self_service
+from billing.catalog.selfservice import save_self_service
+from billing.customers.customers import current_subscription
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, User, db
 from tests import factories
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, make_staff
 from tests.portal.helpers import link_in, sign_in
 
 PASSWORD = "Fresh-Start-2026"
@@ -37,8 +39,9 @@ def _data(client, **changes) -> dict:
         "csrf_token": csrf_token(client, "/portal/register"),
         "contact_name": "Rita Reg",
         "email": "rita@newco.example",
-        "password": PASSWORD,
-        "password_again": PASSWORD,
+        # the confirmation page asks for the password: one posted with the form is not taken
+        "password": "Posted-With-The-Form-1",
+        "password_again": "Posted-With-The-Form-1",
         "language": "de",
         "company_name": "NewCo GmbH",
         "street": "Hauptstr. 1",
@@ -50,6 +53,18 @@ def _data(client, **changes) -> dict:
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def _confirm(client, link: str, password: str = PASSWORD, again: str | None = None):
+    url = f"/portal/register/confirm/{link}"
+    return client.post(
+        url,
+        data={
+            "csrf_token": csrf_token(client, url),
+            "password": password,
+            "password_again": password if again is None else again,
+        },
+    )
 
 
 def _customers() -> int:
@@ -97,11 +112,10 @@ def test_register_confirm_and_sign_in(open_registration, client, outbox):
 
     page = client.get(f"/portal/register/confirm/{link}")
     assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'name="password"' in page.get_data(as_text=True), "the password is chosen here"
     assert db.session.get(User, 1).registered_at is None  # a GET confirms nothing
-    done = client.post(
-        f"/portal/register/confirm/{link}",
-        data={"csrf_token": csrf_token(client, f"/portal/register/confirm/{link}")},
-    )
+    assert db.session.get(User, 1).password_hash is None, "no password before confirmation"
+    done = _confirm(client, link)
     assert done.status_code == 302 and "/portal/login" in done.headers["Location"]
     db.session.expire_all()
     sub = current_subscription(customer.id)
@@ -125,8 +139,7 @@ def test_expired_confirmation_link_and_registering_again(open_registration, clie
     app.config["CLOCK"] = type(clock)(clock.now() + timedelta(days=8))
     page = client.get(f"/portal/register/confirm/{first}")
     assert page.status_code == 410 and "Register again" in page.get_data(as_text=True)
-    again = _data(client, password="Another-Pass-99", password_again="Another-Pass-99")
-    client.post("/portal/register", data=again)
+    client.post("/portal/register", data=_data(client))
     assert _customers() == 1 and len(outbox) == 2
     second = link_in(outbox[1], "/portal/register/confirm/")
     assert client.get(f"/portal/register/confirm/{first}").status_code == 404
@@ -153,8 +166,6 @@ def test_a_taken_e_mail_gets_no_second_account_and_the_answer_does_not_tell(
 @pytest.mark.parametrize(
     ("changes", "field", "text"),
     [
-        ({"password_again": "Something-Else-1"}, "password_again", "do not match"),
-        ({"password": "short", "password_again": "short"}, "password", "at least 10"),
         ({"accept_terms": None}, "accept_terms", "accept the terms"),
         ({"email": "not-an-address"}, "email", "valid e-mail"),
         ({"contact_name": " "}, "contact_name", "your name"),
@@ -194,3 +205,142 @@ def test_registration_is_rate_limited(open_registration, client, outbox):
         for n in range(6)
     ]
     assert codes[:5] == [200] * 5 and codes[5] == 429
+
+
+@pytest.mark.parametrize(
+    ("password", "again", "text"),
+    [
+        (PASSWORD, "Something-Else-1", "do not match"),
+        ("short", "short", "at least 10"),
+    ],
+)
+def test_the_confirmation_page_follows_the_password_policy(
+    open_registration, client, outbox, password, again, text
+):
+    client.post("/portal/register", data=_data(client))
+    link = link_in(outbox[0], "/portal/register/confirm/")
+    page = _confirm(client, link, password, again)
+    assert page.status_code == 200 and text in page.get_data(as_text=True)
+    assert db.session.scalar(db.select(User.registered_at)) is None
+    assert _confirm(client, link).status_code == 302, "the link still works after a refusal"
+
+
+ATTACKER_PASSWORD = "Attacker-Pass-666"
+
+
+def test_registering_a_victims_address_first_gives_the_attacker_no_way_in(
+    open_registration, outbox
+):
+    """Issue 13 item 1, end to end: an attacker registers the victim's address first, with
+    their own password and company. The victim registers the same address later and confirms:
+    the account is the victim's (company, password), the attacker's link is void, and the
+    attacker's password does not sign in."""
+    app = open_registration
+    attacker = app.test_client()
+    evil = _data(
+        attacker,
+        company_name="Evil Ltd",
+        password=ATTACKER_PASSWORD,
+        password_again=ATTACKER_PASSWORD,
+    )
+    assert attacker.post("/portal/register", data=evil).status_code == 200
+    victim = app.test_client()
+    assert victim.post("/portal/register", data=_data(victim)).status_code == 200
+    attackers_link, victims_link = (link_in(m, "/portal/register/confirm/") for m in outbox)
+    assert "NewCo GmbH" in outbox[1].text, "the victim's e-mail names the victim's company"
+
+    assert victim.get(f"/portal/register/confirm/{attackers_link}").status_code == 404
+    page = victim.get(f"/portal/register/confirm/{victims_link}").get_data(as_text=True)
+    assert "NewCo GmbH" in page and "Evil Ltd" not in page, "the victim sees their own data"
+    assert _confirm(victim, victims_link).status_code == 302
+
+    assert "Invalid e-mail or password." in sign_in(
+        app.test_client(), "rita@newco.example", ATTACKER_PASSWORD
+    ).get_data(as_text=True)
+    assert sign_in(app.test_client(), "rita@newco.example", PASSWORD).status_code == 302
+    customer = db.session.scalars(db.select(Customer)).one()
+    assert customer.company_name == "NewCo GmbH" and customer.status == "active"
+    replaced = db.session.scalars(
+        db.select(AuditEvent).where(AuditEvent.reason.like("replaces%"))
+    ).one()
+    assert replaced.before["company_name"] == "Evil Ltd"
+    assert replaced.after["company_name"] == "NewCo GmbH"
+
+
+def _team_invite_into(customer_id: int, app) -> str:
+    """A team invite into a customer by someone other than the address's owner (staff's
+    "create user accounts" from contacts takes this way); the invite link."""
+    from billing.customers import team as team_rules
+    from billing.kernel.audit import Actor
+
+    staff = make_staff(app, "billing")
+    _record, message = team_rules.invite_member(
+        customer_id, "mallory@evil.example", "Mallory", Actor.staff(staff), app.config["CLOCK"]
+    )
+    return link_in(message, "/portal/invite/")
+
+
+@pytest.mark.parametrize("victim_registers_again", [True, False])
+def test_nobody_invited_into_an_unconfirmed_registration_stays_in_the_team(
+    open_registration, outbox, victim_registers_again
+):
+    """Issue 13 item 1: a team user invited into the attacker's unconfirmed registration does
+    not survive the victim's repeat registration, nor a confirmation of the attacker's own
+    link by the address's owner: the victim's team is the victim alone."""
+    app = open_registration
+    attacker = app.test_client()
+    attacker.post("/portal/register", data=_data(attacker, company_name="Evil Ltd"))
+    pending = db.session.scalars(db.select(Customer)).one()
+    invite = _team_invite_into(pending.id, app)
+    victim = app.test_client()
+    if victim_registers_again:
+        victim.post("/portal/register", data=_data(victim))
+    link = link_in(outbox[-1], "/portal/register/confirm/")
+    assert _confirm(victim, link).status_code == 302
+
+    assert app.test_client().get(f"/portal/invite/{invite}").status_code == 404
+    assert db.session.scalars(db.select(User.email)).all() == ["rita@newco.example"]
+    signed_in = app.test_client()
+    assert sign_in(signed_in, "rita@newco.example", PASSWORD).status_code == 302
+    team_page = signed_in.get("/portal/team").get_data(as_text=True)
+    assert "mallory@evil.example" not in team_page
+
+
+def _minutes_later(monkeypatch, minutes: float) -> None:
+    """Let the rate limits' in-memory clock run ``minutes`` ahead (they use real time)."""
+
+    class Later:
+        @staticmethod
+        def time():
+            return time.time() + minutes * 60
+
+    monkeypatch.setattr(limits.storage.memory, "time", Later)
+
+
+def _register_from_elsewhere(app, email: str, n: int):
+    visitor = app.test_client()
+    visitor.environ_base["REMOTE_ADDR"] = f"10.1.0.{n}"
+    return visitor.post("/portal/register", data=_data(visitor, email=email))
+
+
+@pytest.mark.parametrize("email", ["taken@acme.example", "fresh@newco.example"])
+def test_registration_e_mails_are_limited_per_address(
+    open_registration, outbox, monkeypatch, email
+):
+    """Issue 13 item 5: repeat registrations of one address send at most three e-mails an
+    hour (beyond the per-minute limit of the form), with the same answer whether or not the
+    address has an account; an hour later the address gets e-mails again."""
+    app = open_registration
+    factories.customer(app, email="taken@acme.example", company="ACME")
+    for n in range(3):
+        assert _register_from_elsewhere(app, email, n).status_code == 200
+    _minutes_later(monkeypatch, 2)
+    refused = _register_from_elsewhere(app, email, 3)
+    assert refused.status_code == 200
+    assert "Too many e-mails to this address. Please try again in" in refused.get_data(as_text=True)
+    assert len(outbox) == 3
+    _minutes_later(monkeypatch, 62)
+    assert "We have sent an e-mail" in _register_from_elsewhere(app, email, 4).get_data(
+        as_text=True
+    )
+    assert len(outbox) == 4

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from billing import service_subscriptions as services
-from billing.audit import SYSTEM
-from billing.service_subscriptions import ServiceInput
+from billing.kernel.audit import SYSTEM
+from billing.subscriptions import service_subscriptions as services
+from billing.subscriptions.service_subscriptions import ServiceInput
 from models import ServiceSubscription, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.distribution import preview
-from billing.selfservice import save_self_service
+from billing.catalog.selfservice import save_self_service
+from billing.customers import customers as lifecycle
+from billing.kernel.audit import SYSTEM
+from billing.subscriptions.distribution import preview
 from models import AuditEvent, Customer, ScheduledChange, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in

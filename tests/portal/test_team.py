@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from billing import team as team_rules
-from billing.audit import Actor
-from billing.errors import DomainError
-from models import AuditEvent, User, db
+from billing.customers import team as team_rules
+from billing.kernel.audit import Actor
+from billing.kernel.errors import DomainError
+from models import AuditEvent, TeamInvitation, User, db
 from tests import factories
 from tests.conftest import csrf_token
 from tests.portal.helpers import (
@@ -79,18 +81,82 @@ def test_invited_member_accepts_and_shares_the_main_users_permissions(app, acme,
 
 
 @pytest.mark.parametrize(
-    "email",
-    ["ann@acme.example", "ANN@Acme.Example", "bob@acme.example", "BOB@acme.EXAMPLE", "x@other.ex"],
+    "email", ["ann@acme.example", "ANN@Acme.Example", "bob@acme.example", "BOB@acme.EXAMPLE"]
 )
-def test_an_address_that_has_a_user_is_refused_in_any_case(app, acme, outbox, email):
+def test_an_address_in_the_own_team_is_refused_in_any_case(app, acme, outbox, email):
+    """The inviter sees their own team: saying so reveals nothing."""
     add_member(app, acme, "bob@acme.example")
-    factories.customer(app, email="x@other.ex")
     client = signed_in(app, "ann@acme.example")
     page = _invite(client, email)
     assert page.status_code == 200
-    assert "A user with this e-mail exists already." in page.get_data(as_text=True)
+    assert "This person is in your team already." in page.get_data(as_text=True)
     assert outbox == []
     assert _actions("team.invite") == 1, "only the member added above"
+
+
+def test_an_address_invited_into_the_own_team_is_refused(app, acme, outbox):
+    client = signed_in(app, "ann@acme.example")
+    assert _invite(client, "carl@acme.example").status_code == 302
+    page = _invite(client, "CARL@acme.example").get_data(as_text=True)
+    assert "This address is invited already" in page
+    assert len(outbox) == 1
+
+
+def _answer(client, email: str) -> tuple[int, str, str]:
+    """What the inviter sees after inviting ``email``: the status, the flash on the page it
+    leads to, and the invitee's row of the team list (with the address and ids taken out)."""
+    response = _invite(client, email)
+    page = client.get("/portal/team").get_data(as_text=True)
+    flash = re.search(r'<div class="alert[^>]*>(.*?)</div>', page, re.S)
+    row = re.search(rf"<tr [^>]*>\s*<td>[^<]*<div[^>]*>{re.escape(email)}.*?</tr>", page, re.S)
+    row = re.sub(r'name="csrf_token" value="[^"]+"', "", row.group(0)) if row else "not listed"
+    return (
+        response.status_code,
+        flash.group(1).replace(email, "EMAIL") if flash else "no message",
+        re.sub(r"\d+", "N", row.replace(email, "EMAIL")),
+    )
+
+
+def test_inviting_an_address_of_another_customer_answers_like_a_new_one(app, acme, outbox):
+    """Issue 13 item 4: the answer and the team list are the same whether the address belongs
+    to a user of another customer or to nobody, and a pending invite of one customer holds the
+    address for nobody else; only the address's owner learns that it has an account."""
+    factories.customer(app, company="Other", email="otto@other.example")
+    client = signed_in(app, "ann@acme.example")
+    taken = _answer(client, "otto@other.example")
+    new = _answer(client, "nina@nowhere.example")
+    assert taken == new
+    assert taken[0] == 302 and "has been invited" in taken[1]
+    to_owner, to_new = outbox
+    assert to_owner.recipient == "otto@other.example" and "/portal/invite/" not in to_owner.text
+    assert "has an account" in to_owner.text and "ACME" in to_owner.text
+    link = link_in(to_new, "/portal/invite/")
+    assert app.test_client().get(f"/portal/invite/{link}").status_code == 200
+    assert _user("otto@other.example").customer_id != acme.id
+
+    beta = factories.customer(app, company="Beta", email="bea@beta.example")
+    other_inviter = signed_in(app, "bea@beta.example")
+    assert _answer(other_inviter, "nina@nowhere.example") == new, "ACME's invite holds nothing"
+    assert beta.id and _user("nina@nowhere.example") is None
+
+
+def test_accepting_an_invite_once_the_address_has_an_account_is_refused(app, acme, outbox):
+    """The one who holds the link holds the address: the refusal tells the owner only."""
+    client = signed_in(app, "ann@acme.example")
+    _invite(client, "nina@nowhere.example")
+    link = link_in(outbox[0], "/portal/invite/")
+    factories.customer(app, company="Other", email="nina@nowhere.example")
+    invitee = app.test_client()
+    page = invitee.post(
+        f"/portal/invite/{link}",
+        data={
+            "csrf_token": csrf_token(invitee, f"/portal/invite/{link}"),
+            "password": MEMBER_PASSWORD,
+            "password_again": MEMBER_PASSWORD,
+        },
+    )
+    assert page.status_code == 200 and "has an account already" in page.get_data(as_text=True)
+    assert _user("nina@nowhere.example").customer_id != acme.id
 
 
 def test_invite_needs_a_valid_address_and_a_name(app, acme, outbox):
@@ -157,11 +223,20 @@ def test_the_main_user_and_oneself_cannot_be_disabled(app, acme):
         )
 
 
+def _invitation(email: str) -> TeamInvitation:
+    db.session.rollback()
+    return db.session.scalar(
+        db.select(TeamInvitation).where(db.func.lower(TeamInvitation.email) == email.lower())
+    )
+
+
 def test_resend_gives_a_new_link_and_the_old_one_stops_working(app, acme, outbox):
     client = signed_in(app, "ann@acme.example")
     _invite(client, "bob@acme.example")
-    member = _user("bob@acme.example")
-    client.post(f"/portal/team/{member.id}/resend", data={"csrf_token": client.token})
+    invitation = _invitation("bob@acme.example")
+    client.post(
+        f"/portal/team/invitations/{invitation.id}/resend", data={"csrf_token": client.token}
+    )
     old, new = (link_in(m, "/portal/invite/") for m in outbox)
     assert old != new
     assert app.test_client().get(f"/portal/invite/{old}").status_code == 404
@@ -169,13 +244,15 @@ def test_resend_gives_a_new_link_and_the_old_one_stops_working(app, acme, outbox
     assert _actions("team.resend_invite") == 1
 
 
-def test_revoking_an_invite_removes_the_user_and_its_link(app, acme, outbox):
+def test_revoking_an_invite_removes_it_and_its_link(app, acme, outbox):
     client = signed_in(app, "ann@acme.example")
     _invite(client, "bob@acme.example")
     link = link_in(outbox[0], "/portal/invite/")
-    member = _user("bob@acme.example")
-    client.post(f"/portal/team/{member.id}/revoke", data={"csrf_token": client.token})
-    assert _user("bob@acme.example") is None
+    invitation = _invitation("bob@acme.example")
+    client.post(
+        f"/portal/team/invitations/{invitation.id}/revoke", data={"csrf_token": client.token}
+    )
+    assert _invitation("bob@acme.example") is None and _user("bob@acme.example") is None
     assert app.test_client().get(f"/portal/invite/{link}").status_code == 404
     assert _actions("team.revoke_invite") == 1
     assert _invite(client, "bob@acme.example").status_code == 302, "the address is free again"
@@ -185,14 +262,49 @@ def test_registered_users_cannot_be_revoked_nor_invites_disabled(app, acme):
     member = add_member(app, acme, "bob@acme.example")
     pending = add_member(app, acme, "carl@acme.example", register=False)
     client = signed_in(app, "ann@acme.example")
-    client.post(f"/portal/team/{member.id}/revoke", data={"csrf_token": client.token})
-    client.post(f"/portal/team/{pending.id}/disable", data={"csrf_token": client.token})
-    assert _user("bob@acme.example") is not None and _user("carl@acme.example").enabled
+    revoke = client.post(f"/portal/team/{member.id}/revoke", data={"csrf_token": client.token})
+    disable = client.post(
+        f"/portal/team/invitations/{pending.id}/disable", data={"csrf_token": client.token}
+    )
+    assert revoke.status_code == disable.status_code == 404
+    assert _user("bob@acme.example") is not None and _invitation("carl@acme.example") is not None
 
 
-def test_row_buttons_need_the_csrf_token(app, acme):
-    member = add_member(app, acme, "bob@acme.example")
+def test_invites_and_resends_are_limited_per_address(app, acme, outbox):
+    """Issue 13 item 5: a burst of resends to one address is stopped with a clear message;
+    the refused resend changes nothing (the last link keeps working)."""
     client = signed_in(app, "ann@acme.example")
-    assert client.post(f"/portal/team/{member.id}/disable").status_code == 400
-    assert client.get(f"/portal/team/{member.id}/disable").status_code == 405
-    assert _user("bob@acme.example").enabled
+    _invite(client, "bob@acme.example")
+    invitation = _invitation("bob@acme.example")
+    url = f"/portal/team/invitations/{invitation.id}/resend"
+    pages = [
+        client.post(url, data={"csrf_token": client.token}, follow_redirects=True)
+        for _ in range(25)
+    ]
+    assert len(outbox) == 3, "three invitation e-mails an hour to one address"
+    refused = pages[-1].get_data(as_text=True)
+    assert "Too many invitations to this address. Please try again in" in refused
+    last = link_in(outbox[-1], "/portal/invite/")
+    assert app.test_client().get(f"/portal/invite/{last}").status_code == 200
+    assert _actions("team.resend_invite") == 2
+
+
+def test_invites_are_limited_per_account(app, acme, outbox):
+    """Issue 13 item 5: one customer (all its users together) cannot mail many addresses."""
+    client = signed_in(app, "ann@acme.example")
+    codes = [_invite(client, f"p{n}@spam.example").status_code for n in range(31)]
+    assert codes == [302] * 30 + [200]
+    page = _invite(client, "p99@spam.example").get_data(as_text=True)
+    assert "Too many invitations from this account. Please try again in" in page
+    assert len(outbox) == 30
+
+
+def test_the_limit_message_follows_the_language(app, acme, outbox):
+    client = signed_in(app, "ann@acme.example")
+    client.post("/portal/language", data={"csrf_token": client.token, "language": "de"})
+    _invite(client, "x@y.example")
+    url = f"/portal/team/invitations/{_invitation('x@y.example').id}/resend"
+    for _ in range(3):
+        page = client.post(url, data={"csrf_token": client.token}, follow_redirects=True)
+    assert len(outbox) == 3
+    assert "Zu viele Einladungen an diese Adresse" in page.get_data(as_text=True)

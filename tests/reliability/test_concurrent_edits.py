@@ -14,10 +14,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
-from billing.staff import create_staff
+from billing.access.staff import create_staff
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
 from models import Customer, ScheduledChange, db
 from tests.conftest import STAFF_PASSWORD
 from tests.e2e.helpers import sign_in

@@ -25,9 +25,10 @@ from redis import Redis as RedisClient
 from rq import Queue
 from sqlalchemy import text
 
-from billing import deletion, monthend
-from billing.audit import SYSTEM
-from billing.invoicing import draft_invoice, format_number
+from billing.customers import deletion
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import draft_invoice, format_number
+from billing.kernel.audit import SYSTEM
 from jobs import enqueue
 from jobs.billing import queue_month_end, resume_stalled_runs
 from jobs.customers import erase, queue_erasure, resume_stalled_erasures
@@ -54,7 +55,7 @@ from tests.reliability.test_month_end_kill import (
     _worker_command,
     _worker_env,
 )
-from tests.support.services import Postgres
+from tests.support.services import PATIENCE, Postgres, wait_until
 from tests.support.services import Redis as RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,7 @@ def _start_worker(app, redis_url: str, log: Path, queues: str, **extra: str) -> 
 def _burst(app, redis_url: str, log: Path, queues: str) -> None:
     """A burst worker with the product's leases until the queues are empty."""
     worker = _start_worker(app, redis_url, log, queues)
-    assert worker.wait(timeout=600) == 0, log.read_text()[-4000:]
+    assert worker.wait(timeout=PATIENCE) == 0, log.read_text()[-4000:]
 
 
 def _kill(worker: subprocess.Popen) -> None:
@@ -90,11 +91,8 @@ def _kill(worker: subprocess.Popen) -> None:
     for horse in horses:
         os.kill(horse, signal.SIGKILL)
     os.kill(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while not all(_gone(horse) for horse in horses):
-        assert time.monotonic() < deadline, "the work horse did not die"
-        time.sleep(0.05)
+    worker.wait(timeout=PATIENCE)
+    wait_until(lambda: all(_gone(horse) for horse in horses), "the work horse has died")
 
 
 def _reconnect() -> None:
@@ -107,7 +105,7 @@ def _reconnect() -> None:
     db.engine.dispose()
 
 
-def _wait(condition, what: str, timeout: float = 120) -> None:
+def _wait(condition, what: str, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while True:
         db.session.rollback()
@@ -161,7 +159,7 @@ def _start_month(app, redis_url: str, log: Path) -> tuple[int, subprocess.Popen]
 def _finish_month(app, redis_url: str, log: Path, run_id: int) -> BillingRun:
     """What production does after a fault: every five minutes the sweeper queues the runs whose
     lease ran out; a worker continues them. Returns the finished run."""
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + PATIENCE
     while True:
         db.session.rollback()
         run = db.session.get(BillingRun, run_id)
@@ -216,6 +214,7 @@ def persistent_redis():
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_month_end_survives_a_redis_restart(pg_app, clock, persistent_redis, tmp_path):
     """SPEC §8: Redis goes down while a worker drafts the month and stays down until the run
@@ -241,7 +240,7 @@ def test_month_end_survives_a_redis_restart(pg_app, clock, persistent_redis, tmp
         )
         assert db.session.get(BillingRun, run_id).state == RunState.FINALIZING.value
         persistent_redis.start()
-        worker.wait(timeout=120)
+        worker.wait(timeout=PATIENCE)
     finally:
         if worker.poll() is None:
             _kill(worker)
@@ -267,6 +266,7 @@ def own_postgres(clock):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_month_end_survives_postgresql_stopping_mid_run(
     own_postgres, clock, redis_server, tmp_path
@@ -285,7 +285,7 @@ def test_month_end_survives_postgresql_stopping_mid_run(
     server.start_server()
     _reconnect()
     try:
-        worker.wait(timeout=300)
+        worker.wait(timeout=PATIENCE)
     finally:
         if worker.poll() is None:
             _kill(worker)
@@ -327,6 +327,19 @@ def _erasure_facts(customer_id: int) -> dict:
     }
 
 
+def _writing() -> bool:
+    """Whether another connection holds a transaction that has written and not yet ended."""
+    return bool(
+        db.session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'idle in transaction' "
+                "AND backend_xid IS NOT NULL"
+            )
+        )
+    )
+
+
 def _customer_to_delete(app, clock) -> int:
     factories.reference(app)
     customer = factories.customer(app, company="Secret Corp", email="boss@secret.example")
@@ -336,6 +349,7 @@ def _customer_to_delete(app, clock) -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_erasure_killed_mid_transaction_is_swept_and_done_once(
     pg_app, clock, redis_server, tmp_path
@@ -361,15 +375,16 @@ def test_erasure_killed_mid_transaction_is_swept_and_done_once(
         MSP_TEST_ERASE_PAUSE="60",
     )
     try:
-        _wait(lambda: _erasure_facts(customer_id)["state"] == "running", "the erasure runs")
-        # the work horse is inside the erasure's transaction now (it waits before the commit)
-        time.sleep(1)
+        _wait(
+            lambda: _erasure_facts(customer_id)["state"] == "running" and _writing(),
+            "the work horse is inside the erasure's transaction (it waits before the commit)",
+        )
         assert len(_children(worker.pid)) == 1, "one work horse runs the erasure"
     finally:
         _kill(worker)
     assert _erasure_facts(customer_id) == {**before, "state": "running"}, "nothing half-written"
 
-    _wait(lambda: deletion.stalled_erasures() == [customer_id], "the lease runs out", 30)
+    _wait(lambda: deletion.stalled_erasures() == [customer_id], "the lease runs out")
     sweep = enqueue(resume_stalled_erasures, queue_name="default")
     _burst(app, redis_server.url, log, "default")
     assert sweep.return_value() == [customer_id]
@@ -412,7 +427,7 @@ def test_erasure_lost_with_the_queue_is_swept(app, clock, redis_server, monkeypa
     assert deletion.stalled_erasures() == [], "it waits for a worker first"
 
     app.config.update(REDIS_URL=redis_server.url)
-    from billing import clock as clocks
+    from billing.kernel import clock as clocks
 
     later = clocks.lease_now() + deletion.QUEUE_TIMEOUT + timedelta(seconds=1)
     monkeypatch.setattr(clocks, "WORKER_CLOCK", clocks.FixedClock(later))

@@ -27,6 +27,7 @@ PAGES = {
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_staff_and_customers_under_load_get_no_errors(tmp_path):
     """SPEC §13: staff browsing and portal users at once against gunicorn: 0 errors."""

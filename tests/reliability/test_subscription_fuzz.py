@@ -3,7 +3,8 @@ independent model (SPEC §4 IP Distribution, Cancel, Reactivate; SPEC §5 pricin
 month-end; SPEC §6 webhooks).
 
 A hypothesis state machine changes IP counts (increases instantly or scheduled, decreases,
-re-splits), cancels, reactivates, lets days pass, closes months with ``billing.monthend`` on the
+re-splits), cancels, reactivates, lets days pass, closes months with ``billing.invoicing.monthend``
+on the
 injectable clock, runs a closed month again, and replays Stripe webhooks (signed, as Stripe
 sends them; the card customer's invoices are charged at the local Stripe server). After every
 step:
@@ -47,13 +48,13 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from billing import monthend
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.customers import cancel_subscription
-from billing.distribution import change_ip_distribution
-from billing.errors import DomainError
-from billing.monthend import Hooks
+from billing.customers.customers import cancel_subscription
+from billing.invoicing import monthend
+from billing.invoicing.monthend import Hooks
+from billing.kernel.audit import SYSTEM
+from billing.kernel.errors import DomainError
+from billing.payments import stripe_gateway as gateway
+from billing.subscriptions.distribution import change_ip_distribution
 from models import BillingRun, Invoice, PaymentAttempt, db
 from tests import factories
 from tests.conftest import _build, berlin
@@ -119,6 +120,7 @@ def _signed(payload: bytes) -> str:
     return f"t={stamp},v1={mac}"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_subscriptions_under_random_operations_match_the_reference(
     sqlite_template, tmp_path, localstripe
@@ -364,7 +366,7 @@ def test_subscriptions_under_random_operations_match_the_reference(
 
 
 def _clock():
-    from billing.clock import FixedClock
+    from billing.kernel.clock import FixedClock
 
     return FixedClock(berlin(2026, 1, 12, 10, 0))
 
@@ -372,7 +374,7 @@ def _clock():
 def test_an_immediate_increase_withdraws_the_pending_change_also_on_the_first_day(app, clock):
     """SPEC §4 IP Distribution (found by the state machine): a subscription that began today is
     raised at once; the change that waited for the 1st would otherwise undo the rise then."""
-    from billing.customers import pending_change
+    from billing.customers.customers import pending_change
 
     factories.reference(app)
     customer_id = factories.customer(app, internal=8, external=2).id

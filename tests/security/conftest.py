@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from sqlalchemy import event, inspect, text
 from werkzeug.serving import make_server
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
 from tests.conftest import _build, _config, berlin, csrf_token, sign_in
 from tests.e2e import conftest as e2e
@@ -56,13 +56,13 @@ def _extras(clock) -> None:
     """What the demo does not have by itself but the routes name: a team member and a pending
     invite, an additional subscription, a billing run awaiting approval, a Stripe event and an
     e-mail log entry."""
-    from billing import customers as lifecycle
-    from billing import monthend
-    from billing import service_subscriptions as services
-    from billing import team as team_rules
-    from billing.audit import SYSTEM, Actor
-    from billing.clock import add_months
-    from billing.mail import save_mail_settings
+    from billing.customers import customers as lifecycle
+    from billing.customers import team as team_rules
+    from billing.invoicing import monthend
+    from billing.kernel.audit import SYSTEM, Actor
+    from billing.kernel.clock import add_months
+    from billing.kernel.mail import save_mail_settings
+    from billing.subscriptions import service_subscriptions as services
     from models import EmailLog, StripeEvent, db
 
     # a mail server nobody listens on: e-mails are composed and logged, queueing them fails
@@ -129,7 +129,7 @@ def demo_template(sqlite_template, tmp_path_factory) -> str:
 
 def demo_ids() -> Demo:
     """The ids of real records for every route argument (inside an app context)."""
-    from billing import customers as lifecycle
+    from billing.customers import customers as lifecycle
     from models import (
         BillingRun,
         Contact,
@@ -143,6 +143,7 @@ def demo_ids() -> Demo:
         ScheduledChange,
         ServiceSubscription,
         StripeEvent,
+        TeamInvitation,
         User,
         db,
     )
@@ -168,6 +169,7 @@ def demo_ids() -> Demo:
         "email_log_id": first(EmailLog.id),
         "project_key_id": first(ProjectKey.id),
         "user_id": member.id,
+        "invitation_id": first(TeamInvitation.id, TeamInvitation.customer_id == owner.id),
         "export_type": "csv",
         "export_format": "csv",
         "action": "disable",
@@ -286,8 +288,8 @@ pytest_runtest_makereport = e2e.pytest_runtest_makereport
 def security_server(sqlite_template, tmp_path_factory, localstripe):
     """The app on the demo seed and the payload corpus; yields (LiveServer, Planted)."""
     from app import create_app
-    from billing.audit import SYSTEM
-    from billing.mail import save_mail_settings
+    from billing.kernel.audit import SYSTEM
+    from billing.kernel.mail import save_mail_settings
     from models import db
     from seed.demo import seed_demo
 

@@ -68,26 +68,26 @@ class Planted:
 
 def plant(clock, admin_email: str) -> Planted:
     """Plant the corpus (see the module docstring); the mail settings must be saved first."""
-    from billing import (
+    from billing.access.staff import create_staff, find_staff
+    from billing.catalog.selfservice import save_self_service
+    from billing.customers import (
         contacts,
         customer_tools,
         groups,
         impersonation,
-        ledger,
         organisation,
         partners,
-        purchase_orders,
         saved_views,
         team,
     )
-    from billing import customers as lifecycle
-    from billing.audit import SYSTEM, Actor
-    from billing.contacts import ContactInput
-    from billing.customers import NewCustomer
-    from billing.invoicing import create_credit_note, draft_invoice, finalize_invoice
-    from billing.purchase_orders import PurchaseOrderInput
-    from billing.selfservice import save_self_service
-    from billing.staff import create_staff, find_staff
+    from billing.customers import customers as lifecycle
+    from billing.customers.contacts import ContactInput
+    from billing.customers.customers import NewCustomer
+    from billing.invoicing import purchase_orders
+    from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+    from billing.invoicing.purchase_orders import PurchaseOrderInput
+    from billing.kernel.audit import SYSTEM, Actor
+    from billing.payments import ledger
 
     customer, _token = lifecycle.create_customer(
         NewCustomer(

@@ -1,19 +1,19 @@
 """Every route of the app, classified by the permission it needs (SPEC §1), and how to call it
 with the ids of real seeded records. Which roles have a permission is not repeated here: it is
-read from the one table (``billing.permissions.TABLE``), so the sweep expects whatever the table
-says. A route missing from ``ACCESS`` fails the sweep: a new route must be classified here
+read from the one table (``billing.kernel.permissions.TABLE``), so the sweep expects whatever
+the table says. A route missing from ``ACCESS`` fails the sweep: a new route must be classified here
 before it can ship."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing.permissions import TABLE, Permission
+from billing.kernel.permissions import TABLE, Permission
 
 STAFF_ROLES = tuple(TABLE)
 
 # Who may use a route: the permission it needs (the roles that have it come from the one
-# table, billing.permissions.TABLE), or one of these:
+# table, billing.kernel.permissions.TABLE), or one of these:
 PUBLIC = "public"  # anyone: sign-in, sign-out, language, invite/reset/registration links
 NOBODY = ()  # a stock Flask-Admin screen the view does not offer: 404 for every role
 PORTAL = "portal"  # signed-in customer users only; staff are not customer users
@@ -141,6 +141,8 @@ ACCESS: dict[str, object] = {
     "portal.profile": PORTAL,
     "portal.team": PORTAL,
     "portal.team_action": PORTAL,
+    "portal.team_invitation_resend": PORTAL,
+    "portal.team_invitation_revoke": PORTAL,
     "portal.subscription": PORTAL,
     "portal.subscription_preview": PORTAL,
     "portal.invoices": PORTAL,

@@ -1,14 +1,14 @@
 """Deny by default (SPEC §1, §13; issue 8 item 1): a sweep over every route of ``app.url_map``
 with the ids of real demo records. Anonymous visitors get nothing, each staff role gets exactly
 the routes its permissions give it (tests/security/routes.py names each route's permission; the
-roles that have it come from the one table, ``billing.permissions.TABLE``), portal users get
+roles that have it come from the one table, ``billing.kernel.permissions.TABLE``), portal users get
 nothing under /admin, and no refused request changes the database."""
 
 from __future__ import annotations
 
 import pytest
 
-from billing.permissions import can
+from billing.kernel.permissions import can
 from tests.conftest import csrf_token
 from tests.security.conftest import changed_tables, fingerprint, portal_signed_in, staff_signed_in
 from tests.security.routes import (

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from billing import customers as lifecycle
-from billing.audit import SYSTEM
-from billing.deletion import deletion_notice, erase_customer
+from billing.customers import customers as lifecycle
+from billing.customers.deletion import deletion_notice, erase_customer
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, db
 from tests import factories
 

@@ -14,12 +14,12 @@ from datetime import date
 
 import pytest
 
-from billing import customers as lifecycle
-from billing import monthend
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
-from billing.invoicing import draft_invoice, finalize_invoice
-from billing.project_keys import create_key
+from billing.customers import customers as lifecycle
+from billing.customers.customers import NewCustomer
+from billing.invoicing import monthend
+from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.kernel.audit import SYSTEM
+from billing.subscriptions.project_keys import create_key
 from models import AuditEvent, Customer, db
 from tests import factories
 from tests.conftest import STAFF_PASSWORD, berlin, csrf_token, make_staff

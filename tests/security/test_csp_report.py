@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 
 import pytest
+
+from tests.support.services import wait_until
 
 REPORT_TYPE = "application/csp-report"
 
@@ -151,10 +152,6 @@ def test_chromium_reports_a_blocked_inline_script(page, live_server, caplog):
         " s.textContent = 'window.injected = true'; document.body.appendChild(s); }"
     )
     assert page.evaluate("() => window.injected === true") is False
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not _violations(caplog):
-        time.sleep(0.1)
-    lines = _violations(caplog)
-    assert lines, "no violation report arrived"
+    lines = wait_until(lambda: _violations(caplog), "the violation report arrives")
     assert f"page={live_server.url}/admin/login/" in lines[0]
     assert "directive=script-src" in lines[0] and "blocked=inline" in lines[0]

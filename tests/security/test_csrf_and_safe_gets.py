@@ -29,8 +29,8 @@ def test_every_mutating_route_refuses_a_missing_or_foreign_token(demo_app):
     """Every POST/PUT/PATCH/DELETE rule of the url map, each with the client that could use it
     (an admin for /admin, the customer's main user for /portal): without a token, or with a
     valid token of another browser's session, the answer is 400 and nothing changes."""
-    from billing.audit import SYSTEM
-    from billing.selfservice import save_self_service
+    from billing.catalog.selfservice import save_self_service
+    from billing.kernel.audit import SYSTEM
 
     save_self_service(True, "Managed scanning", "MS-1", SYSTEM, demo_app.config["CLOCK"])
     admin = staff_signed_in(demo_app, "admin")

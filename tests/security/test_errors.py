@@ -228,7 +228,7 @@ def test_a_failed_save_in_a_customised_admin_screen_does_not_show_the_database_e
     with Flask-Admin's stock create form hits a database error (a CHECK constraint), the user gets
     the generic page with a reference, not Flask-Admin's "Failed to create record" with SQL."""
     from admin_views.base import SecureModelView
-    from billing.permissions import Permission
+    from billing.kernel.permissions import Permission
     from models import PriceTier
     from tests.conftest import make_staff, sign_in
 

@@ -12,11 +12,11 @@ import re
 
 import pytest
 
-from billing import customers as lifecycle
-from billing.accounts import request_password_reset
-from billing.audit import SYSTEM
-from billing.customers import NewCustomer
-from billing.selfservice import save_self_service
+from billing.catalog.selfservice import save_self_service
+from billing.customers import customers as lifecycle
+from billing.customers.accounts import request_password_reset
+from billing.customers.customers import NewCustomer
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, StaffUser, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in

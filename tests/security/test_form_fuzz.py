@@ -28,8 +28,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.audit import SYSTEM
-from billing.mail import save_mail_settings
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import save_mail_settings
 from tests import factories
 from tests.conftest import make_staff, sign_in
 from tests.portal.helpers import PASSWORD, main_email
@@ -130,6 +130,7 @@ def world(pg_app, smtp_sink):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_no_form_answers_500_and_a_refused_submit_changes_nothing(world, caplog):
     """SPEC §13: random and boundary values in every admin, portal and sign-in form."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing import customers as lifecycle
+from billing.customers import customers as lifecycle
 from models import AuditEvent, Impersonation, User, db
 from tests import factories
 from tests.conftest import STAFF_PASSWORD, csrf_token, make_staff, sign_in

@@ -1,5 +1,5 @@
 """One permission table (SPEC §1; issue 15 item 3): every admin route declares the permission
-it needs, the roles that have it come from ``billing.permissions.TABLE`` alone, and
+it needs, the roles that have it come from ``billing.kernel.permissions.TABLE`` alone, and
 docs/permissions.md is that table, generated."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from admin_views.access import endpoint_permissions, permissions_markdown
-from billing import permissions
-from billing.permissions import Permission
+from billing.kernel import permissions
+from billing.kernel.permissions import Permission
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
 from tests.security.routes import ACCESS

@@ -24,18 +24,19 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from billing import monthend
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.customers import get_customer
-from billing.mail import load_mail_settings
-from billing.payment_methods import set_active
+from billing.catalog.payment_methods import set_active
+from billing.customers.customers import get_customer
+from billing.invoicing import monthend
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import load_mail_settings
+from billing.payments import stripe_gateway as gateway
 from jobs.billing import queue_month_end
 from models import BillingRun, Invoice, StripeEvent, db
 from tests import factories
 from tests.conftest import berlin, csrf_token
 from tests.portal.helpers import main_email, signed_in
 from tests.reliability.test_month_end_kill import RUN_AT, _worker_env
+from tests.support.services import PATIENCE
 
 ROOT = Path(__file__).resolve().parents[2]
 # the month-end worker of the reliability tests: same environment, clock fixed at RUN_AT
@@ -185,6 +186,7 @@ def canary_app(request):
     return request.getfixturevalue("app" if backend == "sqlite" else "pg_app")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("canary_app", ["sqlite", "postgresql"], indirect=True)
 def test_the_canary_secret_never_appears_in_clear(
     canary_app, localstripe, smtp_sink, redis_server, caplog, tmp_path
@@ -220,7 +222,7 @@ def test_the_canary_secret_never_appears_in_clear(
             env=_worker_env(app, redis_server.url),
             stdout=out,
             stderr=subprocess.STDOUT,
-            timeout=300,
+            timeout=PATIENCE,
         )
     assert result.returncode == 0, worker_log.read_text()[-3000:]
     _scan_redis(redis_server.url, found, "after the worker")
@@ -282,7 +284,7 @@ def test_the_canary_secret_never_appears_in_clear(
 
 def _scan_database(app, found: Findings) -> None:
     """A plain-SQL pg_dump of the PostgreSQL database, or the SQLite file and its WAL."""
-    from billing.backup import _pg_tool
+    from billing.infra.backup import _pg_tool
 
     url = db.engine.url
     db.session.remove()
@@ -300,7 +302,7 @@ def _scan_database(app, found: Findings) -> None:
             ],
             capture_output=True,
             check=True,
-            timeout=120,
+            timeout=PATIENCE,
         )
         assert b"COPY public.setting" in dump.stdout
         found.scan("pg_dump", dump.stdout)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.mail import load_mail_settings, save_mail_settings
+from billing.kernel.audit import SYSTEM
+from billing.kernel.mail import load_mail_settings, save_mail_settings
+from billing.payments import stripe_gateway as gateway
 from models import AuditEvent, Setting, db
 
 SECRETS = ("mail.password", "stripe.secret_key", "stripe.webhook_secret")

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 
-from billing import customers as lifecycle
+from billing.customers import customers as lifecycle
 from models import Customer, db
 from seed.demo import CUSTOMER_PASSWORD
 from tests.conftest import _build, _config, csrf_token, sign_in
@@ -346,7 +346,7 @@ def test_locked_customer_users_cannot_sign_in_again(demo_app):
     """SPEC §4 "Account locked": a locked customer's users cannot sign in (and are told why,
     issue 14)."""
     customer_id = demo_app.demo.ids["customer_id"]
-    from billing.audit import SYSTEM
+    from billing.kernel.audit import SYSTEM
 
     lifecycle.set_locked(customer_id, True, SYSTEM, demo_app.config["CLOCK"])
     response = _portal_sign_in_response(demo_app)

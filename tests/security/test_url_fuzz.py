@@ -40,7 +40,7 @@ from flask_admin.model import BaseModelView
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.clock import FixedClock
+from billing.kernel.clock import FixedClock
 from tests.conftest import PgDatabase, _build, berlin, csrf_token
 from tests.security.conftest import (
     _extras,
@@ -254,6 +254,7 @@ def _clients(app):
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_no_query_argument_answers_500_or_changes_anything(pg_demo, caplog):
     """SPEC §13: hostile values in every query argument of every page an admin, a customer
@@ -369,6 +370,7 @@ def path_calls(app) -> Iterator[tuple[str, str, str, str, str]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_no_path_argument_answers_500_and_a_foreign_id_answers_404(pg_demo, caplog):
     """SPEC §13 and §1: every rule with path arguments, called with 0, -1, 2**63, 10**30, text

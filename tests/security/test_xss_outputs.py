@@ -16,12 +16,12 @@ import pytest
 from markupsafe import escape
 from openpyxl import load_workbook
 
-from billing import customer_tools, organisation, team
-from billing.audit import SYSTEM, Actor
-from billing.customers import main_user
-from billing.errors import DomainError
-from billing.invoice_pdf import render_invoice_pdf
-from billing.mail import deliver
+from billing.customers import customer_tools, organisation, team
+from billing.customers.customers import main_user
+from billing.invoicing.invoice_pdf import render_invoice_pdf
+from billing.kernel.audit import SYSTEM, Actor
+from billing.kernel.errors import DomainError
+from billing.kernel.mail import deliver
 from tests import factories
 from tests.security import corpus
 from tests.security.crawl import RAW_PAYLOAD_MARKUP

@@ -3,9 +3,9 @@ SetupIntent confirmed the way Stripe.js would (here with a test payment method).
 
 from __future__ import annotations
 
-from billing import stripe_gateway as gateway
-from billing.audit import SYSTEM
-from billing.payment_methods import set_active
+from billing.catalog.payment_methods import set_active
+from billing.kernel.audit import SYSTEM
+from billing.payments import stripe_gateway as gateway
 
 SECRET = "sk_test_portal123"
 PUBLISHABLE = "pk_test_portal123"

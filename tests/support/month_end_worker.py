@@ -2,22 +2,23 @@
 clock, short leases and optional pauses inside a drafting batch or an erasure.
 
 A test cannot reach into another process: ``flask worker`` takes its clock from ``create_app``
-(the real one) and its lease from ``billing.monthend.LEASE`` (two minutes). This launcher builds
+(the real one) and its lease from ``billing.invoicing.monthend.LEASE`` (two minutes). This launcher
+builds
 the app the same way (configuration from the environment: ``DATABASE_URL``, ``REDIS_URL``,
 ``SECRET_KEY``, ``ENCRYPTION_KEYS``, ``STRIPE_API_BASE``), then sets from these variables:
 
 ``MSP_TEST_NOW``
     ISO 8601 instant with offset of the ``FixedClock`` the jobs see (required).
 ``MSP_TEST_LEASE_SECONDS``
-    ``billing.monthend.LEASE`` in seconds (default: the product's).
+    ``billing.invoicing.monthend.LEASE`` in seconds (default: the product's).
 ``MSP_TEST_BATCH_PAUSE``
     seconds to wait after each drafting batch is written and before it is committed
     (default 0): a window in which a test can kill the worker in the middle of a batch.
 ``MSP_TEST_BATCH_SIZE``
-    ``billing.monthend.BATCH`` (default: the product's), so a few hundred customers make
+    ``billing.invoicing.monthend.BATCH`` (default: the product's), so a few hundred customers make
     several batches.
 ``MSP_TEST_ERASURE_LEASE_SECONDS``
-    ``billing.deletion.LEASE`` in seconds (default: the product's).
+    ``billing.customers.deletion.LEASE`` in seconds (default: the product's).
 ``MSP_TEST_ERASE_PAUSE``
     seconds to wait after a customer's personal data is erased and before that is committed
     (default 0): a window in which a test can kill the worker in the middle of an erasure.
@@ -37,7 +38,7 @@ from datetime import datetime, timedelta
 
 
 def _pause_each_batch(seconds: float) -> None:
-    from billing import monthend
+    from billing.invoicing import monthend
 
     draft_batch = monthend.draft_batch
 
@@ -51,7 +52,7 @@ def _pause_each_batch(seconds: float) -> None:
 
 
 def _pause_each_erasure(seconds: float) -> None:
-    from billing import deletion
+    from billing.customers import deletion
 
     erase = deletion._erase_personal_data
 
@@ -64,12 +65,11 @@ def _pause_each_erasure(seconds: float) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from rq import Worker
-
     from app import create_app
-    from billing import deletion, monthend
-    from billing.clock import FixedClock
-    from jobs import queue, redis_connection
+    from billing.customers import deletion
+    from billing.invoicing import monthend
+    from billing.kernel.clock import FixedClock
+    from jobs import Worker, queue, redis_connection
 
     burst = "--burst" in argv
     names = [a for a in argv if not a.startswith("--")] or ["billing"]

@@ -12,9 +12,29 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
+
+# The longest a test waits for something bound to happen: a process to finish, a server to
+# answer, a message to arrive. Every wait ends as soon as its condition holds, so the limit costs
+# a passing test nothing; it is generous because the machine may be shared and busy.
+PATIENCE = 600.0
+
+
+def wait_until(condition, what: str, timeout: float = PATIENCE, interval: float = 0.05):
+    """Call ``condition`` until it returns something true, and return that; fail naming
+    ``what`` was awaited once ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:.0f} s in vain until {what}")
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -23,15 +43,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for_port(
+    port: int, timeout: float = PATIENCE, process: subprocess.Popen | None = None
+) -> None:
+    """Wait until something listens on 127.0.0.1:``port``; with ``process``, fail at once if
+    that process (the one meant to listen) exits first."""
+
+    def listening() -> bool:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited ({process.returncode}) before listening")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+            return False
+
+    wait_until(listening, f"something listens on 127.0.0.1:{port}", timeout, interval=0.1)
 
 
 def start_gunicorn(env: dict, port: int, timeout: int = 60) -> subprocess.Popen:
@@ -111,7 +138,7 @@ class Postgres:
                 str(self.data),
                 "-w",
                 "-t",
-                "60",
+                str(int(PATIENCE)),
                 "-l",
                 str(self.base / "server.log"),
                 "-o",
@@ -137,13 +164,20 @@ class Postgres:
         if self.pid:
             try:
                 os.kill(self.pid, signal.SIGINT)
-                for _ in range(200):
-                    os.kill(self.pid, 0)
-                    time.sleep(0.05)
             except ProcessLookupError:
                 pass
+            else:
+                wait_until(lambda: _gone(self.pid), f"PostgreSQL {self.pid} has stopped")
             self.pid = None
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 class Redis:
@@ -177,7 +211,7 @@ class Redis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(self.port)
+        wait_for_port(self.port, process=self.process)
         return self
 
     @property
@@ -193,7 +227,7 @@ class Redis:
     def shutdown(self) -> None:
         if self.process is not None:
             os.kill(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=PATIENCE)
             self.process = None
 
     def stop(self) -> None:
@@ -248,13 +282,25 @@ class LocalStripe:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            wait_for_port(self.port)
-            time.sleep(0.3)
-            # the port may have been taken by another server in between: then ours exited
-            if self.process.poll() is None:
-                return self
-            self.port = free_port()
+            try:
+                wait_until(self._answers, f"localstripe answers at {self.url}", interval=0.1)
+            except RuntimeError:
+                # the port was taken by another server in between: ours exited, take another
+                self.port = free_port()
+                continue
+            return self
         raise RuntimeError("localstripe did not start")
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"localstripe exited ({self.process.returncode})")
+        try:
+            urllib.request.urlopen(f"{self.url}/v1/customers", timeout=5).close()
+        except urllib.error.HTTPError:
+            return True  # an answer, if not a welcome one
+        except OSError:
+            return False
+        return True
 
     @property
     def url(self) -> str:

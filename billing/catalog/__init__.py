@@ -1,0 +1,1 @@
+"""What is sold and how it is priced: price tiers, payment methods, self-service settings."""

@@ -1,0 +1,1 @@
+"""Infrastructure behind the domain: backups, search backends, the demo mail sink."""

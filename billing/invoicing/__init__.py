@@ -1,0 +1,2 @@
+"""Invoices: drafting and numbering, credit notes, PDF, e-mail, invoice settings, the month-end run,
+purchase orders."""

@@ -1,0 +1,1 @@
+"""Figures and exports: the dashboard, billing data and the streamed exports."""

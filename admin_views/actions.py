@@ -29,10 +29,9 @@ GET, POST = "GET", "POST"
 class RowAction:
     """One action on a record. ``menu``: offered in the row menu and the record page's header
     (else only by a section of the record's page). ``argument``: the URL argument naming the
-    record, when it is not the registry's; ``part``: the URL argument naming a part of the
-    record the action is on (a team invitation of a customer), given by the page (``Link.url_for``).
-    ``confirm`` may name values of the record (``%(name)s``) that the page passes to
-    ``Actions.links``."""
+    record, when it is not the registry's; ``part``: the URL argument naming the part of the
+    record the action is on (a team invitation of a customer; ``Link.part_url``). ``confirm``
+    may name values of the record (``%(name)s``) that the page passes to ``Actions.links``."""
 
     key: str
     label: object
@@ -50,7 +49,7 @@ class RowAction:
 class Link:
     """A ``RowAction`` for one record: its URL, confirmation text and the record's version
     (posted with a ``POST`` action for the "changed by someone else" check). An action on a
-    part of the record has no ``url``; ``url_for(part_id=...)`` builds it."""
+    part of the record has no ``url``; ``part_url(part_id)`` builds it."""
 
     action: RowAction
     url: str
@@ -58,8 +57,8 @@ class Link:
     version: int | None
     arguments: dict
 
-    def url_for(self, **part) -> str:
-        return url_for(self.action.endpoint, **self.arguments, **part)
+    def part_url(self, part_id: int) -> str:
+        return url_for(self.action.endpoint, **self.arguments, **{self.action.part: part_id})
 
     @property
     def key(self) -> str:

@@ -35,6 +35,10 @@ PORTAL_SIGN_IN = re.compile(r"/portal/login(\?.*)?$")
 # German portal texts (the customer's language; translations/de/LC_MESSAGES/messages.po)
 DE_ACTIVATE = "Konto aktivieren"
 DE_ACTIVE_SIGN_IN = "Ihr Konto ist aktiv. Bitte melden Sie sich an."
+DE_LOCKED_LOGIN = (
+    "Das Konto Ihres Unternehmens ist gesperrt, daher können Sie sich nicht anmelden. "
+    "Bitte wenden Sie sich an Ihren Anbieter."
+)
 DE_BAD_LOGIN = "E-Mail-Adresse oder Passwort ist falsch."
 DE_NO_SUBSCRIPTION = "Kein aktives Abonnement."
 
@@ -253,9 +257,10 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect_row(staff, "locked", "Locked", "25", "30")
     customer.reload()
     expect_portal_sign_in_page(customer)
+    # the session ended because of the lock, and the right password is told so (issue 14)
     portal_sign_in(customer, CONTACT_EMAIL, CUSTOMER_PASSWORD)
     expect_portal_sign_in_page(customer)
-    expect(customer.locator(".alert-danger")).to_have_text(DE_BAD_LOGIN)
+    expect(customer.locator(".alert-danger")).to_have_text(DE_LOCKED_LOGIN)
 
     # Unlock: Active again, the customer can sign in again.
     row_action(staff, "details")
@@ -363,7 +368,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
     assert actions.count("email.deletion_done") == 2
     mail_rows = staff.locator('#timeline tbody tr[data-kind="email"]')
     expect(mail_rows).to_have_count(4)
-    expect(mail_rows.locator("td:nth-child(4)")).to_have_text(["sent"] * 4)
+    expect(mail_rows.locator("td:nth-child(3)")).to_have_text(["sent"] * 4)
     expect(
         staff.locator('#timeline tr[data-action="email.invite"]').filter(
             has_text="Ihre Einladung zum Kundenportal von MSP Billing"

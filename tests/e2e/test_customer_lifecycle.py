@@ -35,11 +35,11 @@ PORTAL_SIGN_IN = re.compile(r"/portal/login(\?.*)?$")
 # German portal texts (the customer's language; translations/de/LC_MESSAGES/messages.po)
 DE_ACTIVATE = "Konto aktivieren"
 DE_ACTIVE_SIGN_IN = "Ihr Konto ist aktiv. Bitte melden Sie sich an."
-DE_BAD_LOGIN = "E-Mail-Adresse oder Passwort ist falsch."
-DE_LOCKED = (
-    "Das Konto Ihres Unternehmens ist gesperrt, daher können Sie sich nicht anmelden. Bitte "
-    "wenden Sie sich an Ihren Anbieter."
+DE_LOCKED_LOGIN = (
+    "Das Konto Ihres Unternehmens ist gesperrt, daher können Sie sich nicht anmelden. "
+    "Bitte wenden Sie sich an Ihren Anbieter."
 )
+DE_BAD_LOGIN = "E-Mail-Adresse oder Passwort ist falsch."
 DE_NO_SUBSCRIPTION = "Kein aktives Abonnement."
 
 
@@ -261,9 +261,10 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect_row(staff, "locked", "Locked", "25", "30")
     customer.reload()
     expect_portal_sign_in_page(customer)
+    # the session ended because of the lock, and the right password is told so (issue 14)
     portal_sign_in(customer, CONTACT_EMAIL, CUSTOMER_PASSWORD)
     expect_portal_sign_in_page(customer)
-    expect(customer.locator(".alert-danger")).to_have_text(DE_LOCKED)
+    expect(customer.locator(".alert-danger")).to_have_text(DE_LOCKED_LOGIN)
 
     # Unlock (from the row menu): Active again, the customer can sign in again.
     row_action(staff, "unlock")

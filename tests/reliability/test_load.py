@@ -44,7 +44,10 @@ def test_staff_and_customers_under_load_get_no_errors(tmp_path):
     pages = {p["page"]: p for p in figures["pages"]}
     assert PAGES <= set(pages), f"page types without requests: {PAGES - set(pages)}"
     assert all(pages[name]["requests"] > 0 for name in PAGES)
-    assert {"sign-in page", "sign-in"} <= {p["page"] for p in figures["ramp_up"]}
+    # every user starts at the sign-in page while the users are being started; on a busy
+    # machine its sign-in may only begin once all of them run, so it counts in either phase
+    assert "sign-in page" in {p["page"] for p in figures["ramp_up"]}
+    assert "sign-in" in {p["page"] for phase in ("ramp_up", "pages") for p in figures[phase]}
     errors = {
         f"{phase}: {p['page']}": p["errors"]
         for phase in ("ramp_up", "pages")

@@ -20,7 +20,7 @@ from tests.conftest import _build, csrf_token
 from tests.security.conftest import STAFF_LOGINS, demo_ids
 from tests.support.services import wait_until
 
-# long enough for a busy machine to make the attempts within one window
+# a busy machine may need a few runs to make the attempts within one window (_within_one_window)
 WINDOW_SECONDS = 5
 PER_ACCOUNT, PER_IP = 3, 5
 SIGN_IN = {"admin": "/admin/login/", "portal": "/portal/login"}
@@ -74,6 +74,19 @@ def _wait_for_the_window(app) -> None:
     wait_until(lambda: not redis.keys("*msp-limits*"), "the window has passed", interval=0.1)
 
 
+def _within_one_window(app, attempts):
+    """What ``attempts`` returns, from a run that fell into one window: on a busy machine a run
+    can outlast the window and then proves nothing, so it runs again once the counters expired."""
+
+    def run():
+        _wait_for_the_window(app)
+        started = time.monotonic()
+        outcome = attempts()
+        return outcome if time.monotonic() - started < WINDOW_SECONDS else None
+
+    return wait_until(run, "the attempts fall into one window", interval=0)
+
+
 @pytest.mark.parametrize("where", SIGN_IN)
 def test_failed_sign_ins_are_limited_per_account(limited_app, where):
     """Failed attempts from many addresses against one account (any spelling of the address)
@@ -81,14 +94,23 @@ def test_failed_sign_ins_are_limited_per_account(limited_app, where):
     signs in."""
     email, password = _account(limited_app, where)
     spellings = [email, email.upper(), f" {email.title()} "]
-    for n in range(PER_ACCOUNT):
-        response = _attempt(limited_app, where, spellings[n], "wrong-password", f"10.0.1.{n}")
-        assert response.status_code == 200
-    blocked = _attempt(limited_app, where, email, password, "10.0.2.1")
+
+    def attempts():
+        failed = [
+            _attempt(limited_app, where, spellings[n], "wrong-password", f"10.0.1.{n}")
+            for n in range(PER_ACCOUNT)
+        ]
+        blocked = _attempt(limited_app, where, email, password, "10.0.2.1")
+        counted = Redis.from_url(limited_app.redis_url).keys("*msp-limits*")
+        other = _attempt(limited_app, where, *_other_account(limited_app, where))
+        return failed, blocked, counted, other
+
+    failed, blocked, counted, other = _within_one_window(limited_app, attempts)
+    assert [response.status_code for response in failed] == [200] * PER_ACCOUNT
     assert blocked.status_code == 429
     assert blocked.headers["Retry-After"] == str(WINDOW_SECONDS)
-    assert _attempt(limited_app, where, *_other_account(limited_app, where)).status_code == 302
-    assert Redis.from_url(limited_app.redis_url).keys("*msp-limits*"), "counted in Redis"
+    assert other.status_code == 302
+    assert counted, "counted in Redis"
     _wait_for_the_window(limited_app)
     assert _attempt(limited_app, where, email, password, "10.0.2.1").status_code == 302
 
@@ -96,12 +118,21 @@ def test_failed_sign_ins_are_limited_per_account(limited_app, where):
 @pytest.mark.parametrize("where", SIGN_IN)
 def test_failed_sign_ins_are_limited_per_ip(limited_app, where):
     """Guessing many accounts from one address blocks that address, not other addresses."""
-    for n in range(PER_IP):
-        response = _attempt(limited_app, where, f"probe{n}@nowhere.example", "whatever-123")
-        assert response.status_code == 200
     email, password = _account(limited_app, where)
-    assert _attempt(limited_app, where, email, password).status_code == 429
-    assert _attempt(limited_app, where, email, password, "10.9.9.9").status_code == 302
+
+    def attempts():
+        probes = [
+            _attempt(limited_app, where, f"probe{n}@nowhere.example", "whatever-123")
+            for n in range(PER_IP)
+        ]
+        blocked = _attempt(limited_app, where, email, password)
+        elsewhere = _attempt(limited_app, where, email, password, "10.9.9.9")
+        return probes, blocked, elsewhere
+
+    probes, blocked, elsewhere = _within_one_window(limited_app, attempts)
+    assert [response.status_code for response in probes] == [200] * PER_IP
+    assert blocked.status_code == 429
+    assert elsewhere.status_code == 302
     _wait_for_the_window(limited_app)
     assert _attempt(limited_app, where, email, password).status_code == 302
 

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext
 
 from billing.kernel.permissions import Permission
 
-from .auth import staff_can
+from .auth import staff_can, staff_permissions
 
 GET, POST = "GET", "POST"
 
@@ -104,10 +104,11 @@ class Actions:
     def permitted(self, menu: bool | None = None) -> list[RowAction]:
         """The actions the signed-in staff member may use (only the menu's, or only the
         sections', when ``menu`` says so)."""
+        granted = staff_permissions()
         return [
             action
             for action in self.actions
-            if (menu is None or action.menu == menu) and staff_can(action.permission)
+            if (menu is None or action.menu == menu) and action.permission in granted
         ]
 
     def links(

@@ -119,6 +119,12 @@ def staff_can(permission: Permission) -> bool:
     return staff is not None and can(staff.role, permission)
 
 
+def staff_permissions() -> frozenset[Permission]:
+    """Every permission the signed-in staff member's role has (none when nobody is)."""
+    staff = current_staff()
+    return frozenset(p for p in Permission if staff is not None and can(staff.role, p))
+
+
 def requires(permission: Permission):
     """An endpoint only staff with ``permission`` may use; the others get 403. The endpoint
     keeps the permission as ``.permission`` (docs/permissions.md lists it from there)."""

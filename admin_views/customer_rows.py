@@ -11,8 +11,11 @@ and one ``col-<name>`` cell per column.
 
 from __future__ import annotations
 
-from flask import url_for
+from functools import lru_cache
+
+from flask import request, url_for
 from flask_admin.babel import gettext as admin_gettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
@@ -20,6 +23,7 @@ from markupsafe import Markup, escape
 from models import MAX_RECORD_ID
 
 from .actions import CUSTOMER_ACTIONS, POST
+from .auth import staff_permissions
 
 # The URLs are built once with this id (the largest a route accepts; the fixed parts of a URL
 # never contain it) and it is then replaced by each row's id.
@@ -33,17 +37,35 @@ def url_parts(endpoint: str, argument: str) -> tuple[str, str]:
     return str(escape(prefix)), str(escape(suffix))
 
 
+@lru_cache(maxsize=64)
+def _menu(registry, view_endpoint: str, script_root: str, locale: str, permissions: frozenset):
+    """The row menu's entries for staff with ``permissions`` reading ``locale``: each action's
+    escaped label and confirmation and its URL around the row's id. The same for every request
+    of one list, so it is built once (the arguments are the cache key; ``url_for`` depends on
+    the view and the script root)."""
+    entries = []
+    for action in registry:
+        if not action.menu or action.permission not in permissions:
+            continue
+        prefix, suffix = url_parts(action.endpoint, registry.argument_of(action))
+        css = f" text-{action.style}" if action.style in ("danger", "warning") else ""
+        label, confirm = str(escape(action.label)), str(escape(action.confirm or ""))
+        entries.append((action, prefix, suffix, css, label, confirm))
+    return tuple(entries)
+
+
 def render_rows(view, rows, allowed: dict[int, list[str]], selectable: bool) -> dict[int, Markup]:
     """The ``<td>`` cells of each row of ``rows``, by customer id: a checkbox for the bulk
     actions when ``selectable``, the row menu (the entries of ``CUSTOMER_ACTIONS`` the signed-in
     staff member may use, where ``allowed``, the actions ``available_actions`` gives each
     customer, lists them), then the columns."""
-    entries = []
-    for action in CUSTOMER_ACTIONS.permitted(menu=True):
-        prefix, suffix = url_parts(action.endpoint, CUSTOMER_ACTIONS.argument_of(action))
-        css = f" text-{action.style}" if action.style in ("danger", "warning") else ""
-        label, confirm = str(escape(action.label)), str(escape(action.confirm or ""))
-        entries.append((action, prefix, suffix, css, label, confirm))
+    entries = _menu(
+        CUSTOMER_ACTIONS,
+        request.blueprint or "",
+        request.script_root,
+        str(get_locale()),
+        staff_permissions(),
+    )
     # one line between the row's other actions and its destructive ones (the last entries)
     divider = next((e[0].key for e in entries if e[0].style == "danger"), None)
     title = str(escape(_("Actions")))

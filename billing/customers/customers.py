@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pycountry
-from sqlalchemy import func
+from sqlalchemy import func, literal, union_all
 
 from billing.access.passwords import MIN_LENGTH, hash_password
 from billing.access.staff import normalise_email
@@ -763,6 +763,9 @@ def request_deletion(
     return mark_for_deletion(customer_id, actor, clock)
 
 
+OTHER_USER, SUBSCRIBED = "other_user", "subscribed"
+
+
 def available_actions(
     customer: Customer, has_other_user: bool | None = None, has_subscription: bool | None = None
 ) -> list[str]:
@@ -808,31 +811,30 @@ def available_actions(
 
 
 def available_actions_for(customers: list[Customer]) -> dict[int, list[str]]:
-    """``available_actions`` for a page of customers with two queries."""
+    """``available_actions`` for a page of customers with one query (which of them have
+    another enabled, registered user, and which a current main subscription)."""
     ids = [c.id for c in customers]
     if not ids:
         return {}
-    with_others = set(
-        db.session.scalars(
-            db.select(User.customer_id)
-            .where(
-                User.customer_id.in_(ids),
-                User.is_main.is_(False),
-                User.enabled.is_(True),
-                User.registered_at.is_not(None),
-            )
-            .distinct()
+    other_users = (
+        db.select(User.customer_id, literal(OTHER_USER))
+        .where(
+            User.customer_id.in_(ids),
+            User.is_main.is_(False),
+            User.enabled.is_(True),
+            User.registered_at.is_not(None),
         )
+        .distinct()
     )
-    subscribed = set(
-        db.session.scalars(
-            db.select(Subscription.customer_id).where(
-                Subscription.customer_id.in_(ids),
-                Subscription.state == SubscriptionState.ACTIVE.value,
-            )
-        )
+    subscribed = db.select(Subscription.customer_id, literal(SUBSCRIBED)).where(
+        Subscription.customer_id.in_(ids),
+        Subscription.state == SubscriptionState.ACTIVE.value,
     )
-    return {c.id: available_actions(c, c.id in with_others, c.id in subscribed) for c in customers}
+    found = set(db.session.execute(union_all(other_users, subscribed)).tuples())
+    return {
+        c.id: available_actions(c, (c.id, OTHER_USER) in found, (c.id, SUBSCRIBED) in found)
+        for c in customers
+    }
 
 
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:

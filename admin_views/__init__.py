@@ -12,6 +12,7 @@ from extensions import talisman
 from models import db
 
 from .auth import staff_can
+from .badges import invoice_badge
 from .base import DashboardView
 from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
@@ -36,7 +37,7 @@ def may(permission: str) -> bool:
 
 
 def build_admin(app: Flask) -> Admin:
-    app.jinja_env.globals["may"] = may
+    app.jinja_env.globals.update(may=may, invoice_badge=invoice_badge)
     admin = Admin(
         app,
         name=app.config["PRODUCT_NAME"],

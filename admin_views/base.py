@@ -22,6 +22,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     request,
     session,
@@ -42,6 +43,7 @@ from wtforms import EmailField, Form, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from billing.access import staff as staff_service
+from billing.infra.counting import count_matches
 from billing.kernel import audit
 from billing.kernel.errors import AuthenticationFailed, DomainError
 from billing.kernel.permissions import Permission
@@ -53,6 +55,14 @@ from .auth import client_ip, clock, current_staff, safe_next, staff_actor, staff
 from .dashboard import DashboardMixin
 from .filters import FilterConverter, filter_url_name
 from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
+from .navigation import (
+    HIGHLIGHT,
+    RETURN,
+    admin_address,
+    highlighted_ids,
+    list_address,
+    with_highlight,
+)
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
 # how many records a refusal names before it says "…"
@@ -155,6 +165,13 @@ class SecureModelView(PermissionGuard, ModelView):
         }
 
     filter_converter = FilterConverter()
+    #: Filters that hold while the list's address names no filter with the same key:
+    #: ``{key: value}`` (the customer list hides erased customers until its "Erased" filter
+    #: says otherwise). The list, its count and every export follow them.
+    column_default_filters: ClassVar[dict[str, str]] = {}
+    #: Say above the list how many records match its filter and search: exactly where that is
+    #: cheap, else an estimate marked "about" (``billing.infra.counting``).
+    list_count: ClassVar[bool] = False
     #: Who may run a bulk action (``@action``): ``action_permissions[name]``, else
     #: ``action_permission``; a view with bulk actions names at least the latter.
     action_permission: ClassVar[Permission | None] = None
@@ -224,6 +241,51 @@ class SecureModelView(PermissionGuard, ModelView):
                 f"{type(self).__name__}: several filters are named {', '.join(twice)} in URLs; "
                 "give them different keys"
             )
+        keys = {getattr(flt, "key", None) for flt in self._filters or ()}
+        unknown = sorted(set(self.column_default_filters) - keys)
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}: column_default_filters names {', '.join(unknown)}, "
+                "which no filter of column_filters has as its key"
+            )
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """Flask-Admin's list query, with ``column_default_filters`` added; executed, the
+        page's rows (``page_rows``) and, with ``list_count``, how many records match."""
+        count, query = super().get_list(
+            page,
+            sort_column,
+            sort_desc,
+            search,
+            self.with_default_filters(filters),
+            execute=False,
+            page_size=page_size,
+        )
+        if not execute:
+            return count, query
+        if self.list_count:
+            (key,) = self.model.__mapper__.primary_key
+            unpaged = query.limit(None).offset(None).order_by(None).with_entities(key)
+            g.match_count = count_matches(unpaged.statement, key)
+        return count, self.page_rows(query)
+
+    def page_rows(self, query) -> list:
+        """The records of one list page (``query``: filtered, sorted, limited)."""
+        return query.all()
+
+    def with_default_filters(self, filters):
+        """``filters`` (Flask-Admin's ``(index, name, value)``) and the default filters whose
+        key none of them has."""
+        filters = list(filters or ())
+        given = {getattr(self._filters[index], "key", None) for index, _name, _value in filters}
+        for key, value in self.column_default_filters.items():
+            if key in given:
+                continue
+            index = next(
+                i for i, flt in enumerate(self._filters) if getattr(flt, "key", None) == key
+            )
+            filters.append((index, self._filters[index].name, value))
+        return filters
 
     def filter_url_names(self) -> list[str]:
         """The filter arguments of this list's URLs, without the ``flt<n>_`` position."""
@@ -254,6 +316,29 @@ class SecureModelView(PermissionGuard, ModelView):
         ):
             abort(403)
         return self.handle_action()
+
+    def handle_action(self, return_view=None):
+        """Flask-Admin's bulk action; back on the list page, the records it changed are
+        highlighted (``apply_to_selected`` names them)."""
+        response = super().handle_action(return_view)
+        changed = g.pop("changed_records", None)
+        if changed and response.status_code in (302, 303) and response.location:
+            response.location = with_highlight(response.location, changed)
+        return response
+
+    def render(self, template, **kwargs):
+        """The list page knows the rows to highlight (``navigation``) and its own address,
+        which the links to its records carry (``list_address``)."""
+        if template == self.list_template and "data" in kwargs:
+            kwargs["highlighted"] = highlighted_ids()
+            kwargs["match_count"] = g.get("match_count")
+            g.list_address = kwargs["list_address"] = list_address()
+        return super().render(template, **kwargs)
+
+    def record_link(self, record_id) -> str:
+        """The address of a record's details page that leads back to the list being shown."""
+        address = g.get("list_address")
+        return url_for(".details_view", id=record_id, **({RETURN: address} if address else {}))
 
     def get_action_form(self):
         """Flask-Admin's bulk action form as a plain WTForms form: the app's CSRFProtect checks
@@ -291,6 +376,7 @@ class SecureModelView(PermissionGuard, ModelView):
                 refusals.setdefault(str(error.message), []).append(label)
             else:
                 changed += 1
+                g.setdefault("changed_records", []).append(raw)
         if changed:
             flash(done(changed), "success")
         if refusals:
@@ -399,8 +485,11 @@ class SecureModelView(PermissionGuard, ModelView):
         return super().get_one(id)
 
     def _get_list_extra_args(self):
-        """Clamp bogus page, page size and sort arguments instead of failing on them."""
+        """Clamp bogus page, page size and sort arguments instead of failing on them. The
+        rows to highlight and a return address are not part of the list's own address."""
         args = super()._get_list_extra_args()
+        args.extra_args.pop(HIGHLIGHT, None)
+        args.extra_args.pop(RETURN, None)
         args.page = max(0, min(args.page or 0, 1_000_000))
         if args.page_size not in self.page_size_options:
             args.page_size = 0
@@ -447,15 +536,16 @@ def _rows(statement):
 def _drop_unsafe_return_url() -> None:
     """Flask-Admin's screens go back to their ``url`` argument (in the query or, for bulk
     actions, the form), and its own check lets through targets a browser reads as another host
-    (``http:/evil.example``). Anything that is not a plain local path is dropped before a screen
-    sees it, so it goes back to its list instead."""
+    (``http:/evil.example``). Anything that is not a local path inside the admin
+    (``navigation.admin_address``) is dropped before a screen sees it, so it goes back to its
+    list instead."""
     for source in ("args", "form"):
         values = getattr(request, source)
-        target = values.get("url")
-        if target is None or safe_next(target, "") == target:
+        target = values.get(RETURN)
+        if target is None or admin_address(target) == target:
             continue
         kept = values.copy()
-        kept.poplist("url")
+        kept.poplist(RETURN)
         setattr(request, source, ImmutableMultiDict(kept))
         request.__dict__.pop("values", None)
 

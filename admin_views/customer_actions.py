@@ -6,7 +6,7 @@ user's input kept, and nothing changes.
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, flash, jsonify, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -69,20 +69,11 @@ class CustomerActionsMixin(RecordActions):
             abort(404)
         return customer
 
-    def _back(self, customer_id: int | None = None, section: str = ""):
-        if customer_id is not None:
-            anchor = f"#{section}" if section else ""
-            return redirect(url_for(".details_view", id=customer_id) + anchor)
-        return redirect(url_for(".index_view"))
-
     def action_record(self, customer_id: int) -> Customer:
         return self._customer(customer_id)
 
     def applicable_actions(self, customer: Customer) -> list[str]:
         return lifecycle.available_actions(customer)
-
-    def record_page(self, customer: Customer):
-        return self._back(customer.id)
 
     @expose("/new-customer/", methods=("GET", "POST"))
     @requires(Permission.MANAGE_CUSTOMERS)
@@ -104,7 +95,7 @@ class CustomerActionsMixin(RecordActions):
                     ),
                     "success",
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render("admin/customer_new.html", form=form)
 
     @expose("/<int:customer_id>/resend-invite/", methods=("POST",))
@@ -123,7 +114,7 @@ class CustomerActionsMixin(RecordActions):
                 ),
                 "success",
             )
-        return self._back()
+        return self.back(customer.id)
 
     @expose("/<int:customer_id>/convert/", methods=("GET", "POST"))
     @customer_action("convert")
@@ -140,7 +131,7 @@ class CustomerActionsMixin(RecordActions):
                 flash(
                     _("%(name)s is now a managed customer.", name=customer.company_name), "success"
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_confirm.html", form=form, customer=customer, action="convert"
         )
@@ -174,7 +165,7 @@ class CustomerActionsMixin(RecordActions):
                 field_error(form, error)
             else:
                 flash(result_message(result.preview), "success")
-                return self._back()
+                return self.back_to_list(customer.id)
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
         try:
@@ -223,7 +214,7 @@ class CustomerActionsMixin(RecordActions):
             flash(error.message, "error")
         else:
             flash(message(form, result), "success")
-        return self._back(customer.id, section)
+        return self.back(customer.id, section)
 
     @expose("/<int:customer_id>/lock/", methods=("POST",))
     @customer_action("lock")
@@ -308,7 +299,7 @@ class CustomerActionsMixin(RecordActions):
                 flash(
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         from billing.kernel.countries import country_name
 
         return self.render(
@@ -336,7 +327,7 @@ class CustomerActionsMixin(RecordActions):
                 field_error(form, error)
             else:
                 flash(_("%(email)s is now the main user.", email=user.email), "success")
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_main_user.html",
             form=form,
@@ -386,7 +377,7 @@ class CustomerActionsMixin(RecordActions):
                     ),
                     "success",
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_confirm.html",
             form=form,
@@ -479,7 +470,7 @@ class ProjectKeyWizardMixin:
                         ),
                         "success",
                     )
-                    return self._back()
+                    return self.back_to_list(customer.id)
                 step = target
             except DomainError as error:
                 flash(error.message, "error")

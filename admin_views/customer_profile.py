@@ -75,7 +75,7 @@ class CustomerProfileMixin:
                 field_error(form, error)
             else:
                 flash(_("The organisation details were saved."), "success")
-                return self._back(customer.id, "profile")
+                return self.back(customer.id, "profile")
         return self.render("admin/customer_organisation.html", form=form, customer=customer)
 
     @expose("/<int:customer_id>/contacts/new/", methods=("GET", "POST"))
@@ -102,7 +102,7 @@ class CustomerProfileMixin:
                 field_error(form, error)
             else:
                 flash(_("The contact was saved."), "success")
-                return self._back(customer.id, "profile")
+                return self.back(customer.id, "profile")
         return self.render(
             "admin/customer_contact.html", form=form, customer=customer, contact=contact
         )
@@ -120,7 +120,7 @@ class CustomerProfileMixin:
             flash(error.message, "error")
         else:
             flash(_("The contact was deleted."), "success")
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")
 
     @expose("/<int:customer_id>/contacts/accounts/", methods=("POST",))
     @customer_action("edit_profile")
@@ -137,7 +137,7 @@ class CustomerProfileMixin:
             abort(404)
         except DomainError as error:
             flash(error.message, "error")
-            return self._back(customer.id, "profile")
+            return self.back(customer.id, "profile")
         for _contact, message in result.invited:
             queued(message)
         if result.invited:
@@ -150,7 +150,7 @@ class CustomerProfileMixin:
             )
         for contact, reason in result.skipped:
             flash(_("%(email)s: %(reason)s", email=contact.email, reason=reason), "warning")
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")
 
     @expose("/<int:customer_id>/groups/", methods=("POST",))
     @customer_action("edit_profile")
@@ -165,7 +165,7 @@ class CustomerProfileMixin:
             flash(error.message, "error")
         else:
             flash(_("The group membership was saved."), "success")
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")
 
     @expose("/<int:customer_id>/purchase-orders/new/", methods=("GET", "POST"))
     @expose("/<int:customer_id>/purchase-orders/<int:order_id>/", methods=("GET", "POST"))
@@ -188,7 +188,7 @@ class CustomerProfileMixin:
                 field_error(form, error)
             else:
                 flash(_("The purchase order was saved."), "success")
-                return self._back(customer.id, "profile")
+                return self.back(customer.id, "profile")
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
         return self.render(

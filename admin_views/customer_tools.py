@@ -23,6 +23,7 @@ from models import Customer, Partner, db
 from .auth import client_ip, clock, current_staff, staff_actor
 from .customer_actions import customer_action, field_error, queued
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
+from .navigation import return_url
 
 LANGUAGES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
 
@@ -99,7 +100,7 @@ class CustomerToolsMixin:
                     ),
                     "success",
                 )
-                return redirect(url_for(".details_view", id=customer.id))
+                return redirect(self.record_url(customer.id, return_url()))
         partner = db.session.get(Partner, settings.partner_id) if settings.partner_id else None
         return self.render(
             "admin/customer_similar.html",
@@ -221,7 +222,7 @@ class CustomerToolsMixin:
                 for message in messages:
                     queued(message)
                 flash(_("The e-mail is on its way to %(n)d user(s).", n=len(messages)), "success")
-                return redirect(url_for(".details_view", id=customer.id))
+                return self.back(customer.id)
         return self.render(
             "admin/customer_message.html",
             form=form,
@@ -244,7 +245,7 @@ class CustomerToolsMixin:
         else:
             queued(message)
             flash(_("A new invite was sent to %(email)s.", email=message.recipient), "success")
-        return self._back(customer.id, "users")
+        return self.back(customer.id, "users")
 
     @expose("/<int:customer_id>/invitations/<int:invitation_id>/withdraw/", methods=("POST",))
     @customer_action("withdraw_team_invite")
@@ -258,4 +259,4 @@ class CustomerToolsMixin:
             flash(error.message, "error")
         else:
             flash(_("The invitation was withdrawn."), "success")
-        return self._back(customer.id, "users")
+        return self.back(customer.id, "users")

@@ -119,7 +119,7 @@ class ServiceSubscriptionsMixin:
                         ),
                         "success",
                     )
-                    return self._back(customer.id, "subscriptions")
+                    return self.back(customer.id, "subscriptions")
                 if request.form.get("action") == "add":
                     flash(_("The values changed: please check the price again."), "warning")
                 plan = rules.preview_service(customer.id, data, clock())
@@ -147,7 +147,7 @@ class ServiceSubscriptionsMixin:
             flash(error.message, "error")
         else:
             flash(message(sub), "success")
-        return self._back(customer.id, "subscriptions")
+        return self.back(customer.id, "subscriptions")
 
     @expose("/<int:customer_id>/subscriptions/<int:service_id>/suspend/", methods=("POST",))
     @requires(Permission.MANAGE_CUSTOMERS)

@@ -10,7 +10,7 @@ the admin (``return_url``), so it can never send anyone to another site.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from flask import request, url_for
 
@@ -23,12 +23,17 @@ MAX_HIGHLIGHTS = 100
 
 
 def admin_address(target: str | None) -> str | None:
-    """``target`` when it is a same-site path inside the admin, else None."""
+    """``target`` when it is a same-site path inside the admin, else None. A path with ``.``
+    or ``..`` segments (also percent-encoded) is refused: a browser resolves those, so
+    ``/admin/../portal/`` leads out of the admin."""
     if not target:
         return None
     safe = safe_next(target, "")
     prefix = url_for("admin.index")
     if not safe or not (safe == prefix.rstrip("/") or safe.startswith(prefix)):
+        return None
+    segments = unquote(urlsplit(safe).path).split("/")
+    if any(segment in (".", "..") for segment in segments):
         return None
     return safe
 

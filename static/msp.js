@@ -50,11 +50,12 @@ document.addEventListener("click", function (event) {
   });
 })();
 
-// A list the staff member came back to after an action: show the row it changed
-// (admin/model/list.html marks it; the address names it in ``highlight``).
+// A list the staff member came back to after an action: scroll the row it changed into view,
+// if it is not in view already (admin/model/list.html marks it; the address names it in
+// ``highlight``).
 (function () {
   var row = document.querySelector("tr.msp-highlight");
   if (row && row.scrollIntoView) {
-    row.scrollIntoView({ block: "center" });
+    row.scrollIntoView({ block: "nearest" });
   }
 })();

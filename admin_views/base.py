@@ -32,8 +32,8 @@ from flask import (
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.tools import iterdecode
+from flask_babel import format_decimal, lazy_gettext, ngettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import TypeDecorator
@@ -43,7 +43,7 @@ from wtforms import EmailField, Form, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from billing.access import staff as staff_service
-from billing.infra.counting import count_matches
+from billing.infra.counting import ABOUT, MORE_THAN, MatchCount, count_matches
 from billing.kernel import audit
 from billing.kernel.errors import AuthenticationFailed, DomainError
 from billing.kernel.permissions import Permission
@@ -60,6 +60,7 @@ from .navigation import (
     RETURN,
     admin_address,
     highlighted_ids,
+    is_list_of,
     list_address,
     with_highlight,
 )
@@ -319,11 +320,14 @@ class SecureModelView(PermissionGuard, ModelView):
 
     def handle_action(self, return_view=None):
         """Flask-Admin's bulk action; back on the list page, the records it changed are
-        highlighted (``apply_to_selected`` names them)."""
+        highlighted (``apply_to_selected`` names them). An action may answer with a page of
+        its own (asking for more) instead."""
         response = super().handle_action(return_view)
         changed = g.pop("changed_records", None)
-        if changed and response.status_code in (302, 303) and response.location:
-            response.location = with_highlight(response.location, changed)
+        redirected = getattr(response, "status_code", None) in (302, 303)
+        location = response.location if redirected else None
+        if changed and location and is_list_of(location, self.endpoint):
+            response.location = with_highlight(location, changed)
         return response
 
     def render(self, template, **kwargs):
@@ -331,9 +335,26 @@ class SecureModelView(PermissionGuard, ModelView):
         which the links to its records carry (``list_address``)."""
         if template == self.list_template and "data" in kwargs:
             kwargs["highlighted"] = highlighted_ids()
-            kwargs["match_count"] = g.get("match_count")
+            kwargs["match_count"] = match = g.get("match_count")
+            kwargs["count_words"] = self.describe_count(match) if match else ""
             g.list_address = kwargs["list_address"] = list_address()
         return super().render(template, **kwargs)
+
+    def describe_count(self, match: MatchCount) -> str:
+        """How many records match (``list_count``), in words; a view names its records."""
+        number = format_decimal(match.number)
+        if match.kind == ABOUT:
+            return ngettext(
+                "about %(count)s record", "about %(count)s records", match.number, count=number
+            )
+        if match.kind == MORE_THAN:
+            return ngettext(
+                "more than %(count)s record",
+                "more than %(count)s records",
+                match.number,
+                count=number,
+            )
+        return ngettext("%(count)s record", "%(count)s records", match.number, count=number)
 
     def record_link(self, record_id) -> str:
         """The address of a record's details page that leads back to the list being shown."""

@@ -195,11 +195,9 @@ def _status_formatter(view, context, model, name):
     )
 
 
-def count_words(match: MatchCount | None) -> str:
+def count_words(match: MatchCount) -> str:
     """How many customers the list's filter and search select, in words ("about" for an
     estimate), the number formatted for the staff member's language."""
-    if match is None:
-        return ""
     number = format_decimal(match.number)
     if match.kind == ABOUT:
         return ngettext(
@@ -388,6 +386,9 @@ class CustomerAdmin(
             ),
         )
 
+    def describe_count(self, match: MatchCount) -> str:
+        return count_words(match)
+
     def page_rows(self, query) -> list[Customer]:
         """Deferred join: the page's ids come from an index-only scan (with the offset), then
         only those rows are loaded, so deep pages cost no more than the first one."""
@@ -416,7 +417,6 @@ class CustomerAdmin(
                 return_to=g.list_address,
             )
             kwargs.update(saved_views_context())
-            kwargs["count_words"] = count_words(g.get("match_count"))
         elif template == self.details_template and "model" in kwargs:
             kwargs.update(self._overview_context(kwargs["model"]))
         else:

@@ -9,7 +9,7 @@ exact only up to ``EXACT_UP_TO`` matches:
   rows are counted, at most ``EXACT_UP_TO + 1`` of them.
 * SQLite has no such estimate. A table of at most ``EXACT_UP_TO`` ids is counted. Otherwise
   ``SAMPLE_WINDOWS`` stretches of ``SAMPLE_IDS`` consecutive ids, spread over the table, are
-  tested against the filter (4,000 rows looked up by id), and
+  tested against the filter (2,000 rows looked up by id), and
   the share that matches is scaled to the whole id range; a small estimate is followed by a
   count as on PostgreSQL.
 
@@ -28,7 +28,7 @@ from models import db
 
 EXACT_UP_TO = 10_000
 SAMPLE_WINDOWS = 8
-SAMPLE_IDS = 500
+SAMPLE_IDS = 250
 
 EXACT, ABOUT, MORE_THAN = "exact", "about", "more_than"
 

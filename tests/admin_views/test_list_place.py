@@ -294,3 +294,9 @@ def test_approving_a_run_stays_on_its_page_which_leads_back_to_the_list(app, sta
     assert response.location == details_url
     assert db.session.get(BillingRun, started.run_id).state == "finalizing"
     assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 2
+
+
+def test_a_view_saved_from_a_highlighted_list_keeps_only_the_list(staff_client, kunden):
+    html = page_of(staff_client, f"{LIST}&highlight={kunden[1].id}")
+    saved = re.search(r'name="query" value="([^"]*)"', html).group(1)
+    assert parse_qsl(markup.unescape(saved)) == parse_qsl(urlsplit(LIST).query)

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import select, text
 
@@ -90,3 +93,20 @@ def test_sqlite_samples_by_id_not_by_a_filters_index(app):
 )
 def test_estimates_are_rounded_to_two_significant_digits(number, shown):
     assert rounded(number) == shown
+
+
+def test_an_estimate_is_kept_for_a_minute(twelve, monkeypatch):
+    """Paging or coming back to a long list does not estimate again; a minute later it does."""
+    every = select(Customer.id)
+    first = count_matches(every, Customer.id, exact_up_to=5)
+    for _n in range(12):
+        factories.customer(twelve)
+    db.session.commit()
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE customer"))
+        db.session.commit()
+    assert count_matches(every, Customer.id, exact_up_to=5) == first
+    later = time.monotonic() + counting.ESTIMATE_SECONDS + 1
+    monkeypatch.setattr(counting, "time", SimpleNamespace(monotonic=lambda: later))
+    again = count_matches(every, Customer.id, exact_up_to=5)
+    assert again.kind == ABOUT and again.number >= 18, again

@@ -17,6 +17,7 @@ from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .formatting import register_template_formatters
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
 from .mail_sink import MailSinkView
@@ -37,6 +38,7 @@ def may(permission: str) -> bool:
 
 def build_admin(app: Flask) -> Admin:
     app.jinja_env.globals["may"] = may
+    register_template_formatters(app)
     admin = Admin(
         app,
         name=app.config["PRODUCT_NAME"],

@@ -31,6 +31,7 @@ from models import Customer, db
 
 from .actions import CUSTOMER_ACTIONS, RecordActions
 from .auth import clock, requires, staff_actor, staff_can
+from .formatting import day_in_text
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -260,7 +261,7 @@ class CustomerActionsMixin(RecordActions):
             ),
             lambda _form, sub: _(
                 "The subscription is cancelled; it is billed until %(date)s.",
-                date=sub.valid_until.isoformat(),
+                date=day_in_text(sub.valid_until),
             ),
         )
 
@@ -474,8 +475,8 @@ class ProjectKeyWizardMixin:
                             "Project key %(key)s added: %(ips)d IPs from %(start)s to %(end)s.",
                             key=plan.key,
                             ips=plan.ip_count,
-                            start=plan.starts.isoformat(),
-                            end=plan.ends.isoformat(),
+                            start=day_in_text(plan.starts),
+                            end=day_in_text(plan.ends),
                         ),
                         "success",
                     )

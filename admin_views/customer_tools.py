@@ -22,6 +22,7 @@ from models import Customer, Partner, db
 
 from .auth import client_ip, clock, current_staff, staff_actor
 from .customer_actions import customer_action, field_error, queued
+from .formatting import money
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
 
 LANGUAGES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
@@ -72,6 +73,7 @@ class CustomerToolsMixin:
             kwargs["language_form"] = LanguageForm(language=customer.language)
             kwargs["ledger_form"] = LedgerForm(seen=ledger.last_entry_id(customer.id))
             kwargs["ledger_entries"] = ledger.entries(customer.id, limit=20)
+            kwargs["booking_text"] = ledger.told
         return super().render(template, **kwargs)
 
     @expose("/<int:customer_id>/similar/", methods=("GET", "POST"))
@@ -200,8 +202,8 @@ class CustomerToolsMixin:
             ),
             lambda _form, entry: _(
                 "Booked %(amount)s; the balance is now %(balance)s.",
-                amount=f"{entry.amount:+}",
-                balance=str(ledger.balance(entry.customer_id)),
+                amount=("+" if entry.amount > 0 else "") + money(entry.amount),
+                balance=money(ledger.balance(entry.customer_id)),
             ),
             "payments",
         )

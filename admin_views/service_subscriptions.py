@@ -25,6 +25,7 @@ from models import Customer, ServiceState
 
 from .auth import clock, requires, staff_actor
 from .customer_actions import customer_action, field_error
+from .formatting import day_in_text
 from .forms import VersionedForm
 
 STATE_LABELS = {
@@ -115,7 +116,7 @@ class ServiceSubscriptionsMixin:
                         _(
                             "The subscription %(name)s was added; its term ends on %(date)s.",
                             name=sub.name,
-                            date=sub.term_end.isoformat(),
+                            date=day_in_text(sub.term_end),
                         ),
                         "success",
                     )
@@ -188,7 +189,11 @@ class ServiceSubscriptionsMixin:
             lambda sub: (
                 _("%(name)s renews automatically.", name=sub.name)
                 if sub.auto_renew
-                else _("%(name)s ends with its term on %(date)s.", name=sub.name, date=sub.term_end)
+                else _(
+                    "%(name)s ends with its term on %(date)s.",
+                    name=sub.name,
+                    date=day_in_text(sub.term_end),
+                )
             ),
         )
 
@@ -202,6 +207,8 @@ class ServiceSubscriptionsMixin:
                 cid, sid, staff_actor(), clock(), form.seen_version()
             ),
             lambda sub: _(
-                "%(name)s has ended; it is billed up to %(date)s.", name=sub.name, date=sub.ended_on
+                "%(name)s has ended; it is billed up to %(date)s.",
+                name=sub.name,
+                date=day_in_text(sub.ended_on),
             ),
         )

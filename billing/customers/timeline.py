@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
+from flask import current_app
 from flask_babel import format_date
 
-from billing.kernel.i18n import _, lazy_gettext
+from billing.kernel.i18n import _, lazy_gettext, money_text
 from billing.kernel.mail import describe_failure
 from models import AuditEvent, EmailLog, db
 
@@ -158,8 +160,20 @@ def describe_event(
         "actor": who,
         "number": after.get("number") or before.get("number") or "",
         "period": _month(after.get("period")),
-        "amount": after.get("amount", ""),
+        "amount": _amount(after.get("amount")),
     }
+
+
+def _amount(recorded) -> str:
+    """A booked amount as the reader writes money ("50,00 €"); the raw value when it is no
+    number (an old or foreign record)."""
+    try:
+        amount = Decimal(str(recorded))
+    except (InvalidOperation, ValueError):
+        return str(recorded or "")
+    if not amount.is_finite():
+        return str(recorded)
+    return money_text(abs(amount), current_app.config["CURRENCY"])
 
 
 def _ips(snapshot: dict) -> tuple[int, int] | None:

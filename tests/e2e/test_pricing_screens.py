@@ -370,8 +370,14 @@ def test_project_key_wizard_redeems_a_demo_key(staff_page, live_server):
     with page.expect_navigation():
         page.locator("#wizard-next").click()
     ends = shift_months(today, months) - timedelta(days=1)
+
+    def day(value) -> str:
+        return f"{value:%B} {value.day}, {value.year}"
+
     expect(
-        alert(page, "success", f"Project key {key} added: {ips} IPs from {today} to {ends}.")
+        alert(
+            page, "success", f"Project key {key} added: {ips} IPs from {day(today)} to {day(ends)}."
+        )
     ).to_be_visible()
 
     row = list_row(page, company)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
@@ -224,6 +224,7 @@ def register_extensions(app: Flask) -> None:
         get_locale=get_locale,
         format_currency=format_currency,
         format_date=format_date,
+        format_decimal=format_decimal,
         format_datetime=format_datetime,
     )
     login_manager.init_app(app)

@@ -6,7 +6,7 @@ user's input kept, and nothing changes.
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,12 +18,16 @@ from billing.customers.customers import NewCustomer
 from billing.customers.deletion import delete_customer
 from billing.invoicing.payment_terms import setting_payment_term
 from billing.kernel.errors import DomainError
+from billing.kernel.i18n import day_text, money_text
 from billing.kernel.permissions import Permission
 from billing.subscriptions.distribution import (
     change_ip_distribution,
     parse_counts,
     preview,
+    preview_payload,
+    preview_texts,
     result_message,
+    target,
 )
 from jobs.customers import queue_erasure
 from jobs.mail import send
@@ -41,6 +45,7 @@ from .forms import (
     NewCustomerForm,
     VersionedForm,
 )
+from .labels import PAYMENT_LABELS
 
 customer_action = CUSTOMER_ACTIONS.endpoint
 
@@ -148,33 +153,39 @@ class CustomerActionsMixin(RecordActions):
     @expose("/<int:customer_id>/ip-distribution/", methods=("GET", "POST"))
     @customer_action("ip_distribution")
     def ip_distribution_view(self, customer: Customer):
-        current = lifecycle.current_subscription(customer.id)
+        """The form changes the main subscription only (``distribution.target``); "Show price
+        effect" posts the values back for their preview without saving (the live preview
+        needs JavaScript)."""
+        facts = target(customer.id)
+        current = facts.subscription
         form = IpDistributionForm(
             version=customer.version,
             total_ips=current.total_ips if current else 1,
             internal_ips=current.internal_ips if current else 1,
             external_ips=current.external_ips if current else 0,
         )
-        plan = None
+        saving = request.form.get("action") != "preview"
         if request.method == "POST" and form.validate_on_submit():
             try:
                 internal, external = parse_counts(
                     form.total_ips.data, form.internal_ips.data, form.external_ips.data
                 )
-                result = change_ip_distribution(
-                    customer.id,
-                    internal,
-                    external,
-                    form.instantly.data,
-                    staff_actor(),
-                    clock(),
-                    expected_version=form.seen_version(),
-                )
+                if saving:
+                    result = change_ip_distribution(
+                        customer.id,
+                        internal,
+                        external,
+                        form.instantly.data,
+                        staff_actor(),
+                        clock(),
+                        expected_version=form.seen_version(),
+                    )
             except DomainError as error:
                 field_error(form, error)
             else:
-                flash(result_message(result.preview), "success")
-                return self._back()
+                if saving:
+                    flash(result_message(result.preview), "success")
+                    return self._back()
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
         try:
@@ -187,13 +198,18 @@ class CustomerActionsMixin(RecordActions):
             )
         except (DomainError, TypeError):
             plan = None
+        currency = current_app.config["CURRENCY"]
         return self.render(
             "admin/customer_ip_distribution.html",
             form=form,
             customer=customer,
-            current=current,
+            facts=facts,
             plan=plan,
-            pending=lifecycle.pending_change(customer.id),
+            texts=preview_texts(plan, currency) if plan else {},
+            previewed=request.method == "POST" and not saving,
+            current_price=money_text(facts.current_price, currency),
+            payment_labels=PAYMENT_LABELS,
+            day_text=day_text,
         )
 
     @expose("/<int:customer_id>/ip-distribution/preview")
@@ -208,7 +224,7 @@ class CustomerActionsMixin(RecordActions):
             plan = preview(customer.id, internal, external, args.get("instantly") == "1", clock())
         except DomainError as error:
             return jsonify({"error": error.message}), 400
-        return jsonify(plan.as_dict())
+        return jsonify(preview_payload(plan, current_app.config["CURRENCY"]))
 
     def _details_post(self, customer: Customer, form_class, change, message, section: str = ""):
         """A POST from the customer's page: ``change(customer, form)`` calls billing,

@@ -36,12 +36,12 @@ NOT_PAGES = {
     "invoice.pdf_view": "a PDF: its text is swept by test_the_invoice_pdfs_read_german",
     "portal.invoice_pdf": "a PDF: its text is swept by test_the_invoice_pdfs_read_german",
     "portal.payment_setup_intent": "JSON for Stripe.js (a client secret), no text",
-    "customer.ip_distribution_preview": "JSON read by the page: swept with its query below",
+    "ip_distribution.preview": "JSON read by the page: swept with its query below",
     "portal.subscription_preview": "JSON read by the page: swept with its query below",
 }
-# JSON answers a page shows parts of, with the query the page sends
+# JSON answers a page shows parts of (``_shown``), with the query the page sends
 PREVIEWS = {
-    "customer.ip_distribution_preview": "total=40&internal=30&external=10",
+    "ip_distribution.preview": "total=40&internal=30&external=10",
     "portal.subscription_preview": "internal=30&external=10",
 }
 
@@ -162,13 +162,21 @@ class Sweep:
     def response(self, where: str, response) -> None:
         body = response.get_data(as_text=True)
         if response.is_json:
-            self.text(where, "\n".join(_strings(json.loads(body))))
+            self.text(where, "\n".join(_strings(_shown(json.loads(body)))))
         else:
             assert "text/html" in response.content_type, f"{where}: {response.content_type}"
             self.text(where, visible_text(body))
 
     def assert_clean(self) -> None:
         assert not self.seen, _report(self.seen)
+
+
+def _shown(answer):
+    """What a page shows of a JSON answer: its ``text`` (amounts and dates written for the
+    reader) and ``error``; the other members are figures for the page's script."""
+    if isinstance(answer, dict) and ("text" in answer or "error" in answer):
+        return [answer.get("text"), answer.get("error")]
+    return answer
 
 
 def _strings(value) -> list[str]:

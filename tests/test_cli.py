@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 
 from billing.access.staff import authenticate_staff
@@ -162,6 +163,7 @@ def _flask(app, cwd: Path, *args: str, database_url: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.fresh_database
 def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     """Issue 14 (5): the README's rehearsal, as written: a staging copy made with ``flask backup
     create --output instance/staging.db`` and billed through ``DATABASE_URL=sqlite:///instance/

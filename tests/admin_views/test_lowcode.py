@@ -28,6 +28,9 @@ from models import AuditEvent, Customer, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in
 
+# the recipes add throwaway views, which an app takes only before its first request
+pytestmark = pytest.mark.fresh_database
+
 # --- the throwaway views: each one is what a recipe asks a newcomer to write -----------------
 
 

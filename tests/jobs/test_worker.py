@@ -16,6 +16,9 @@ from jobs.system import heartbeat
 from models import db
 from tests.support.services import PATIENCE, wait_until
 
+# real workers are processes of their own on the test's database
+pytestmark = pytest.mark.fresh_database
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -244,11 +244,14 @@ def _extension_settings() -> tuple:
 
 
 class SharedApp:
-    """This test process's app on ``url`` (a migrated database of its own), built again when a
-    test built an app of other settings since."""
+    """This test process's app on ``url`` (a migrated database of its own) with the settings
+    ``extra``, built again when a test built an app of other settings since; ``prepare`` is
+    called with each new app before its first request (to add views, say)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prepare=None, **extra) -> None:
         self.url = url
+        self.prepare = prepare
+        self.extra = extra
         self.app = None
         self.settings = None
 
@@ -263,8 +266,10 @@ class SharedApp:
         from app import create_app
         from models import db
 
-        app = create_app(_config(self.url, FixedClock(berlin(2026, 1, 1, 0, 0))))
+        app = create_app(_config(self.url, FixedClock(berlin(2026, 1, 1, 0, 0)), **self.extra))
         app.test_client_class = FreshContextClient
+        if self.prepare is not None:
+            self.prepare(app)
         with app.app_context():
             if db.engine.dialect.name == "sqlite":
                 _explicit_begin(db.engine)

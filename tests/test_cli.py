@@ -163,6 +163,7 @@ def _flask(app, cwd: Path, *args: str, database_url: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 @pytest.mark.fresh_database
 def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     """Issue 14 (5): the README's rehearsal, as written: a staging copy made with ``flask backup
@@ -206,6 +207,7 @@ def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     assert db.session.scalar(db.select(func.count()).select_from(Invoice)) == 0
 
 
+@pytest.mark.slow
 def test_seed_demo_bulk_path_adds_generated_customers(any_app):
     runner = any_app.test_cli_runner()
     result = runner.invoke(args=["seed", "demo", "--customers", "2500"])

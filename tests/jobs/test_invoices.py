@@ -13,6 +13,7 @@ from tests import factories
 from tests.jobs.test_worker import run_worker
 
 
+@pytest.mark.slow
 @pytest.mark.fresh_database
 def test_a_queued_invoice_email_is_sent_once_by_a_worker(app, redis_server, mail_on):
     """SPEC §8.5: finalizing e-mails every invoice (PDF attached) through a job with retries."""

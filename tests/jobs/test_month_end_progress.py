@@ -88,6 +88,7 @@ def _worker(app, redis_url: str, clock, log: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.fresh_database
 @pytest.mark.timeout(300)
 def test_a_run_in_a_real_worker_is_never_shown_stalled(

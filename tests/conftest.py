@@ -12,6 +12,8 @@ worker, a second app on the same database) or changes the app itself."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 import uuid
@@ -86,11 +88,25 @@ def _migrate(url: str) -> None:
         db.engine.dispose()
 
 
+def built_once(tmp_path_factory, name: str, build) -> str:
+    """The file ``name``, made by ``build(path)`` once for the whole run: under pytest-xdist the
+    first worker to ask builds it while the others wait, then each copies it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, shared by its workers
+    path = base / name
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = base / f"{name}.partial"
+            build(partial)
+            partial.rename(path)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    _migrate(f"sqlite:///{path}")
-    return str(path)
+    return built_once(tmp_path_factory, "template.db", lambda path: _migrate(f"sqlite:///{path}"))
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,7 @@ def _counts() -> dict:
     }
 
 
+@pytest.mark.slow
 def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     """Demo data: every status, both modes, every payment method, both languages, a pending
     decrease, a project-key customer, one marked for deletion, six months of invoices, and a
@@ -110,6 +111,7 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     assert distinct(Invoice.state) >= {"paid", "finalized"}
 
 
+@pytest.mark.slow
 def test_the_demo_history_is_paid_and_a_closed_month_is_not_billed_again(app):
     """Issue 14 (3): every month of the demo was billed by a month-end run that is done; every
     card invoice of it was paid with its payment record, bank transfers before the last month

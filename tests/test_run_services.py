@@ -109,6 +109,7 @@ def _url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+@pytest.mark.slow
 def test_the_local_stripe_keeps_its_objects_across_restarts(tmp_path):
     """run.sh keeps them next to the database: cards saved in one `make run` are there in the
     next. Without ``--data`` (the tests) nothing is kept."""
@@ -136,6 +137,7 @@ def test_the_local_stripe_keeps_its_objects_across_restarts(tmp_path):
         _stop(server)
 
 
+@pytest.mark.slow
 @pytest.mark.fresh_database
 def test_the_local_stripe_signs_payment_events_for_the_app(app, clock):
     """``--webhook`` (as run.sh starts it): a charge's payment_intent.succeeded reaches the

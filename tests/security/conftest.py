@@ -20,7 +20,16 @@ from werkzeug.serving import make_server
 
 from billing.kernel.clock import FixedClock
 from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
-from tests.conftest import SharedApp, _build, _config, berlin, csrf_token, rolled_back, sign_in
+from tests.conftest import (
+    SharedApp,
+    _build,
+    _config,
+    berlin,
+    built_once,
+    csrf_token,
+    rolled_back,
+    sign_in,
+)
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _no_fsync, _QuietHandler
 from tests.e2e.helpers import portal_sign_in
@@ -120,11 +129,13 @@ def demo_template(sqlite_template, tmp_path_factory) -> str:
     """A migrated SQLite database with the demo seed and the extras, built once."""
     from models import db
 
-    path = tmp_path_factory.mktemp("security") / "demo.db"
-    app = seeded_demo_app(sqlite_template, path, FixedClock(berlin(2026, 11, 15, 10, 0)), _extras)
-    with app.app_context():
-        db.engine.dispose()
-    return str(path)
+    def build(path) -> None:
+        clock = FixedClock(berlin(2026, 11, 15, 10, 0))
+        app = seeded_demo_app(sqlite_template, path, clock, _extras)
+        with app.app_context():
+            db.engine.dispose()
+
+    return built_once(tmp_path_factory, "security-demo.db", build)
 
 
 def demo_ids() -> Demo:

@@ -41,7 +41,8 @@ PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
 test: install lint
 	$(PYTEST)
 
-# the quick loop: no browser, no fault, kill, load or fuzz runs
+# the quick loop: no browser, no fault, kill, load or fuzz runs, no product started in processes
+# of its own (gunicorn, workers, flask commands); each test rolled back (docs/development.md)
 test-fast: install
 	$(PYTEST) -m "not browser and not slow"
 

@@ -91,6 +91,7 @@ def view_model(view):
     return Invoice if view is InvoicesWithCost else ProjectKey
 
 
+@pytest.mark.fresh_database
 @pytest.mark.parametrize("role", ["support", "admin"])
 def test_a_customised_screen_hides_purchase_prices_in_details_and_exports(app, key, role):
     _add(app, KeysWithExport, "keys_export")

@@ -17,7 +17,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired
 
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import INVOICED_BEFORE
+from billing.invoicing.drafting import INVOICED_BEFORE
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import defuse

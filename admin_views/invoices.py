@@ -16,13 +16,10 @@ from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import redraft_invoice
 from billing.invoicing.invoice_mail import request_resend
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    mark_paid,
-    redraft_invoice,
-    retry_payment,
-)
+from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.payments.receivables import (

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import InputRequired, NumberRange
 
-from billing.invoicing.invoicing import current_currency
+from billing.invoicing.drafting import current_currency
 from billing.kernel.audit import Actor
 from billing.kernel.errors import Conflict, DomainError
 from billing.payments.cards import OK as CARD_OK

@@ -13,8 +13,9 @@ from billing.access.staff import create_staff, find_staff
 from billing.customers import customers as lifecycle
 from billing.customers.customers import NewCustomer
 from billing.invoicing import monthend
+from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
+from billing.invoicing.invoice_payment import mark_paid
 from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_settings
-from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock, FixedClock, add_months
 from billing.kernel.errors import DomainError

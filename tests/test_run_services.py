@@ -16,7 +16,8 @@ import pytest
 import stripe
 from werkzeug.serving import make_server
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.mail import compose, deliver
 from billing.payments import stripe_gateway as gateway

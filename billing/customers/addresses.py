@@ -13,8 +13,8 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
 
 from billing.customers.customers import _touch, check_version, get_customer
-from billing.invoicing.invoicing import EU_COUNTRIES
 from billing.invoicing.payment_terms import parse_payment_term
+from billing.invoicing.vat import EU_COUNTRIES
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

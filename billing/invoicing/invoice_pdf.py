@@ -30,8 +30,8 @@ from billing.invoicing.invoice_settings import (
     SELLER_IBAN,
     format_iban,
 )
-from billing.invoicing.invoicing import NON_EU_NOTE, REVERSE_CHARGE_NOTE
 from billing.invoicing.payment_terms import due_date, invoice_payment_term
+from billing.invoicing.vat import NON_EU_NOTE, REVERSE_CHARGE_NOTE
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

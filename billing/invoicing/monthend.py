@@ -30,7 +30,8 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from billing.catalog.pricing import load_tiers
-from billing.invoicing.invoicing import draft_batch, finalize_batch, ip_purchase_price_setting
+from billing.invoicing.drafting import draft_batch, ip_purchase_price_setting
+from billing.invoicing.finalizing import finalize_batch
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock, add_months, lease_now

@@ -227,9 +227,10 @@ def remove_card(customer_id: int, actor: Actor, clock: Clock) -> int:
 
 @_stripe_errors
 def retry_failed_payments(customer_id: int, actor: Actor, clock: Clock) -> list:
-    """Charge every failed card invoice of the customer again (``invoicing.retry_payment``);
-    returns ``(invoice, attempt)`` pairs, the attempt None when Stripe was not reached."""
-    from billing.invoicing.invoicing import retry_payment
+    """Charge every failed card invoice of the customer again
+    (``invoicing.invoice_payment.retry_payment``); returns ``(invoice, attempt)`` pairs, the
+    attempt None when Stripe was not reached."""
+    from billing.invoicing.invoice_payment import retry_payment
 
     _require_access(customer_id)
     results = []

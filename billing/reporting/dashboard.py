@@ -3,8 +3,8 @@ for the chart; the monthly billing data per customer as JSON or CSV.
 
 Money figures of a month come from its finalized invoices once the month-end run has billed it,
 otherwise they are estimated from the subscriptions that overlap the month, priced by the same
-``invoicing.compute_draft`` the run uses. The estimate does not loop over customers: one
-``GROUP BY`` collapses the subscriptions into groups of identical price facts (service mode,
+``invoicing.draft_lines.compute_draft`` the run uses. The estimate does not loop over customers:
+one ``GROUP BY`` collapses the subscriptions into groups of identical price facts (service mode,
 payment method, price basis, unit price, IP count, project key prices, days in the month), and
 each group is priced once and multiplied by its size. The page costs a fixed number of queries
 whatever the number of customers (see ``dashboard_figures``).
@@ -34,13 +34,8 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from billing.catalog.pricing import average_ip_price, load_tiers, to_cents
-from billing.invoicing.invoicing import (
-    KeyRow,
-    SubRow,
-    compute_draft,
-    ip_purchase_price_setting,
-    month_end,
-)
+from billing.invoicing.draft_lines import KeyRow, SubRow, compute_draft, month_end
+from billing.invoicing.drafting import ip_purchase_price_setting
 from billing.invoicing.monthend import parse_period
 from billing.kernel import audit
 from billing.kernel.audit import Actor

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import String, literal, select
 
-from billing.invoicing.invoicing import current_currency
+from billing.invoicing.drafting import current_currency
 from models import Customer, Partner
 
 BATCH = 2000

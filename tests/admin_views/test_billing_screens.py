@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from models import AuditEvent, BillingRun, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in

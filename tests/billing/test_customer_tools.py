@@ -12,13 +12,10 @@ from billing.customers import customer_tools, impersonation
 from billing.customers import customers as lifecycle
 from billing.customers.customers import NewCustomer
 from billing.customers.timeline import customer_timeline
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-    redraft_invoice,
-)
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice, redraft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid
 from billing.kernel.audit import SYSTEM, Actor, on_behalf_of
 from billing.kernel.errors import Conflict, DomainError
 from billing.payments import ledger

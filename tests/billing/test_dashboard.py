@@ -29,7 +29,8 @@ import pytest
 from sqlalchemy import event
 
 from billing.customers.customers import cancel_subscription, schedule_change
-from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice
+from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY, draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import DomainError

@@ -259,7 +259,7 @@ def test_delete_needs_the_typed_word_for_registered_customers(app):
 
 
 def test_erasure_keeps_invoices_pseudonymised_and_is_restartable(app, mail_on):
-    from billing.invoicing.invoicing import draft_invoice
+    from billing.invoicing.drafting import draft_invoice
 
     factories.reference(app)
     clock = app.config["CLOCK"]

@@ -12,7 +12,7 @@ import pytest
 
 from billing.customers import customers as lifecycle
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice
+from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from billing.subscriptions.distribution import change_ip_distribution
@@ -161,7 +161,7 @@ def test_a_run_finalizes_charges_and_mails_only_the_invoices_it_drafted(october)
     """Issue 14 (3): a card invoice of the month finalized before the run (history) is not
     numbered, charged or e-mailed again; a draft no run owned is taken in; the confirmation
     count, the counts and the report all name the run's invoices only."""
-    from billing.invoicing.invoicing import finalize_invoice
+    from billing.invoicing.finalizing import finalize_invoice
 
     app, clock, ids = october
     oct1 = date(2026, 10, 1)
@@ -342,7 +342,7 @@ def test_the_run_memo_gives_the_same_invoice_as_computing_each_customer():
     per IP count) gives the invoice the full computation gives, for full months, starts
     mid-month, changes, custom prices, free and empty subscriptions, in both languages."""
     from billing.catalog.pricing import Tier
-    from billing.invoicing.invoicing import SubRow, compute_draft
+    from billing.invoicing.draft_lines import SubRow, compute_draft
 
     tiers = [
         Tier(1, 50, Decimal("4.50")),

@@ -10,7 +10,7 @@ import pytest
 
 from billing.catalog.payment_methods import set_active
 from billing.customers.customers import current_subscription, main_user
-from billing.invoicing.invoicing import draft_invoice
+from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import DomainError

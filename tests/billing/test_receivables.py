@@ -11,13 +11,10 @@ from decimal import Decimal as D
 import pytest
 
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-    retry_payment,
-)
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import lease_now
 from billing.kernel.errors import DomainError

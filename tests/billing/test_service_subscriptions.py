@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from billing.customers import customers as lifecycle
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_batch, draft_invoice
+from billing.invoicing.drafting import draft_batch, draft_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import Conflict, DomainError, NotFound
 from billing.subscriptions import service_subscriptions as services

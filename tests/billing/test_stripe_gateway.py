@@ -9,7 +9,8 @@ import time
 import pytest
 import stripe
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from billing.payments import stripe_gateway as gateway

@@ -8,7 +8,8 @@ import urllib.request
 
 from werkzeug.serving import make_server
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.payments import stripe_gateway as gateway
 from models import Invoice, StripeEvent, db

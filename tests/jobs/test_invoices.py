@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from jobs.invoices import queue_invoice_email
 from models import Invoice, db
 from tests import factories

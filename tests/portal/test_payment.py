@@ -8,7 +8,8 @@ import re
 import pytest
 
 from billing.catalog.payment_methods import set_active
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.payments import stripe_gateway as gateway
 from models import AuditEvent, Invoice, db

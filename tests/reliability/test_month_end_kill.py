@@ -27,8 +27,9 @@ from rq import Queue
 from sqlalchemy import text
 
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import format_number, retry_payment
-from billing.invoicing.invoicing import month_end as month_end_of
+from billing.invoicing.draft_lines import month_end as month_end_of
+from billing.invoicing.invoice_payment import retry_payment
+from billing.invoicing.numbering import format_number
 from billing.kernel.audit import SYSTEM
 from billing.payments import stripe_gateway as gateway
 from jobs import enqueue

@@ -84,7 +84,9 @@ def plant(clock, admin_email: str) -> Planted:
     from billing.customers.contacts import ContactInput
     from billing.customers.customers import NewCustomer
     from billing.invoicing import purchase_orders
-    from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+    from billing.invoicing.credit_notes import create_credit_note
+    from billing.invoicing.drafting import draft_invoice
+    from billing.invoicing.finalizing import finalize_invoice
     from billing.invoicing.purchase_orders import PurchaseOrderInput
     from billing.kernel.audit import SYSTEM, Actor
     from billing.payments import ledger

@@ -17,7 +17,8 @@ import pytest
 from billing.customers import customers as lifecycle
 from billing.customers.customers import NewCustomer
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.project_keys import create_key
 from models import AuditEvent, Customer, db

@@ -185,7 +185,8 @@ def refresh_summary(customer: Customer, tiers=None) -> None:
     customer.has_pending_change = pending_change(customer.id) is not None
 
 
-def _snapshot(customer: Customer) -> dict:
+def audit_snapshot(customer: Customer) -> dict:
+    """The customer's list facts an audit event records before and after a change."""
     return {
         "status": customer.status,
         "internal_ips": customer.internal_ips,
@@ -196,11 +197,12 @@ def _snapshot(customer: Customer) -> dict:
     }
 
 
-def _touch(customer: Customer, clock: Clock) -> None:
+def mark_updated(customer: Customer, clock: Clock) -> None:
+    """Stamp the customer as changed now (the list's "updated" column)."""
     customer.updated_at = clock.now()
 
 
-def _finish(
+def commit_change(
     customer: Customer,
     actor: Actor,
     action: str,
@@ -212,8 +214,8 @@ def _finish(
     commit."""
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
-    after = _snapshot(customer) | (details or {})
+    mark_updated(customer, clock)
+    after = audit_snapshot(customer) | (details or {})
     audit.record(actor, action, clock, customer_id=customer.id, before=before, after=after)
     db.session.commit()
 
@@ -304,7 +306,7 @@ def create_customer(data: NewCustomer, actor: Actor, clock: Clock) -> tuple[Cust
     db.session.flush()
     refresh_summary(customer)
     audit.record(
-        actor, "customer.create", clock, customer_id=customer.id, after=_snapshot(customer)
+        actor, "customer.create", clock, customer_id=customer.id, after=audit_snapshot(customer)
     )
     db.session.commit()
     return customer, token
@@ -350,7 +352,7 @@ def start_subscription(
         raise DomainError(_("Unknown payment method."), field="payment_method")
     if current_subscription(customer_id) is not None:
         raise DomainError(_("This customer already has an active subscription."))
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     sub = Subscription(
         customer_id=customer_id,
         internal_ips=internal_ips,
@@ -362,7 +364,7 @@ def start_subscription(
         created_at=clock.now(),
     )
     db.session.add(sub)
-    _finish(customer, actor, "subscription.start", clock, before)
+    commit_change(customer, actor, "subscription.start", clock, before)
     return sub
 
 
@@ -397,7 +399,7 @@ def schedule_change(
     db.session.add(change)
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.schedule_change",
@@ -418,12 +420,12 @@ def set_locked(
     check_version(customer, expected_version)
     if customer.locked == locked:
         return customer
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     customer.locked = locked
     if locked:
         for user in customer.users:
             user.session_version += 1
-    _finish(customer, actor, "customer.lock" if locked else "customer.unlock", clock, before)
+    commit_change(customer, actor, "customer.lock" if locked else "customer.unlock", clock, before)
     return customer
 
 
@@ -436,14 +438,14 @@ def cancel_subscription(
     sub = current_subscription(customer_id)
     if sub is None:
         raise DomainError(_("This customer has no active subscription."))
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     sub.state = SubscriptionState.CANCELLED.value
     sub.cancelled_at = clock.now()
     sub.valid_until = add_months(clock.today(), 1) - timedelta(days=1)
     pending = pending_change(customer_id)
     if pending is not None:
         pending.state = ChangeState.WITHDRAWN.value
-    _finish(customer, actor, "subscription.cancel", clock, before)
+    commit_change(customer, actor, "subscription.cancel", clock, before)
     return sub
 
 
@@ -452,11 +454,11 @@ def mark_for_deletion(customer_id: int, actor: Actor, clock: Clock) -> Customer:
     customer = get_customer(customer_id)
     if customer.marked_for_deletion_at is not None:
         raise DomainError(_("This customer is already marked for deletion."))
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     customer.marked_for_deletion_at = clock.now()
     for user in customer.users:
         user.session_version += 1
-    _finish(customer, actor, "customer.mark_for_deletion", clock, before)
+    commit_change(customer, actor, "customer.mark_for_deletion", clock, before)
     return customer
 
 
@@ -677,9 +679,9 @@ def convert_to_managed(
         raise DomainError(_("Only self-service customers can be converted to managed."))
     if customer.marked_for_deletion_at is not None:
         raise DomainError(_("This customer is marked for deletion."))
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     customer.service_mode = ServiceMode.MANAGED.value
-    _finish(customer, actor, "customer.convert_to_managed", clock, before)
+    commit_change(customer, actor, "customer.convert_to_managed", clock, before)
     return customer
 
 
@@ -724,7 +726,7 @@ def change_main_user(
     customer.contact_email = new_main.email
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "customer.change_main_user",
@@ -918,7 +920,7 @@ def set_customer_price(
         sub.unit_price = price
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "customer.set_price",

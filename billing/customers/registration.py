@@ -32,7 +32,7 @@ from billing.access.staff import normalise_email
 from billing.catalog.selfservice import load_self_service
 from billing.customers.accounts import check_new_password
 from billing.customers.addresses import AddressInput, validate_address
-from billing.customers.customers import _public_url, _snapshot, refresh_summary
+from billing.customers.customers import _public_url, audit_snapshot, refresh_summary
 from billing.customers.team import remove_all_but_main
 from billing.kernel import audit, mail_limits
 from billing.kernel.audit import Actor
@@ -146,7 +146,7 @@ def register(
         "customer.self_register",
         clock,
         customer_id=customer.id,
-        after={**_snapshot(customer), "terms_accepted": True},
+        after={**audit_snapshot(customer), "terms_accepted": True},
     )
     try:
         db.session.commit()
@@ -163,7 +163,7 @@ def _address_fields(address: AddressInput) -> dict:
 
 def _registration_snapshot(customer: Customer) -> dict:
     return {
-        **_snapshot(customer),
+        **audit_snapshot(customer),
         "company_name": customer.company_name,
         "contact_name": customer.contact_name,
         "country": customer.country,
@@ -297,7 +297,7 @@ def confirm_registration(
     db.session.expire(user)
     actor = Actor.user(user, ip)
     customer = user.customer
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     removed = remove_all_but_main(customer.id)
     start_trial(customer.id, actor, clock)
     db.session.flush()
@@ -308,7 +308,9 @@ def confirm_registration(
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "removed": removed} if removed else _snapshot(customer),
+        after={**audit_snapshot(customer), "removed": removed}
+        if removed
+        else audit_snapshot(customer),
     )
     db.session.commit()
     return user

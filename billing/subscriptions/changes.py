@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from billing.customers.customers import (
-    _snapshot,
+    audit_snapshot,
     current_subscription,
     get_customer,
     refresh_summary,
@@ -40,7 +40,7 @@ def _apply(change: ScheduledChange, clock: Clock) -> None:
     from billing.subscriptions.project_keys import _start_key_subscription
 
     customer = get_customer(change.customer_id)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     current = current_subscription(change.customer_id)
     day = change.effective_date
     if change.kind == ChangeKind.CANCEL.value:
@@ -82,7 +82,7 @@ def _apply(change: ScheduledChange, clock: Clock) -> None:
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "change": str(change)},
+        after={**audit_snapshot(customer), "change": str(change)},
     )
     db.session.commit()
 
@@ -114,7 +114,7 @@ def apply_due_changes(clock: Clock) -> ChangeReport:
     for sub_id in ended:
         sub = db.session.get(Subscription, sub_id)
         customer = get_customer(sub.customer_id)
-        before = _snapshot(customer)
+        before = audit_snapshot(customer)
         sub.state = SubscriptionState.EXPIRED.value
         if sub.project_key_id is not None:
             key = db.session.get(ProjectKey, sub.project_key_id)
@@ -127,7 +127,7 @@ def apply_due_changes(clock: Clock) -> ChangeReport:
             clock,
             customer_id=customer.id,
             before=before,
-            after=_snapshot(customer),
+            after=audit_snapshot(customer),
         )
         db.session.commit()
         report.expired += 1

@@ -16,12 +16,12 @@ from decimal import Decimal
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price, to_cents
 from billing.customers.customers import (
-    _snapshot,
-    _touch,
+    audit_snapshot,
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
+    mark_updated,
     pending_change,
     refresh_summary,
     schedule_change,
@@ -211,7 +211,7 @@ def change_ip_distribution(
     if plan.kind == SCHEDULED:
         change = schedule_change(customer_id, internal_ips, external_ips, actor, clock)
         return DistributionResult(plan, sub.id, change.id)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     today = clock.today()
     if plan.increase and sub.valid_from < today:
         sub.valid_until = today - timedelta(days=1)
@@ -239,14 +239,14 @@ def change_ip_distribution(
         pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.change",
         clock,
         customer_id=customer_id,
         before=before,
-        after={**_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
+        after={**audit_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
     )
     db.session.commit()
     return DistributionResult(plan, target.id, None)

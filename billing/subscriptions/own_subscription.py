@@ -26,12 +26,12 @@ import stripe
 from billing.catalog.pricing import average_ip_price, to_cents
 from billing.catalog.selfservice import load_self_service
 from billing.customers.customers import (
-    _snapshot,
-    _touch,
+    audit_snapshot,
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
+    mark_updated,
     pending_change,
     refresh_summary,
     subscription_price,
@@ -263,7 +263,7 @@ def _end_trial(
     clock: Clock,
 ) -> DistributionResult:
     plan = preview_own_change(customer.id, internal_ips, external_ips, True, clock)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     today = clock.today()
     unit = customer.unit_price
     basis = PriceBasis.CUSTOMER_PRICE.value if unit is not None else PriceBasis.TIERS.value
@@ -292,14 +292,14 @@ def _end_trial(
         pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.end_trial",
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
+        after={**audit_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
     )
     db.session.commit()
     return DistributionResult(plan, paid.id, None)

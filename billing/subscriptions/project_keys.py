@@ -18,9 +18,9 @@ from decimal import Decimal, InvalidOperation
 
 from billing.catalog.pricing import to_cents
 from billing.customers.customers import (
-    _finish,
-    _snapshot,
+    audit_snapshot,
     check_version,
+    commit_change,
     current_subscription,
     get_customer,
     lock_customer,
@@ -297,7 +297,7 @@ def redeem(
         raise DomainError(_("This project key has already been used."), field="key")
     db.session.expire(row)
     internal, external = int(internal_ips), int(external_ips)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     old = pending_change(customer_id)
     if old is not None:
         old.state = (
@@ -325,7 +325,7 @@ def redeem(
         "starts": plan.starts.isoformat(),
         "ends": plan.ends.isoformat(),
     }
-    _finish(customer, actor, "project_key.redeem", clock, before, details)
+    commit_change(customer, actor, "project_key.redeem", clock, before, details)
     return plan
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price, to_cents
-from billing.customers.customers import _touch, get_customer, refresh_summary
+from billing.customers.customers import get_customer, mark_updated, refresh_summary
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock, shift_months
@@ -279,7 +279,7 @@ def _save(
         db.session.rollback()
         raise _changed_meanwhile() from None
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(actor, action, clock, customer_id=customer.id, before=before, after=snapshot(sub))
     db.session.commit()
     return sub

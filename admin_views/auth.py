@@ -16,7 +16,7 @@ from flask import abort, current_app, flash, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from billing.customers.customers import locked_out, user_may_sign_in
+from billing.customers.sign_in import locked_out, user_may_sign_in
 from billing.kernel.audit import Actor
 from billing.kernel.permissions import Permission, can
 from models import StaffUser, User, db

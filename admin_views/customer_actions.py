@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from billing.customers import customers as lifecycle
+from billing.customers import actions, lifecycle, lookup, onboarding
 from billing.customers.addresses import AddressInput, address_of, edit_address
-from billing.customers.customers import NewCustomer
 from billing.customers.deletion import delete_customer
+from billing.customers.onboarding import NewCustomer
 from billing.invoicing.payment_terms import setting_payment_term
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
@@ -79,7 +79,7 @@ class CustomerActionsMixin(RecordActions):
         return self._customer(customer_id)
 
     def applicable_actions(self, customer: Customer) -> list[str]:
-        return lifecycle.available_actions(customer)
+        return actions.available_actions(customer)
 
     def record_page(self, customer: Customer):
         return self._back(customer.id)
@@ -91,7 +91,7 @@ class CustomerActionsMixin(RecordActions):
         if form.validate_on_submit():
             data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
             try:
-                customer, message = lifecycle.invite_customer(data, staff_actor(), clock())
+                customer, message = onboarding.invite_customer(data, staff_actor(), clock())
             except DomainError as error:
                 field_error(form, error)
             else:
@@ -111,7 +111,7 @@ class CustomerActionsMixin(RecordActions):
     @customer_action("resend_invite")
     def resend_invite_view(self, customer: Customer):
         try:
-            message = lifecycle.resend_invite(customer.id, staff_actor(), clock())
+            message = onboarding.resend_invite(customer.id, staff_actor(), clock())
         except DomainError as error:
             flash(error.message, "error")
         else:
@@ -148,7 +148,7 @@ class CustomerActionsMixin(RecordActions):
     @expose("/<int:customer_id>/ip-distribution/", methods=("GET", "POST"))
     @customer_action("ip_distribution")
     def ip_distribution_view(self, customer: Customer):
-        current = lifecycle.current_subscription(customer.id)
+        current = lookup.current_subscription(customer.id)
         form = IpDistributionForm(
             version=customer.version,
             total_ips=current.total_ips if current else 1,
@@ -193,7 +193,7 @@ class CustomerActionsMixin(RecordActions):
             customer=customer,
             current=current,
             plan=plan,
-            pending=lifecycle.pending_change(customer.id),
+            pending=lookup.pending_change(customer.id),
         )
 
     @expose("/<int:customer_id>/ip-distribution/preview")
@@ -325,7 +325,7 @@ class CustomerActionsMixin(RecordActions):
         form = MainUserForm(version=customer.version)
         form.user_id.choices = [
             (str(u.id), f"{u.name} <{u.email}>")
-            for u in lifecycle.other_main_user_candidates(customer.id)
+            for u in lookup.other_main_user_candidates(customer.id)
         ]
         if form.validate_on_submit():
             try:
@@ -341,13 +341,13 @@ class CustomerActionsMixin(RecordActions):
             "admin/customer_main_user.html",
             form=form,
             customer=customer,
-            current=lifecycle.main_user(customer.id),
+            current=lookup.main_user(customer.id),
         )
 
     @expose("/<int:customer_id>/delete/", methods=("GET", "POST"))
     @customer_action("delete")
     def delete_customer_view(self, customer: Customer):
-        invited = lifecycle.is_invited(customer)
+        invited = lookup.is_invited(customer)
         form = ConfirmForm(version=customer.version)
         if form.validate_on_submit():
             confirmation = (
@@ -495,6 +495,6 @@ class ProjectKeyWizardMixin:
             plan=plan,
             values=values,
             version=version,
-            current=lifecycle.current_subscription(customer.id),
+            current=lookup.current_subscription(customer.id),
             show_purchase_price=staff_can(Permission.SEE_FINANCIALS),
         )

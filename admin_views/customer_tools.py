@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length
 
 from billing.customers import customer_tools, team
 from billing.customers import impersonation as impersonation_service
-from billing.customers.customers import NewCustomer
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.errors import DomainError, NotFound
 from billing.payments import ledger
 from models import Customer, Partner, db

@@ -23,7 +23,7 @@ from decimal import Decimal
 from sqlalchemy import Table, bindparam, func, text
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price
-from billing.customers.customers import derive_status
+from billing.customers.summary import derive_status
 from billing.kernel.clock import Clock, add_months
 from models import Customer, Subscription, User, db
 from models.bulk import BulkWriter

@@ -10,8 +10,8 @@ from decimal import Decimal
 from sqlalchemy import func
 
 from billing.access.staff import create_staff, find_staff
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, lookup, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.invoicing import monthend
 from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
 from billing.invoicing.invoice_payment import mark_paid
@@ -236,7 +236,7 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
             continue
         plan = _plan(index, rng)
         city, postal = CITIES[country]
-        customer, _token = lifecycle.create_customer(
+        customer, _token = onboarding.create_customer(
             NewCustomer(
                 company_name=company,
                 contact_name=f"Contact {company.split()[0]}",
@@ -261,8 +261,8 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
         db.session.commit()
         if plan.state == "invited":
             continue
-        main = lifecycle.main_user(customer.id)
-        lifecycle.register_user(main.id, CUSTOMER_PASSWORD, clock)
+        main = lookup.main_user(customer.id)
+        onboarding.register_user(main.id, CUSTOMER_PASSWORD, clock)
         # customers join over the whole history, so the dashboard chart shows the growth
         started = add_months(history_start, index % HISTORY_MONTHS)
         if index == 10:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event, func
 
 from billing.catalog.payment_methods import active_codes
-from billing.customers.customers import current_subscription
+from billing.customers.lookup import current_subscription
 from billing.kernel.clock import FixedClock
 from billing.payments import stripe_gateway as gateway
 from models import (

@@ -12,7 +12,8 @@ from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
 
-from billing.customers.customers import check_version, get_customer, mark_updated
+from billing.customers.lookup import check_version, get_customer
+from billing.customers.summary import mark_updated
 from billing.invoicing.payment_terms import parse_payment_term
 from billing.invoicing.vat import EU_COUNTRIES
 from billing.kernel import audit

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from billing.customers.customers import NewCustomer, create_customer, get_customer, invite_message
+from billing.customers.lookup import get_customer
+from billing.customers.onboarding import NewCustomer, create_customer, invite_message
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

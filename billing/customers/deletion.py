@@ -21,7 +21,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from billing.customers.customers import get_customer, refresh_summary, request_deletion
+from billing.customers.lifecycle import request_deletion
+from billing.customers.lookup import get_customer
+from billing.customers.summary import refresh_summary
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock, add_months, lease_now

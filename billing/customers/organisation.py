@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
-from billing.customers.customers import check_version, get_customer, mark_updated
+from billing.customers.lookup import check_version, get_customer
+from billing.customers.summary import mark_updated
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

@@ -32,7 +32,8 @@ from billing.access.staff import normalise_email
 from billing.catalog.selfservice import load_self_service
 from billing.customers.accounts import check_new_password
 from billing.customers.addresses import AddressInput, validate_address
-from billing.customers.customers import _public_url, audit_snapshot, refresh_summary
+from billing.customers.onboarding import _public_url
+from billing.customers.summary import audit_snapshot, refresh_summary
 from billing.customers.team import remove_all_but_main
 from billing.kernel import audit, mail_limits
 from billing.kernel.audit import Actor

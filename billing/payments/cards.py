@@ -16,7 +16,7 @@ from functools import wraps
 
 import stripe
 
-from billing.customers.customers import current_subscription, get_customer
+from billing.customers.lookup import current_subscription, get_customer
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

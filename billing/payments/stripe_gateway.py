@@ -130,7 +130,7 @@ WEBHOOK_SECRET = "stripe.webhook_secret"  # noqa: S105 - the setting's name, not
 
 def ensure_stripe_customer(customer_id: int) -> str:
     """The Stripe customer id of ``customer_id``, created at Stripe on first use."""
-    from billing.customers.customers import get_customer
+    from billing.customers.lookup import get_customer
     from models import db
 
     customer = get_customer(customer_id)
@@ -241,7 +241,7 @@ def _cards(stripe_customer_id: str) -> list:
 def card_on_file(customer_id: int) -> CardInfo | None:
     """The card that will be charged: the customer's default card at Stripe, else the first
     card saved for it; None without a Stripe customer or card."""
-    from billing.customers.customers import get_customer
+    from billing.customers.lookup import get_customer
 
     customer = get_customer(customer_id)
     if not customer.stripe_customer_id:
@@ -300,7 +300,7 @@ def make_default_card(customer_id: int, payment_method_id: str) -> CardInfo:
 
 def remove_cards(customer_id: int) -> int:
     """Detach every saved card of the customer and clear the default; returns how many."""
-    from billing.customers.customers import get_customer
+    from billing.customers.lookup import get_customer
 
     customer = get_customer(customer_id)
     if not customer.stripe_customer_id:

@@ -16,7 +16,7 @@ from decimal import Decimal
 import stripe
 from sqlalchemy import func
 
-from billing.customers.customers import current_subscription, get_customer, pending_change
+from billing.customers.lookup import current_subscription, get_customer, pending_change
 from billing.customers.team import Member, team
 from billing.invoicing.payment_terms import payment_terms_of
 from billing.kernel.clock import Clock

@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from billing.customers.customers import (
-    audit_snapshot,
-    current_subscription,
-    get_customer,
-    refresh_summary,
-)
+from billing.customers.lookup import current_subscription, get_customer
+from billing.customers.summary import audit_snapshot, refresh_summary
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock

@@ -15,17 +15,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price, to_cents
-from billing.customers.customers import (
-    audit_snapshot,
+from billing.customers.lifecycle import schedule_change, start_subscription
+from billing.customers.lookup import (
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
-    mark_updated,
     pending_change,
+)
+from billing.customers.summary import (
+    audit_snapshot,
+    mark_updated,
     refresh_summary,
-    schedule_change,
-    start_subscription,
     subscription_price,
 )
 from billing.kernel import audit

@@ -25,14 +25,16 @@ import stripe
 
 from billing.catalog.pricing import average_ip_price, to_cents
 from billing.catalog.selfservice import load_self_service
-from billing.customers.customers import (
-    audit_snapshot,
+from billing.customers.lookup import (
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
-    mark_updated,
     pending_change,
+)
+from billing.customers.summary import (
+    audit_snapshot,
+    mark_updated,
     refresh_summary,
     subscription_price,
 )

@@ -11,9 +11,9 @@ from decimal import Decimal
 from sqlalchemy import func
 
 from billing.catalog.pricing import load_tiers, monthly_price, to_cents
-from billing.customers.customers import (
+from billing.customers.lookup import get_customer
+from billing.customers.summary import (
     audit_snapshot,
-    get_customer,
     mark_updated,
     refresh_summary,
     subscription_price,

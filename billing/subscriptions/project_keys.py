@@ -17,15 +17,14 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from billing.catalog.pricing import to_cents
-from billing.customers.customers import (
-    audit_snapshot,
+from billing.customers.lookup import (
     check_version,
-    commit_change,
     current_subscription,
     get_customer,
     lock_customer,
     pending_change,
 )
+from billing.customers.summary import audit_snapshot, commit_change
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock, add_months, shift_months

@@ -32,7 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price, to_cents
-from billing.customers.customers import get_customer, mark_updated, refresh_summary
+from billing.customers.lookup import get_customer
+from billing.customers.summary import mark_updated, refresh_summary
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock, shift_months

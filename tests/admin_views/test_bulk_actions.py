@@ -54,7 +54,7 @@ def customers(app):
 
 def test_lock_customers_from_the_list(app, customers):
     """The customer list shows a checkbox per row (built with its rows in Python); "Lock
-    accounts" locks the ticked customers through ``billing.customers.customers.set_locked``,
+    accounts" locks the ticked customers through ``billing.customers.lifecycle.set_locked``,
     audited."""
     alpha, bravo, charlie = customers
     client = signed_in(app, "billing")

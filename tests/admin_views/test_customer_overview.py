@@ -13,7 +13,8 @@ import pytest
 
 from billing.customers import partners, team
 from billing.customers.customer_tools import set_tags
-from billing.customers.customers import authenticate_user, main_user
+from billing.customers.lookup import main_user
+from billing.customers.sign_in import authenticate_user
 from billing.invoicing.credit_notes import create_credit_note
 from billing.invoicing.drafting import draft_invoice
 from billing.invoicing.finalizing import finalize_invoice

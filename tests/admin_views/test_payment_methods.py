@@ -97,7 +97,7 @@ def test_deactivating_keeps_existing_subscriptions(stripe_app, staff_client):
     customer = factories.customer(stripe_app, payment="invoice")
     _toggle(staff_client, "invoice", False)
     assert not _active("invoice")
-    from billing.customers.customers import current_subscription
+    from billing.customers.lookup import current_subscription
 
     assert current_subscription(customer.id).payment_method == "invoice"
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from billing.customers import contacts, groups
-from billing.customers.customers import accept_invite
+from billing.customers.onboarding import accept_invite
 from billing.customers.organisation import OrganisationInput, edit_organisation
 from billing.invoicing import purchase_orders
 from billing.invoicing.drafting import draft_invoice

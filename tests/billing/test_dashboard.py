@@ -28,7 +28,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from billing.customers.customers import cancel_subscription, schedule_change
+from billing.customers.lifecycle import cancel_subscription, schedule_change
 from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY, draft_invoice
 from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM

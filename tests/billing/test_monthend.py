@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle
 from billing.invoicing import monthend
 from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from billing.catalog.payment_methods import set_active
-from billing.customers.customers import current_subscription, main_user
+from billing.customers.lookup import current_subscription, main_user
 from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import FixedClock

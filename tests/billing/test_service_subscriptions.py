@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle
 from billing.invoicing import monthend
 from billing.invoicing.drafting import draft_batch, draft_invoice
 from billing.kernel.audit import SYSTEM

@@ -48,7 +48,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from billing.customers.customers import cancel_subscription
+from billing.customers.lifecycle import cancel_subscription
 from billing.invoicing import monthend
 from billing.invoicing.monthend import Hooks
 from billing.kernel.audit import SYSTEM
@@ -374,7 +374,7 @@ def _clock():
 def test_an_immediate_increase_withdraws_the_pending_change_also_on_the_first_day(app, clock):
     """SPEC §4 IP Distribution (found by the state machine): a subscription that began today is
     raised at once; the change that waited for the 1st would otherwise undo the rise then."""
-    from billing.customers.customers import pending_change
+    from billing.customers.lookup import pending_change
 
     factories.reference(app)
     customer_id = factories.customer(app, internal=8, external=2).id

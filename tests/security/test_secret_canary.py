@@ -25,7 +25,7 @@ import pytest
 from redis import Redis
 
 from billing.catalog.payment_methods import set_active
-from billing.customers.customers import get_customer
+from billing.customers.lookup import get_customer
 from billing.invoicing import monthend
 from billing.kernel.audit import SYSTEM
 from billing.kernel.mail import load_mail_settings

@@ -29,6 +29,7 @@ from billing.invoicing.purchase_orders import expiring_orders
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.reporting import dashboard as figures_service
+from billing.reporting.billing_data import billing_data_export, default_billing_month
 from billing.reporting.dashboard import Dashboard, IpMonth, MonthFigures
 
 from .auth import clock, requires, staff_actor, staff_can
@@ -260,7 +261,7 @@ class DashboardMixin:
             chart=ip_chart(history, lambda d: format_date(d, "MMM yyyy")),
             show_money=show_money,
             number=format_decimal,
-            billing_month=f"{figures_service.default_billing_month(now):%Y-%m}",
+            billing_month=f"{default_billing_month(now):%Y-%m}",
             latest_month=f"{now.today():%Y-%m}",
             expiring_orders=expiring_orders(now),
         )
@@ -270,7 +271,7 @@ class DashboardMixin:
     def billing_data(self, export_format):
         """Stream one month's billing data per customer (``?month=YYYY-MM``) as JSON or CSV."""
         try:
-            export = figures_service.billing_data_export(
+            export = billing_data_export(
                 request.args.get("month"),
                 export_format,
                 staff_actor(),

@@ -30,7 +30,7 @@ MIN_SECRET_SYMBOLS = 6
 # Every admin and portal page: scripts and style sheets only from this origin or carrying the
 # request's nonce (no inline handlers, no eval); images may also be data: URIs (Bootstrap's CSS
 # draws its form controls with them). The portal's payment page adds Stripe's hosts
-# (``stripe_js=True`` on the view, sources from ``billing.payments.stripe_gateway.csp_sources``).
+# (``stripe_js=True`` on the view, sources from ``billing.payments.stripe_account.csp_sources``).
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",
@@ -228,7 +228,7 @@ def register_extensions(app: Flask) -> None:
     )
     login_manager.init_app(app)
     limiter.init_app(app)
-    from billing.payments.stripe_gateway import csp_sources
+    from billing.payments.stripe_account import csp_sources
 
     production = app.config["APP_ENV"] == "production"
     talisman.init_app(

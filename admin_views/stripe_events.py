@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
-from billing.payments.stripe_gateway import process_event
+from billing.payments.stripe_webhooks import process_event
 from models import StripeEvent
 
 from .auth import clock, requires, staff_can

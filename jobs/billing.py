@@ -47,7 +47,7 @@ def notify_expiring_keys() -> int:
 
 def _hooks() -> Hooks:
     """Wire the run to the Stripe gateway and the mail queue."""
-    from billing.payments import stripe_gateway
+    from billing.payments import card_charges
 
     def queue_invoice_email(invoice_id: int) -> None:
         from .invoices import queue_invoice_email as queue_it
@@ -63,7 +63,7 @@ def _hooks() -> Hooks:
     return Hooks(
         queue_invoice_email=queue_invoice_email,
         payment_failed=payment_failed,
-        charge=stripe_gateway.charge_invoice,
+        charge=card_charges.charge_invoice,
         transient=(RedisError,),
     )
 

@@ -20,7 +20,7 @@ from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock, FixedClock, add_months
 from billing.kernel.errors import DomainError
 from billing.kernel.settings import get_setting, set_setting
-from billing.payments.stripe_gateway import record_card_payment
+from billing.payments.card_charges import record_card_payment
 from models import (
     Customer,
     Invoice,
@@ -340,16 +340,16 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
     pays by card (a declining one for ``DECLINED_CARD_CUSTOMER``), and their open card invoices
     charged off-session the way the month-end run does. Only what is missing is done again."""
     from billing.catalog.payment_methods import set_active
-    from billing.payments import stripe_gateway as gateway
+    from billing.payments import card_charges, stripe_account, stripe_cards
     from models import AttemptState, Invoice, InvoiceState
 
-    if (gateway.stored_secret_key(), gateway.stored_publishable_key()) != (
+    if (stripe_account.stored_secret_key(), stripe_account.stored_publishable_key()) != (
         stripe.secret_key,
         stripe.publishable_key,
     ):
-        gateway.save_stripe_keys(stripe.secret_key, stripe.publishable_key, SYSTEM, clock)
-    if gateway.stored_webhook_secret() != stripe.webhook_secret:
-        gateway.save_webhook_secret(stripe.webhook_secret, SYSTEM, clock)
+        stripe_account.save_stripe_keys(stripe.secret_key, stripe.publishable_key, SYSTEM, clock)
+    if stripe_account.stored_webhook_secret() != stripe.webhook_secret:
+        stripe_account.save_webhook_secret(stripe.webhook_secret, SYSTEM, clock)
     set_active(PaymentMethodCode.CARD.value, True, SYSTEM, clock)
     card = PaymentMethodCode.CARD.value
     open_card_invoice = db.select(Invoice.customer_id).where(
@@ -365,11 +365,11 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
     ).all()
     result = CardResult()
     for customer in payers:
-        if gateway.card_on_file(customer.id) is None:
+        if stripe_cards.card_on_file(customer.id) is None:
             test_card = (
                 DECLINED_WHEN_CHARGED if customer.company_name == DECLINED_CARD_CUSTOMER else VISA
             )
-            gateway.make_default_card(customer.id, test_card)
+            stripe_cards.make_default_card(customer.id, test_card)
             result.cards_saved += 1
         invoices = db.session.scalars(
             open_card_invoice.with_only_columns(Invoice.id).where(
@@ -377,7 +377,7 @@ def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
             )
         ).all()
         for invoice_id in invoices:
-            if gateway.charge_invoice(invoice_id, clock).state == AttemptState.SUCCEEDED.value:
+            if card_charges.charge_invoice(invoice_id, clock).state == AttemptState.SUCCEEDED.value:
                 result.invoices_paid += 1
     return result
 
@@ -643,7 +643,7 @@ def _billing_history(history_start: date, clock: Clock, charge_last_month: bool 
     e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
     to the saved cards), and bank transfers arrive within the payment term, except for the
     month that just ended. A month whose run exists is left as it is."""
-    from billing.payments.stripe_gateway import charge_invoice
+    from billing.payments.card_charges import charge_invoice
 
     period = history_start.replace(day=1)
     last = monthend.last_closed_period(clock)

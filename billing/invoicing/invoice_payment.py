@@ -45,7 +45,7 @@ def retry_payment(invoice_id: int, actor, clock: Clock):
     """Charge a card invoice whose payment failed once more (a new attempt, or the pending one
     again with its idempotency key); the request is audited with it. DomainError unless it is
     a failed card invoice with an open amount, or while it is being charged
-    (``stripe_gateway.charge_invoice``)."""
-    from billing.payments.stripe_gateway import charge_invoice
+    (``card_charges.charge_invoice``)."""
+    from billing.payments.card_charges import charge_invoice
 
     return charge_invoice(invoice_id, clock, retry_by=actor)

@@ -83,7 +83,7 @@ def may_change(customer: Customer) -> bool:
 def card_payment_available() -> bool:
     """Card payment is active and both Stripe keys are saved (seed 3.6)."""
     from billing.catalog.payment_methods import active_codes
-    from billing.payments.stripe_gateway import keys_configured
+    from billing.payments.stripe_account import keys_configured
 
     return keys_configured() and CARD in active_codes()
 
@@ -147,7 +147,7 @@ def overview(customer_id: int) -> Overview:
     When the next change starts a paid subscription: ``card_unavailable`` says that card
     payment is off (the customer cannot start one), ``needs_card`` that no card is on file yet
     (it checks Stripe only in that case)."""
-    from billing.payments.stripe_gateway import saved_card
+    from billing.payments.stripe_cards import saved_card
 
     customer = get_customer(customer_id)
     sub = current_subscription(customer_id)
@@ -201,7 +201,7 @@ def preview_own_change(
 
 
 def _require_card(customer_id: int) -> None:
-    from billing.payments.stripe_gateway import saved_card
+    from billing.payments.stripe_cards import saved_card
 
     if not card_payment_available():
         raise DomainError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.payments.stripe_gateway import stored_publishable_key, stored_secret_key
+from billing.payments.stripe_account import stored_publishable_key, stored_secret_key
 from models import AuditEvent, PaymentMethod, Setting, db
 from tests import factories
 from tests.conftest import make_staff, sign_in

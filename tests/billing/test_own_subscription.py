@@ -14,7 +14,7 @@ from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import DomainError
-from billing.payments.stripe_gateway import attach_card
+from billing.payments.stripe_cards import attach_card
 from billing.subscriptions import own_subscription as own
 from billing.subscriptions.changes import apply_due_changes
 from models import Customer, Subscription, db

@@ -31,7 +31,7 @@ from billing.invoicing.draft_lines import month_end as month_end_of
 from billing.invoicing.invoice_payment import retry_payment
 from billing.invoicing.numbering import format_number
 from billing.kernel.audit import SYSTEM
-from billing.payments import stripe_gateway as gateway
+from billing.payments import stripe_account, stripe_cards
 from jobs import enqueue
 from jobs.billing import month_end, queue_month_end, resume_stalled_runs
 from models import (
@@ -139,7 +139,7 @@ def _seed(app, clock) -> dict[str, int]:
             text(f"UPDATE {table} SET payment_method = 'invoice' WHERE payment_method = 'card'")
         )
     db.session.commit()
-    gateway.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
     cards = {}
     for name, card in (
         ("visa_1", "pm_card_visa"),
@@ -147,7 +147,7 @@ def _seed(app, clock) -> dict[str, int]:
         ("declined", "pm_card_chargeCustomerFail"),
     ):
         customer = factories.customer(app, payment="card", internal=30, external=5)
-        gateway.attach_card(customer.id, card)
+        stripe_cards.attach_card(customer.id, card)
         cards[name] = customer.id
     clock.instant = RUN_AT
     return cards
@@ -358,9 +358,9 @@ def test_a_declined_or_unreachable_charge_fails_the_payment_not_the_run(
     app.config.update(REDIS_URL=redis_server.url, STRIPE_API_BASE=localstripe.url)
     factories.reference(app)
     clock.instant = berlin(2026, 9, 1, 9, 0)
-    gateway.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
     card = factories.customer(app, payment="card").id
-    gateway.attach_card(
+    stripe_cards.attach_card(
         card, "pm_card_chargeCustomerFail" if failure == "decline" else "pm_card_visa"
     )
     by_invoice = factories.customer(app).id

@@ -9,8 +9,8 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from billing.access.staff import staff_recipients
-from billing.invoicing import monthend
-from billing.invoicing.monthend import Hooks
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.monthend_work import Hooks
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from billing.subscriptions.changes import apply_due_changes
@@ -71,7 +71,7 @@ def _hooks() -> Hooks:
 @job
 def month_end(run_id: int) -> str:
     """Work on a billing run until it waits for approval or is done (safe to run twice)."""
-    state = monthend.work(run_id, current_app.config["CLOCK"], _hooks())
+    state = monthend_work.work(run_id, current_app.config["CLOCK"], _hooks())
     log.info("billing run %s: %s", run_id, state)
     return state
 
@@ -89,7 +89,7 @@ def start_month_end() -> int | None:
     except DomainError as error:
         log.info("month-end run not started: %s", error)
         return None
-    monthend.work(started.run_id, clock, _hooks())
+    monthend_work.work(started.run_id, clock, _hooks())
     return started.run_id
 
 

@@ -82,7 +82,7 @@ def run_month_end_command(
     period: str | None, now_text: str | None, approve: bool, rehearse: bool, use_queue: bool
 ) -> None:
     """Start (or continue) the month-end run for a booking month."""
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend, monthend_report, monthend_work
     from billing.kernel.audit import SYSTEM
     from billing.kernel.clock import FixedClock
     from billing.kernel.errors import DomainError
@@ -114,17 +114,17 @@ def run_month_end_command(
         queue_month_end(started.run_id)
         click.echo("Queued for the worker; follow it on the Billing Runs screen.")
         return
-    hooks = monthend.Hooks() if rehearse else _hooks()
+    hooks = monthend_work.Hooks() if rehearse else _hooks()
     hooks.progress = lambda run: click.echo(
         f"  {run.state}: {run.processed}/{run.total} customers, {run.billed} invoices"
         if run.state == "drafting"
         else f"  {run.state}: {run.finalized}/{run.billed} finalized"
     )
-    state = monthend.work(started.run_id, clock, hooks)
+    state = monthend_work.work(started.run_id, clock, hooks)
     run = monthend.get_run(started.run_id)
     click.echo(
         f"{state}: {run.billed} invoice(s), {run.skipped} skipped "
-        f"{monthend.skip_reasons(run)}, {run.payment_failed} payment(s) failed."
+        f"{monthend_report.skip_reasons(run)}, {run.payment_failed} payment(s) failed."
     )
     if state == "awaiting_approval":
         click.echo("Review the drafts on the Billing Runs screen, then approve them there.")

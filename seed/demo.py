@@ -12,7 +12,7 @@ from sqlalchemy import func
 from billing.access.staff import create_staff, find_staff
 from billing.customers import lifecycle, lookup, onboarding
 from billing.customers.onboarding import NewCustomer
-from billing.invoicing import monthend
+from billing.invoicing import monthend, monthend_report, monthend_work
 from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
 from billing.invoicing.invoice_payment import mark_paid
 from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_settings
@@ -655,11 +655,11 @@ def _billing_history(history_start: date, clock: Clock, charge_last_month: bool 
             period = add_months(period, 1)
             continue
         charge = charge_invoice if charge_last_month and period == last else record_card_payment
-        monthend.work(started.run_id, run_clock, monthend.Hooks(charge=charge))
+        monthend_work.work(started.run_id, run_clock, monthend_work.Hooks(charge=charge))
         if period < last:
             paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)
             for invoice_id in db.session.scalars(
-                monthend.run_invoices(started.run_id).where(
+                monthend_report.run_invoices(started.run_id).where(
                     Invoice.state == InvoiceState.FINALIZED.value
                 )
             ).all():

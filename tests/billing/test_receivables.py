@@ -10,7 +10,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from billing.invoicing import monthend
+from billing.invoicing import monthend, monthend_work
 from billing.invoicing.credit_notes import create_credit_note
 from billing.invoicing.drafting import draft_invoice
 from billing.invoicing.finalizing import finalize_invoice
@@ -21,7 +21,7 @@ from billing.kernel.errors import DomainError
 from billing.payments import card_charges, ledger, stripe_cards
 from billing.payments.cards import failed_card_invoices
 from billing.payments.receivables import invoice_actions, open_amount
-from models import AuditEvent, Invoice, PaymentAttempt, db
+from models import AuditEvent, BillingRun, Invoice, PaymentAttempt, db
 from tests import factories
 from tests.conftest import berlin
 from tests.support.cards import stripe_on
@@ -169,14 +169,14 @@ def test_month_end_does_not_charge_an_invoice_a_credit_note_settled(card_app):
         charged.append(db.session.get(Invoice, invoice_id).customer_id)
         return card_charges.charge_invoice(invoice_id, clock)
 
-    hooks = monthend.Hooks(progress=credit_first, charge=charge)
-    assert monthend.work(run_id, clock, hooks) == "done"
+    hooks = monthend_work.Hooks(progress=credit_first, charge=charge)
+    assert monthend_work.work(run_id, clock, hooks) == "done"
     assert credited and charged == [second.id]
     first_invoice = db.session.scalar(
         db.select(Invoice).where(Invoice.customer_id == first, Invoice.kind == "invoice")
     )
     assert first_invoice.state == "finalized" and open_amount(first_invoice) == 0
-    assert db.session.get(monthend.BillingRun, run_id).payment_failed == 0
+    assert db.session.get(BillingRun, run_id).payment_failed == 0
 
 
 def test_a_refund_is_made_once(card_app):

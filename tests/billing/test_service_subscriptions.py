@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from billing.customers import lifecycle
-from billing.invoicing import monthend
+from billing.invoicing import monthend, monthend_work
 from billing.invoicing.drafting import draft_batch, draft_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import Conflict, DomainError, NotFound
@@ -269,7 +269,7 @@ def test_month_end_bills_each_additional_subscription_by_calendar_days(any_app):
     factories.reference(app)
     ids = _billing_customers(app, clock)
     run = monthend.start_run(NOV, SYSTEM, clock)
-    monthend.work(run.run_id, clock)
+    monthend_work.work(run.run_id, clock)
     main = ("10 internal + 2 external IPs, 11/2026", D("54.00"))
     assert _lines(ids["full"]) == [
         main,
@@ -351,7 +351,7 @@ def test_the_month_end_run_renews_or_ends_terms_before_drafting(app):
     services.set_auto_renew(customer.id, goes.id, False, SYSTEM, clock)
     clock.instant = berlin(2026, 12, 1, 0, 30)
     run = monthend.start_run(NOV, SYSTEM, clock)
-    monthend.work(run.run_id, clock)
+    monthend_work.work(run.run_id, clock)
     assert db.session.get(ServiceSubscription, stays.id).term_end == date(2026, 12, 31)
     ended = db.session.get(ServiceSubscription, goes.id)
     assert (ended.state, ended.ended_on) == ("ended", date(2026, 11, 30))

@@ -26,7 +26,7 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import text
 
-from billing.invoicing import monthend
+from billing.invoicing import monthend, monthend_report, monthend_work
 from billing.invoicing.draft_lines import month_end as month_end_of
 from billing.invoicing.invoice_payment import retry_payment
 from billing.invoicing.numbering import format_number
@@ -208,7 +208,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
     cards = _seed(app, clock)
     billable, reasons = _expected(OCTOBER)
     customers = CUSTOMERS + len(cards)
-    assert customers > 4 * monthend.BATCH, "the run must span several batches"
+    assert customers > 4 * monthend_work.BATCH, "the run must span several batches"
     log = tmp_path / "workers.log"
 
     run_id = monthend.start_run(OCTOBER, SYSTEM, clock).run_id
@@ -232,7 +232,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
         deadline = time.monotonic() + PATIENCE
         while True:
             processed, total, state = _progress(run_id)
-            if state == RunState.DRAFTING.value and monthend.BATCH <= processed < total:
+            if state == RunState.DRAFTING.value and monthend_work.BATCH <= processed < total:
                 break
             assert state == RunState.DRAFTING.value, (state, log.read_text()[-4000:])
             assert worker.poll() is None, log.read_text()[-4000:]
@@ -251,8 +251,8 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
     db.session.rollback()
     killed = db.session.get(BillingRun, run_id)
     assert killed.state == RunState.DRAFTING.value
-    assert monthend.BATCH <= killed.processed < killed.total == customers
-    assert killed.processed % monthend.BATCH == 0
+    assert monthend_work.BATCH <= killed.processed < killed.total == customers
+    assert killed.processed % monthend_work.BATCH == 0
     before = _invoices()
     assert len(before) == killed.billed > 0
     assert max(before) <= killed.last_customer_id, "the batch being written was rolled back"
@@ -321,7 +321,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
     assert (run.total, run.processed) == (customers, customers)
     assert run.billed == len(after) == run.finalized
     assert run.billed + run.skipped == run.processed
-    assert monthend.skip_reasons(run) == {k: v for k, v in reasons.items() if v}
+    assert monthend_report.skip_reasons(run) == {k: v for k, v in reasons.items() if v}
     assert run.payment_failed == 1
     assert (
         db.session.scalar(
@@ -405,8 +405,8 @@ def test_queuing_the_invoice_emails_keeps_the_lease(app, clock, monkeypatch):
     for _ in range(6):
         factories.customer(app)
     clock.instant = RUN_AT
-    monkeypatch.setattr(monthend, "LEASE", timedelta(seconds=0.5))
-    monkeypatch.setattr(monthend, "BATCH", 2)
+    monkeypatch.setattr(monthend_work, "LEASE", timedelta(seconds=0.5))
+    monkeypatch.setattr(monthend_work, "BATCH", 2)
     run_id = monthend.start_run(OCTOBER, SYSTEM, clock, auto_finalize=True).run_id
     queued = []
 
@@ -414,6 +414,6 @@ def test_queuing_the_invoice_emails_keeps_the_lease(app, clock, monkeypatch):
         queued.append(invoice_id)
         time.sleep(0.15)
 
-    state = monthend.work(run_id, clock, monthend.Hooks(queue_invoice_email=slow_queue))
+    state = monthend_work.work(run_id, clock, monthend_work.Hooks(queue_invoice_email=slow_queue))
     assert len(queued) == 6
     assert state == RunState.DONE.value

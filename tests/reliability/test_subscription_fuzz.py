@@ -49,8 +49,8 @@ from hypothesis.stateful import (
 from sqlalchemy import text
 
 from billing.customers.lifecycle import cancel_subscription
-from billing.invoicing import monthend
-from billing.invoicing.monthend import Hooks
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.monthend_work import Hooks
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from billing.payments import card_charges, stripe_account, stripe_cards, stripe_webhooks
@@ -234,7 +234,9 @@ def test_subscriptions_under_random_operations_match_the_reference(
             following = last_day(month) + timedelta(days=1)
             self.clock.instant = berlin(following.year, following.month, 1, 0, 30)
             run_id = monthend.start_run(month, SYSTEM, self.clock, auto_finalize=True).run_id
-            state = monthend.work(run_id, self.clock, Hooks(charge=card_charges.charge_invoice))
+            state = monthend_work.work(
+                run_id, self.clock, Hooks(charge=card_charges.charge_invoice)
+            )
             assert state == "done"
             for name, model in self.models.items():
                 shares = [*model.closed, *([model.current] if model.current else [])]
@@ -257,7 +259,7 @@ def test_subscriptions_under_random_operations_match_the_reference(
             with pytest.raises(DomainError):
                 monthend.start_run(month, SYSTEM, self.clock)
             run = db.session.scalar(db.select(BillingRun).where(BillingRun.period == month))
-            monthend.work(run.id, self.clock, Hooks(charge=card_charges.charge_invoice))
+            monthend_work.work(run.id, self.clock, Hooks(charge=card_charges.charge_invoice))
             assert self._invoices() == before
 
         # --- what Stripe does ---------------------------------------------------------------

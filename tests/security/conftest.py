@@ -58,7 +58,7 @@ def _extras(clock) -> None:
     e-mail log entry."""
     from billing.customers import lookup, onboarding
     from billing.customers import team as team_rules
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend, monthend_work
     from billing.kernel.audit import SYSTEM, Actor
     from billing.kernel.clock import add_months
     from billing.kernel.mail import save_mail_settings
@@ -83,7 +83,7 @@ def _extras(clock) -> None:
     month_end = datetime.combine(add_months(clock.today(), 1), time(0, 30), tzinfo=clock.tz)
     rehearsal = FixedClock(month_end, str(clock.tz))
     started = monthend.start_run(clock.today().replace(day=1), SYSTEM, rehearsal)
-    monthend.work(started.run_id, rehearsal)
+    monthend_work.work(started.run_id, rehearsal)
     db.session.add(
         StripeEvent(
             id="evt_security_1",

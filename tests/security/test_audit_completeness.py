@@ -16,7 +16,7 @@ import pytest
 
 from billing.customers import lookup, onboarding
 from billing.customers.onboarding import NewCustomer
-from billing.invoicing import monthend
+from billing.invoicing import monthend, monthend_work
 from billing.invoicing.drafting import draft_invoice
 from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
@@ -296,7 +296,7 @@ def test_every_export_writes_one_event(world):
     clock = app.config["CLOCK"]
     clock.instant = berlin(2026, 11, 1, 0, 30)
     run = monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
-    monthend.work(run.run_id, clock)
+    monthend_work.work(run.run_id, clock)
     downloads = [
         ("customer.export", "/admin/customer/export/json/"),
         ("customer.export", "/admin/customer/export/csv/?search=Company"),

@@ -7,12 +7,8 @@ from flask import Response, abort, render_template
 from flask_babel import lazy_gettext
 
 from billing.invoicing.customer_invoices import customer_invoice, customer_invoices
-from billing.invoicing.invoice_pdf import (
-    invoice_filename,
-    period_label,
-    record_download,
-    render_invoice_pdf,
-)
+from billing.invoicing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
+from billing.invoicing.invoice_texts import period_label
 from billing.invoicing.payment_terms import due_date
 from billing.kernel.audit import Actor
 from billing.kernel.errors import NotFound

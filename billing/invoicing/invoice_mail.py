@@ -14,16 +14,9 @@ from flask import current_app
 from sqlalchemy import or_
 
 from billing.customers.contacts import billing_alert_addresses
-from billing.invoicing.invoice_pdf import (
-    credit_effect_text,
-    date_label,
-    invoice_filename,
-    money,
-    period_label,
-    render_invoice_pdf,
-    seller_details,
-)
+from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf, seller_details
 from billing.invoicing.invoice_settings import format_iban
+from billing.invoicing.invoice_texts import credit_effect_text, date_label, money, period_label
 from billing.invoicing.payment_terms import due_date
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor

@@ -21,6 +21,7 @@ from wtforms.validators import Length
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.permissions import Permission
 from billing.subscriptions import service_subscriptions as rules
+from billing.subscriptions import service_terms
 from models import Customer, ServiceState
 
 from .auth import clock, requires, staff_actor
@@ -39,7 +40,7 @@ def term_label(months: int) -> str:
 
 
 def term_choices():
-    return [(str(months), term_label(months)) for months in rules.TERMS]
+    return [(str(months), term_label(months)) for months in service_terms.TERMS]
 
 
 class ServiceSubscriptionForm(FlaskForm):
@@ -60,7 +61,7 @@ class ServiceActionForm(VersionedForm):
     auto_renew = HiddenField()
 
 
-def _preview_key(data: rules.ServiceInput) -> str:
+def _preview_key(data: service_terms.ServiceInput) -> str:
     return "|".join(
         str(v)
         for v in (
@@ -100,7 +101,7 @@ class ServiceSubscriptionsMixin:
         plan = None
         if form.validate_on_submit():
             try:
-                data = rules.parse_input(
+                data = service_terms.parse_input(
                     form.name.data,
                     form.internal_ips.data,
                     form.external_ips.data,

@@ -554,6 +554,7 @@ def _subscription_examples(clock: Clock) -> None:
     """A customer with two additional subscriptions, one suspended and one that will not
     renew (issue 7 item 5)."""
     from billing.subscriptions import service_subscriptions as services
+    from billing.subscriptions import service_terms
     from models import ServiceSubscription
 
     owner = db.session.scalars(
@@ -570,7 +571,7 @@ def _subscription_examples(clock: Clock) -> None:
     for name, internal, external, term, auto_renew, suspended in DEMO_SERVICES:
         sub = services.add_service(
             owner.id,
-            services.ServiceInput(name, internal, external, term, auto_renew),
+            service_terms.ServiceInput(name, internal, external, term, auto_renew),
             SYSTEM,
             clock,
         )

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from billing.catalog.pricing import monthly_price, to_cents
 from billing.kernel.clock import add_months
-from billing.subscriptions.service_subscriptions import billed_days, last_billed_day, service_price
+from billing.subscriptions.service_terms import billed_days, last_billed_day, service_price
 from models import PaymentMethodCode, PriceBasis
 
 ZERO = Decimal("0.00")

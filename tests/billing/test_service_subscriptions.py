@@ -19,7 +19,8 @@ from billing.invoicing.drafting import draft_batch, draft_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import Conflict, DomainError, NotFound
 from billing.subscriptions import service_subscriptions as services
-from billing.subscriptions.service_subscriptions import ServiceInput
+from billing.subscriptions import service_terms
+from billing.subscriptions.service_terms import ServiceInput
 from models import (
     AuditEvent,
     Customer,
@@ -65,11 +66,13 @@ def ready(app):
 
 def test_term_ends_follow_the_start_without_drifting():
     """SPEC §11: a term is 1, 12, 24 or 36 months; renewals count from the start date."""
-    assert services.first_term_end(date(2026, 11, 15), 1) == date(2026, 12, 14)
-    assert services.first_term_end(date(2026, 1, 31), 12) == date(2027, 1, 30)
-    assert services.first_term_end(date(2026, 1, 31), 1) == date(2026, 2, 27)
-    assert services.next_term_end(date(2026, 1, 31), date(2026, 2, 27), 1) == date(2026, 3, 30)
-    assert services.next_term_end(date(2026, 11, 15), date(2027, 11, 14), 12) == date(2028, 11, 14)
+    assert service_terms.first_term_end(date(2026, 11, 15), 1) == date(2026, 12, 14)
+    assert service_terms.first_term_end(date(2026, 1, 31), 12) == date(2027, 1, 30)
+    assert service_terms.first_term_end(date(2026, 1, 31), 1) == date(2026, 2, 27)
+    assert service_terms.next_term_end(date(2026, 1, 31), date(2026, 2, 27), 1) == date(2026, 3, 30)
+    assert service_terms.next_term_end(date(2026, 11, 15), date(2027, 11, 14), 12) == date(
+        2028, 11, 14
+    )
 
 
 @pytest.mark.parametrize(

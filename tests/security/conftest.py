@@ -63,6 +63,7 @@ def _extras(clock) -> None:
     from billing.kernel.clock import add_months
     from billing.kernel.mail import save_mail_settings
     from billing.subscriptions import service_subscriptions as services
+    from billing.subscriptions import service_terms
     from models import EmailLog, StripeEvent, db
 
     # a mail server nobody listens on: e-mails are composed and logged, queueing them fails
@@ -77,7 +78,9 @@ def _extras(clock) -> None:
     team_rules.invite_member(
         owner.id, "pending@security.example", "Pending", Actor.user(main), clock, "http://t"
     )
-    services.add_service(owner.id, services.ServiceInput("Site Security", 2, 1, 12), SYSTEM, clock)
+    services.add_service(
+        owner.id, service_terms.ServiceInput("Site Security", 2, 1, 12), SYSTEM, clock
+    )
     # the demo's months are billed by done runs: the run waiting for approval is the current
     # month's, drafted on a rehearsal clock at its end
     month_end = datetime.combine(add_months(clock.today(), 1), time(0, 30), tzinfo=clock.tz)

@@ -12,11 +12,11 @@ from extensions import talisman
 from models import db
 
 from .auth import staff_can
-from .base import DashboardView
 from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .index import DashboardView
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
 from .mail_sink import MailSinkView

@@ -1,6 +1,6 @@
 """The dashboard screen (SPEC §9): the figures table, the IP chart and the billing data download.
 
-``DashboardMixin`` gives the admin index view (``base.DashboardView``) its page and download
+``DashboardMixin`` gives the admin index view (``index.DashboardView``) its page and download
 route. What a row shows is declared in ``figure_sections``; the chart geometry is computed here
 and drawn as inline SVG by ``templates/admin/dashboard.html`` (no JavaScript).
 """

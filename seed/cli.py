@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from billing.kernel.errors import DomainError
 
 from .bulk import bulk_customers
-from .demo import DemoStripe, count_customers, seed_demo
+from .demo import count_customers, seed_demo
+from .demo_cards import DemoStripe
 from .reference import seed_reference
 
 seed_group = AppGroup("seed", help="Demo and reference data.")

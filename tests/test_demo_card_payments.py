@@ -25,7 +25,8 @@ from models import (
     PaymentMethodCode,
     db,
 )
-from seed.demo import CUSTOMER_PASSWORD, DECLINED_CARD_CUSTOMER
+from seed.demo import CUSTOMER_PASSWORD
+from seed.demo_cards import DECLINED_CARD_CUSTOMER
 from tests.conftest import _build, _config, berlin
 from tests.portal.helpers import signed_in
 from tests.support.cards import confirmed_setup

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import current_app
 
 from billing.catalog.pricing import load_tiers, to_cents
+from billing.invoicing.draft_facts import Existing, load_batch
 from billing.invoicing.draft_lines import (
     HUNDRED,
     ZERO,
+    Draft,
     KeyRow,
     ServiceRow,
     SubRow,
     compute_draft,
-    month_end,
 )
 from billing.invoicing.purchase_orders import covering_orders
 from billing.invoicing.vat import vat_treatment
@@ -40,10 +41,6 @@ from models import (
     InvoiceState,
     LedgerEntry,
     LedgerKind,
-    ProjectKey,
-    ServiceSubscription,
-    ServiceSuspension,
-    Subscription,
     db,
 )
 from models.bulk import BulkWriter, among
@@ -65,125 +62,6 @@ class BatchResult:
     existing: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     invoice_ids: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Existing:
-    id: int
-    state: str
-    billing_run_id: int | None
-
-
-def _load_batch(customer_ids: list[int], period: date):
-    last = month_end(period)
-    customers = db.session.execute(
-        db.select(
-            Customer.id,
-            Customer.service_mode,
-            Customer.language,
-            Customer.company_name,
-            Customer.street,
-            Customer.postal_code,
-            Customer.city,
-            Customer.country,
-            Customer.vat_id,
-            Customer.unit_price,
-            Customer.payment_method,
-        ).where(among(Customer.id, customer_ids))
-    ).all()
-    wanted = set(customer_ids)
-    customers = [row for row in customers if row.id in wanted]
-    subs: dict[int, list[SubRow]] = {}
-    for row in db.session.execute(
-        db.select(
-            Subscription.id,
-            Subscription.customer_id,
-            Subscription.internal_ips,
-            Subscription.external_ips,
-            Subscription.payment_method,
-            Subscription.price_basis,
-            Subscription.unit_price,
-            Subscription.project_key_id,
-            Subscription.valid_from,
-            Subscription.valid_until,
-        ).where(
-            among(Subscription.customer_id, customer_ids),
-            Subscription.valid_from <= last,
-            (Subscription.valid_until.is_(None)) | (Subscription.valid_until >= period),
-        )
-    ):
-        subs.setdefault(row.customer_id, []).append(SubRow(*row))
-    key_ids = {s.project_key_id for rows in subs.values() for s in rows if s.project_key_id}
-    keys = {}
-    if key_ids:
-        for row in db.session.execute(
-            db.select(
-                ProjectKey.id,
-                ProjectKey.key,
-                ProjectKey.runtime_months,
-                ProjectKey.purchase_price,
-                ProjectKey.selling_price,
-            ).where(ProjectKey.id.in_(key_ids))
-        ):
-            keys[row.id] = KeyRow(*row[1:])
-    existing = {
-        row.customer_id: Existing(row.id, row.state, row.billing_run_id)
-        for row in db.session.execute(
-            db.select(Invoice.customer_id, Invoice.id, Invoice.state, Invoice.billing_run_id).where(
-                among(Invoice.customer_id, customer_ids),
-                Invoice.period == period,
-                Invoice.kind == InvoiceKind.INVOICE.value,
-            )
-        )
-        if row.customer_id in wanted
-    }
-    return customers, subs, keys, existing, _load_services(customer_ids, wanted, period, last)
-
-
-def _load_services(
-    customer_ids: list[int], wanted: set[int], period: date, last: date
-) -> dict[int, list[ServiceRow]]:
-    """The batch's additional subscriptions running in the month with the suspensions that
-    touch it: one query for the whole batch."""
-    service, pause = ServiceSubscription, ServiceSuspension
-    rows = db.session.execute(
-        db.select(
-            service.id,
-            service.customer_id,
-            service.name,
-            service.internal_ips,
-            service.external_ips,
-            service.started_on,
-            service.ended_on,
-            service.term_end,
-            service.auto_renew,
-            pause.suspended_from,
-            pause.suspended_until,
-        )
-        .outerjoin(
-            pause,
-            (pause.subscription_id == service.id)
-            & (pause.suspended_from <= last)
-            & (pause.suspended_until.is_(None) | (pause.suspended_until >= period)),
-        )
-        .where(
-            among(service.customer_id, customer_ids),
-            service.started_on <= last,
-            service.ended_on.is_(None) | (service.ended_on >= period),
-        )
-        .order_by(service.customer_id, service.name, service.id)
-    ).all()
-    found: dict[int, tuple[tuple, list]] = {}
-    for row in rows:
-        if row.customer_id not in wanted:
-            continue
-        facts, pauses = found.setdefault(row.id, (tuple(row[:9]), []))
-        if row.suspended_from is not None:
-            pauses.append((row.suspended_from, row.suspended_until))
-    services: dict[int, list[ServiceRow]] = {}
-    for facts, pauses in found.values():
-        services.setdefault(facts[1], []).append(ServiceRow(*facts, suspensions=tuple(pauses)))
-    return services
 
 
 _INVOICE_COLUMNS = (
@@ -236,82 +114,126 @@ def draft_batch(
     stored together or not at all.
     """
     period = period.replace(day=1)
-    tiers = tiers if tiers is not None else load_tiers()
-    if ip_purchase_price is None:
-        ip_purchase_price = ip_purchase_price_setting()
-    customers, subs, keys, existing, services = _load_batch(customer_ids, period)
-    orders = covering_orders(customer_ids, period)
-    credits = ledger.balances([row.id for row in customers if row.id not in existing])
+    customers, subs, keys, existing, services = load_batch(customer_ids, period)
     result = BatchResult(invoice_ids={cid: found.id for cid, found in existing.items()})
     _sort_existing(existing, run_id, result, clock)
-    now = clock.now()
-    currency = current_currency()
-    period_text = period.isoformat()
-    kind, state = InvoiceKind.INVOICE.value, InvoiceState.DRAFT.value
+    batch = _BatchFacts(
+        period=period,
+        now=clock.now(),
+        currency=current_currency(),
+        home_country=home_country,
+        tiers=tiers if tiers is not None else load_tiers(),
+        ip_purchase_price=(
+            ip_purchase_price if ip_purchase_price is not None else ip_purchase_price_setting()
+        ),
+        memo=memo,
+        subs=subs,
+        keys=keys,
+        services=services,
+        orders=covering_orders(customer_ids, period),
+        credits=ledger.balances([row.id for row in customers if row.id not in existing]),
+        run_id=run_id,
+    )
     invoices, drafts = [], []
     for row in customers:
         if row.id in existing:
             continue
-        draft = compute_draft(
-            row.id,
-            row.service_mode,
-            row.language,
-            subs.get(row.id, []),
-            period,
-            tiers,
-            keys,
-            ip_purchase_price,
-            memo,
-            services=services.get(row.id),
-            unit_price=row.unit_price,
-            payment_method=row.payment_method or "",
-        )
+        draft = _customer_draft(row, batch)
         if draft.skip:
             result.skipped[draft.skip] = result.skipped.get(draft.skip, 0) + 1
             continue
+        invoices.append(_invoice_values(row, draft, batch))
+        drafts.append(draft)
+    if invoices:
+        _store_drafts(invoices, drafts, batch, clock, result)
+    return result
+
+
+@dataclass(frozen=True)
+class _BatchFacts:
+    """What drafting a batch reads once and every customer's invoice uses."""
+
+    period: date
+    now: datetime
+    currency: str
+    home_country: str
+    tiers: object
+    ip_purchase_price: Decimal
+    memo: dict | None
+    subs: dict[int, list[SubRow]]
+    keys: dict[int, KeyRow]
+    services: dict[int, list[ServiceRow]]
+    orders: dict[int, int]
+    credits: dict[int, Decimal]
+    run_id: int | None
+
+
+def _customer_draft(row, batch: _BatchFacts) -> Draft:
+    """The customer's draft computed from its facts, with the account credit it uses."""
+    draft = compute_draft(
+        row.id,
+        row.service_mode,
+        row.language,
+        batch.subs.get(row.id, []),
+        batch.period,
+        batch.tiers,
+        batch.keys,
+        batch.ip_purchase_price,
+        batch.memo,
+        services=batch.services.get(row.id),
+        unit_price=row.unit_price,
+        payment_method=row.payment_method or "",
+    )
+    if not draft.skip:
         net = sum((line[3] for line in draft.lines), ZERO)
-        applied = ledger.credit_to_apply(credits.get(row.id, ZERO), net)
+        applied = ledger.credit_to_apply(batch.credits.get(row.id, ZERO), net)
         if applied:
             text = ledger.CREDIT_LINE.get(row.language, ledger.CREDIT_LINE["en"])
             draft.lines.append((text, 1, -applied, -applied))
-            net -= applied
         draft.credit_applied = applied
-        rate, note = vat_treatment(row.country, row.vat_id, home_country)
-        vat = to_cents(net * rate / HUNDRED)
-        country = (
-            "" if row.country == home_country else country_name(row.country, row.language) or ""
-        )
-        address = "\n".join(
-            p for p in (row.street, f"{row.postal_code} {row.city}".strip(), country) if p
-        )
-        invoices.append(
-            (
-                row.id,
-                period,
-                kind,
-                state,
-                currency,
-                row.language,
-                net,
-                rate,
-                vat,
-                net + vat,
-                note,
-                row.company_name,
-                address,
-                now,
-                draft.category,
-                draft.payment_method,
-                draft.internal,
-                draft.external,
-                draft.purchase_cost,
-                orders.get(row.id),
-                run_id,
-            )
-        )
-        drafts.append(draft)
-    if not invoices:
-        return result
+    return draft
+
+
+def _invoice_values(row, draft: Draft, batch: _BatchFacts) -> tuple:
+    """The invoice row of ``draft`` (``_INVOICE_COLUMNS``): VAT and the billing address."""
+    net = sum((line[3] for line in draft.lines), ZERO)
+    rate, note = vat_treatment(row.country, row.vat_id, batch.home_country)
+    vat = to_cents(net * rate / HUNDRED)
+    country = (
+        "" if row.country == batch.home_country else country_name(row.country, row.language) or ""
+    )
+    address = "\n".join(
+        p for p in (row.street, f"{row.postal_code} {row.city}".strip(), country) if p
+    )
+    return (
+        row.id,
+        batch.period,
+        InvoiceKind.INVOICE.value,
+        InvoiceState.DRAFT.value,
+        batch.currency,
+        row.language,
+        net,
+        rate,
+        vat,
+        net + vat,
+        note,
+        row.company_name,
+        address,
+        batch.now,
+        draft.category,
+        draft.payment_method,
+        draft.internal,
+        draft.external,
+        draft.purchase_cost,
+        batch.orders.get(row.id),
+        batch.run_id,
+    )
+
+
+def _store_drafts(
+    invoices: list[tuple], drafts: list[Draft], batch: _BatchFacts, clock: Clock, result
+) -> None:
+    """Insert the invoices, then their lines, audit events and credit debits, in bulk."""
     conn = db.session.connection()
     BulkWriter(conn, Invoice.__table__, _INVOICE_COLUMNS).write(invoices)
     # read the new ids back through the unique (customer, month) index
@@ -319,7 +241,7 @@ def draft_batch(
         conn.execute(
             db.select(Invoice.customer_id, Invoice.id).where(
                 among(Invoice.customer_id, [values[0] for values in invoices]),
-                Invoice.period == period,
+                Invoice.period == batch.period,
                 Invoice.kind == InvoiceKind.INVOICE.value,
             )
         ).all()
@@ -330,27 +252,17 @@ def draft_batch(
     after_at = event_columns.index("after")
     customer_at = event_columns.index("customer_id")
     event = list(event.values())
+    period_text = batch.period.isoformat()
     for draft, values in zip(drafts, invoices, strict=True):
         customer_id = values[0]
         invoice_id = stored[customer_id]
         result.invoice_ids[customer_id] = invoice_id
-        if draft.credit_applied:
-            debits.append(
-                {
-                    "customer_id": customer_id,
-                    "amount": -draft.credit_applied,
-                    "description": f"Credit applied to the invoice for {period:%m/%Y}",
-                    "kind": LedgerKind.INVOICE.value,
-                    "invoice_id": invoice_id,
-                    "created_at": now,
-                    "created_by": SYSTEM.label,
-                }
-            )
-        for position, (text, quantity, unit, amount) in enumerate(draft.lines):
-            lines.append((invoice_id, position, text, quantity, unit, amount))
         after = {"period": period_text, "net": str(values[6])}
         if draft.credit_applied:
+            debits.append(_credit_debit(customer_id, invoice_id, draft.credit_applied, batch))
             after["credit_applied"] = str(draft.credit_applied)
+        for position, (text, quantity, unit, amount) in enumerate(draft.lines):
+            lines.append((invoice_id, position, text, quantity, unit, amount))
         event[customer_at] = customer_id
         event[after_at] = json.dumps(after)
         events.append(tuple(event))
@@ -359,7 +271,19 @@ def draft_batch(
     if debits:
         conn.execute(db.insert(LedgerEntry), debits)
     result.billed = len(invoices)
-    return result
+
+
+def _credit_debit(customer_id: int, invoice_id: int, amount: Decimal, batch: _BatchFacts) -> dict:
+    """The ledger entry of the account credit an invoice uses."""
+    return {
+        "customer_id": customer_id,
+        "amount": -amount,
+        "description": f"Credit applied to the invoice for {batch.period:%m/%Y}",
+        "kind": LedgerKind.INVOICE.value,
+        "invoice_id": invoice_id,
+        "created_at": batch.now,
+        "created_by": SYSTEM.label,
+    }
 
 
 def _sort_existing(

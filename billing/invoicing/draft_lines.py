@@ -180,18 +180,13 @@ def compute_draft(
     prices each IP count once.
     """
     if memo is not None and len(subs) == 1 and not services:
-        sub = subs[0]
-        if sub.project_key_id is None and sub.valid_from <= period:
-            last = memo.get(period)
-            if last is None:
-                last = memo[period] = month_end(period)
-            if sub.valid_until is None or sub.valid_until >= last:
-                return _full_month(
-                    customer_id, service_mode, language, sub, period, memo, tiers, ip_purchase_price
-                )
+        whole = _memo_whole_month(
+            customer_id, service_mode, language, subs[0], period, memo, tiers, ip_purchase_price
+        )
+        if whole is not None:
+            return whole
     draft = Draft(customer_id)
     last = month_end(period)
-    month_days = (last - period).days + 1
     texts = LINE_TEXTS.get(language, LINE_TEXTS["en"])
     in_month = [
         s
@@ -208,44 +203,7 @@ def compute_draft(
         _describe(draft, in_month[-1], service_mode)
     cost = ZERO
     for chain in _chains(in_month):
-        reaches_end = chain[-1].valid_until is None or chain[-1].valid_until >= last
-        previous_price = None
-        for sub in chain:
-            start = max(sub.valid_from, period)
-            end = min(sub.valid_until or last, last)
-            days = (end - start).days + 1
-            price = _price(sub, tiers, keys)
-            values = {
-                "internal": sub.internal_ips,
-                "external": sub.external_ips,
-                "month": f"{period:%m/%Y}",
-                "start": f"{start:%d.%m.%Y}",
-                "end": f"{end:%d.%m.%Y}",
-                "days": days,
-                "month_days": month_days,
-            }
-            if reaches_end and previous_price is not None:
-                remaining = (last - start).days + 1
-                values["days"] = remaining
-                amount = to_cents((price - previous_price) * remaining / month_days)
-                text = texts["change"].format(**values)
-            elif reaches_end and start == period:
-                amount, text = price, texts["full"].format(**values)
-            else:
-                covered = (last - start).days + 1 if reaches_end else days
-                values["days"] = covered
-                values["end"] = f"{(last if reaches_end else end):%d.%m.%Y}"
-                amount = to_cents(price * covered / month_days)
-                text = texts["partial"].format(**values)
-            key = keys.get(sub.project_key_id) if sub.project_key_id else None
-            if key is not None:
-                text = f"{text}, {texts['key'].format(key=key.key)}"
-                cost += Decimal(key.purchase_price) / key.runtime_months * days / month_days
-            else:
-                cost += ip_purchase_price * sub.total_ips * days / month_days
-            unit = (price / sub.total_ips) if sub.total_ips else ZERO
-            draft.lines.append((text[:300], sub.total_ips, unit.quantize(UNIT), amount))
-            previous_price = price
+        cost += _chain_lines(draft, chain, period, texts, tiers, keys, ip_purchase_price)
     if services:
         cost += _service_lines(draft, services, period, texts, tiers, unit_price, ip_purchase_price)
         if not draft.lines:
@@ -259,6 +217,85 @@ def compute_draft(
     if draft.category == "free" or net == ZERO:
         draft.skip = "free" if draft.category == "free" else "zero_amount"
     return draft
+
+
+def _memo_whole_month(
+    customer_id: int,
+    service_mode: str,
+    language: str,
+    sub: SubRow,
+    period: date,
+    memo: dict,
+    tiers,
+    ip_purchase_price: Decimal,
+) -> Draft | None:
+    """The short path of ``compute_draft`` when the customer's one subscription, without a
+    project key, runs over the whole month; None otherwise."""
+    if sub.project_key_id is not None or sub.valid_from > period:
+        return None
+    last = memo.get(period)
+    if last is None:
+        last = memo[period] = month_end(period)
+    if sub.valid_until is not None and sub.valid_until < last:
+        return None
+    return _full_month(
+        customer_id, service_mode, language, sub, period, memo, tiers, ip_purchase_price
+    )
+
+
+def _chain_lines(
+    draft: Draft,
+    chain: list[SubRow],
+    period: date,
+    texts: dict,
+    tiers,
+    keys: dict[int, KeyRow],
+    ip_purchase_price: Decimal,
+) -> Decimal:
+    """Add the lines of a run of subscriptions (``_chains``) to ``draft``; returns their
+    purchase cost (unrounded)."""
+    last = month_end(period)
+    month_days = (last - period).days + 1
+    reaches_end = chain[-1].valid_until is None or chain[-1].valid_until >= last
+    previous_price = None
+    cost = ZERO
+    for sub in chain:
+        start = max(sub.valid_from, period)
+        end = min(sub.valid_until or last, last)
+        days = (end - start).days + 1
+        price = _price(sub, tiers, keys)
+        values = {
+            "internal": sub.internal_ips,
+            "external": sub.external_ips,
+            "month": f"{period:%m/%Y}",
+            "start": f"{start:%d.%m.%Y}",
+            "end": f"{end:%d.%m.%Y}",
+            "days": days,
+            "month_days": month_days,
+        }
+        if reaches_end and previous_price is not None:
+            remaining = (last - start).days + 1
+            values["days"] = remaining
+            amount = to_cents((price - previous_price) * remaining / month_days)
+            text = texts["change"].format(**values)
+        elif reaches_end and start == period:
+            amount, text = price, texts["full"].format(**values)
+        else:
+            covered = (last - start).days + 1 if reaches_end else days
+            values["days"] = covered
+            values["end"] = f"{(last if reaches_end else end):%d.%m.%Y}"
+            amount = to_cents(price * covered / month_days)
+            text = texts["partial"].format(**values)
+        key = keys.get(sub.project_key_id) if sub.project_key_id else None
+        if key is not None:
+            text = f"{text}, {texts['key'].format(key=key.key)}"
+            cost += Decimal(key.purchase_price) / key.runtime_months * days / month_days
+        else:
+            cost += ip_purchase_price * sub.total_ips * days / month_days
+        unit = (price / sub.total_ips) if sub.total_ips else ZERO
+        draft.lines.append((text[:300], sub.total_ips, unit.quantize(UNIT), amount))
+        previous_price = price
+    return cost
 
 
 def _describe(draft: Draft, sub: SubRow, service_mode: str) -> None:

@@ -45,70 +45,9 @@ def charge_invoice(invoice_id: int, clock: Clock, *, retry_by=None):
     ``retry_by`` (the acting staff member or customer user) asks for a retry of a failed card
     payment: only such an invoice is charged, and the request is audited with the attempt.
     """
-    from billing.kernel.locking import lock_row
-    from billing.payments.receivables import open_amount, payment_refusal
-    from models import AttemptState, Invoice, InvoiceState, PaymentAttempt, PaymentMethodCode, db
-
-    invoice = lock_row(Invoice, invoice_id)
-    if invoice is None:
-        db.session.rollback()
-        raise DomainError(_("This invoice does not exist."))
-    attempt = db.session.scalar(
-        db.select(PaymentAttempt).where(
-            PaymentAttempt.invoice_id == invoice_id,
-            PaymentAttempt.state.in_((AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)),
-        )
-    )
-    if retry_by is None and attempt is not None and attempt.state == AttemptState.SUCCEEDED.value:
-        db.session.commit()
+    attempt, invoice = _claim_attempt(invoice_id, clock, retry_by)
+    if invoice is None:  # charged already
         return attempt
-    refusal = payment_refusal(invoice)
-    if (
-        refusal is None
-        and retry_by is not None
-        and (
-            invoice.state != InvoiceState.PAYMENT_FAILED.value
-            or invoice.payment_method != PaymentMethodCode.CARD.value
-        )
-    ):
-        refusal = _("Only card invoices whose payment failed can be charged again.")
-    # the claim guards against concurrent workers: worker clock, not the business clock
-    claim_now = lease_now()
-    if (
-        refusal is None
-        and attempt is not None
-        and (attempt.claimed_until is not None and attempt.claimed_until >= claim_now)
-    ):
-        refusal = _("This invoice is being charged already.")
-    if refusal is not None:
-        db.session.rollback()
-        raise DomainError(refusal)
-    if attempt is None:
-        number = 1 + db.session.scalar(
-            db.select(db.func.count())
-            .select_from(PaymentAttempt)
-            .where(PaymentAttempt.invoice_id == invoice_id)
-        )
-        attempt = PaymentAttempt(
-            invoice_id=invoice_id,
-            number=number,
-            idempotency_key=f"msp-invoice-{invoice_id}-attempt-{number}",
-            amount=open_amount(invoice),
-            currency=invoice.currency,
-            created_at=clock.now(),
-            updated_at=clock.now(),
-        )
-        db.session.add(attempt)
-    attempt.claimed_until = claim_now + CLAIM
-    if retry_by is not None:
-        audit.record(
-            retry_by,
-            "invoice.retry_payment",
-            clock,
-            customer_id=invoice.customer_id,
-            after={"number": invoice.number, "attempt": attempt.idempotency_key},
-        )
-    db.session.commit()
     try:
         card = saved_card(invoice.customer_id)
         if card is None:
@@ -128,11 +67,107 @@ def charge_invoice(invoice_id: int, clock: Clock, *, retry_by=None):
     except stripe.CardError as error:
         return _fail_attempt(attempt, invoice, error.user_message or str(error), clock)
     except stripe.StripeError as error:
+        from models import db
+
         attempt.error = f"{type(error).__name__}: {error.user_message or error}"[:2000]
         attempt.claimed_until = None
         attempt.updated_at = clock.now()
         db.session.commit()
         raise DomainError(_("Stripe could not be reached; the charge will be retried.")) from None
+    return _record_intent(attempt, invoice, intent, clock)
+
+
+def _claim_attempt(invoice_id: int, clock: Clock, retry_by):
+    """The invoice's open attempt (created with its idempotency key if there is none) claimed
+    for this caller and committed, with the invoice; or a succeeded attempt and None when the
+    invoice was charged already. DomainError when the invoice may not be charged now."""
+    from billing.kernel.locking import lock_row
+    from billing.payments.receivables import open_amount
+    from models import AttemptState, Invoice, PaymentAttempt, db
+
+    invoice = lock_row(Invoice, invoice_id)
+    if invoice is None:
+        db.session.rollback()
+        raise DomainError(_("This invoice does not exist."))
+    attempt = db.session.scalar(
+        db.select(PaymentAttempt).where(
+            PaymentAttempt.invoice_id == invoice_id,
+            PaymentAttempt.state.in_((AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)),
+        )
+    )
+    if retry_by is None and attempt is not None and attempt.state == AttemptState.SUCCEEDED.value:
+        db.session.commit()
+        return attempt, None
+    # the claim guards against concurrent workers: worker clock, not the business clock
+    claim_now = lease_now()
+    refusal = _charge_refusal(invoice, attempt, retry_by, claim_now)
+    if refusal is not None:
+        db.session.rollback()
+        raise DomainError(refusal)
+    if attempt is None:
+        attempt = _new_attempt(invoice, clock, amount=open_amount(invoice))
+        db.session.add(attempt)
+    attempt.claimed_until = claim_now + CLAIM
+    if retry_by is not None:
+        audit.record(
+            retry_by,
+            "invoice.retry_payment",
+            clock,
+            customer_id=invoice.customer_id,
+            after={"number": invoice.number, "attempt": attempt.idempotency_key},
+        )
+    db.session.commit()
+    return attempt, invoice
+
+
+def _charge_refusal(invoice, attempt, retry_by, claim_now) -> str | None:
+    """Why the invoice may not be charged now: nothing open (``receivables.payment_refusal``),
+    a retry of an invoice whose card payment did not fail, or another caller's live claim."""
+    from billing.payments.receivables import payment_refusal
+    from models import InvoiceState, PaymentMethodCode
+
+    refusal = payment_refusal(invoice)
+    if refusal is not None:
+        return refusal
+    if retry_by is not None and (
+        invoice.state != InvoiceState.PAYMENT_FAILED.value
+        or invoice.payment_method != PaymentMethodCode.CARD.value
+    ):
+        return _("Only card invoices whose payment failed can be charged again.")
+    if (
+        attempt is not None
+        and attempt.claimed_until is not None
+        and attempt.claimed_until >= claim_now
+    ):
+        return _("This invoice is being charged already.")
+    return None
+
+
+def _new_attempt(invoice, clock: Clock, **values):
+    """The invoice's next payment attempt, numbered after its earlier ones; its idempotency key
+    names the invoice and the number, so Stripe never takes the same attempt twice."""
+    from models import PaymentAttempt, db
+
+    number = 1 + db.session.scalar(
+        db.select(db.func.count())
+        .select_from(PaymentAttempt)
+        .where(PaymentAttempt.invoice_id == invoice.id)
+    )
+    return PaymentAttempt(
+        invoice_id=invoice.id,
+        number=number,
+        idempotency_key=f"msp-invoice-{invoice.id}-attempt-{number}",
+        currency=invoice.currency,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+        **values,
+    )
+
+
+def _record_intent(attempt, invoice, intent, clock: Clock):
+    """Book what Stripe answered: paid, refused for want of the cardholder, or pending."""
+    from models import AttemptState, InvoiceState, db
+
     attempt.payment_intent_id = intent.id
     if intent.status in AWAITS_CUSTOMER:
         # Stripe refuses such an off-session charge with a CardError; a Stripe-compatible test
@@ -207,21 +242,12 @@ def record_card_payment(invoice_id: int, clock: Clock, payment_intent_id: str | 
         raise DomainError(_("This invoice is being charged already."))
     if invoice.state not in (InvoiceState.FINALIZED.value, InvoiceState.PAYMENT_FAILED.value):
         raise DomainError(_("Only finalized or failed invoices can be charged."))
-    number = 1 + db.session.scalar(
-        db.select(db.func.count())
-        .select_from(PaymentAttempt)
-        .where(PaymentAttempt.invoice_id == invoice_id)
-    )
-    attempt = PaymentAttempt(
-        invoice_id=invoice_id,
-        number=number,
-        idempotency_key=f"msp-invoice-{invoice_id}-attempt-{number}",
+    attempt = _new_attempt(
+        invoice,
+        clock,
         payment_intent_id=payment_intent_id,
         amount=invoice.gross,
-        currency=invoice.currency,
         state=AttemptState.SUCCEEDED.value,
-        created_at=clock.now(),
-        updated_at=clock.now(),
     )
     db.session.add(attempt)
     invoice.state = InvoiceState.PAID.value

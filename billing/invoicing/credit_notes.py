@@ -44,6 +44,32 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
             )
         )
     settled, account_credit = receivables.credit_split(invoice, invoice.gross, invoice.net)
+    note = _mirror(invoice, settled, clock)
+    note.number = format_number(clock.today().year, reserve_numbers(1, clock))
+    db.session.add(note)
+    db.session.flush()
+    ledger.credit_from_note(note, account_credit, actor, clock)
+    audit.record(
+        actor,
+        "invoice.credit_note",
+        clock,
+        customer_id=invoice.customer_id,
+        after={
+            "number": note.number,
+            "corrects": invoice.number,
+            "gross": str(note.gross),
+            "settled": str(settled),
+            "account_credit": str(account_credit),
+        },
+        reason=reason,
+    )
+    db.session.commit()
+    return note
+
+
+def _mirror(invoice: Invoice, settled, clock: Clock) -> Invoice:
+    """The credit note of ``invoice``: its amounts and lines negated, issued now, ``settled``
+    of it set against what the invoice has open."""
     note = Invoice(
         customer_id=invoice.customer_id,
         period=invoice.period,
@@ -78,23 +104,4 @@ def create_credit_note(invoice_id: int, reason: str, actor, clock: Clock) -> Inv
                 amount=-line.amount,
             )
         )
-    note.number = format_number(clock.today().year, reserve_numbers(1, clock))
-    db.session.add(note)
-    db.session.flush()
-    ledger.credit_from_note(note, account_credit, actor, clock)
-    audit.record(
-        actor,
-        "invoice.credit_note",
-        clock,
-        customer_id=invoice.customer_id,
-        after={
-            "number": note.number,
-            "corrects": invoice.number,
-            "gross": str(note.gross),
-            "settled": str(settled),
-            "account_credit": str(account_credit),
-        },
-        reason=reason,
-    )
-    db.session.commit()
     return note

@@ -140,14 +140,7 @@ def _checkpoint(run: BillingRun, owner: str) -> None:
 
 def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
     if run.processed == 0:
-        report = apply_due_changes(clock)
-        renewals = renew_due(clock)
-        run = get_run(run.id)
-        run.changes_applied += report.applied
-        run.subscriptions_expired += report.expired + renewals.ended
-        run.total = db.session.scalar(db.select(db.func.count()).select_from(Customer))
-        _checkpoint(run, owner)
-        db.session.commit()
+        _prepare_month(run, clock, owner)
     tiers = load_tiers()
     ip_price = ip_purchase_price_setting()
     home = _home_country()
@@ -178,18 +171,42 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
         db.session.refresh(run, with_for_update=True)
         _checkpoint(run, owner)
         run.last_customer_id = last_id = ids[-1]
-        run.processed += len(ids)
-        run.billed += result.billed + result.existing
-        reasons = json.loads(run.skip_reasons or "{}")
-        for reason, count in result.skipped.items():
-            reasons[reason] = reasons.get(reason, 0) + count
-        run.skip_reasons = json.dumps(reasons, sort_keys=True)
-        run.skipped = sum(reasons.values())
+        _count_batch(run, len(ids), result)
         db.session.commit()
         batches += 1
         if batches in STATISTICS_AFTER or batches % STATISTICS_EVERY == 0:
             _refresh_statistics()
         hooks.progress(run)
+    _drafted(run, clock)
+
+
+def _prepare_month(run: BillingRun, clock: Clock, owner: str) -> None:
+    """Before the first batch: apply the changes due, expire ended runtimes, renew or end the
+    additional subscriptions whose term is over, and count the customers."""
+    report = apply_due_changes(clock)
+    renewals = renew_due(clock)
+    run = get_run(run.id)
+    run.changes_applied += report.applied
+    run.subscriptions_expired += report.expired + renewals.ended
+    run.total = db.session.scalar(db.select(db.func.count()).select_from(Customer))
+    _checkpoint(run, owner)
+    db.session.commit()
+
+
+def _count_batch(run: BillingRun, customers: int, result) -> None:
+    """Add a drafted batch to the run's counts and skip reasons."""
+    run.processed += customers
+    run.billed += result.billed + result.existing
+    reasons = json.loads(run.skip_reasons or "{}")
+    for reason, count in result.skipped.items():
+        reasons[reason] = reasons.get(reason, 0) + count
+    run.skip_reasons = json.dumps(reasons, sort_keys=True)
+    run.skipped = sum(reasons.values())
+
+
+def _drafted(run: BillingRun, clock: Clock) -> None:
+    """Every customer is drafted: done when there is nothing to review, else finalizing at
+    once (automatic approval) or waiting for approval."""
     run.total = max(run.total, run.processed)
     if not count_invoices(run.id, Invoice.state == InvoiceState.DRAFT.value):
         _finish(run, clock, drafted_nothing=True)
@@ -222,11 +239,22 @@ def _refresh_statistics() -> None:
 
 
 def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
-    # 1. numbers, in batches (each batch takes its numbers in its own transaction)
+    _number_drafts(run.id, clock, hooks, owner)
+    if hooks.charge is not None:
+        _charge_cards(run.id, clock, hooks, owner)
+    _queue_emails(run.id, hooks, owner)
+    run = get_run(run.id)
+    _checkpoint(run, owner)
+    _finish(run, clock)
+
+
+def _number_drafts(run_id: int, clock: Clock, hooks: Hooks, owner: str) -> None:
+    """Finalize the run's drafts in batches (each batch takes its numbers in its own
+    transaction)."""
     while True:
         ids = list(
             db.session.scalars(
-                run_invoices(run.id)
+                run_invoices(run_id)
                 .where(Invoice.state == InvoiceState.DRAFT.value)
                 .order_by(Invoice.id)
                 .limit(BATCH)
@@ -234,56 +262,58 @@ def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> No
         )
         if not ids:
             break
-        run = get_run(run.id)
+        run = get_run(run_id)
         _checkpoint(run, owner)
         db.session.flush()
         finalize_batch(ids, clock)
-        run = get_run(run.id)
-        run.finalized = count_invoices(run.id, Invoice.state != InvoiceState.DRAFT.value)
+        run = get_run(run_id)
+        run.finalized = count_invoices(run_id, Invoice.state != InvoiceState.DRAFT.value)
         db.session.commit()
         hooks.progress(run)
-    # 2. card payments: each invoice at most once (the gateway's attempt rows guard it), none
-    # that a credit note settled meanwhile (SPEC §14)
-    if hooks.charge is not None:
-        due = list(
-            db.session.scalars(
-                run_invoices(run.id)
-                .where(
-                    Invoice.state == InvoiceState.FINALIZED.value,
-                    Invoice.payment_method == PaymentMethodCode.CARD.value,
-                    receivables.is_payable(),
-                )
-                .order_by(Invoice.id)
+
+
+def _charge_cards(run_id: int, clock: Clock, hooks: Hooks, owner: str) -> None:
+    """Charge the run's card invoices: each at most once (the gateway's attempt rows guard
+    it), none that a credit note settled meanwhile (SPEC §14)."""
+    due = list(
+        db.session.scalars(
+            run_invoices(run_id)
+            .where(
+                Invoice.state == InvoiceState.FINALIZED.value,
+                Invoice.payment_method == PaymentMethodCode.CARD.value,
+                receivables.is_payable(),
             )
+            .order_by(Invoice.id)
         )
-        for invoice_id in due:
-            run = get_run(run.id)
-            _checkpoint(run, owner)
-            db.session.commit()
-            try:
-                hooks.charge(invoice_id, clock)
-            except DomainError as error:
-                _mark_payment_failed(invoice_id, str(error), clock)
-            invoice = db.session.get(Invoice, invoice_id)
-            if invoice.state == InvoiceState.PAYMENT_FAILED.value:
-                hooks.payment_failed(invoice_id)
-    # 3. e-mails with the PDF (the mail job skips an invoice that was sent already)
+    )
+    for invoice_id in due:
+        run = get_run(run_id)
+        _checkpoint(run, owner)
+        db.session.commit()
+        try:
+            hooks.charge(invoice_id, clock)
+        except DomainError as error:
+            _mark_payment_failed(invoice_id, str(error), clock)
+        invoice = db.session.get(Invoice, invoice_id)
+        if invoice.state == InvoiceState.PAYMENT_FAILED.value:
+            hooks.payment_failed(invoice_id)
+
+
+def _queue_emails(run_id: int, hooks: Hooks, owner: str) -> None:
+    """Queue the e-mails with the PDF (the mail job skips an invoice that was sent already)."""
     unsent = list(
         db.session.scalars(
-            run_invoices(run.id)
+            run_invoices(run_id)
             .where(Invoice.state != InvoiceState.DRAFT.value, Invoice.emailed_at.is_(None))
             .order_by(Invoice.id)
         )
     )
     for start in range(0, len(unsent), BATCH):
-        run = get_run(run.id)
+        run = get_run(run_id)
         _checkpoint(run, owner)
         db.session.commit()
         for invoice_id in unsent[start : start + BATCH]:
             hooks.queue_invoice_email(invoice_id)
-    run = get_run(run.id)
-    _checkpoint(run, owner)
-    _finish(run, clock)
 
 
 def _finish(run: BillingRun, clock: Clock, *, drafted_nothing: bool = False) -> None:

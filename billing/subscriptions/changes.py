@@ -33,7 +33,7 @@ class ChangeReport:
 
 
 def _apply(change: ScheduledChange, clock: Clock) -> None:
-    from billing.subscriptions.project_keys import _start_key_subscription
+    from billing.subscriptions.project_keys import start_key_subscription
 
     customer = get_customer(change.customer_id)
     before = audit_snapshot(customer)
@@ -45,7 +45,7 @@ def _apply(change: ScheduledChange, clock: Clock) -> None:
             current.valid_until = day - timedelta(days=1)
             current.cancelled_at = clock.now()
     elif change.project_key_id is not None:
-        _start_key_subscription(
+        start_key_subscription(
             change.customer_id,
             change.project_key_id,
             change.internal_ips,

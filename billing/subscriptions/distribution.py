@@ -212,6 +212,16 @@ def change_ip_distribution(
     if plan.kind == SCHEDULED:
         change = schedule_change(customer_id, internal_ips, external_ips, actor, clock)
         return DistributionResult(plan, sub.id, change.id)
+    target = _change_now(customer, sub, plan, internal_ips, external_ips, actor, clock)
+    return DistributionResult(plan, target.id, None)
+
+
+def _change_now(
+    customer, sub: Subscription, plan: Preview, internal_ips: int, external_ips: int, actor, clock
+) -> Subscription:
+    """An immediate change: an increase after the subscription's first day replaces it from
+    today (the days before stay billed at the old counts) and withdraws a pending change that
+    would undo it; otherwise the counts change in place. Audited with the prorated amount."""
     before = audit_snapshot(customer)
     today = clock.today()
     if plan.increase and sub.valid_from < today:
@@ -219,7 +229,7 @@ def change_ip_distribution(
         sub.state = "expired"
         db.session.flush()
         replacement = Subscription(
-            customer_id=customer_id,
+            customer_id=customer.id,
             internal_ips=internal_ips,
             external_ips=external_ips,
             payment_method=sub.payment_method,
@@ -234,7 +244,7 @@ def change_ip_distribution(
     else:
         sub.internal_ips, sub.external_ips = internal_ips, external_ips
         target = sub
-    pending = pending_change(customer_id) if plan.increase else None
+    pending = pending_change(customer.id) if plan.increase else None
     if pending is not None:
         # the increase happened now: a change waiting for the 1st would undo it
         pending.state = ChangeState.WITHDRAWN.value
@@ -245,12 +255,12 @@ def change_ip_distribution(
         actor,
         "subscription.change",
         clock,
-        customer_id=customer_id,
+        customer_id=customer.id,
         before=before,
         after={**audit_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
     )
     db.session.commit()
-    return DistributionResult(plan, target.id, None)
+    return target
 
 
 def result_message(plan: Preview) -> str:

@@ -99,10 +99,29 @@ def absolute_sqlite_url(url: str, base: Path) -> str:
 
 def load_config(app: Flask, overrides: dict | None) -> None:
     """Configuration from environment variables (see the README table), then ``overrides``."""
-    env = os.environ
     instance = Path(app.instance_path)
+    app.config.update(environment_settings(os.environ, instance))
+    if overrides:
+        app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = absolute_sqlite_url(
+        app.config["SQLALCHEMY_DATABASE_URI"], Path.cwd()
+    )
+    # Sign-in throttling counts in the app's Redis, shared by every web process; should Redis be
+    # down, each process counts in memory instead of letting every attempt through.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "msp-limits")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    check_secrets(app, instance)
+    if "CLOCK" not in app.config:
+        app.config["CLOCK"] = system_clock(app.config["APP_TIMEZONE"])
+    use_worker_clock(system_clock(app.config["APP_TIMEZONE"]))
+
+
+def environment_settings(env, instance: Path) -> dict:
+    """The configuration the environment variables ``env`` give (defaults for the others)."""
     production = env.get("APP_ENV", "development") == "production"
-    app.config.update(
+    return dict(
         APP_ENV="production" if production else "development",
         SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL", f"sqlite:///{instance / 'msp.db'}"),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
@@ -149,34 +168,25 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION=True,
         RQ_ASYNC=True,
     )
-    if overrides:
-        app.config.update(overrides)
-    app.config["SQLALCHEMY_DATABASE_URI"] = absolute_sqlite_url(
-        app.config["SQLALCHEMY_DATABASE_URI"], Path.cwd()
-    )
-    # Sign-in throttling counts in the app's Redis, shared by every web process; should Redis be
-    # down, each process counts in memory instead of letting every attempt through.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "msp-limits")
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+
+
+def check_secrets(app: Flask, instance: Path) -> None:
+    """Production needs a strong ``SECRET_KEY`` and ``ENCRYPTION_KEYS`` and no debug mode;
+    development generates both keys once into the instance folder."""
+    production = app.config["APP_ENV"] == "production"
     if not app.config["SECRET_KEY"]:
-        if app.config["APP_ENV"] == "production":
+        if production:
             raise RuntimeError("SECRET_KEY must be set in production.")
         app.config["SECRET_KEY"] = _dev_secret(instance)
-    if app.config["APP_ENV"] == "production":
-        key = app.config["SECRET_KEY"]
-        if not strong_secret(key):
+    if production:
+        if not strong_secret(app.config["SECRET_KEY"]):
             raise RuntimeError("SECRET_KEY must be at least 32 random characters in production.")
         if app.debug:
             raise RuntimeError("Refusing to run in debug mode in production.")
     if not app.config["ENCRYPTION_KEYS"]:
-        if app.config["APP_ENV"] == "production":
+        if production:
             raise RuntimeError("ENCRYPTION_KEYS must be set in production.")
         app.config["ENCRYPTION_KEYS"] = _dev_encryption_key(instance)
-    if "CLOCK" not in app.config:
-        app.config["CLOCK"] = system_clock(app.config["APP_TIMEZONE"])
-    use_worker_clock(system_clock(app.config["APP_TIMEZONE"]))
 
 
 @event.listens_for(Engine, "connect")

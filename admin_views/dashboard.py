@@ -69,44 +69,50 @@ def _row(key, label, columns, value: Callable[[MonthFigures], str], total=False)
 
 def figure_sections(dashboard: Dashboard, show_money: bool) -> list[FigureSection]:
     """The rows of the figures table; money rows only for roles that may see money."""
-    columns = dashboard.columns
     currency = current_app.config["CURRENCY"]
 
     def money(amount) -> str:
         return "–" if amount is None else format_currency(amount, currency)
 
-    sections = []
-    if show_money:
-        income = [
-            _row(f"income.{c}", CATEGORY_LABELS[c], columns, lambda m, c=c: money(m.income[c]))
-            for c in ("self_service", "managed", "project_key", "free")
-            if c != "free" or any(m.income["free"] for m in columns)
-        ]
-        income.append(
-            _row("income.total", _("Total income"), columns, lambda m: money(m.income_total), True)
-        )
-        ip_cost_label = _(
-            "IPs (%(price)s per IP and month)", price=money(dashboard.ip_purchase_price)
-        )
-        cost = [
-            _row("cost.project_key", _("Project keys"), columns, lambda m: money(m.key_cost)),
-            _row("cost.ips", ip_cost_label, columns, lambda m: money(m.ip_cost)),
-            _row("cost.total", _("Total cost"), columns, lambda m: money(m.purchase_cost), True),
-        ]
-        result = [
-            _row("result.margin", _("Margin"), columns, lambda m: money(m.margin)),
-            _row(
-                "result.average_ip_price",
-                _("Average price per IP"),
-                columns,
-                lambda m: money(m.average_ip_price),
-            ),
-        ]
-        sections += [
-            FigureSection("income", _("Income"), income),
-            FigureSection("cost", _("Purchase cost"), cost),
-            FigureSection("result", _("Result"), result),
-        ]
+    money_sections = _money_sections(dashboard, money) if show_money else []
+    return money_sections + _count_sections(dashboard.columns)
+
+
+def _money_sections(dashboard: Dashboard, money) -> list[FigureSection]:
+    """Income, purchase cost and the result (margin, average price per IP)."""
+    columns = dashboard.columns
+    income = [
+        _row(f"income.{c}", CATEGORY_LABELS[c], columns, lambda m, c=c: money(m.income[c]))
+        for c in ("self_service", "managed", "project_key", "free")
+        if c != "free" or any(m.income["free"] for m in columns)
+    ]
+    income.append(
+        _row("income.total", _("Total income"), columns, lambda m: money(m.income_total), True)
+    )
+    ip_cost_label = _("IPs (%(price)s per IP and month)", price=money(dashboard.ip_purchase_price))
+    cost = [
+        _row("cost.project_key", _("Project keys"), columns, lambda m: money(m.key_cost)),
+        _row("cost.ips", ip_cost_label, columns, lambda m: money(m.ip_cost)),
+        _row("cost.total", _("Total cost"), columns, lambda m: money(m.purchase_cost), True),
+    ]
+    result = [
+        _row("result.margin", _("Margin"), columns, lambda m: money(m.margin)),
+        _row(
+            "result.average_ip_price",
+            _("Average price per IP"),
+            columns,
+            lambda m: money(m.average_ip_price),
+        ),
+    ]
+    return [
+        FigureSection("income", _("Income"), income),
+        FigureSection("cost", _("Purchase cost"), cost),
+        FigureSection("result", _("Result"), result),
+    ]
+
+
+def _count_sections(columns) -> list[FigureSection]:
+    """Subscriptions by category and IP addresses, for every role."""
     subscriptions = [
         _row(
             f"subscriptions.{c}",
@@ -130,11 +136,10 @@ def figure_sections(dashboard: Dashboard, show_money: bool) -> list[FigureSectio
         _row("ips.external", _("External"), columns, lambda m: format_decimal(m.external_ips)),
         _row("ips.total", _("All IPs"), columns, lambda m: format_decimal(m.total_ips), True),
     ]
-    sections += [
+    return [
         FigureSection("subscriptions", _("Subscriptions"), subscriptions),
         FigureSection("ips", _("IP addresses"), ips),
     ]
-    return sections
 
 
 # --- the IP chart ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from flask_login import current_user
 from billing.customers.sign_in import locked_out, user_may_sign_in
 from billing.kernel.audit import Actor
 from billing.kernel.permissions import Permission, can
+from billing.kernel.site import Site
 from models import StaffUser, User, db
 
 SESSION_ID = "_sid"
@@ -155,6 +156,12 @@ def staff_actor() -> Actor:
 
 def clock():
     return current_app.config["CLOCK"]
+
+
+def site() -> Site:
+    """The deployment's values billing needs (``billing.kernel.site``), handed in like the
+    clock."""
+    return Site.of(current_app.config)
 
 
 def safe_next(target: str | None, fallback: str) -> str:

@@ -35,7 +35,7 @@ from billing.kernel.permissions import Permission
 from billing.reporting.exports import BATCH, FORMATS, Export, Field
 from models import MAX_RECORD_ID, db
 
-from .auth import clock, current_staff, safe_next, staff_actor, staff_can
+from .auth import clock, current_staff, safe_next, site, staff_actor, staff_can
 from .filters import FilterConverter, filter_url_name
 from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
 
@@ -347,7 +347,7 @@ class SecureModelView(PermissionGuard, ModelView):
         export = self._permitted_export()
         statement = (
             query.enable_eagerloads(False)
-            .with_entities(*export.columns())
+            .with_entities(*export.columns(site()))
             .statement.execution_options(yield_per=BATCH)
         )
         audit.record(

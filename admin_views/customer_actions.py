@@ -30,7 +30,7 @@ from jobs.mail import send
 from models import Customer, db
 
 from .actions import CUSTOMER_ACTIONS, RecordActions
-from .auth import clock, requires, staff_actor, staff_can
+from .auth import clock, requires, site, staff_actor, staff_can
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     AddressForm,
@@ -91,7 +91,7 @@ class CustomerActionsMixin(RecordActions):
         if form.validate_on_submit():
             data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
             try:
-                customer, message = onboarding.invite_customer(data, staff_actor(), clock())
+                customer, message = onboarding.invite_customer(data, staff_actor(), clock(), site())
             except DomainError as error:
                 field_error(form, error)
             else:
@@ -111,7 +111,7 @@ class CustomerActionsMixin(RecordActions):
     @customer_action("resend_invite")
     def resend_invite_view(self, customer: Customer):
         try:
-            message = onboarding.resend_invite(customer.id, staff_actor(), clock())
+            message = onboarding.resend_invite(customer.id, staff_actor(), clock(), site())
         except DomainError as error:
             flash(error.message, "error")
         else:

@@ -20,7 +20,7 @@ from billing.kernel.errors import DomainError, NotFound
 from billing.payments import ledger
 from models import Customer, Partner, db
 
-from .auth import client_ip, clock, current_staff, staff_actor
+from .auth import client_ip, clock, current_staff, site, staff_actor
 from .customer_actions import customer_action, field_error, queued
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
 
@@ -83,7 +83,7 @@ class CustomerToolsMixin:
             data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
             try:
                 customer, message = customer_tools.create_similar(
-                    source.id, data, staff_actor(), clock()
+                    source.id, data, staff_actor(), clock(), site()
                 )
             except DomainError as error:
                 field_error(form, error)

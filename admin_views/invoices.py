@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import format_currency, format_date, lazy_gettext, ngettext
@@ -33,7 +33,7 @@ from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, db
 
 from .actions import INVOICE_ACTIONS, RecordActions
-from .auth import clock, staff_actor
+from .auth import clock, site, staff_actor
 from .base import SecureModelView
 from .customers import ChoiceFilter
 from .filters import InLastDaysFilter
@@ -275,7 +275,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             render_invoice_pdf,
         )
 
-        document = render_invoice_pdf(invoice.id)
+        document = render_invoice_pdf(invoice.id, site())
         record_download(invoice, staff_actor(), clock())
         return Response(
             document,
@@ -317,9 +317,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:
-            new = redraft_invoice(
-                invoice.id, staff_actor(), clock(), current_app.config["HOME_COUNTRY"]
-            )
+            new = redraft_invoice(invoice.id, staff_actor(), clock(), site())
         except DomainError as error:
             flash(error.message, "error")
             # a redraft sent twice: the first one deleted this draft

@@ -86,8 +86,9 @@ def run_month_end_command(
     from billing.kernel.audit import SYSTEM
     from billing.kernel.clock import FixedClock
     from billing.kernel.errors import DomainError
+    from billing.kernel.site import Site
 
-    from .billing import _hooks, queue_month_end
+    from .billing import month_end_hooks, queue_month_end
 
     clock = current_app.config["CLOCK"]
     if now_text:
@@ -114,13 +115,13 @@ def run_month_end_command(
         queue_month_end(started.run_id)
         click.echo("Queued for the worker; follow it on the Billing Runs screen.")
         return
-    hooks = monthend_work.Hooks() if rehearse else _hooks()
+    hooks = monthend_work.Hooks() if rehearse else month_end_hooks()
     hooks.progress = lambda run: click.echo(
         f"  {run.state}: {run.processed}/{run.total} customers, {run.billed} invoices"
         if run.state == "drafting"
         else f"  {run.state}: {run.finalized}/{run.billed} finalized"
     )
-    state = monthend_work.work(started.run_id, clock, hooks)
+    state = monthend_work.work(started.run_id, clock, hooks, site=Site.of(current_app.config))
     run = monthend.get_run(started.run_id)
     click.echo(
         f"{state}: {run.billed} invoice(s), {run.skipped} skipped "

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Response, abort, render_template
 from flask_babel import lazy_gettext
 
@@ -15,7 +17,7 @@ from billing.kernel.errors import NotFound
 from billing.payments.receivables import credited_in_full
 
 from . import bp
-from .security import client_ip, clock, portal_user, user_required
+from .security import client_ip, clock, portal_user, site, user_required
 
 STATE_LABELS = {
     "finalized": lazy_gettext("Open"),
@@ -39,7 +41,7 @@ def invoices():
         invoices=issued,
         credited=credited_in_full([invoice.id for invoice in issued]),
         period_label=period_label,
-        due_date=due_date,
+        due_date=partial(due_date, site=site()),
         state_labels=STATE_LABELS,
         kind_labels=KIND_LABELS,
     )
@@ -53,7 +55,7 @@ def invoice_pdf(invoice_id: int):
         invoice = customer_invoice(user.customer_id, invoice_id)
     except NotFound:
         abort(404)
-    document = render_invoice_pdf(invoice.id)
+    document = render_invoice_pdf(invoice.id, site())
     record_download(invoice, Actor.user(user, client_ip()), clock())
     return Response(
         document,

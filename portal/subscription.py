@@ -11,7 +11,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import InputRequired, NumberRange
 
-from billing.invoicing.drafting import current_currency
 from billing.kernel.audit import Actor
 from billing.kernel.errors import Conflict, DomainError
 from billing.payments.cards import OK as CARD_OK
@@ -23,7 +22,7 @@ from extensions import CountField
 
 from . import bp
 from .forms import form_error
-from .security import client_ip, clock, portal_user, user_required
+from .security import client_ip, clock, portal_user, site, user_required
 
 
 class SubscriptionForm(FlaskForm):
@@ -74,7 +73,7 @@ def subscription():
         compare_total=0 if trial or current is None else current.total_ips,
         failed_invoices=failed_card_invoices(user.customer_id),
         may_update_card=card_access(view.customer) == CARD_OK,
-        currency=current_currency(),
+        currency=site().currency,
         services=listing(user.customer_id),
     )
 

@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from billing.kernel.errors import DomainError
+from billing.kernel.site import Site
 
 from .bulk import bulk_customers
 from .demo import count_customers, seed_demo
@@ -42,7 +43,8 @@ def demo_command(
         raise click.UsageError("Give all three Stripe options, or none.")
     clock = current_app.config["CLOCK"]
     try:
-        result = seed_demo(clock, DemoStripe(*keys) if all(keys) else None)
+        stripe = DemoStripe(*keys) if all(keys) else None
+        result = seed_demo(clock, stripe, Site.of(current_app.config))
     except DomainError as error:
         raise click.ClickException(f"Card payment could not be set up: {error.message}") from None
     click.echo(f"Demo customers created: {result['created']} (total {count_customers():,}).")

@@ -17,6 +17,7 @@ from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_setting
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock, add_months
 from billing.kernel.settings import get_setting, set_setting
+from billing.kernel.site import Site
 from models import (
     Customer,
     Partner,
@@ -199,10 +200,10 @@ def _partner(name: str) -> Partner:
     return partner
 
 
-def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
+def seed_demo(clock: Clock, stripe: DemoStripe | None = None, site: Site = Site()) -> dict:
     """Create demo staff, reference data and about 60 customers with six months of invoices,
-    billed by a month-end run per month; with ``stripe``, also card payment (see
-    ``card_payments``), and the month that just ended is charged at that Stripe.
+    billed by a month-end run per month (in ``site``'s currency); with ``stripe``, also card
+    payment (see ``card_payments``), and the month that just ended is charged at that Stripe.
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
@@ -213,7 +214,7 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
     created = _demo_customers(history_start, clock)
     cards = card_payments(stripe, clock) if stripe is not None else None
     charged_before = charged_at_stripe()
-    billing_history(history_start, clock, charge_last_month=stripe is not None)
+    billing_history(history_start, clock, site, charge_last_month=stripe is not None)
     partners_and_saved_views(DEMO_STAFF[0][0], clock)
     tags_and_credit(clock)
     profile_examples(clock)

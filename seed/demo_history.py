@@ -10,6 +10,7 @@ from billing.invoicing.invoice_payment import mark_paid
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock, FixedClock, add_months
 from billing.kernel.errors import DomainError
+from billing.kernel.site import Site
 from billing.payments.card_charges import record_card_payment
 from models import Invoice, InvoiceState, db
 
@@ -25,7 +26,9 @@ def _at(day: date, clock: Clock) -> FixedClock:
     return FixedClock(min(instant, clock.now()), str(clock.tz))
 
 
-def billing_history(history_start: date, clock: Clock, charge_last_month: bool = False) -> None:
+def billing_history(
+    history_start: date, clock: Clock, site: Site, charge_last_month: bool = False
+) -> None:
     """Each month since ``history_start`` billed as the product bills it: the month-end run on
     the 1st drafts, finalizes and charges (the demo's card payments are recorded as taken, no
     e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
@@ -43,7 +46,8 @@ def billing_history(history_start: date, clock: Clock, charge_last_month: bool =
             period = add_months(period, 1)
             continue
         charge = charge_invoice if charge_last_month and period == last else record_card_payment
-        monthend_work.work(started.run_id, run_clock, monthend_work.Hooks(charge=charge))
+        hooks = monthend_work.Hooks(charge=charge)
+        monthend_work.work(started.run_id, run_clock, hooks, site=site)
         if period < last:
             paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)
             for invoice_id in db.session.scalars(

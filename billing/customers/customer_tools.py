@@ -13,6 +13,7 @@ from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
+from billing.kernel.site import Site
 from models import Customer, Language, ServiceMode, Tag, User, db
 
 MAX_TAGS = 20
@@ -59,7 +60,9 @@ def similar_settings(customer_id: int) -> SimilarSettings:
     )
 
 
-def create_similar(source_id: int, data: NewCustomer, actor: Actor, clock: Clock):
+def create_similar(
+    source_id: int, data: NewCustomer, actor: Actor, clock: Clock, site: Site = Site()
+):
     """Create a customer with the identity in ``data`` and the settings of ``source_id`` (its
     service mode, customer price, tags, partner and payment method; ``data.language`` is the
     form's choice, prefilled from the source) and compose the invite like "New Customer".
@@ -94,7 +97,7 @@ def create_similar(source_id: int, data: NewCustomer, actor: Actor, clock: Clock
         after=settings.as_dict(),
     )
     db.session.commit()
-    return customer, invite_message(customer.id, token, clock)
+    return customer, invite_message(customer.id, token, clock, site)
 
 
 def parse_tags(raw: str | list[str]) -> list[str]:

@@ -23,6 +23,7 @@ from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import _
+from billing.kernel.site import Site
 from models import Customer, Language, ServiceMode, User, db
 
 INVITE_VALID_DAYS = 7
@@ -146,7 +147,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invite_customer(data: NewCustomer, actor: Actor, clock: Clock):
+def invite_customer(data: NewCustomer, actor: Actor, clock: Clock, site: Site = Site()):
     """Create a managed customer and compose its invite e-mail (seed 3.1).
 
     Returns the customer and the ``Outgoing`` message for the mail job. Refused with a message
@@ -167,10 +168,11 @@ def invite_customer(data: NewCustomer, actor: Actor, clock: Clock):
     email = _checked(data)[2]
     mail_limits.spend(mail_limits.INVITATION, email, mail_limits.account_of(actor), "contact_email")
     customer, token = create_customer(data, actor, clock)
-    return customer, invite_message(customer.id, token, clock)
+    return customer, invite_message(customer.id, token, clock, site)
 
 
-def invite_message(customer_id: int, token: str, clock: Clock):
+def invite_message(customer_id: int, token: str, clock: Clock, site: Site = Site()):
+    """The invite e-mail of the customer's main user, its link on ``site``'s address."""
     from billing.kernel.mail import compose
 
     customer = get_customer(customer_id)
@@ -185,18 +187,12 @@ def invite_message(customer_id: int, token: str, clock: Clock):
         name=user.name,
         company=customer.company_name,
         email=user.email,
-        link=f"{_public_url()}/portal/invite/{token}",
+        link=f"{site.public_url}/portal/invite/{token}",
         expires=expires,
     )
 
 
-def _public_url() -> str:
-    from flask import current_app
-
-    return current_app.config["PUBLIC_URL"]
-
-
-def resend_invite(customer_id: int, actor: Actor, clock: Clock):
+def resend_invite(customer_id: int, actor: Actor, clock: Clock, site: Site = Site()):
     """Issue a new invite token (the old one stops working) and compose the e-mail again.
     Raises TooManyMails when the address or the staff member sent too many invitations lately
     (nothing changes then)."""
@@ -210,7 +206,7 @@ def resend_invite(customer_id: int, actor: Actor, clock: Clock):
     user.invite_expires_at = clock.now() + timedelta(days=INVITE_VALID_DAYS)
     audit.record(actor, "customer.resend_invite", clock, customer_id=customer_id)
     db.session.commit()
-    return invite_message(customer_id, token, clock)
+    return invite_message(customer_id, token, clock, site)
 
 
 def find_invite(token: str, clock: Clock):

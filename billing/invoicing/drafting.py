@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import current_app
-
 from billing.catalog.pricing import load_tiers, to_cents
 from billing.invoicing.draft_facts import Existing, load_batch
 from billing.invoicing.draft_lines import (
@@ -31,6 +29,7 @@ from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import _
 from billing.kernel.locking import lock_row, releasing_locks
 from billing.kernel.settings import get_setting
+from billing.kernel.site import Site
 from billing.payments import ledger
 from models import (
     AuditEvent,
@@ -97,7 +96,7 @@ def draft_batch(
     period: date,
     clock: Clock,
     *,
-    home_country: str = "DE",
+    site: Site = Site(),
     tiers=None,
     ip_purchase_price: Decimal | None = None,
     memo: dict | None = None,
@@ -111,7 +110,8 @@ def draft_batch(
     so does a draft of the month that no run owns (it is reviewed and approved with the run's);
     an invoice finalized outside the run is counted as skipped (``INVOICED_BEFORE``) and left
     alone. Adds to the session; the caller commits, so a batch and the run's checkpoint are
-    stored together or not at all.
+    stored together or not at all. ``site`` gives the home country (VAT, addresses) and the
+    currency.
     """
     period = period.replace(day=1)
     customers, subs, keys, existing, services = load_batch(customer_ids, period)
@@ -120,8 +120,8 @@ def draft_batch(
     batch = _BatchFacts(
         period=period,
         now=clock.now(),
-        currency=current_currency(),
-        home_country=home_country,
+        currency=site.currency,
+        home_country=site.home_country,
         tiers=tiers if tiers is not None else load_tiers(),
         ip_purchase_price=(
             ip_purchase_price if ip_purchase_price is not None else ip_purchase_price_setting()
@@ -320,15 +320,8 @@ def ip_purchase_price_setting() -> Decimal:
         return ZERO
 
 
-def current_currency() -> str:
-    try:
-        return current_app.config.get("CURRENCY", "EUR")
-    except RuntimeError:
-        return "EUR"
-
-
 def draft_invoice(
-    customer_id: int, period: date, clock: Clock, home_country: str = "DE", tiers=None
+    customer_id: int, period: date, clock: Clock, site: Site = Site(), tiers=None
 ) -> Invoice | None:
     """Create the draft invoice of ``customer_id`` for the month starting ``period``.
 
@@ -338,16 +331,14 @@ def draft_invoice(
     """
     if db.session.get(Customer, customer_id) is None:
         raise NotFound(_("This customer does not exist."))
-    result = draft_batch([customer_id], period, clock, home_country=home_country, tiers=tiers)
+    result = draft_batch([customer_id], period, clock, site=site, tiers=tiers)
     db.session.commit()
     invoice_id = result.invoice_ids.get(customer_id)
     return db.session.get(Invoice, invoice_id) if invoice_id else None
 
 
 @releasing_locks
-def redraft_invoice(
-    invoice_id: int, actor, clock: Clock, home_country: str = "DE"
-) -> Invoice | None:
+def redraft_invoice(invoice_id: int, actor, clock: Clock, site: Site = Site()) -> Invoice | None:
     """Compute a draft again from the customer's current data (after a correction during the
     review). Returns the new draft, or None when the customer is no longer billable.
     DomainError unless the invoice is a draft; the draft is locked from the check to the
@@ -364,7 +355,7 @@ def redraft_invoice(
     ledger.release_invoice_debits(invoice.id)
     db.session.delete(invoice)
     db.session.flush()
-    result = draft_batch([customer_id], period, clock, home_country=home_country, run_id=run_id)
+    result = draft_batch([customer_id], period, clock, site=site, run_id=run_id)
     new_id = result.invoice_ids.get(customer_id)
     audit.record(
         actor,

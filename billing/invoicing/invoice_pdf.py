@@ -12,12 +12,12 @@ are the ones fixed at finalization. What the invoice says comes from ``invoice_t
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_percent
-from flask import current_app
 from fpdf import FPDF, FontFace
 
 from billing.invoicing.invoice_settings import (
@@ -46,6 +46,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.errors import NotFound
 from billing.kernel.i18n import _
 from billing.kernel.settings import get_setting
+from billing.kernel.site import Site
 from models import Customer, Invoice, InvoiceKind, InvoiceState, db
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "static" / "fonts"
@@ -132,8 +133,9 @@ def record_download(invoice: Invoice, actor: Actor, clock: Clock) -> None:
     db.session.commit()
 
 
-def render_invoice_pdf(invoice_id: int) -> bytes:
-    """Render invoice (or credit note) ``invoice_id`` as a PDF in its language.
+def render_invoice_pdf(invoice_id: int, site: Site = Site()) -> bytes:
+    """Render invoice (or credit note) ``invoice_id`` as a PDF in its language; its dates in
+    ``site``'s time zone, the product's name as the seller until one is set.
 
     Drafts carry a DRAFT/ENTWURF heading and watermark. Raises NotFound for an unknown id.
     """
@@ -143,13 +145,12 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
     language = invoice.language if invoice.language in TEXTS else "en"
     texts = TEXTS[language]
     customer = db.session.get(Customer, invoice.customer_id)
-    seller = seller_details()
+    seller = seller_details(site)
     draft = invoice.state == InvoiceState.DRAFT.value
     credit = invoice.kind == InvoiceKind.CREDIT_NOTE.value
     title = texts["credit_note" if credit else "invoice"]
     issued = invoice.finalized_at or invoice.created_at
-    issued_on = issued.astimezone(ZoneInfo(current_app.config["APP_TIMEZONE"])).date()
-    locale = LOCALES[language]
+    issued_on = issued.astimezone(ZoneInfo(site.timezone)).date()
 
     pdf = _Document(texts, _footer_lines(seller, texts), texts["draft"] if draft else "")
     pdf.set_creation_date(issued)
@@ -161,6 +162,36 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
 
     _letterhead(pdf, seller, title)
     _recipient(pdf, seller, invoice, customer, texts)
+    _facts(pdf, _facts_of(invoice, texts, language, issued_on, site))
+    _heading(pdf, invoice, texts, title)
+    _lines(pdf, invoice, texts, language)
+    _totals(pdf, invoice, texts, language, LOCALES[language])
+    _notes(pdf, invoice, texts, payment_note(invoice, seller, texts, issued_on, site))
+    return bytes(pdf.output())
+
+
+def seller_details(site: Site = Site()) -> dict:
+    """The issuing company from the settings (the product's name until one is saved):
+    ``name``, ``address`` (lines), ``vat_id``, and its bank account: ``iban`` (compact),
+    ``bic``, ``bank_name``, ``account_holder``."""
+    name = get_setting("invoice.seller_name") or site.product_name
+    return {
+        "name": name,
+        "address": get_setting("invoice.seller_address"),
+        "vat_id": get_setting("invoice.seller_vat_id"),
+        "iban": get_setting(SELLER_IBAN),
+        "bic": get_setting(SELLER_BIC),
+        "bank_name": get_setting(SELLER_BANK_NAME),
+        "account_holder": get_setting(ACCOUNT_HOLDER) or name,
+    }
+
+
+def _facts_of(
+    invoice: Invoice, texts: dict, language: str, issued_on: date, site: Site
+) -> list[tuple[str, str]]:
+    """Number, date, billing period, customer number; the due date of an invoice to pay by
+    transfer, and the purchase order it is billed under."""
+    credit = invoice.kind == InvoiceKind.CREDIT_NOTE.value
     facts = [
         (texts["credit_number" if credit else "number"], invoice.number or texts["not_numbered"]),
         (texts["date"], date_label(issued_on, language)),
@@ -168,19 +199,23 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
         (texts["customer_number"], str(invoice.customer_id)),
     ]
     if asks_for_transfer(invoice):
-        facts.append((texts["due_date"], date_label(due_date(invoice), language)))
+        facts.append((texts["due_date"], date_label(due_date(invoice, site), language)))
     if invoice.purchase_order is not None:
         facts.append(("PO", invoice.purchase_order.name))
-    _facts(pdf, facts)
+    return facts
 
+
+def _heading(pdf: FPDF, invoice: Invoice, texts: dict, title: str) -> None:
+    """The title with the number (DRAFT before a draft's); a credit note names the invoice it
+    corrects."""
     heading = f"{title} {invoice.number}" if invoice.number else title
-    if draft:
+    if invoice.state == InvoiceState.DRAFT.value:
         heading = f"{texts['draft']} – {heading}"
     pdf.set_xy(pdf.l_margin, 100)
     pdf.set_font(FONT, "B", 15)
     pdf.set_text_color(*INK)
     pdf.cell(0, 8, heading, new_x="LMARGIN", new_y="NEXT")
-    if credit and invoice.corrects_invoice_id:
+    if invoice.kind == InvoiceKind.CREDIT_NOTE.value and invoice.corrects_invoice_id:
         corrected = db.session.get(Invoice, invoice.corrects_invoice_id)
         pdf.set_font(FONT, "", 10)
         pdf.cell(
@@ -191,26 +226,6 @@ def render_invoice_pdf(invoice_id: int) -> bytes:
             new_y="NEXT",
         )
     pdf.ln(4)
-
-    _lines(pdf, invoice, texts, language)
-    _totals(pdf, invoice, texts, language, locale)
-    _notes(pdf, invoice, texts, payment_note(invoice, seller, texts, issued_on))
-    return bytes(pdf.output())
-
-
-def seller_details() -> dict:
-    """The issuing company from the settings: ``name``, ``address`` (lines), ``vat_id``, and
-    its bank account: ``iban`` (compact), ``bic``, ``bank_name``, ``account_holder``."""
-    name = get_setting("invoice.seller_name") or current_app.config["PRODUCT_NAME"]
-    return {
-        "name": name,
-        "address": get_setting("invoice.seller_address"),
-        "vat_id": get_setting("invoice.seller_vat_id"),
-        "iban": get_setting(SELLER_IBAN),
-        "bic": get_setting(SELLER_BIC),
-        "bank_name": get_setting(SELLER_BANK_NAME),
-        "account_holder": get_setting(ACCOUNT_HOLDER) or name,
-    }
 
 
 def _footer_lines(seller: dict, texts: dict) -> list[str]:

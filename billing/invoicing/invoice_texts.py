@@ -12,6 +12,7 @@ from babel.numbers import format_currency
 
 from billing.invoicing.invoice_settings import format_iban
 from billing.invoicing.payment_terms import due_date, invoice_payment_term
+from billing.kernel.site import Site
 from billing.payments.receivables import credit_effect
 from models import Invoice, InvoiceKind, PaymentMethodCode, db
 
@@ -200,7 +201,9 @@ def _within(days: int, texts: dict) -> str:
     return texts["within_one"] if days == 1 else texts["within"].format(days=days)
 
 
-def payment_note(invoice: Invoice, seller: dict, texts: dict, issued: date) -> str:
+def payment_note(
+    invoice: Invoice, seller: dict, texts: dict, issued: date, site: Site = Site()
+) -> str:
     """How the invoice is paid: by transfer by its due date to the seller's account, or by the
     saved card on the invoice date (``issued``); empty for credit notes and invoices without an
     amount."""
@@ -209,7 +212,7 @@ def payment_note(invoice: Invoice, seller: dict, texts: dict, issued: date) -> s
     if asks_for_transfer(invoice):
         values = {
             "amount": amount,
-            "date": date_label(due_date(invoice), language),
+            "date": date_label(due_date(invoice, site), language),
             "within": _within(invoice_payment_term(invoice), texts),
         }
         if not seller["iban"]:

@@ -21,6 +21,7 @@ from billing.kernel import audit
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock, lease_now
 from billing.kernel.errors import DomainError
+from billing.kernel.site import Site
 from billing.payments import receivables
 from billing.subscriptions.changes import apply_due_changes
 from billing.subscriptions.service_subscriptions import renew_due
@@ -71,8 +72,16 @@ def new_owner() -> str:
     return uuid.uuid4().hex
 
 
-def work(run_id: int, clock: Clock, hooks: Hooks | None = None, *, owner: str = "") -> str:
+def work(
+    run_id: int,
+    clock: Clock,
+    hooks: Hooks | None = None,
+    *,
+    owner: str = "",
+    site: Site = Site(),
+) -> str:
     """Do whatever the run needs next, up to approval or to the end; returns the run's state.
+    The drafts take the home country and the currency from ``site``.
 
     Safe to call again at any time: a live run held by another worker is left alone, a
     stalled one is continued after its last committed batch.
@@ -84,7 +93,7 @@ def work(run_id: int, clock: Clock, hooks: Hooks | None = None, *, owner: str = 
     try:
         run = get_run(run_id)
         if run.state == RunState.DRAFTING.value:
-            _draft_all(run, clock, hooks, owner)
+            _draft_all(run, clock, hooks, owner, site)
         run = get_run(run_id)
         if run.state == RunState.FINALIZING.value:
             _finalize_all(run, clock, hooks, owner)
@@ -138,12 +147,11 @@ def _checkpoint(run: BillingRun, owner: str) -> None:
     run.lease_until = lease_now() + LEASE
 
 
-def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
+def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str, site: Site) -> None:
     if run.processed == 0:
         _prepare_month(run, clock, owner)
     tiers = load_tiers()
     ip_price = ip_purchase_price_setting()
-    home = _home_country()
     memo: dict = {}
     batches = 0
     last_id, period = run.last_customer_id, run.period
@@ -162,7 +170,7 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
             ids,
             period,
             clock,
-            home_country=home,
+            site=site,
             tiers=tiers,
             ip_purchase_price=ip_price,
             memo=memo,
@@ -350,9 +358,3 @@ def _mark_payment_failed(invoice_id: int, message: str, clock: Clock) -> None:
         after={"invoice": invoice.number, "error": message[:200]},
     )
     db.session.commit()
-
-
-def _home_country() -> str:
-    from flask import current_app
-
-    return current_app.config.get("HOME_COUNTRY", "DE")

@@ -35,7 +35,7 @@ def client(secret: str | None = None) -> stripe.StripeClient:
     secret = secret or stored_secret_key()
     if not secret:
         raise DomainError(_("No Stripe secret key is configured."))
-    base = current_app.config.get("STRIPE_API_BASE") or None
+    base = _api_base() or None
     return stripe.StripeClient(
         secret,
         base_addresses={"api": base} if base else None,
@@ -132,13 +132,20 @@ def save_stripe_keys(secret: str, publishable: str, actor, clock: Clock) -> None
 WEBHOOK_SECRET = "stripe.webhook_secret"  # noqa: S105 - the setting's name, not a secret
 
 
+def _api_base() -> str:
+    """The server the Stripe client talks to (``STRIPE_API_BASE``); empty: Stripe itself."""
+    # Where the app's Stripe client connects is deployment infrastructure, like the database
+    # URL (tests point it at a local Stripe-compatible server); every Stripe call needs it.
+    return current_app.config.get("STRIPE_API_BASE") or ""
+
+
 STRIPE_JS = "https://js.stripe.com/v3/"
 
 
 def stripe_js_url() -> str:
     """Where the portal loads Stripe.js from: Stripe's own address, or the same path on the
     server ``STRIPE_API_BASE`` points at (a Stripe-compatible test server serves its own)."""
-    base = (current_app.config.get("STRIPE_API_BASE") or "").rstrip("/")
+    base = _api_base().rstrip("/")
     return f"{base}/js.stripe.com/v3/" if base else STRIPE_JS
 
 
@@ -154,7 +161,7 @@ STRIPE_CSP_SOURCES = {
 def csp_sources() -> dict[str, tuple[str, ...]]:
     """The Content-Security-Policy sources of the page that loads Stripe.js: Stripe's hosts, or
     only the origin of the server ``STRIPE_API_BASE`` points at (it serves Stripe.js and API)."""
-    base = (current_app.config.get("STRIPE_API_BASE") or "").strip()
+    base = _api_base().strip()
     if not base:
         return STRIPE_CSP_SOURCES
     parts = urlsplit(base)

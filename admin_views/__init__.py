@@ -17,20 +17,56 @@ from models import db
 from .auth import staff_can
 from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
+from .customer_profile import CustomerProfileView
+from .customer_tools import (
+    CreateSimilarView,
+    CustomerMessageView,
+    ImpersonationView,
+    LedgerView,
+    TeamInvitationsView,
+)
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
 from .index import DashboardView
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
+from .ip_distribution import IpDistributionView
 from .mail_sink import MailSinkView
 from .partners import PartnersView
 from .payment_methods import PaymentMethodsView
 from .pending_changes import PendingChangesView
+from .project_key_wizard import ProjectKeyWizardView
 from .project_keys import ProjectKeyAdmin
 from .saved_views import SavedViewsView
 from .self_service import SelfServiceView
+from .service_subscriptions import ServiceSubscriptionsView
 from .settings import MailSettingsView
 from .stripe_events import StripeEventAdmin
+
+#: The workflows on one customer, each a view of its own (``customer_record``): its class,
+#: endpoint and address under the customer's, ``/admin/customer/<customer_id>/<address>/``. Not in
+#: the menu; the Billing menu stays marked while one is open.
+CUSTOMER_WORKFLOWS = (
+    (IpDistributionView, "ip_distribution", "ip-distribution", lazy_gettext("IP Distribution")),
+    (ProjectKeyWizardView, "project_key_wizard", "project-key", lazy_gettext("Add project key")),
+    (CustomerProfileView, "customer_profile", "", lazy_gettext("Profile")),
+    (
+        ServiceSubscriptionsView,
+        "customer_subscriptions",
+        "subscriptions",
+        lazy_gettext("Additional subscriptions"),
+    ),
+    (CreateSimilarView, "create_similar", "similar", lazy_gettext("Create similar")),
+    (
+        ImpersonationView,
+        "customer_impersonation",
+        "impersonate",
+        lazy_gettext("Log in as the customer"),
+    ),
+    (CustomerMessageView, "customer_message", "message", lazy_gettext("Send an e-mail")),
+    (LedgerView, "customer_ledger", "ledger", lazy_gettext("Book a credit or debit")),
+    (TeamInvitationsView, "team_invitations", "invitations", lazy_gettext("Users")),
+)
 
 
 def may(permission: str) -> bool:
@@ -52,9 +88,8 @@ class Screen(NamedTuple):
 
 
 BILLING, SETTINGS = lazy_gettext("Billing"), lazy_gettext("Settings")
-#: The admin menu, in order.
+#: The admin menu after Customers and its workflows, in order.
 SCREENS = (
-    Screen(CustomerAdmin, lazy_gettext("Customers"), BILLING, "customer"),
     Screen(
         CustomerGroupsView,
         lazy_gettext("Customer groups"),
@@ -125,6 +160,18 @@ def build_admin(app: Flask) -> Admin:
         # Flask-Admin's inline scripts carry the request's Content-Security-Policy nonce.
         csp_nonce_generator=talisman.nonce,
     )
+    admin.add_view(
+        CustomerAdmin(db, name=lazy_gettext("Customers"), category=BILLING, endpoint="customer")
+    )
+    for view, endpoint, address, name in CUSTOMER_WORKFLOWS:
+        admin.add_view(
+            view(
+                name=name,
+                category=BILLING,
+                endpoint=endpoint,
+                url="/admin/customer/<int:customer_id>" + (f"/{address}" if address else ""),
+            )
+        )
     for screen in SCREENS:
         if screen.needs and not app.config.get(screen.needs):
             continue

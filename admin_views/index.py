@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 from billing.access import staff as staff_service
 from billing.kernel.errors import AuthenticationFailed
 from billing.kernel.permissions import Permission
-from extensions import EMAIL_MAX, limiter, typed_key
+from extensions import EMAIL_MAX, choose_language, kept_language, limiter, typed_key
 
 from .auth import client_ip, clock, current_staff, safe_next, staff_can
 from .dashboard import DashboardMixin
@@ -89,11 +89,10 @@ class DashboardView(DashboardMixin, AdminIndexView):
             except AuthenticationFailed as error:
                 flash(error.message, "error")
             else:
-                language = session.get("language")
+                kept = kept_language()
                 session.clear()
-                if language:
-                    session["language"] = language
-                elif staff.language:
+                session.update(kept)
+                if "language" not in kept and staff.language:
                     session["language"] = staff.language
                 login_user(staff)
                 return redirect(target)
@@ -113,5 +112,5 @@ class DashboardView(DashboardMixin, AdminIndexView):
     def language_view(self):
         language = request.form.get("language", "")
         if language in ("en", "de"):
-            session["language"] = language
+            choose_language(language)
         return redirect(safe_next(request.form.get("next"), url_for("admin.index")))

@@ -295,15 +295,10 @@ def register_errors(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from admin_views.cli import register_cli
-    from jobs.cli import billing_group, scheduler_command, worker_command
-    from seed.cli import seed_group
+    from cli import COMMANDS
 
-    register_cli(app)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(billing_group)
-    app.cli.add_command(scheduler_command)
-    app.cli.add_command(seed_group)
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
 
 def system_time() -> datetime:

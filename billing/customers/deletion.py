@@ -108,6 +108,17 @@ def request_erasure(customer_id: int, notice: dict, clock: Clock) -> CustomerEra
     return erasure
 
 
+def pending_erasures() -> list[int]:
+    """Customers marked for deletion whose data is not erased yet."""
+    return list(
+        db.session.scalars(
+            db.select(Customer.id).where(
+                Customer.marked_for_deletion_at.is_not(None), Customer.erased_at.is_(None)
+            )
+        )
+    )
+
+
 def stalled_erasures() -> list[int]:
     """Customers whose erasure is not done and whose job was lost or whose worker died."""
     now = lease_now()

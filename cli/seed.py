@@ -1,4 +1,4 @@
-"""``flask seed …`` commands."""
+"""``flask seed …``: demo and reference data."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from flask.cli import AppGroup
 
 from billing.kernel.errors import DomainError
 from billing.kernel.site import Site
-
-from .bulk import bulk_customers
-from .demo import count_customers, seed_demo
-from .demo_cards import DemoStripe
-from .reference import seed_reference
+from seed.bulk import bulk_customers
+from seed.demo import count_customers, seed_demo
+from seed.demo_cards import DemoStripe
+from seed.reference import seed_reference
 
 seed_group = AppGroup("seed", help="Demo and reference data.")
 

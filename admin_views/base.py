@@ -1,4 +1,4 @@
-"""The one secure base for every admin screen, the index (dashboard) and sign-in.
+"""The one secure base for every admin screen (the start page and sign-in: ``index``).
 
 ``SecureModelView`` is where a screen declared the way Flask-Admin's own examples do gets the
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
@@ -17,44 +17,31 @@ from enum import Enum
 from typing import ClassVar
 
 import sqlalchemy
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    request,
-    session,
-    stream_with_context,
-    url_for,
-)
-from flask_admin import AdminIndexView, BaseView, expose
+from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.tools import iterdecode
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
-from flask_login import login_user, logout_user
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import TypeDecorator
 from sqlalchemy.orm import ColumnProperty
 from werkzeug.datastructures import ImmutableMultiDict
-from wtforms import EmailField, Form, HiddenField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import Form, HiddenField
 
-from billing.access import staff as staff_service
 from billing.kernel import audit
-from billing.kernel.errors import AuthenticationFailed, DomainError
+from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import BATCH, FORMATS, Export, Field
-from extensions import EMAIL_MAX, choose_language, kept_language, limiter, typed_key
 from models import MAX_RECORD_ID, db
 
-from .auth import client_ip, clock, current_staff, safe_next, staff_actor, staff_can
-from .dashboard import DashboardMixin
+from .auth import clock, current_staff, safe_next, site, staff_actor, staff_can
 from .filters import FilterConverter, filter_url_name
 from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
+
+
 # how many records a refusal names before it says "…"
 NAMED_REFUSALS = 10
 
@@ -361,7 +348,7 @@ class SecureModelView(PermissionGuard, ModelView):
         export = self._permitted_export()
         statement = (
             query.enable_eagerloads(False)
-            .with_entities(*export.columns())
+            .with_entities(*export.columns(site()))
             .statement.execution_options(yield_per=BATCH)
         )
         audit.record(
@@ -463,96 +450,3 @@ def _drop_unsafe_return_url() -> None:
 
 class SecureBaseView(PermissionGuard, BaseView):
     pass
-
-
-def _failed_sign_in(response) -> bool:
-    """Only failed sign-ins count towards the limits (a success answers with a redirect)."""
-    return not 300 <= response.status_code < 400
-
-
-def _per_ip_limit() -> str:
-    return current_app.config["SIGN_IN_LIMIT_PER_IP"]
-
-
-def _per_account_limit() -> str:
-    return current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]
-
-
-def _submitted_email() -> str:
-    """Per account: the address in the form body (the only place the sign-in reads it)."""
-    return typed_key("staff-sign-in", request.form.get("email"))
-
-
-class LoginForm(FlaskForm):
-    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
-
-
-class DashboardView(DashboardMixin, AdminIndexView):
-    """The admin start page (the dashboard, for staff who may read); anonymous visitors are
-    sent to sign-in."""
-
-    permission: ClassVar[Permission] = Permission.READ
-
-    def is_accessible(self) -> bool:
-        return staff_can(self.permission)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if current_staff() is None:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
-
-    def is_visible(self) -> bool:
-        return True
-
-    def _handle_view(self, name, **kwargs):
-        if name in {"login_view", "logout_view", "language_view"}:
-            return None
-        return super()._handle_view(name, **kwargs)
-
-    @expose("/login/", methods=("GET", "POST"))
-    @limiter.limit(_per_ip_limit, methods=["POST"], deduct_when=_failed_sign_in)
-    @limiter.limit(
-        _per_account_limit,
-        key_func=_submitted_email,
-        methods=["POST"],
-        deduct_when=_failed_sign_in,
-    )
-    def login_view(self):
-        form = LoginForm()
-        target = safe_next(request.args.get("next"), url_for("admin.index"))
-        if current_staff() is not None:
-            return redirect(target)
-        if form.validate_on_submit():
-            try:
-                staff = staff_service.authenticate_staff(
-                    form.email.data, form.password.data, clock(), client_ip()
-                )
-            except AuthenticationFailed as error:
-                flash(error.message, "error")
-            else:
-                kept = kept_language()
-                session.clear()
-                session.update(kept)
-                if "language" not in kept and staff.language:
-                    session["language"] = staff.language
-                login_user(staff)
-                return redirect(target)
-        return self.render("admin/login.html", form=form)
-
-    @expose("/logout/", methods=("POST",))
-    def logout_view(self):
-        staff = current_staff()
-        if staff is not None:
-            staff_service.sign_out_everywhere(staff.id, clock(), client_ip())
-        logout_user()
-        session.clear()
-        flash(_("You have been signed out."), "info")
-        return redirect(url_for("admin.login_view"))
-
-    @expose("/language/", methods=("POST",))
-    def language_view(self):
-        language = request.form.get("language", "")
-        if language in ("en", "de"):
-            choose_language(language)
-        return redirect(safe_next(request.form.get("next"), url_for("admin.index")))

@@ -16,8 +16,8 @@ from redis.exceptions import RedisError
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired
 
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import INVOICED_BEFORE
+from billing.invoicing import monthend, monthend_report
+from billing.invoicing.drafting import INVOICED_BEFORE
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import moment_text, month_text
 from billing.kernel.permissions import Permission
@@ -126,7 +126,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
         if isinstance(model, BillingRun):
             kwargs["skip_reasons"] = [
                 (SKIP_LABELS.get(reason, reason), count)
-                for reason, count in sorted(monthend.skip_reasons(model).items())
+                for reason, count in sorted(monthend_report.skip_reasons(model).items())
             ]
             activity = monthend.activity(model)
             kwargs["activity"] = activity
@@ -134,8 +134,8 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             kwargs["running"] = activity in (monthend.QUEUED, monthend.WORKING)
             if activity == monthend.QUEUED:
                 kwargs["workers"] = listening_workers("billing")
-            kwargs["drafts"] = drafts = monthend.drafts_of(model.id)
-            kwargs["draft_totals"] = monthend.net_total(model.id)
+            kwargs["drafts"] = drafts = monthend_report.drafts_of(model.id)
+            kwargs["draft_totals"] = monthend_report.net_total(model.id)
             kwargs["actions"] = RUN_ACTIONS.links(
                 model.id, monthend.available_actions(model), values={"n": drafts}
             )
@@ -242,7 +242,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
     @expose("/<int:run_id>/report.csv")
     @run_action("report")
     def report_view(self, run: BillingRun):
-        run = monthend.record_report_export(run.id, staff_actor(), clock())
+        run = monthend_report.record_report_export(run.id, staff_actor(), clock())
 
         def rows():
             buffer = io.StringIO()
@@ -251,12 +251,12 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             writer.writerow(
                 ["# customers checked", run.processed, "billed", run.billed, "skipped", run.skipped]
             )
-            for reason, count in sorted(monthend.skip_reasons(run).items()):
+            for reason, count in sorted(monthend_report.skip_reasons(run).items()):
                 writer.writerow(["# skipped", reason, count])
             writer.writerow(["# payment failed", run.payment_failed])
-            writer.writerow(monthend.REPORT_FIELDS)
+            writer.writerow(monthend_report.REPORT_FIELDS)
             yield buffer.getvalue()
-            for row in monthend.report_rows(run.id):
+            for row in monthend_report.report_rows(run.id):
                 buffer.seek(0)
                 buffer.truncate()
                 values = ["" if v is None else v for v in row]

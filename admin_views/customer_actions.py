@@ -15,15 +15,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, lookup, onboarding
 from billing.customers.deletion import delete_customer
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from jobs.customers import queue_erasure
 from models import Customer
 
-from .auth import clock, requires, staff_actor
+from .auth import clock, requires, site, staff_actor
 from .customer_record import CustomerRecordActions, customer_action, field_error, queued
 from .formatting import day_in_text
 from .forms import (
@@ -47,7 +47,7 @@ class CustomerActionsMixin(CustomerRecordActions):
         if form.validate_on_submit():
             data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
             try:
-                customer, message = lifecycle.invite_customer(data, staff_actor(), clock())
+                customer, message = onboarding.invite_customer(data, staff_actor(), clock(), site())
             except DomainError as error:
                 field_error(form, error)
             else:
@@ -67,7 +67,7 @@ class CustomerActionsMixin(CustomerRecordActions):
     @customer_action("resend_invite")
     def resend_invite_view(self, customer: Customer):
         try:
-            message = lifecycle.resend_invite(customer.id, staff_actor(), clock())
+            message = onboarding.resend_invite(customer.id, staff_actor(), clock(), site())
         except DomainError as error:
             flash(error.message, "error")
         else:
@@ -163,7 +163,7 @@ class CustomerActionsMixin(CustomerRecordActions):
         form = MainUserForm(version=customer.version)
         form.user_id.choices = [
             (str(u.id), f"{u.name} <{u.email}>")
-            for u in lifecycle.other_main_user_candidates(customer.id)
+            for u in lookup.other_main_user_candidates(customer.id)
         ]
         if form.validate_on_submit():
             try:
@@ -179,13 +179,13 @@ class CustomerActionsMixin(CustomerRecordActions):
             "admin/customer_main_user.html",
             form=form,
             customer=customer,
-            current=lifecycle.main_user(customer.id),
+            current=lookup.main_user(customer.id),
         )
 
     @expose("/<int:customer_id>/delete/", methods=("GET", "POST"))
     @customer_action("delete")
     def delete_customer_view(self, customer: Customer):
-        invited = lifecycle.is_invited(customer)
+        invited = lookup.is_invited(customer)
         form = ConfirmForm(version=customer.version)
         if form.validate_on_submit():
             confirmation = (

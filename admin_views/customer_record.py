@@ -19,7 +19,7 @@ from flask import abort, current_app, flash, redirect, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
 
-from billing.customers import customers as lifecycle
+from billing.customers import actions
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from jobs.mail import send
@@ -70,7 +70,7 @@ class CustomerRecordActions(RecordActions):
         return self._customer(customer_id)
 
     def applicable_actions(self, customer: Customer) -> list[str]:
-        return lifecycle.available_actions(customer)
+        return actions.available_actions(customer)
 
     def record_page(self, customer: Customer):
         return self._back(customer.id)

@@ -19,13 +19,13 @@ from wtforms.validators import DataRequired, Length
 
 from billing.customers import customer_tools, team
 from billing.customers import impersonation as impersonation_service
-from billing.customers.customers import NewCustomer
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.permissions import Permission
 from billing.payments import ledger
 from models import Customer, Partner, db
 
-from .auth import client_ip, clock, current_staff, staff_actor
+from .auth import client_ip, clock, current_staff, site, staff_actor
 from .customer_record import CustomerWorkflowView, customer_action, field_error, queued
 from .formatting import money
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
@@ -83,7 +83,7 @@ class CreateSimilarView(CustomerToolView):
             data = NewCustomer(**{name: form[name].data or "" for name in NEW_CUSTOMER_FIELDS})
             try:
                 customer, message = customer_tools.create_similar(
-                    source.id, data, staff_actor(), clock()
+                    source.id, data, staff_actor(), clock(), site()
                 )
             except DomainError as error:
                 field_error(form, error)

@@ -10,13 +10,10 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import Integer, select
 
+from billing.customers.actions import available_actions, available_actions_for
 from billing.customers.customer_tools import add_tag
-from billing.customers.customers import (
-    available_actions,
-    available_actions_for,
-    set_locked,
-)
 from billing.customers.groups import group_members, groups
+from billing.customers.lifecycle import set_locked
 from billing.customers.timeline import customer_timeline
 from billing.infra.search import apply_customer_search
 from billing.kernel.countries import country_choices, country_name

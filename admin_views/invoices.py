@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import format_currency, format_date, lazy_gettext, ngettext
@@ -16,13 +16,10 @@ from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import redraft_invoice
 from billing.invoicing.invoice_mail import request_resend
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    mark_paid,
-    redraft_invoice,
-    retry_payment,
-)
+from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import month_text
 from billing.kernel.permissions import Permission
@@ -37,7 +34,7 @@ from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, db
 
 from .actions import INVOICE_ACTIONS, RecordActions
-from .auth import clock, staff_actor
+from .auth import clock, site, staff_actor
 from .base import SecureModelView
 from .customers import ChoiceFilter
 from .filters import InLastDaysFilter
@@ -279,7 +276,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             render_invoice_pdf,
         )
 
-        document = render_invoice_pdf(invoice.id)
+        document = render_invoice_pdf(invoice.id, site())
         record_download(invoice, staff_actor(), clock())
         return Response(
             document,
@@ -321,9 +318,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:
-            new = redraft_invoice(
-                invoice.id, staff_actor(), clock(), current_app.config["HOME_COUNTRY"]
-            )
+            new = redraft_invoice(invoice.id, staff_actor(), clock(), site())
         except DomainError as error:
             flash(error.message, "error")
             # a redraft sent twice: the first one deleted this draft

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import flash, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from billing.customers import customers as lifecycle
+from billing.customers import lookup
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.subscriptions import project_keys
@@ -42,72 +44,91 @@ class ProjectKeyWizardView(CustomerWorkflowView):
         }
         values["instantly"] = request.form.get("instantly") == "y"
         version = request.form.get("version") or str(customer.version)
-        step, key, plan = "key", None, None
+        step, checked = "key", _Checked()
         if request.method == "POST" and form.validate_on_submit():
             current = request.form.get("step", "key")
             current = current if current in WIZARD_STEPS else "key"
-            index = WIZARD_STEPS.index(current)
-            going_back = request.form.get("go") == "back"
-            target = (
-                WIZARD_STEPS[max(index - 1, 0)]
-                if going_back
-                else ("finish" if current == "summary" else WIZARD_STEPS[index + 1])
-            )
+            target = _target(current, going_back=request.form.get("go") == "back")
             try:
-                if target != "key":
-                    key = project_keys.find_redeemable(values["key"])
-                if target in ("split", "summary", "finish"):
-                    project_keys.parse_selling_price(values["selling_price"])
-                    if not values["internal_ips"] and not values["external_ips"]:
-                        values["internal_ips"], values["external_ips"] = str(key.ip_count), "0"
-                if target in ("summary", "finish"):
-                    plan = project_keys.plan_redemption(
-                        customer.id,
-                        values["key"],
-                        values["selling_price"],
-                        values["internal_ips"],
-                        values["external_ips"],
-                        values["instantly"],
-                        clock(),
-                    )
+                checked.up_to(target, customer, values)
                 if target == "finish":
-                    plan = project_keys.redeem(
-                        customer.id,
-                        values["key"],
-                        values["selling_price"],
-                        values["internal_ips"],
-                        values["external_ips"],
-                        values["instantly"],
-                        staff_actor(),
-                        clock(),
-                        int(version) if version.isdigit() else None,
-                    )
-                    flash(
-                        _(
-                            "Project key %(key)s added: %(ips)d IPs from %(start)s to %(end)s.",
-                            key=plan.key,
-                            ips=plan.ip_count,
-                            start=day_in_text(plan.starts),
-                            end=day_in_text(plan.ends),
-                        ),
-                        "success",
-                    )
-                    return self._back()
+                    return self._finish(customer, values, version)
                 step = target
             except DomainError as error:
                 flash(error.message, "error")
                 step = FIELD_STEP.get(error.field or "", current)
-                if step != "key" and key is None:
+                if step != "key" and checked.key is None:
                     step = "key"
         return self.render(
             "admin/customer_project_key.html",
             form=form,
             customer=customer,
             step=step,
-            key=key,
-            plan=plan,
+            key=checked.key,
+            plan=checked.plan,
             values=values,
             version=version,
-            current=lifecycle.current_subscription(customer.id),
+            current=lookup.current_subscription(customer.id),
             show_purchase_price=staff_can(Permission.SEE_FINANCIALS),
         )
+
+    def _finish(self, customer: Customer, values: dict, version: str):
+        """Redeem the key (one ``billing`` call) and go back to the customer."""
+        plan = project_keys.redeem(
+            customer.id,
+            values["key"],
+            values["selling_price"],
+            values["internal_ips"],
+            values["external_ips"],
+            values["instantly"],
+            staff_actor(),
+            clock(),
+            int(version) if version.isdigit() else None,
+        )
+        flash(
+            _(
+                "Project key %(key)s added: %(ips)d IPs from %(start)s to %(end)s.",
+                key=plan.key,
+                ips=plan.ip_count,
+                start=day_in_text(plan.starts),
+                end=day_in_text(plan.ends),
+            ),
+            "success",
+        )
+        return self._back()
+
+
+def _target(current: str, going_back: bool) -> str:
+    """The step a submit of step ``current`` goes to (``finish`` after the summary)."""
+    index = WIZARD_STEPS.index(current)
+    if going_back:
+        return WIZARD_STEPS[max(index - 1, 0)]
+    return "finish" if current == "summary" else WIZARD_STEPS[index + 1]
+
+
+@dataclass
+class _Checked:
+    """What the input checked so far found: the key, and the redemption's plan."""
+
+    key: object = None
+    plan: object = None
+
+    def up_to(self, target: str, customer: Customer, values: dict) -> None:
+        """Check every step before ``target`` again (``billing.subscriptions.project_keys``);
+        the split defaults to the key's IPs, all internal. DomainError names the field."""
+        if target != "key":
+            self.key = project_keys.find_redeemable(values["key"])
+        if target in ("split", "summary", "finish"):
+            project_keys.parse_selling_price(values["selling_price"])
+            if not values["internal_ips"] and not values["external_ips"]:
+                values["internal_ips"], values["external_ips"] = str(self.key.ip_count), "0"
+        if target in ("summary", "finish"):
+            self.plan = project_keys.plan_redemption(
+                customer.id,
+                values["key"],
+                values["selling_price"],
+                values["internal_ips"],
+                values["external_ips"],
+                values["instantly"],
+                clock(),
+            )

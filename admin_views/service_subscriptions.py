@@ -21,6 +21,7 @@ from wtforms.validators import Length
 
 from billing.kernel.errors import DomainError, NotFound
 from billing.subscriptions import service_subscriptions as rules
+from billing.subscriptions import service_terms
 from models import Customer, ServiceState
 
 from .auth import clock, staff_actor
@@ -40,7 +41,7 @@ def term_label(months: int) -> str:
 
 
 def term_choices():
-    return [(str(months), term_label(months)) for months in rules.TERMS]
+    return [(str(months), term_label(months)) for months in service_terms.TERMS]
 
 
 class ServiceSubscriptionForm(FlaskForm):
@@ -61,7 +62,7 @@ class ServiceActionForm(VersionedForm):
     auto_renew = HiddenField()
 
 
-def _preview_key(data: rules.ServiceInput) -> str:
+def _preview_key(data: service_terms.ServiceInput) -> str:
     return "|".join(
         str(v)
         for v in (
@@ -104,7 +105,7 @@ class ServiceSubscriptionsView(CustomerWorkflowView):
         plan = None
         if form.validate_on_submit():
             try:
-                data = rules.parse_input(
+                data = service_terms.parse_input(
                     form.name.data,
                     form.internal_ips.data,
                     form.external_ips.data,

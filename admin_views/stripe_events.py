@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
-from billing.payments.stripe_gateway import process_event
+from billing.payments.stripe_webhooks import process_event
 from models import EventState, StripeEvent
 
 from .auth import clock, requires, staff_can

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
@@ -35,6 +35,7 @@ from .security import (
     RESET_PER_IP,
     client_ip,
     clock,
+    site,
     throttle,
 )
 
@@ -108,11 +109,11 @@ def _registration(form: RegisterForm) -> Registration:
 def register():
     if request.method == "POST":
         csrf.protect()
-    home = current_app.config["HOME_COUNTRY"]
-    form = RegisterForm(country=home, language=str(get_locale() or "en")[:2])
+    deployment = site()
+    form = RegisterForm(country=deployment.home_country, language=str(get_locale() or "en")[:2])
     if form.validate_on_submit():
         try:
-            result = register_customer(_registration(form), clock(), home, client_ip())
+            result = register_customer(_registration(form), clock(), deployment, client_ip())
         except NotFound:
             abort(404)
         except DomainError as error:
@@ -130,7 +131,9 @@ def register():
                 ),
             )
     return render_template(
-        "portal/register.html", form=form, home_country_name=country_name(home) or home
+        "portal/register.html",
+        form=form,
+        home_country_name=country_name(deployment.home_country) or deployment.home_country,
     )
 
 

@@ -15,10 +15,11 @@ import pytest
 import stripe
 from werkzeug.serving import make_server
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.mail import compose, deliver
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, stripe_account, stripe_cards
 from models import EmailLog, Invoice, StripeEvent, db
 from tests import factories
 from tests.conftest import _build, _sqlite_url, csrf_token, make_staff, sign_in
@@ -159,13 +160,15 @@ def test_the_local_stripe_signs_payment_events_for_the_app(app, clock):
     try:
         app.config["STRIPE_API_BASE"] = _url(stripe_port)
         factories.reference(app)
-        gateway.save_stripe_keys("sk_test_run_services", "pk_test_run_services", SYSTEM, clock)
-        gateway.save_webhook_secret(secret, SYSTEM, clock)
+        stripe_account.save_stripe_keys(
+            "sk_test_run_services", "pk_test_run_services", SYSTEM, clock
+        )
+        stripe_account.save_webhook_secret(secret, SYSTEM, clock)
         customer = factories.customer(app, payment="card")
-        gateway.make_default_card(customer.id, "pm_card_visa")
+        stripe_cards.make_default_card(customer.id, "pm_card_visa")
         invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
         invoice_id = finalize_invoice(invoice.id, clock).id
-        intent_id = gateway.charge_invoice(invoice_id, clock).payment_intent_id
+        intent_id = card_charges.charge_invoice(invoice_id, clock).payment_intent_id
 
         def processed():
             db.session.rollback()

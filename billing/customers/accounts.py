@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import func
 
 from billing.access.passwords import MIN_LENGTH, hash_password, verify_password
-from billing.customers.customers import user_may_sign_in
+from billing.customers.sign_in import user_may_sign_in
 from billing.kernel import audit, mail_limits
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock

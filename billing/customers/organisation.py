@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
-from billing.customers.customers import _touch, check_version, get_customer
+from billing.customers.lookup import check_version, get_customer
+from billing.customers.summary import mark_updated
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
@@ -135,7 +136,7 @@ def edit_organisation(
     changed = {
         k: str(v) if isinstance(v, Decimal) else v for k, v in clean.items() if before[k] != v
     }
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "customer.edit_organisation",

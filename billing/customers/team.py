@@ -24,14 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from billing.access.passwords import hash_password
 from billing.access.staff import normalise_email
 from billing.customers.accounts import check_new_password, recipient_language
-from billing.customers.customers import (
+from billing.customers.lookup import get_customer
+from billing.customers.onboarding import (
     INVITE_VALID_DAYS,
-    get_customer,
     new_invite_token,
-    refresh_summary,
     token_hash,
     welcome_message,
 )
+from billing.customers.summary import refresh_summary
 from billing.kernel import audit, mail_limits
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

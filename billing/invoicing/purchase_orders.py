@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import list_currencies
 
-from billing.customers.customers import get_customer
+from billing.customers.lookup import get_customer
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

@@ -21,17 +21,18 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price, to_cents
-from billing.customers.customers import (
-    _snapshot,
-    _touch,
+from billing.customers.lifecycle import schedule_change, start_subscription
+from billing.customers.lookup import (
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
     pending_change,
+)
+from billing.customers.summary import (
+    audit_snapshot,
+    mark_updated,
     refresh_summary,
-    schedule_change,
-    start_subscription,
     subscription_price,
 )
 from billing.kernel import audit
@@ -301,14 +302,24 @@ def change_ip_distribution(
     if plan.kind == SCHEDULED:
         change = schedule_change(customer_id, internal_ips, external_ips, actor, clock)
         return DistributionResult(plan, sub.id, change.id)
-    before = _snapshot(customer)
+    target = _change_now(customer, sub, plan, internal_ips, external_ips, actor, clock)
+    return DistributionResult(plan, target.id, None)
+
+
+def _change_now(
+    customer, sub: Subscription, plan: Preview, internal_ips: int, external_ips: int, actor, clock
+) -> Subscription:
+    """An immediate change: an increase after the subscription's first day replaces it from
+    today (the days before stay billed at the old counts) and withdraws a pending change that
+    would undo it; otherwise the counts change in place. Audited with the prorated amount."""
+    before = audit_snapshot(customer)
     today = clock.today()
     if plan.increase and sub.valid_from < today:
         sub.valid_until = today - timedelta(days=1)
         sub.state = "expired"
         db.session.flush()
         replacement = Subscription(
-            customer_id=customer_id,
+            customer_id=customer.id,
             internal_ips=internal_ips,
             external_ips=external_ips,
             payment_method=sub.payment_method,
@@ -323,23 +334,23 @@ def change_ip_distribution(
     else:
         sub.internal_ips, sub.external_ips = internal_ips, external_ips
         target = sub
-    pending = pending_change(customer_id) if plan.increase else None
+    pending = pending_change(customer.id) if plan.increase else None
     if pending is not None:
         # the increase happened now: a change waiting for the 1st would undo it
         pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.change",
         clock,
-        customer_id=customer_id,
+        customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
+        after={**audit_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
     )
     db.session.commit()
-    return DistributionResult(plan, target.id, None)
+    return target
 
 
 def result_message(plan: Preview) -> str:

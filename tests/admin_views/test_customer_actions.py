@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from billing.customers.customers import current_subscription, main_user, pending_change
+from billing.customers.lookup import current_subscription, main_user, pending_change
 from models import AuditEvent, Customer, EmailLog, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in

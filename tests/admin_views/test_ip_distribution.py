@@ -10,10 +10,12 @@ from datetime import date
 
 from babel.numbers import format_currency
 
-from billing.customers.customers import current_subscription, pending_change, subscription_price
+from billing.customers.lookup import current_subscription, pending_change
+from billing.customers.summary import subscription_price
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.distribution import preview
-from billing.subscriptions.service_subscriptions import ServiceInput, add_service, suspend_service
+from billing.subscriptions.service_subscriptions import add_service, suspend_service
+from billing.subscriptions.service_terms import ServiceInput
 from models import Customer, db
 from tests import factories
 

@@ -20,8 +20,9 @@ from admin_views.auth import clock, staff_actor
 from admin_views.base import SecureModelView
 from admin_views.customers import STATUS_LABELS, ChoiceFilter, CustomerAdmin
 from admin_views.filters import InLastDaysFilter
-from billing.customers.customers import set_locked
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.customers.lifecycle import set_locked
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import EXPORT_FIELDS, Field

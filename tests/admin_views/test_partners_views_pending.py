@@ -3,8 +3,7 @@ the customer list, Billing → Pending changes — roles, CSRF-protected POSTs, 
 
 from __future__ import annotations
 
-from billing.customers import customers as lifecycle
-from billing.customers import partners
+from billing.customers import lifecycle, partners
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, ChangeState, Customer, Partner, SavedView, ScheduledChange, db
 from tests import factories

@@ -7,7 +7,7 @@ import re
 
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions import service_subscriptions as services
-from billing.subscriptions.service_subscriptions import ServiceInput
+from billing.subscriptions.service_terms import ServiceInput
 from models import AuditEvent, Customer, ServiceSubscription, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -204,7 +204,7 @@ def test_support_reads_the_subscriptions_but_cannot_change_them(app):
 def test_locked_and_deleted_customers_offer_no_new_subscriptions(app, staff_client):
     """SPEC §11 with §4: a locked customer gets no new or re-enabled subscription, a customer
     marked for deletion no change at all."""
-    from billing.customers import customers as lifecycle
+    from billing.customers import lifecycle
 
     factories.reference(app)
     clock = app.config["CLOCK"]

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.customers.customers import current_subscription, pending_change, subscription_price
+from billing.customers.lookup import current_subscription, pending_change
+from billing.customers.summary import subscription_price
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import Conflict, DomainError
@@ -19,7 +20,8 @@ from billing.subscriptions.distribution import (
     preview,
     target,
 )
-from billing.subscriptions.service_subscriptions import ServiceInput, add_service, suspend_service
+from billing.subscriptions.service_subscriptions import add_service, suspend_service
+from billing.subscriptions.service_terms import ServiceInput
 from models import Customer, Subscription, db
 from tests import factories
 

@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.invoicing.invoice_mail import email_invoice, payment_failed_notice
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
 from billing.kernel.mail import deliver
 from models import AuditEvent, Customer, EmailLog, Invoice, db
 from tests import factories

@@ -11,7 +11,9 @@ import pytest
 from flask_migrate import downgrade, upgrade
 
 from billing.customers.addresses import address_of, edit_address
-from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.invoicing.payment_terms import PAYMENT_TERM_KEY, business_day, due_date, due_on
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock

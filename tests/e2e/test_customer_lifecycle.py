@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import func, select
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, lookup, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, ScheduledChange, Subscription, db
 from tests.e2e.helpers import CUSTOMERS, portal_sign_in, sign_in
@@ -383,13 +383,11 @@ def test_customer_lifecycle_from_invite_to_deletion(
 def _customer_with_subscription(server: LifecycleServer) -> int:
     """A registered customer with 8 internal + 4 external IPs, made through the billing API."""
     with server.app.app_context():
-        customer, _token = lifecycle.create_customer(
+        customer, _token = onboarding.create_customer(
             NewCustomer(COMPANY, CONTACT, CONTACT_EMAIL, city="Hamburg"), SYSTEM, server.clock
         )
         customer_id = customer.id
-        lifecycle.register_user(
-            lifecycle.main_user(customer_id).id, CUSTOMER_PASSWORD, server.clock
-        )
+        onboarding.register_user(lookup.main_user(customer_id).id, CUSTOMER_PASSWORD, server.clock)
         db.session.commit()
         lifecycle.start_subscription(customer_id, 8, 4, "invoice", SYSTEM, server.clock)
         db.session.remove()

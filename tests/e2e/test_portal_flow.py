@@ -20,8 +20,8 @@ from babel.numbers import format_currency
 from playwright.sync_api import Page, expect
 
 from billing.catalog.selfservice import save_self_service
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.own_subscription import preview_own_change
 from models import Customer, Subscription, User, db
@@ -217,7 +217,7 @@ def test_a_managed_customer_sees_the_subscription_read_only_and_gives_its_card(
 ):
     server = portal_server
     with server.app.app_context():
-        customer, token = lifecycle.create_customer(
+        customer, token = onboarding.create_customer(
             NewCustomer(
                 company_name="Managed AG",
                 contact_name="Mia Managed",
@@ -226,7 +226,7 @@ def test_a_managed_customer_sees_the_subscription_read_only_and_gives_its_card(
             SYSTEM,
             server.clock,
         )
-        lifecycle.accept_invite(token, OWNER_PASSWORD, OWNER_PASSWORD, server.clock)
+        onboarding.accept_invite(token, OWNER_PASSWORD, OWNER_PASSWORD, server.clock)
         lifecycle.start_subscription(customer.id, 30, 5, "invoice", SYSTEM, server.clock)
         db.session.remove()
     page = open_context().new_page()

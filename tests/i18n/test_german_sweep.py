@@ -50,8 +50,9 @@ PREVIEWS = {
 def demo(demo_app):
     """The demo plus what its seed has none of: a credit note, a pending decrease and a failed
     card payment, all of German customers."""
-    from billing.customers import customers as lifecycle
-    from billing.invoicing.invoicing import create_credit_note, finalize_invoice
+    from billing.customers import lookup as lifecycle
+    from billing.invoicing.credit_notes import create_credit_note
+    from billing.invoicing.finalizing import finalize_invoice
     from billing.subscriptions.distribution import change_ip_distribution
     from models import Customer, Invoice, InvoiceState, PaymentMethodCode, db
 
@@ -87,7 +88,7 @@ def demo(demo_app):
         .limit(1)
     )
     card = finalize_invoice(card.id, demo_app.config["CLOCK"])
-    # as a declined charge leaves it (billing.payments.stripe_gateway.charge_invoice)
+    # as a declined charge leaves it (billing.payments.card_charges.charge_invoice)
     card.state = InvoiceState.PAYMENT_FAILED.value
     db.session.commit()
     return demo_app
@@ -267,7 +268,7 @@ def _tokens(app) -> dict[str, str]:
     from billing.customers import registration
     from billing.customers.accounts import request_password_reset
     from billing.customers.addresses import AddressInput
-    from billing.customers.customers import NewCustomer, invite_customer
+    from billing.customers.onboarding import NewCustomer, invite_customer
 
     clock = app.config["CLOCK"]
     _customer, invite = invite_customer(
@@ -308,7 +309,7 @@ def _portal_users(app) -> list[tuple[str, str, str]]:
     """(who, e-mail, password) of every customer user the demo lets sign in: each customer's
     main user (trials, pending changes, additional subscriptions, a declined card, project
     keys) and the team member."""
-    from billing.customers.customers import user_may_sign_in
+    from billing.customers.sign_in import user_may_sign_in
     from models import User, db
 
     users = [
@@ -396,19 +397,15 @@ def _deliver(result, clock) -> None:
 def _scenarios(app) -> dict:
     """Each e-mail of the product, composed in German by the function that sends it."""
     from billing.catalog.selfservice import save_self_service
-    from billing.customers import customers as lifecycle
+    from billing.customers import lookup as lifecycle
     from billing.customers import registration
     from billing.customers import team as team_rules
     from billing.customers.accounts import request_password_reset
     from billing.customers.addresses import AddressInput
     from billing.customers.customer_tools import send_staff_message
-    from billing.customers.customers import (
-        DELETE_WORD,
-        NewCustomer,
-        invite_customer,
-        welcome_message,
-    )
     from billing.customers.deletion import delete_customer, deletion_notice, erase_customer
+    from billing.customers.lifecycle import DELETE_WORD
+    from billing.customers.onboarding import NewCustomer, invite_customer, welcome_message
     from billing.invoicing.invoice_mail import email_invoice, payment_failed_notice
     from billing.kernel.mail import compose
     from billing.subscriptions.project_keys import expiry_notices

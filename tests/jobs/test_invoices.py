@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from jobs.invoices import queue_invoice_email
 from models import Invoice, db
 from tests import factories

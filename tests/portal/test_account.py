@@ -9,7 +9,7 @@ from datetime import timedelta
 import limits.storage.memory
 import pytest
 
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle, lookup
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, PasswordReset, User, db
 from tests import factories
@@ -218,7 +218,7 @@ def test_a_disabled_user_cannot_sign_in(app, client, customer, outbox):
 
     member = add_member(app, customer, "bob@acme.example")
     assert sign_in(app.test_client(), "bob@acme.example", "Member-Pass-12").status_code == 302
-    main = lifecycle.main_user(customer.id)
+    main = lookup.main_user(customer.id)
     set_member_enabled(customer.id, member.id, False, Actor.user(main), app.config["CLOCK"])
     page = sign_in(client, "bob@acme.example", "Member-Pass-12")
     assert "Invalid e-mail or password." in page.get_data(as_text=True)

@@ -10,11 +10,11 @@ import re
 import pytest
 
 from billing.catalog.selfservice import save_self_service
-from billing.customers import customers as lifecycle
+from billing.customers import lookup, onboarding
 from billing.customers import team as team_rules
 from billing.customers.accounts import request_password_reset
 from billing.customers.addresses import AddressInput
-from billing.customers.customers import NewCustomer
+from billing.customers.onboarding import NewCustomer
 from billing.customers.registration import Registration, register
 from billing.kernel.audit import SYSTEM, Actor
 from tests import factories
@@ -36,7 +36,7 @@ N = iter(range(1, 1000))
 def _invite_link(app, language: str) -> str:
     """The main user's invite of a new customer whose language is ``language``."""
     n = next(N)
-    _customer, token = lifecycle.create_customer(
+    _customer, token = onboarding.create_customer(
         NewCustomer(
             company_name=f"Link {n}",
             contact_name=f"Contact {n}",
@@ -54,7 +54,7 @@ def _team_link(app, language: str) -> str:
     """A team invitation into a customer whose language is ``language``."""
     n = next(N)
     customer = factories.customer(app, language=language)
-    main = lifecycle.main_user(customer.id)
+    main = lookup.main_user(customer.id)
     _invitation, message = team_rules.invite_member(
         customer.id,
         f"member{n}@link.example",

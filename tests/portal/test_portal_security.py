@@ -10,7 +10,8 @@ from datetime import date
 import limits.storage.memory
 import pytest
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from models import Invoice, TeamInvitation, User, db
 from tests import factories
 from tests.conftest import berlin, csrf_token

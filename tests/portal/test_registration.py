@@ -10,7 +10,7 @@ import limits.storage.memory
 import pytest
 
 from billing.catalog.selfservice import save_self_service
-from billing.customers.customers import current_subscription
+from billing.customers.lookup import current_subscription
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, User, db
 from tests import factories

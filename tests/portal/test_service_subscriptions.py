@@ -7,7 +7,7 @@ import re
 
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions import service_subscriptions as services
-from billing.subscriptions.service_subscriptions import ServiceInput
+from billing.subscriptions.service_terms import ServiceInput
 from models import ServiceSubscription, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in

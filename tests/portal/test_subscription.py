@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from billing.catalog.selfservice import save_self_service
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.distribution import preview
 from models import AuditEvent, Customer, ScheduledChange, db

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, text
 
-from billing.invoicing.invoicing import draft_invoice
+from billing.invoicing.drafting import draft_invoice
 from models import db
 from tests import factories
 from tests.conftest import PgDatabase, _config, berlin

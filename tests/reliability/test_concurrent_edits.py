@@ -15,8 +15,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from billing.access.staff import create_staff
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, lookup, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from models import Customer, ScheduledChange, db
 from tests.conftest import STAFF_PASSWORD
@@ -33,7 +33,7 @@ SECOND_STAFF = "tom.staff@msp.example"
 def _customer(server: LifecycleServer) -> int:
     """A registered managed customer in Hamburg with 8 internal + 4 external IPs."""
     with server.app.app_context():
-        customer, _token = lifecycle.create_customer(
+        customer, _token = onboarding.create_customer(
             NewCustomer(
                 "Elbwerk Maschinenbau GmbH",
                 "Jens Elb",
@@ -46,8 +46,8 @@ def _customer(server: LifecycleServer) -> int:
             server.clock,
         )
         customer_id = customer.id
-        lifecycle.register_user(
-            lifecycle.main_user(customer_id).id, "Elbwerk-Passwort-7", server.clock
+        onboarding.register_user(
+            lookup.main_user(customer_id).id, "Elbwerk-Passwort-7", server.clock
         )
         lifecycle.start_subscription(customer_id, 8, 4, "invoice", SYSTEM, server.clock)
         create_staff(SECOND_STAFF, "billing", STAFF_PASSWORD, server.clock, name="Tom Staff")

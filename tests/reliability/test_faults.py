@@ -27,7 +27,8 @@ from sqlalchemy import text
 
 from billing.customers import deletion
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, format_number
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.numbering import format_number
 from billing.kernel.audit import SYSTEM
 from jobs import enqueue
 from jobs.billing import queue_month_end, resume_stalled_runs

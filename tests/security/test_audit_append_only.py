@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle, lookup
 from billing.customers.deletion import deletion_notice, erase_customer
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, db
@@ -81,7 +81,7 @@ def test_customer_erasure_still_works_and_adds_an_event(pg_app):
     erase_customer(customer.id, deletion_notice(customer.id, ""), clock)
 
     db.session.expire_all()
-    assert lifecycle.get_customer(customer.id).erased_at is not None
+    assert lookup.get_customer(customer.id).erased_at is not None
     assert _count() == count + 1
     rows = db.session.execute(
         db.select(AuditEvent.id, AuditEvent.action, AuditEvent.after)

@@ -9,19 +9,28 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask import Flask
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from werkzeug.routing import IntegerConverter
 
 from billing.kernel.clock import Clock, use_worker_clock
-from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, talisman
+from extensions import (
+    babel,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    mail,
+    migrate,
+    select_locale,
+    talisman,
+)
 from models import MAX_RECORD_ID
 
 ROOT = Path(__file__).resolve().parent
-LANGUAGES = ("en", "de")
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
 # A random key of 32 hex characters has 128 bits. Its character frequencies estimate about
 # 110, and in 300,000 generated keys never less than 87 bits or fewer than 8 characters.
@@ -30,7 +39,7 @@ MIN_SECRET_SYMBOLS = 6
 # Every admin and portal page: scripts and style sheets only from this origin or carrying the
 # request's nonce (no inline handlers, no eval); images may also be data: URIs (Bootstrap's CSS
 # draws its form controls with them). The portal's payment page adds Stripe's hosts
-# (``stripe_js=True`` on the view, sources from ``billing.payments.stripe_gateway.csp_sources``).
+# (``stripe_js=True`` on the view, sources from ``billing.payments.stripe_account.csp_sources``).
 CONTENT_SECURITY_POLICY = {
     "default-src": "'self'",
     "script-src": "'self'",
@@ -99,10 +108,29 @@ def absolute_sqlite_url(url: str, base: Path) -> str:
 
 def load_config(app: Flask, overrides: dict | None) -> None:
     """Configuration from environment variables (see the README table), then ``overrides``."""
-    env = os.environ
     instance = Path(app.instance_path)
+    app.config.update(environment_settings(os.environ, instance))
+    if overrides:
+        app.config.update(overrides)
+    app.config["SQLALCHEMY_DATABASE_URI"] = absolute_sqlite_url(
+        app.config["SQLALCHEMY_DATABASE_URI"], Path.cwd()
+    )
+    # Sign-in throttling counts in the app's Redis, shared by every web process; should Redis be
+    # down, each process counts in memory instead of letting every attempt through.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", "msp-limits")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    check_secrets(app, instance)
+    if "CLOCK" not in app.config:
+        app.config["CLOCK"] = system_clock(app.config["APP_TIMEZONE"])
+    use_worker_clock(system_clock(app.config["APP_TIMEZONE"]))
+
+
+def environment_settings(env, instance: Path) -> dict:
+    """The configuration the environment variables ``env`` give (defaults for the others)."""
     production = env.get("APP_ENV", "development") == "production"
-    app.config.update(
+    return dict(
         APP_ENV="production" if production else "development",
         SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL", f"sqlite:///{instance / 'msp.db'}"),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
@@ -149,34 +177,25 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION=True,
         RQ_ASYNC=True,
     )
-    if overrides:
-        app.config.update(overrides)
-    app.config["SQLALCHEMY_DATABASE_URI"] = absolute_sqlite_url(
-        app.config["SQLALCHEMY_DATABASE_URI"], Path.cwd()
-    )
-    # Sign-in throttling counts in the app's Redis, shared by every web process; should Redis be
-    # down, each process counts in memory instead of letting every attempt through.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", "msp-limits")
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+
+
+def check_secrets(app: Flask, instance: Path) -> None:
+    """Production needs a strong ``SECRET_KEY`` and ``ENCRYPTION_KEYS`` and no debug mode;
+    development generates both keys once into the instance folder."""
+    production = app.config["APP_ENV"] == "production"
     if not app.config["SECRET_KEY"]:
-        if app.config["APP_ENV"] == "production":
+        if production:
             raise RuntimeError("SECRET_KEY must be set in production.")
         app.config["SECRET_KEY"] = _dev_secret(instance)
-    if app.config["APP_ENV"] == "production":
-        key = app.config["SECRET_KEY"]
-        if not strong_secret(key):
+    if production:
+        if not strong_secret(app.config["SECRET_KEY"]):
             raise RuntimeError("SECRET_KEY must be at least 32 random characters in production.")
         if app.debug:
             raise RuntimeError("Refusing to run in debug mode in production.")
     if not app.config["ENCRYPTION_KEYS"]:
-        if app.config["APP_ENV"] == "production":
+        if production:
             raise RuntimeError("ENCRYPTION_KEYS must be set in production.")
         app.config["ENCRYPTION_KEYS"] = _dev_encryption_key(instance)
-    if "CLOCK" not in app.config:
-        app.config["CLOCK"] = system_clock(app.config["APP_TIMEZONE"])
-    use_worker_clock(system_clock(app.config["APP_TIMEZONE"]))
 
 
 @event.listens_for(Engine, "connect")
@@ -187,15 +206,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
-
-
-def select_locale() -> str:
-    if not has_request_context():
-        return "en"
-    chosen = session.get("language")
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
 class RecordIdConverter(IntegerConverter):
@@ -224,11 +234,12 @@ def register_extensions(app: Flask) -> None:
         get_locale=get_locale,
         format_currency=format_currency,
         format_date=format_date,
+        format_decimal=format_decimal,
         format_datetime=format_datetime,
     )
     login_manager.init_app(app)
     limiter.init_app(app)
-    from billing.payments.stripe_gateway import csp_sources
+    from billing.payments.stripe_account import csp_sources
 
     production = app.config["APP_ENV"] == "production"
     talisman.init_app(
@@ -284,15 +295,10 @@ def register_errors(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from admin_views.cli import register_cli
-    from jobs.cli import billing_group, scheduler_command, worker_command
-    from seed.cli import seed_group
+    from cli import COMMANDS
 
-    register_cli(app)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(billing_group)
-    app.cli.add_command(scheduler_command)
-    app.cli.add_command(seed_group)
+    for command in COMMANDS:
+        app.cli.add_command(command)
 
 
 def system_time() -> datetime:

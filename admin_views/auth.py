@@ -16,9 +16,11 @@ from flask import abort, current_app, flash, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from billing.customers.customers import locked_out, user_may_sign_in
+from billing.customers.sign_in import locked_out, user_may_sign_in
 from billing.kernel.audit import Actor
 from billing.kernel.permissions import Permission, can
+from billing.kernel.site import Site
+from extensions import kept_language
 from models import StaffUser, User, db
 
 SESSION_ID = "_sid"
@@ -87,10 +89,9 @@ def _session_alive(kind: str) -> bool:
 
 def _end_session(reason: str) -> None:
     """Clear the session (keeping only the language) and tell the sign-in page why."""
-    language = session.get("language")
+    kept = kept_language()
     session.clear()
-    if language:
-        session["language"] = language
+    session.update(kept)
     flash(reason, "info")
 
 
@@ -155,6 +156,12 @@ def staff_actor() -> Actor:
 
 def clock():
     return current_app.config["CLOCK"]
+
+
+def site() -> Site:
+    """The deployment's values billing needs (``billing.kernel.site``), handed in like the
+    clock."""
+    return Site.of(current_app.config)
 
 
 def safe_next(target: str | None, fallback: str) -> str:

@@ -1,10 +1,12 @@
-"""The one secure base for every admin screen, the index (dashboard) and sign-in.
+"""The one secure base for every admin screen (the start page and sign-in: ``index``).
 
 ``SecureModelView`` is where a screen declared the way Flask-Admin's own examples do gets the
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
 takes plain column names, dates included, next to keyed filters), stock ``@action`` bulk actions
 that are permission-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
-``export_types`` streaming the typed, stable-key export of ``billing.reporting.exports``.
+``export_types`` streaming the typed, stable-key export of ``billing.reporting.exports``; and,
+from ``list_place``, filters that hold by default, the match count and lists that keep their
+place.
 """
 
 from __future__ import annotations
@@ -17,55 +19,33 @@ from enum import Enum
 from typing import ClassVar
 
 import sqlalchemy
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    g,
-    redirect,
-    request,
-    session,
-    stream_with_context,
-    url_for,
-)
-from flask_admin import AdminIndexView, BaseView, expose
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
+from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.tools import iterdecode
-from flask_babel import format_decimal, lazy_gettext, ngettext
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import TypeDecorator
 from sqlalchemy.orm import ColumnProperty
 from werkzeug.datastructures import ImmutableMultiDict
-from wtforms import EmailField, Form, HiddenField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms import Form, HiddenField
 
-from billing.access import staff as staff_service
-from billing.infra.counting import ABOUT, MORE_THAN, MatchCount, count_matches
 from billing.kernel import audit
-from billing.kernel.errors import AuthenticationFailed, DomainError
+from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import BATCH, FORMATS, Export, Field
-from extensions import EMAIL_MAX, limiter, typed_key
 from models import MAX_RECORD_ID, db
 
-from .auth import client_ip, clock, current_staff, safe_next, staff_actor, staff_can
-from .dashboard import DashboardMixin
+from .auth import clock, current_staff, site, staff_actor, staff_can
 from .filters import FilterConverter, filter_url_name
 from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
-from .navigation import (
-    HIGHLIGHT,
-    RETURN,
-    admin_address,
-    highlighted_ids,
-    is_list_of,
-    list_address,
-    with_highlight,
-)
+from .list_place import ListPlaceMixin
+from .navigation import RETURN, admin_address
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
+
+
 # how many records a refusal names before it says "…"
 NAMED_REFUSALS = 10
 
@@ -108,7 +88,7 @@ class PermittedColumns:
         setattr(view, self.store, columns)
 
 
-class SecureModelView(PermissionGuard, ModelView):
+class SecureModelView(PermissionGuard, ListPlaceMixin, ModelView):
     #: columns only the roles with a permission (``billing.kernel.permissions``) see: in the
     #: list, its
     #: sorting, the details and every export; a view adds its own. Purchase prices and costs
@@ -124,6 +104,7 @@ class SecureModelView(PermissionGuard, ModelView):
     _export_columns = PermittedColumns()
 
     form_base_class = FlaskForm
+    list_template = "admin/msp_list.html"
     can_create = False
     can_edit = False
     can_delete = False
@@ -166,13 +147,6 @@ class SecureModelView(PermissionGuard, ModelView):
         }
 
     filter_converter = FilterConverter()
-    #: Filters that hold while the list's address names no filter with the same key:
-    #: ``{key: value}`` (the customer list hides erased customers until its "Erased" filter
-    #: says otherwise). The list, its count and every export follow them.
-    column_default_filters: ClassVar[dict[str, str]] = {}
-    #: Say above the list how many records match its filter and search: exactly where that is
-    #: cheap, else an estimate marked "about" (``billing.infra.counting``).
-    list_count: ClassVar[bool] = False
     #: Who may run a bulk action (``@action``): ``action_permissions[name]``, else
     #: ``action_permission``; a view with bulk actions names at least the latter.
     action_permission: ClassVar[Permission | None] = None
@@ -242,51 +216,6 @@ class SecureModelView(PermissionGuard, ModelView):
                 f"{type(self).__name__}: several filters are named {', '.join(twice)} in URLs; "
                 "give them different keys"
             )
-        keys = {getattr(flt, "key", None) for flt in self._filters or ()}
-        unknown = sorted(set(self.column_default_filters) - keys)
-        if unknown:
-            raise ValueError(
-                f"{type(self).__name__}: column_default_filters names {', '.join(unknown)}, "
-                "which no filter of column_filters has as its key"
-            )
-
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
-        """Flask-Admin's list query, with ``column_default_filters`` added; executed, the
-        page's rows (``page_rows``) and, with ``list_count``, how many records match."""
-        count, query = super().get_list(
-            page,
-            sort_column,
-            sort_desc,
-            search,
-            self.with_default_filters(filters),
-            execute=False,
-            page_size=page_size,
-        )
-        if not execute:
-            return count, query
-        if self.list_count:
-            (key,) = self.model.__mapper__.primary_key
-            unpaged = query.limit(None).offset(None).order_by(None).with_entities(key)
-            g.match_count = count_matches(unpaged.statement, key)
-        return count, self.page_rows(query)
-
-    def page_rows(self, query) -> list:
-        """The records of one list page (``query``: filtered, sorted, limited)."""
-        return query.all()
-
-    def with_default_filters(self, filters):
-        """``filters`` (Flask-Admin's ``(index, name, value)``) and the default filters whose
-        key none of them has."""
-        filters = list(filters or ())
-        given = {getattr(self._filters[index], "key", None) for index, _name, _value in filters}
-        for key, value in self.column_default_filters.items():
-            if key in given:
-                continue
-            index = next(
-                i for i, flt in enumerate(self._filters) if getattr(flt, "key", None) == key
-            )
-            filters.append((index, self._filters[index].name, value))
-        return filters
 
     def filter_url_names(self) -> list[str]:
         """The filter arguments of this list's URLs, without the ``flt<n>_`` position."""
@@ -317,49 +246,6 @@ class SecureModelView(PermissionGuard, ModelView):
         ):
             abort(403)
         return self.handle_action()
-
-    def handle_action(self, return_view=None):
-        """Flask-Admin's bulk action; back on the list page, the records it changed are
-        highlighted (``apply_to_selected`` names them). An action may answer with a page of
-        its own (asking for more) instead."""
-        response = super().handle_action(return_view)
-        changed = g.pop("changed_records", None)
-        redirected = getattr(response, "status_code", None) in (302, 303)
-        location = response.location if redirected else None
-        if changed and location and is_list_of(location, self.endpoint):
-            response.location = with_highlight(location, changed)
-        return response
-
-    def render(self, template, **kwargs):
-        """The list page knows the rows to highlight (``navigation``) and its own address,
-        which the links to its records carry (``list_address``)."""
-        if template == self.list_template and "data" in kwargs:
-            kwargs["highlighted"] = highlighted_ids()
-            kwargs["match_count"] = match = g.get("match_count")
-            kwargs["count_words"] = self.describe_count(match) if match else ""
-            g.list_address = kwargs["list_address"] = list_address()
-        return super().render(template, **kwargs)
-
-    def describe_count(self, match: MatchCount) -> str:
-        """How many records match (``list_count``), in words; a view names its records."""
-        number = format_decimal(match.number)
-        if match.kind == ABOUT:
-            return ngettext(
-                "about %(count)s record", "about %(count)s records", match.number, count=number
-            )
-        if match.kind == MORE_THAN:
-            return ngettext(
-                "more than %(count)s record",
-                "more than %(count)s records",
-                match.number,
-                count=number,
-            )
-        return ngettext("%(count)s record", "%(count)s records", match.number, count=number)
-
-    def record_link(self, record_id) -> str:
-        """The address of a record's details page that leads back to the list being shown."""
-        address = g.get("list_address")
-        return url_for(".details_view", id=record_id, **({RETURN: address} if address else {}))
 
     def get_action_form(self):
         """Flask-Admin's bulk action form as a plain WTForms form: the app's CSRFProtect checks
@@ -467,7 +353,7 @@ class SecureModelView(PermissionGuard, ModelView):
         export = self._permitted_export()
         statement = (
             query.enable_eagerloads(False)
-            .with_entities(*export.columns())
+            .with_entities(*export.columns(site()))
             .statement.execution_options(yield_per=BATCH)
         )
         audit.record(
@@ -506,11 +392,8 @@ class SecureModelView(PermissionGuard, ModelView):
         return super().get_one(id)
 
     def _get_list_extra_args(self):
-        """Clamp bogus page, page size and sort arguments instead of failing on them. The
-        rows to highlight and a return address are not part of the list's own address."""
+        """Clamp bogus page, page size and sort arguments instead of failing on them."""
         args = super()._get_list_extra_args()
-        args.extra_args.pop(HIGHLIGHT, None)
-        args.extra_args.pop(RETURN, None)
         args.page = max(0, min(args.page or 0, 1_000_000))
         if args.page_size not in self.page_size_options:
             args.page_size = 0
@@ -573,97 +456,3 @@ def _drop_unsafe_return_url() -> None:
 
 class SecureBaseView(PermissionGuard, BaseView):
     pass
-
-
-def _failed_sign_in(response) -> bool:
-    """Only failed sign-ins count towards the limits (a success answers with a redirect)."""
-    return not 300 <= response.status_code < 400
-
-
-def _per_ip_limit() -> str:
-    return current_app.config["SIGN_IN_LIMIT_PER_IP"]
-
-
-def _per_account_limit() -> str:
-    return current_app.config["SIGN_IN_LIMIT_PER_ACCOUNT"]
-
-
-def _submitted_email() -> str:
-    """Per account: the address in the form body (the only place the sign-in reads it)."""
-    return typed_key("staff-sign-in", request.form.get("email"))
-
-
-class LoginForm(FlaskForm):
-    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
-
-
-class DashboardView(DashboardMixin, AdminIndexView):
-    """The admin start page (the dashboard, for staff who may read); anonymous visitors are
-    sent to sign-in."""
-
-    permission: ClassVar[Permission] = Permission.READ
-
-    def is_accessible(self) -> bool:
-        return staff_can(self.permission)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if current_staff() is None:
-            return redirect(url_for("admin.login_view", next=request.full_path))
-        abort(403)
-
-    def is_visible(self) -> bool:
-        return True
-
-    def _handle_view(self, name, **kwargs):
-        if name in {"login_view", "logout_view", "language_view"}:
-            return None
-        return super()._handle_view(name, **kwargs)
-
-    @expose("/login/", methods=("GET", "POST"))
-    @limiter.limit(_per_ip_limit, methods=["POST"], deduct_when=_failed_sign_in)
-    @limiter.limit(
-        _per_account_limit,
-        key_func=_submitted_email,
-        methods=["POST"],
-        deduct_when=_failed_sign_in,
-    )
-    def login_view(self):
-        form = LoginForm()
-        target = safe_next(request.args.get("next"), url_for("admin.index"))
-        if current_staff() is not None:
-            return redirect(target)
-        if form.validate_on_submit():
-            try:
-                staff = staff_service.authenticate_staff(
-                    form.email.data, form.password.data, clock(), client_ip()
-                )
-            except AuthenticationFailed as error:
-                flash(error.message, "error")
-            else:
-                language = session.get("language")
-                session.clear()
-                if language:
-                    session["language"] = language
-                elif staff.language:
-                    session["language"] = staff.language
-                login_user(staff)
-                return redirect(target)
-        return self.render("admin/login.html", form=form)
-
-    @expose("/logout/", methods=("POST",))
-    def logout_view(self):
-        staff = current_staff()
-        if staff is not None:
-            staff_service.sign_out_everywhere(staff.id, clock(), client_ip())
-        logout_user()
-        session.clear()
-        flash(_("You have been signed out."), "info")
-        return redirect(url_for("admin.login_view"))
-
-    @expose("/language/", methods=("POST",))
-    def language_view(self):
-        language = request.form.get("language", "")
-        if language in ("en", "de"):
-            session["language"] = language
-        return redirect(safe_next(request.form.get("next"), url_for("admin.index")))

@@ -8,17 +8,18 @@ import io
 
 from flask import Response, abort, flash, redirect, stream_with_context, url_for
 from flask_admin import expose
-from flask_babel import format_datetime, lazy_gettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from redis.exceptions import RedisError
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired
 
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import INVOICED_BEFORE
+from billing.invoicing import monthend, monthend_report
+from billing.invoicing.drafting import INVOICED_BEFORE
 from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.i18n import moment_text, month_text
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import defuse
 from jobs import listening_workers
@@ -73,7 +74,9 @@ def _state(view, context, model, name):
 
 
 def _period(view, context, model, name):
-    return Markup('<a href="{}">{}</a>').format(view.record_link(model.id), f"{model.period:%Y-%m}")
+    return Markup('<a href="{}">{}</a>').format(
+        view.record_link(model.id), month_text(model.period)
+    )
 
 
 class BillingRunAdmin(RecordActions, SecureModelView):
@@ -107,10 +110,8 @@ class BillingRunAdmin(RecordActions, SecureModelView):
     column_formatters = {
         "period": _period,
         "state": _state,
-        "started_at": lambda v, c, m, n: format_datetime(m.started_at, "short"),
-        "finished_at": lambda v, c, m, n: (
-            format_datetime(m.finished_at, "short") if m.finished_at else ""
-        ),
+        "started_at": lambda v, c, m, n: moment_text(m.started_at),
+        "finished_at": lambda v, c, m, n: moment_text(m.finished_at) if m.finished_at else "",
     }
 
     def __init__(self, database, **kwargs):
@@ -129,19 +130,19 @@ class BillingRunAdmin(RecordActions, SecureModelView):
         if isinstance(model, BillingRun):
             kwargs["skip_reasons"] = [
                 (SKIP_LABELS.get(reason, reason), count)
-                for reason, count in sorted(monthend.skip_reasons(model).items())
+                for reason, count in sorted(monthend_report.skip_reasons(model).items())
             ]
             activity = monthend.activity(model)
             kwargs["activity"] = activity
             kwargs["stalled"] = activity == monthend.STALLED
-            kwargs["heading"] = _("Billing run %(month)s", month=f"{model.period:%Y-%m}")
+            kwargs["heading"] = _("Billing run %(month)s", month=month_text(model.period))
             kwargs["list_url"] = with_highlight(self.list_url(), model.id)
             kwargs["state_badge"] = run_badge(model.state, stalled=kwargs["stalled"])
             kwargs["running"] = activity in (monthend.QUEUED, monthend.WORKING)
             if activity == monthend.QUEUED:
                 kwargs["workers"] = listening_workers("billing")
-            kwargs["drafts"] = drafts = monthend.drafts_of(model.id)
-            kwargs["draft_totals"] = monthend.net_total(model.id)
+            kwargs["drafts"] = drafts = monthend_report.drafts_of(model.id)
+            kwargs["draft_totals"] = monthend_report.net_total(model.id)
             kwargs["actions"] = RUN_ACTIONS.links(
                 model.id,
                 monthend.available_actions(model),
@@ -248,7 +249,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
     @expose("/<int:run_id>/report.csv")
     @run_action("report")
     def report_view(self, run: BillingRun):
-        run = monthend.record_report_export(run.id, staff_actor(), clock())
+        run = monthend_report.record_report_export(run.id, staff_actor(), clock())
 
         def rows():
             buffer = io.StringIO()
@@ -257,12 +258,12 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             writer.writerow(
                 ["# customers checked", run.processed, "billed", run.billed, "skipped", run.skipped]
             )
-            for reason, count in sorted(monthend.skip_reasons(run).items()):
+            for reason, count in sorted(monthend_report.skip_reasons(run).items()):
                 writer.writerow(["# skipped", reason, count])
             writer.writerow(["# payment failed", run.payment_failed])
-            writer.writerow(monthend.REPORT_FIELDS)
+            writer.writerow(monthend_report.REPORT_FIELDS)
             yield buffer.getvalue()
-            for row in monthend.report_rows(run.id):
+            for row in monthend_report.report_rows(run.id):
                 buffer.seek(0)
                 buffer.truncate()
                 values = ["" if v is None else v for v in row]

@@ -95,7 +95,7 @@ def render_rows(
         if selectable:
             parts.append(
                 '<td class="list-checkbox-column"><input type="checkbox" name="rowid" '
-                f'class="action-checkbox" value="{pk}" title="{select}"></td>'
+                f'class="action-checkbox" value="{pk}" title="{select}" aria-label="{select}"></td>'
             )
         parts.append(
             '<td class="list-buttons-column"><div class="dropdown msp-row-menu">'
@@ -103,30 +103,12 @@ def render_rows(
             f'aria-haspopup="true" aria-expanded="false" title="{title}" '
             f'data-row-menu="{pk}">&#8942;</button><div class="dropdown-menu">'
         )
-        for action, prefix, suffix, css, label, confirm in entries:
-            if action.key not in permitted:
+        for entry in entries:
+            if entry[0].key not in permitted:
                 continue
-            href = f"{prefix}{pk}{suffix}"
-            if action.key == divider:
+            if entry[0].key == divider:
                 parts.append('<div class="dropdown-divider"></div>')
-            if action.method == POST:
-                question = (
-                    f' data-confirm="{confirm % {"name": escape(row.company_name)}}"'
-                    if confirm
-                    else ""
-                )
-                parts.append(
-                    f'<form method="post" action="{href}">'
-                    f'<input type="hidden" name="csrf_token" value="{token}">'
-                    f'<input type="hidden" name="version" value="{row.version}">'
-                    f'<button type="submit" class="dropdown-item{css}" '
-                    f'data-action="{action.key}"{question}>{label}</button></form>'
-                )
-            else:
-                parts.append(
-                    f'<a class="dropdown-item{css}" data-action="{action.key}" '
-                    f'href="{href}">{label}</a>'
-                )
+            parts.append(_menu_item(entry, pk, row, token))
         parts.append("</div></div></td>")
         for name in columns:
             value = escape(view.get_list_value(None, row, name))
@@ -134,3 +116,20 @@ def render_rows(
         # every interpolated value above went through escape(); the rest is fixed markup
         rendered[row.id] = Markup("".join(parts))  # noqa: S704
     return rendered
+
+
+def _menu_item(entry: tuple, pk: str, row, token: str) -> str:
+    """One entry of a row's menu (``_menu``): a link, or a POST form with the CSRF token, the
+    row's version and the confirmation question naming the customer."""
+    action, prefix, suffix, css, label, confirm = entry
+    href = f"{prefix}{pk}{suffix}"
+    if action.method != POST:
+        return f'<a class="dropdown-item{css}" data-action="{action.key}" href="{href}">{label}</a>'
+    question = f' data-confirm="{confirm % {"name": escape(row.company_name)}}"' if confirm else ""
+    return (
+        f'<form method="post" action="{href}">'
+        f'<input type="hidden" name="csrf_token" value="{token}">'
+        f'<input type="hidden" name="version" value="{row.version}">'
+        f'<button type="submit" class="dropdown-item{css}" '
+        f'data-action="{action.key}"{question}>{label}</button></form>'
+    )

@@ -1,6 +1,6 @@
 """The dashboard screen (SPEC §9): the figures table, the IP chart and the billing data download.
 
-``DashboardMixin`` gives the admin index view (``base.DashboardView``) its page and download
+``DashboardMixin`` gives the admin index view (``index.DashboardView``) its page and download
 route. What a row shows is declared in ``figure_sections``; the chart geometry is computed here
 and drawn as inline SVG by ``templates/admin/dashboard.html`` (no JavaScript).
 """
@@ -29,6 +29,7 @@ from billing.invoicing.purchase_orders import expiring_orders
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.reporting import dashboard as figures_service
+from billing.reporting.billing_data import billing_data_export, default_billing_month
 from billing.reporting.dashboard import Dashboard, IpMonth, MonthFigures
 
 from .auth import clock, requires, staff_actor, staff_can
@@ -68,44 +69,50 @@ def _row(key, label, columns, value: Callable[[MonthFigures], str], total=False)
 
 def figure_sections(dashboard: Dashboard, show_money: bool) -> list[FigureSection]:
     """The rows of the figures table; money rows only for roles that may see money."""
-    columns = dashboard.columns
     currency = current_app.config["CURRENCY"]
 
     def money(amount) -> str:
         return "–" if amount is None else format_currency(amount, currency)
 
-    sections = []
-    if show_money:
-        income = [
-            _row(f"income.{c}", CATEGORY_LABELS[c], columns, lambda m, c=c: money(m.income[c]))
-            for c in ("self_service", "managed", "project_key", "free")
-            if c != "free" or any(m.income["free"] for m in columns)
-        ]
-        income.append(
-            _row("income.total", _("Total income"), columns, lambda m: money(m.income_total), True)
-        )
-        ip_cost_label = _(
-            "IPs (%(price)s per IP and month)", price=money(dashboard.ip_purchase_price)
-        )
-        cost = [
-            _row("cost.project_key", _("Project keys"), columns, lambda m: money(m.key_cost)),
-            _row("cost.ips", ip_cost_label, columns, lambda m: money(m.ip_cost)),
-            _row("cost.total", _("Total cost"), columns, lambda m: money(m.purchase_cost), True),
-        ]
-        result = [
-            _row("result.margin", _("Margin"), columns, lambda m: money(m.margin)),
-            _row(
-                "result.average_ip_price",
-                _("Average price per IP"),
-                columns,
-                lambda m: money(m.average_ip_price),
-            ),
-        ]
-        sections += [
-            FigureSection("income", _("Income"), income),
-            FigureSection("cost", _("Purchase cost"), cost),
-            FigureSection("result", _("Result"), result),
-        ]
+    money_sections = _money_sections(dashboard, money) if show_money else []
+    return money_sections + _count_sections(dashboard.columns)
+
+
+def _money_sections(dashboard: Dashboard, money) -> list[FigureSection]:
+    """Income, purchase cost and the result (margin, average price per IP)."""
+    columns = dashboard.columns
+    income = [
+        _row(f"income.{c}", CATEGORY_LABELS[c], columns, lambda m, c=c: money(m.income[c]))
+        for c in ("self_service", "managed", "project_key", "free")
+        if c != "free" or any(m.income["free"] for m in columns)
+    ]
+    income.append(
+        _row("income.total", _("Total income"), columns, lambda m: money(m.income_total), True)
+    )
+    ip_cost_label = _("IPs (%(price)s per IP and month)", price=money(dashboard.ip_purchase_price))
+    cost = [
+        _row("cost.project_key", _("Project keys"), columns, lambda m: money(m.key_cost)),
+        _row("cost.ips", ip_cost_label, columns, lambda m: money(m.ip_cost)),
+        _row("cost.total", _("Total cost"), columns, lambda m: money(m.purchase_cost), True),
+    ]
+    result = [
+        _row("result.margin", _("Margin"), columns, lambda m: money(m.margin)),
+        _row(
+            "result.average_ip_price",
+            _("Average price per IP"),
+            columns,
+            lambda m: money(m.average_ip_price),
+        ),
+    ]
+    return [
+        FigureSection("income", _("Income"), income),
+        FigureSection("cost", _("Purchase cost"), cost),
+        FigureSection("result", _("Result"), result),
+    ]
+
+
+def _count_sections(columns) -> list[FigureSection]:
+    """Subscriptions by category and IP addresses, for every role."""
     subscriptions = [
         _row(
             f"subscriptions.{c}",
@@ -129,11 +136,10 @@ def figure_sections(dashboard: Dashboard, show_money: bool) -> list[FigureSectio
         _row("ips.external", _("External"), columns, lambda m: format_decimal(m.external_ips)),
         _row("ips.total", _("All IPs"), columns, lambda m: format_decimal(m.total_ips), True),
     ]
-    sections += [
+    return [
         FigureSection("subscriptions", _("Subscriptions"), subscriptions),
         FigureSection("ips", _("IP addresses"), ips),
     ]
-    return sections
 
 
 # --- the IP chart ------------------------------------------------------------------------------
@@ -260,7 +266,7 @@ class DashboardMixin:
             chart=ip_chart(history, lambda d: format_date(d, "MMM yyyy")),
             show_money=show_money,
             number=format_decimal,
-            billing_month=f"{figures_service.default_billing_month(now):%Y-%m}",
+            billing_month=f"{default_billing_month(now):%Y-%m}",
             latest_month=f"{now.today():%Y-%m}",
             expiring_orders=expiring_orders(now),
         )
@@ -270,7 +276,7 @@ class DashboardMixin:
     def billing_data(self, export_format):
         """Stream one month's billing data per customer (``?month=YYYY-MM``) as JSON or CSV."""
         try:
-            export = figures_service.billing_data_export(
+            export = billing_data_export(
                 request.args.get("month"),
                 export_format,
                 staff_actor(),

@@ -38,7 +38,7 @@ class VersionedForm(FlaskForm):
             return None
 
 
-# what the New Customer form (and Create similar) hands to billing.customers.customers.NewCustomer
+# what the New Customer form (and Create similar) hands to billing.customers.onboarding.NewCustomer
 NEW_CUSTOMER_FIELDS = (
     "company_name",
     "contact_name",

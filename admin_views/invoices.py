@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Response, abort, current_app, flash, g, redirect, request, url_for
+from flask import Response, abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_babel import format_currency, format_date, lazy_gettext, ngettext
@@ -16,14 +16,12 @@ from redis.exceptions import RedisError
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import redraft_invoice
 from billing.invoicing.invoice_mail import request_resend
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    mark_paid,
-    redraft_invoice,
-    retry_payment,
-)
+from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.errors import DomainError
+from billing.kernel.i18n import month_text
 from billing.kernel.permissions import Permission
 from billing.payments.receivables import (
     available_actions,
@@ -36,7 +34,7 @@ from jobs.invoices import queue_invoice_email
 from models import Invoice, InvoiceKind, db
 
 from .actions import INVOICE_ACTIONS, RecordActions
-from .auth import clock, staff_actor
+from .auth import clock, site, staff_actor
 from .badges import invoice_badge
 from .base import SecureModelView
 from .customers import ChoiceFilter
@@ -61,7 +59,7 @@ def _period_options():
     periods = db.session.scalars(
         db.select(Invoice.period).distinct().order_by(Invoice.period.desc()).limit(120)
     )
-    return [(p.isoformat(), f"{p:%Y-%m}") for p in periods]
+    return [(p.isoformat(), month_text(p)) for p in periods]
 
 
 def _money(view, context, model, name):
@@ -91,7 +89,7 @@ def _heading(invoice: Invoice) -> str:
     return _(
         "Draft for %(name)s, %(month)s",
         name=invoice.billing_name,
-        month=format_date(invoice.period, "MMMM yyyy"),
+        month=month_text(invoice.period),
     )
 
 
@@ -156,7 +154,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
     column_formatters = {
         "number": _number,
         "billing_name": _customer,
-        "period": lambda v, c, m, n: f"{m.period:%Y-%m}",
+        "period": lambda v, c, m, n: month_text(m.period),
         "kind": lambda v, c, m, n: KIND_LABELS.get(m.kind, m.kind),
         "state": _state,
         "payment_method": lambda v, c, m, n: PAYMENT_LABELS.get(m.payment_method, ""),
@@ -283,7 +281,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             render_invoice_pdf,
         )
 
-        document = render_invoice_pdf(invoice.id)
+        document = render_invoice_pdf(invoice.id, site())
         record_download(invoice, staff_actor(), clock())
         return Response(
             document,
@@ -325,9 +323,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
         if not FlaskForm().validate_on_submit():
             abort(400)
         try:
-            new = redraft_invoice(
-                invoice.id, staff_actor(), clock(), current_app.config["HOME_COUNTRY"]
-            )
+            new = redraft_invoice(invoice.id, staff_actor(), clock(), site())
         except DomainError as error:
             flash(error.message, "error")
             # a redraft sent twice: the first one deleted this draft

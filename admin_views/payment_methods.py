@@ -15,7 +15,7 @@ from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.kernel.secrets import mask
 from billing.kernel.settings import get_setting
-from billing.payments.stripe_gateway import (
+from billing.payments.stripe_account import (
     WEBHOOK_SECRET,
     save_stripe_keys,
     save_webhook_secret,

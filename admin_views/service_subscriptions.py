@@ -1,6 +1,7 @@
-"""Additional subscriptions on the customer's Details page (SPEC §11, Sectigo's Subscriptions
-tab): add one after its price preview, suspend (after a confirmation), enable, switch
-auto-renew, end.
+"""Additional subscriptions (SPEC §11, Sectigo's Subscriptions tab) as a view of their own, at
+``/admin/customer/<id>/subscriptions/`` (which opens the overview's Subscriptions tab): add one
+after its price preview (``…/new/``), suspend (after a confirmation), enable, switch auto-renew,
+end (``…/<service_id>/<action>/``).
 
 Each POST is CSRF-protected and turns into one ``billing.subscriptions.service_subscriptions``
 call; a domain error is flashed or shown on its field and nothing changes. Adding one is the
@@ -19,12 +20,13 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
 from billing.kernel.errors import DomainError, NotFound
-from billing.kernel.permissions import Permission
 from billing.subscriptions import service_subscriptions as rules
+from billing.subscriptions import service_terms
 from models import Customer, ServiceState
 
-from .auth import clock, requires, staff_actor
-from .customer_actions import customer_action, field_error
+from .auth import clock, staff_actor
+from .customer_record import CustomerWorkflowView, customer_action, field_error
+from .formatting import day_in_text
 from .forms import VersionedForm
 
 STATE_LABELS = {
@@ -39,7 +41,7 @@ def term_label(months: int) -> str:
 
 
 def term_choices():
-    return [(str(months), term_label(months)) for months in rules.TERMS]
+    return [(str(months), term_label(months)) for months in service_terms.TERMS]
 
 
 class ServiceSubscriptionForm(FlaskForm):
@@ -60,7 +62,7 @@ class ServiceActionForm(VersionedForm):
     auto_renew = HiddenField()
 
 
-def _preview_key(data: rules.ServiceInput) -> str:
+def _preview_key(data: service_terms.ServiceInput) -> str:
     return "|".join(
         str(v)
         for v in (
@@ -90,17 +92,20 @@ def subscriptions_context(customer) -> dict:
     }
 
 
-class ServiceSubscriptionsMixin:
-    """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/<id>/subscriptions/."""
+class ServiceSubscriptionsView(CustomerWorkflowView):
+    """Adding one is the customer's ``add_subscription`` row action; changing one needs the
+    view's permission."""
 
-    @expose("/<int:customer_id>/subscriptions/new/", methods=("GET", "POST"))
+    section = "subscriptions"
+
+    @expose("/new/", methods=("GET", "POST"))
     @customer_action("add_subscription")
-    def service_add_view(self, customer: Customer):
+    def add_view(self, customer: Customer):
         form = ServiceSubscriptionForm()
         plan = None
         if form.validate_on_submit():
             try:
-                data = rules.parse_input(
+                data = service_terms.parse_input(
                     form.name.data,
                     form.internal_ips.data,
                     form.external_ips.data,
@@ -115,7 +120,7 @@ class ServiceSubscriptionsMixin:
                         _(
                             "The subscription %(name)s was added; its term ends on %(date)s.",
                             name=sub.name,
-                            date=sub.term_end.isoformat(),
+                            date=day_in_text(sub.term_end),
                         ),
                         "success",
                     )
@@ -149,9 +154,8 @@ class ServiceSubscriptionsMixin:
             flash(message(sub), "success")
         return self.back(customer.id, "subscriptions")
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/suspend/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_suspend_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/suspend/", methods=("POST",))
+    def suspend_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -164,9 +168,8 @@ class ServiceSubscriptionsMixin:
             ),
         )
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/enable/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_enable_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/enable/", methods=("POST",))
+    def enable_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -176,9 +179,8 @@ class ServiceSubscriptionsMixin:
             lambda sub: _("%(name)s is enabled again.", name=sub.name),
         )
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/auto-renew/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_auto_renew_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/auto-renew/", methods=("POST",))
+    def auto_renew_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -188,13 +190,16 @@ class ServiceSubscriptionsMixin:
             lambda sub: (
                 _("%(name)s renews automatically.", name=sub.name)
                 if sub.auto_renew
-                else _("%(name)s ends with its term on %(date)s.", name=sub.name, date=sub.term_end)
+                else _(
+                    "%(name)s ends with its term on %(date)s.",
+                    name=sub.name,
+                    date=day_in_text(sub.term_end),
+                )
             ),
         )
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/end/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_end_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/end/", methods=("POST",))
+    def end_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -202,6 +207,8 @@ class ServiceSubscriptionsMixin:
                 cid, sid, staff_actor(), clock(), form.seen_version()
             ),
             lambda sub: _(
-                "%(name)s has ended; it is billed up to %(date)s.", name=sub.name, date=sub.ended_on
+                "%(name)s has ended; it is billed up to %(date)s.",
+                name=sub.name,
+                date=day_in_text(sub.ended_on),
             ),
         )

@@ -65,7 +65,8 @@ def stream_csv(client, url: str) -> int:
 def measure(url: str, clock, repeat: int) -> dict:
     from app import create_app
     from billing.access.staff import create_staff
-    from billing.reporting.dashboard import dashboard_figures, default_billing_month, ip_history
+    from billing.reporting.billing_data import default_billing_month
+    from billing.reporting.dashboard import dashboard_figures, ip_history
     from models import db
 
     app = create_app(app_config(url, clock))

@@ -348,6 +348,7 @@ def cases(dialect: str, rare_term: str) -> list[dict]:
 
 
 def export_case() -> dict:
+    from billing.kernel.site import Site
     from billing.reporting.exports import CUSTOMERS
     from models import Customer
 
@@ -361,7 +362,7 @@ def export_case() -> dict:
         "name": "export json active+managed",
         "url": "/admin/customer/export/json/?flt0_status_equals=active"
         "&flt1_service_mode_equals=managed",
-        "raw": select(*CUSTOMERS.columns())
+        "raw": select(*CUSTOMERS.columns(Site()))
         .where(*where)
         .order_by(table.c.company_name, table.c.id),
         "count": select(table.c.id).where(*where),

@@ -4,9 +4,9 @@ For each backend this builds a fresh, migrated database, seeds ``--customers`` c
 ``seed.bulk`` (on 20 October 2026, so some subscriptions start mid-October and are prorated),
 and then, in a fresh process, measures:
 
-* **domain**: ``monthend.start_run`` for October 2026 and ``monthend.work`` until the run
+* **domain**: ``monthend.start_run`` for October 2026 and ``monthend_work.work`` until the run
   awaits approval (the clock stands on 1 November 00:30 in Berlin): every customer read in
-  batches of ``monthend.BATCH``, priced, VAT applied, and its invoice, lines and audit event
+  batches of ``monthend_work.BATCH``, priced, VAT applied, and its invoice, lines and audit event
   inserted, each batch committed with the run's checkpoint;
 * **baseline**: the same invoice and invoice_line rows (captured from the domain run) inserted
   with no domain logic into a copy of the database taken before the run: ``COPY … FROM STDIN``
@@ -77,7 +77,7 @@ def run_backend(backend: str, customers: int, profile: bool) -> dict:
 def measure(url: str, profile: bool) -> dict:
     """Measure the migrated, seeded database at ``url`` (it must have no run for October)."""
     from app import create_app
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend_work
     from models import BillingRun, Customer, db
 
     clock = FixedClock(RUN_AT)
@@ -91,7 +91,7 @@ def measure(url: str, profile: bool) -> dict:
             "backend": engine.dialect.name,
             "customers": total,
             "seed_seconds": None,
-            "batch": monthend.BATCH,
+            "batch": monthend_work.BATCH,
             "load_average": "/".join(f"{v:.1f}" for v in os.getloadavg()),
         }
         db.session.remove()
@@ -103,7 +103,7 @@ def measure(url: str, profile: bool) -> dict:
             results["domain"] = domain
             results["invoices"], results["lines"] = len(rows["invoices"]), len(rows["lines"])
             remove_drafts(engine, domain["audit_from"])
-            seconds = baseline(copy_url, rows, monthend.BATCH)
+            seconds = baseline(copy_url, rows, monthend_work.BATCH)
         results["baseline"] = {"seconds": round(seconds, 2), "per_second": total / seconds}
         results["ratio"] = domain["seconds"] / seconds
         results["ok"] = domain["per_second"] >= SPEED_TARGET and results["ratio"] <= RATIO_TARGET
@@ -117,7 +117,7 @@ def measure(url: str, profile: bool) -> dict:
 
 def draft(clock) -> dict:
     """``start_run`` and ``work`` up to approval, timed; the SQL time measured on the cursor."""
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend, monthend_report, monthend_work
     from billing.kernel.audit import SYSTEM
     from models import AuditEvent, BillingRun, RunState, db
 
@@ -127,7 +127,7 @@ def draft(clock) -> dict:
         started = time.perf_counter()
         cpu = time.process_time()
         run_id = monthend.start_run(PERIOD, SYSTEM, clock).run_id
-        state = monthend.work(run_id, clock)
+        state = monthend_work.work(run_id, clock)
         cpu = time.process_time() - cpu
         seconds = time.perf_counter() - started
     if state != RunState.AWAITING_APPROVAL.value:
@@ -139,7 +139,7 @@ def draft(clock) -> dict:
         "per_second": run.processed / seconds,
         "processed": run.processed,
         "billed": run.billed,
-        "skipped": monthend.skip_reasons(run),
+        "skipped": monthend_report.skip_reasons(run),
         "sql_statements": len(recorder.statements),
         "sql_seconds": round(sum(s for _q, s in recorder.statements), 2),
         "audit_from": audit_from,

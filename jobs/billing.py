@@ -9,10 +9,11 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from billing.access.staff import staff_recipients
-from billing.invoicing import monthend
-from billing.invoicing.monthend import Hooks
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.monthend_work import Hooks
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
+from billing.kernel.site import Site
 from billing.subscriptions.changes import apply_due_changes
 from billing.subscriptions.project_keys import expiry_notices
 from billing.subscriptions.service_subscriptions import renew_due
@@ -45,9 +46,10 @@ def notify_expiring_keys() -> int:
     return len(messages)
 
 
-def _hooks() -> Hooks:
-    """Wire the run to the Stripe gateway and the mail queue."""
-    from billing.payments import stripe_gateway
+def month_end_hooks() -> Hooks:
+    """The month-end run wired to the Stripe gateway and the mail queue (the worker's jobs and
+    ``flask billing run-month-end``)."""
+    from billing.payments import card_charges
 
     def queue_invoice_email(invoice_id: int) -> None:
         from .invoices import queue_invoice_email as queue_it
@@ -57,13 +59,14 @@ def _hooks() -> Hooks:
     def payment_failed(invoice_id: int) -> None:
         from billing.invoicing.invoice_mail import payment_failed_notices
 
-        for message in payment_failed_notices(invoice_id, current_app.config["CLOCK"]):
+        clock, site = current_app.config["CLOCK"], Site.of(current_app.config)
+        for message in payment_failed_notices(invoice_id, clock, site):
             send(message)
 
     return Hooks(
         queue_invoice_email=queue_invoice_email,
         payment_failed=payment_failed,
-        charge=stripe_gateway.charge_invoice,
+        charge=card_charges.charge_invoice,
         transient=(RedisError,),
     )
 
@@ -71,7 +74,9 @@ def _hooks() -> Hooks:
 @job
 def month_end(run_id: int) -> str:
     """Work on a billing run until it waits for approval or is done (safe to run twice)."""
-    state = monthend.work(run_id, current_app.config["CLOCK"], _hooks())
+    state = monthend_work.work(
+        run_id, current_app.config["CLOCK"], month_end_hooks(), site=Site.of(current_app.config)
+    )
     log.info("billing run %s: %s", run_id, state)
     return state
 
@@ -89,7 +94,7 @@ def start_month_end() -> int | None:
     except DomainError as error:
         log.info("month-end run not started: %s", error)
         return None
-    monthend.work(started.run_id, clock, _hooks())
+    monthend_work.work(started.run_id, clock, month_end_hooks(), site=Site.of(current_app.config))
     return started.run_id
 
 

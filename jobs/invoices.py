@@ -6,6 +6,7 @@ from flask import current_app
 from rq import Retry
 
 from billing.invoicing import invoice_mail
+from billing.kernel.site import Site
 
 from . import enqueue, job
 from .mail import RETRY_INTERVALS
@@ -14,7 +15,9 @@ from .mail import RETRY_INTERVALS
 @job
 def email_invoice(invoice_id: int) -> bool:
     """Mail the invoice with its PDF; False when there was nothing to send."""
-    return invoice_mail.email_invoice(invoice_id, current_app.config["CLOCK"])
+    return invoice_mail.email_invoice(
+        invoice_id, current_app.config["CLOCK"], Site.of(current_app.config)
+    )
 
 
 def queue_invoice_email(invoice_id: int):

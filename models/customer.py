@@ -71,7 +71,7 @@ class Customer(Base):
 
     ``status``, ``internal_ips``, ``external_ips``, ``payment_method``, ``monthly_price``,
     ``average_ip_price`` and ``has_pending_change`` summarise the current subscription and users
-    for the list view; only ``billing.customers.customers.refresh_summary`` writes them.
+    for the list view; only ``billing.customers.summary.refresh_summary`` writes them.
     """
 
     __tablename__ = "customer"

@@ -19,9 +19,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from billing.customers import customers as lifecycle
+from billing.customers import lookup, onboarding, sign_in
+from billing.customers.accounts import recipient_language
 from billing.kernel.errors import AuthenticationFailed, DomainError, NotFound
-from extensions import EMAIL_MAX, talisman
+from extensions import EMAIL_MAX, continue_in_language, open_link_in_language, talisman
 from jobs.mail import send
 from models import User
 
@@ -55,9 +56,10 @@ def _portal_user() -> User | None:
 @bp.route("/invite/<token>", methods=("GET", "POST"))
 @talisman(referrer_policy="no-referrer")
 def invite(token: str):
-    """Set a password from the invite link (single use, expiring)."""
+    """Set a password from the invite link (single use, expiring), in the invited person's
+    language unless the visitor chose one."""
     try:
-        user = lifecycle.find_invite(token, _clock())
+        user = onboarding.find_invite(token, _clock())
     except NotFound as error:
         return render_template(
             "portal/message.html", title=_("Invite not valid"), message=error.message
@@ -66,10 +68,12 @@ def invite(token: str):
         return render_template(
             "portal/message.html", title=_("Invite expired"), message=error.message
         ), 410
+    language = recipient_language(user)
+    open_link_in_language(language)
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            registered, welcome = lifecycle.accept_invite(
+            registered, welcome = onboarding.accept_invite(
                 token,
                 form.password.data,
                 form.password_again.data,
@@ -88,6 +92,7 @@ def invite(token: str):
                 flash(error.message, "error")
         else:
             send(welcome)
+            continue_in_language(language)
             flash(_("Your account is active. Please sign in."), "success")
             return redirect(url_for("portal.login", email=registered.email))
     return render_template(
@@ -106,7 +111,7 @@ def login():
         return redirect(target)
     if form.validate_on_submit():
         try:
-            user = lifecycle.authenticate_user(
+            user = sign_in.authenticate_user(
                 form.email.data, form.password.data, _clock(), request.remote_addr or ""
             )
         except AuthenticationFailed as error:
@@ -124,7 +129,7 @@ def login():
 def logout():
     user = _portal_user()
     if user is not None:
-        lifecycle.end_user_sessions(user.id, _clock(), request.remote_addr or "")
+        sign_in.end_user_sessions(user.id, _clock(), request.remote_addr or "")
     logout_user()
     session.clear()
     flash(_("You have been signed out."), "info")
@@ -141,7 +146,7 @@ def home():
         "portal/home.html",
         user=user,
         customer=user.customer,
-        subscription=lifecycle.current_subscription(user.customer_id),
+        subscription=lookup.current_subscription(user.customer_id),
     )
 
 

@@ -3,23 +3,21 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Response, abort, render_template
 from flask_babel import lazy_gettext
 
 from billing.invoicing.customer_invoices import customer_invoice, customer_invoices
-from billing.invoicing.invoice_pdf import (
-    invoice_filename,
-    period_label,
-    record_download,
-    render_invoice_pdf,
-)
+from billing.invoicing.invoice_pdf import invoice_filename, record_download, render_invoice_pdf
+from billing.invoicing.invoice_texts import period_label
 from billing.invoicing.payment_terms import due_date
 from billing.kernel.audit import Actor
 from billing.kernel.errors import NotFound
 from billing.payments.receivables import credited_in_full
 
 from . import bp
-from .security import client_ip, clock, portal_user, user_required
+from .security import client_ip, clock, portal_user, site, user_required
 
 STATE_LABELS = {
     "finalized": lazy_gettext("Open"),
@@ -43,7 +41,7 @@ def invoices():
         invoices=issued,
         credited=credited_in_full([invoice.id for invoice in issued]),
         period_label=period_label,
-        due_date=due_date,
+        due_date=partial(due_date, site=site()),
         state_labels=STATE_LABELS,
         kind_labels=KIND_LABELS,
     )
@@ -57,7 +55,7 @@ def invoice_pdf(invoice_id: int):
         invoice = customer_invoice(user.customer_id, invoice_id)
     except NotFound:
         abort(404)
-    document = render_invoice_pdf(invoice.id)
+    document = render_invoice_pdf(invoice.id, site())
     record_download(invoice, Actor.user(user, client_ip()), clock())
     return Response(
         document,

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Length
 
+from billing.customers.accounts import recipient_language
 from billing.customers.addresses import AddressInput
 from billing.customers.registration import (
     Registration,
@@ -23,7 +24,7 @@ from billing.customers.registration import (
 from billing.customers.registration import register as register_customer
 from billing.kernel.countries import country_name
 from billing.kernel.errors import DomainError, NotFound
-from extensions import csrf, talisman
+from extensions import continue_in_language, csrf, open_link_in_language, talisman
 from jobs.mail import send
 
 from . import bp
@@ -34,6 +35,7 @@ from .security import (
     RESET_PER_IP,
     client_ip,
     clock,
+    site,
     throttle,
 )
 
@@ -107,11 +109,11 @@ def _registration(form: RegisterForm) -> Registration:
 def register():
     if request.method == "POST":
         csrf.protect()
-    home = current_app.config["HOME_COUNTRY"]
-    form = RegisterForm(country=home, language=str(get_locale() or "en")[:2])
+    deployment = site()
+    form = RegisterForm(country=deployment.home_country, language=str(get_locale() or "en")[:2])
     if form.validate_on_submit():
         try:
-            result = register_customer(_registration(form), clock(), home, client_ip())
+            result = register_customer(_registration(form), clock(), deployment, client_ip())
         except NotFound:
             abort(404)
         except DomainError as error:
@@ -129,7 +131,9 @@ def register():
                 ),
             )
     return render_template(
-        "portal/register.html", form=form, home_country_name=country_name(home) or home
+        "portal/register.html",
+        form=form,
+        home_country_name=country_name(deployment.home_country) or deployment.home_country,
     )
 
 
@@ -147,11 +151,14 @@ def _link_problem(error: DomainError):
 @talisman(referrer_policy="no-referrer")
 @throttle(RESET_PER_IP)
 def register_confirm(token: str):
-    """Confirm the e-mail address and choose the password; afterwards the main user signs in."""
+    """Confirm the e-mail address and choose the password; afterwards the main user signs in.
+    In the language the registration was made in, unless the visitor chose one."""
     try:
         user = find_confirmation(token, clock())
     except DomainError as error:
         return _link_problem(error)
+    language = recipient_language(user)
+    open_link_in_language(language)
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -167,6 +174,7 @@ def register_confirm(token: str):
         except DomainError as error:
             form_error(form, error)
         else:
+            continue_in_language(language)
             flash(_("Your e-mail address is confirmed. Please sign in."), "success")
             return redirect(url_for("portal.login", email=confirmed.email))
     return render_template(

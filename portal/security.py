@@ -14,6 +14,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from billing.kernel.site import Site
 from extensions import limiter, typed_key
 from models import User
 
@@ -36,6 +37,12 @@ RETRY_AFTER_SECONDS = 60
 
 def clock():
     return current_app.config["CLOCK"]
+
+
+def site() -> Site:
+    """The deployment's values billing needs (``billing.kernel.site``), handed in like the
+    clock."""
+    return Site.of(current_app.config)
 
 
 def client_ip() -> str:

@@ -11,19 +11,23 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import InputRequired, NumberRange
 
-from billing.invoicing.invoicing import current_currency
 from billing.kernel.audit import Actor
 from billing.kernel.errors import Conflict, DomainError
 from billing.payments.cards import OK as CARD_OK
 from billing.payments.cards import card_access, failed_card_invoices
 from billing.subscriptions import own_subscription
-from billing.subscriptions.distribution import parse_counts, result_message
+from billing.subscriptions.distribution import (
+    parse_counts,
+    preview_payload,
+    preview_texts,
+    result_message,
+)
 from billing.subscriptions.service_subscriptions import listing
 from extensions import CountField
 
 from . import bp
 from .forms import form_error
-from .security import client_ip, clock, portal_user, user_required
+from .security import client_ip, clock, portal_user, site, user_required
 
 
 class SubscriptionForm(FlaskForm):
@@ -56,62 +60,75 @@ def subscription():
         if not view.may_change:
             abort(403)
         if form.validate_on_submit():
-            try:
-                internal, external = parse_counts(
-                    form.total_ips.data, form.internal_ips.data, form.external_ips.data
-                )
-                result = own_subscription.change_own_subscription(
-                    user.customer_id,
-                    internal,
-                    external,
-                    bool(form.instantly.data),
-                    Actor.user(user, client_ip()),
-                    clock(),
-                    expected_version=form.seen_version(),
-                )
-            except Conflict:
-                flash(
-                    _(
-                        "Your subscription was changed in the meantime (perhaps by a colleague). "
-                        "Please check the current figures and try again."
-                    ),
-                    "error",
-                )
-                return redirect(url_for("portal.subscription"))
-            except DomainError as error:
-                form_error(form, error)
-            else:
-                flash(result_message(result.preview), "success")
-                return redirect(url_for("portal.subscription"))
+            saved = _save_change(user, form)
+            if saved is not None:
+                return saved
         else:
             flash(_("Please correct the marked fields."), "error")
-    plan = None
-    if view.may_change:
-        try:
-            plan = own_subscription.preview_own_change(
-                user.customer_id,
-                form.internal_ips.data or 0,
-                form.external_ips.data or 0,
-                bool(form.instantly.data),
-                clock(),
-            )
-        except (DomainError, TypeError):
-            plan = None
+    plan = _preview(user, form) if view.may_change else None
     trial = own_subscription.is_trial(current)
+    currency = site().currency
     return render_template(
         "portal/subscription.html",
         form=form,
         view=view,
         plan=plan,
+        texts=preview_texts(plan, currency) if plan else {},
         trial=trial,
         # the form's "current total" for the live preview: a trial or no subscription behaves
         # like starting one (no "instantly" choice)
         compare_total=0 if trial or current is None else current.total_ips,
         failed_invoices=failed_card_invoices(user.customer_id),
         may_update_card=card_access(view.customer) == CARD_OK,
-        currency=current_currency(),
+        currency=currency,
         services=listing(user.customer_id),
     )
+
+
+def _save_change(user, form: SubscriptionForm):
+    """Save the form's counts (one ``billing`` call); the redirect to answer with, or None
+    when the form shows what to correct."""
+    try:
+        internal, external = parse_counts(
+            form.total_ips.data, form.internal_ips.data, form.external_ips.data
+        )
+        result = own_subscription.change_own_subscription(
+            user.customer_id,
+            internal,
+            external,
+            bool(form.instantly.data),
+            Actor.user(user, client_ip()),
+            clock(),
+            expected_version=form.seen_version(),
+        )
+    except Conflict:
+        flash(
+            _(
+                "Your subscription was changed in the meantime (perhaps by a colleague). "
+                "Please check the current figures and try again."
+            ),
+            "error",
+        )
+        return redirect(url_for("portal.subscription"))
+    except DomainError as error:
+        form_error(form, error)
+        return None
+    flash(result_message(result.preview), "success")
+    return redirect(url_for("portal.subscription"))
+
+
+def _preview(user, form: SubscriptionForm):
+    """The price effect of the form's counts, or None while they are not valid."""
+    try:
+        return own_subscription.preview_own_change(
+            user.customer_id,
+            form.internal_ips.data or 0,
+            form.external_ips.data or 0,
+            bool(form.instantly.data),
+            clock(),
+        )
+    except (DomainError, TypeError):
+        return None
 
 
 @bp.route("/subscription/preview")
@@ -131,4 +148,4 @@ def subscription_preview():
         )
     except DomainError as error:
         return jsonify({"error": error.message}), 400
-    return jsonify(plan.as_dict())
+    return jsonify(preview_payload(plan, site().currency))

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 
 from billing.kernel.errors import DomainError
-from billing.payments.stripe_gateway import receive_webhook
+from billing.payments.stripe_webhooks import receive_webhook
 
 bp = Blueprint("webhooks", __name__, url_prefix="/stripe")
 log = logging.getLogger("msp.webhooks")

@@ -17,13 +17,14 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Table, bindparam, func, text
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price
-from billing.customers.customers import derive_status
+from billing.customers.summary import derive_status
 from billing.kernel.clock import Clock, add_months
 from models import Customer, Subscription, User, db
 from models.bulk import BulkWriter
@@ -140,16 +141,18 @@ def bulk_customers(count: int, clock: Clock, seed: int = 7) -> int:
     """Insert ``count`` generated customers (with main users and subscriptions), committed."""
     if count <= 0:
         return 0
-    rng = random.Random(seed)
-    tiers = load_tiers()
-    now = clock.now()
     today = clock.today()
-    # what cancel_subscription sets: billed to the end of the current month
-    cancelled_until = add_months(today, 1) - timedelta(days=1)
-    prices: dict[int, tuple[Decimal, Decimal | None]] = {}
-    start_id = (db.session.scalar(db.select(func.max(Customer.id))) or 0) + 1
-    start_user = (db.session.scalar(db.select(func.max(User.id))) or 0) + 1
-    start_sub = (db.session.scalar(db.select(func.max(Subscription.id))) or 0) + 1
+    generation = _Generation(
+        rng=random.Random(seed),
+        tiers=load_tiers(),
+        now=clock.now(),
+        today=today,
+        # what cancel_subscription sets: billed to the end of the current month
+        cancelled_until=add_months(today, 1) - timedelta(days=1),
+        start_id=(db.session.scalar(db.select(func.max(Customer.id))) or 0) + 1,
+        start_user=(db.session.scalar(db.select(func.max(User.id))) or 0) + 1,
+        start_sub=(db.session.scalar(db.select(func.max(Subscription.id))) or 0) + 1,
+    )
     conn = db.session.connection()
     tables = (Customer.__table__, User.__table__, Subscription.__table__)
     writers = [
@@ -163,101 +166,11 @@ def bulk_customers(count: int, clock: Clock, seed: int = 7) -> int:
         for batch in _batches(count):
             customers, users, subs = [], [], []
             for n in range(done, done + batch):
-                cid = start_id + n
-                marked, registered, locked, active = _statuses(rng)
-                internal = rng.randint(1, 400)
-                external = rng.randint(0, 60)
-                payment = rng.choice(PAYMENTS)
-                total = internal + external
-                if total not in prices:
-                    price = monthly_price(total, tiers)
-                    prices[total] = (price, average_ip_price(price, total))
-                price, average = prices[total]
-                country = rng.choice(COUNTRIES)
-                first, second, suffix = (
-                    rng.choice(PREFIXES),
-                    rng.choice(PREFIXES),
-                    rng.choice(SUFFIXES),
-                )
-                company = f"{first}{second.lower()} {suffix} {cid}"
-                email = f"contact{cid}@bulk{cid % 997}.example"
-                contact = f"Contact {cid}"
-                status = derive_status(
-                    marked_for_deletion=marked,
-                    main_registered=registered,
-                    locked=locked,
-                    has_active=active,
-                ).value
-                customers.append(
-                    (
-                        cid,
-                        company,
-                        contact,
-                        email,
-                        f"Weg {cid % 300}",
-                        "",
-                        f"{10000 + cid % 89999}",
-                        "Musterstadt",
-                        "",
-                        country,
-                        "",
-                        "",
-                        False,
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "self_service" if cid % 3 == 0 else "managed",
-                        "de" if cid % 2 else "en",
-                        locked,
-                        now if marked else None,
-                        "",
-                        "",
-                        "",
-                        now,
-                        now,
-                        1,
-                        status,
-                        internal if active else 0,
-                        external if active else 0,
-                        payment if registered else None,
-                        price if active else Decimal("0.00"),
-                        average if active else None,
-                        False,
-                    )
-                )
-                users.append(
-                    (
-                        start_user + n,
-                        cid,
-                        email,
-                        contact,
-                        None,
-                        True,
-                        True,
-                        now if registered else None,
-                        1,
-                        now,
-                    )
-                )
-                if registered:
-                    subs.append(
-                        (
-                            start_sub + n,
-                            cid,
-                            internal,
-                            external,
-                            payment,
-                            "tiers",
-                            today - timedelta(days=n % 400),
-                            None if active else cancelled_until,
-                            "active" if active else "cancelled",
-                            now,
-                            None if active else now,
-                        )
-                    )
+                customer, user, sub = generation.rows(n)
+                customers.append(customer)
+                users.append(user)
+                if sub is not None:
+                    subs.append(sub)
             for writer, rows in zip(writers, (customers, users, subs), strict=True):
                 writer.write(rows)
             done += batch
@@ -265,6 +178,65 @@ def bulk_customers(count: int, clock: Clock, seed: int = 7) -> int:
     db.session.commit()
     _analyze(tables)
     return done
+
+
+@dataclass
+class _Generation:
+    """What generating the customers shares: the random source, the tiers, the moment, the
+    first free ids, and each IP count's price and average price, computed once."""
+
+    rng: random.Random
+    tiers: list
+    now: datetime
+    today: date
+    cancelled_until: date
+    start_id: int
+    start_user: int
+    start_sub: int
+    prices: dict[int, tuple[Decimal, Decimal | None]] = field(default_factory=dict)
+
+    def rows(self, n: int) -> tuple[tuple, tuple, tuple | None]:
+        """The ``n``-th generated customer's row, its main user's, and its subscription's
+        (None while the main user has not registered)."""
+        rng, now = self.rng, self.now
+        cid = self.start_id + n
+        marked, registered, locked, active = _statuses(rng)
+        internal = rng.randint(1, 400)
+        external = rng.randint(0, 60)
+        payment = rng.choice(PAYMENTS)
+        total = internal + external
+        if total not in self.prices:
+            price = monthly_price(total, self.tiers)
+            self.prices[total] = (price, average_ip_price(price, total))
+        price, average = self.prices[total]
+        country = rng.choice(COUNTRIES)
+        first, second, suffix = rng.choice(PREFIXES), rng.choice(PREFIXES), rng.choice(SUFFIXES)
+        email = f"contact{cid}@bulk{cid % 997}.example"
+        contact = f"Contact {cid}"
+        status = derive_status(
+            marked_for_deletion=marked, main_registered=registered, locked=locked, has_active=active
+        ).value
+        # CUSTOMER_COLUMNS: the address, then service mode to notes, then the list summary
+        customer = (
+            *(cid, f"{first}{second.lower()} {suffix} {cid}", contact, email),
+            *(f"Weg {cid % 300}", "", f"{10000 + cid % 89999}", "Musterstadt", "", country),
+            *("", "", False, "", "", "", "", "", ""),
+            *("self_service" if cid % 3 == 0 else "managed", "de" if cid % 2 else "en", locked),
+            *(now if marked else None, "", "", "", now, now, 1, status),
+            *(internal if active else 0, external if active else 0),
+            *(payment if registered else None, price if active else Decimal("0.00")),
+            *(average if active else None, False),
+        )
+        user_id = self.start_user + n
+        user = (user_id, cid, email, contact, None, True, True, now if registered else None, 1, now)
+        if not registered:
+            return customer, user, None
+        sub = (
+            *(self.start_sub + n, cid, internal, external, payment, "tiers"),
+            *(self.today - timedelta(days=n % 400), None if active else self.cancelled_until),
+            *("active" if active else "cancelled", now, None if active else now),
+        )
+        return customer, user, sub
 
 
 def _batches(count: int) -> Iterator[int]:

@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
 
 from billing.access.staff import create_staff, find_staff
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
-from billing.invoicing import monthend
+from billing.customers import lifecycle, lookup, onboarding
+from billing.customers.onboarding import NewCustomer
+from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
 from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_settings
-from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY, mark_paid
 from billing.kernel.audit import SYSTEM
-from billing.kernel.clock import Clock, FixedClock, add_months
-from billing.kernel.errors import DomainError
+from billing.kernel.clock import Clock, add_months
 from billing.kernel.settings import get_setting, set_setting
-from billing.payments.stripe_gateway import record_card_payment
+from billing.kernel.site import Site
 from models import (
     Customer,
-    Invoice,
-    InvoiceState,
     Partner,
     PaymentMethodCode,
     PriceBasis,
@@ -35,6 +31,14 @@ from models import (
     db,
 )
 
+from .demo_cards import DemoStripe, card_payments, card_stories, charged_at_stripe
+from .demo_examples import (
+    partners_and_saved_views,
+    profile_examples,
+    subscription_examples,
+    tags_and_credit,
+)
+from .demo_history import billing_history
 from .reference import seed_reference
 
 DEMO_STAFF = (
@@ -42,9 +46,16 @@ DEMO_STAFF = (
     ("billing@demo.example", "billing", "Demo-Billing-2026!"),
     ("support@demo.example", "support", "Demo-Support-2026!"),
 )
+
+
 CUSTOMER_PASSWORD = "Demo-Customer-2026!"  # noqa: S105 - published demo login
+
+
 HISTORY_MONTHS = 6
+
+
 IP_PURCHASE_PRICE = "1.15"  # what one IP costs the MSP per month, for the dashboard's margin
+
 
 COMPANIES = [
     ("Acme Logistics GmbH", "DE", ""),
@@ -108,6 +119,8 @@ COMPANIES = [
     ("Gera Glasbau", "DE", ""),
     ("Hameln Backwaren", "DE", ""),
 ]
+
+
 CITIES = {
     "DE": ("Berlin", "10115"),
     "AT": ("Wien", "1010"),
@@ -187,25 +200,38 @@ def _partner(name: str) -> Partner:
     return partner
 
 
-@dataclass(frozen=True)
-class DemoStripe:
-    """The keys of a Stripe test account for card payments in the demo (``make run`` gives those
-    of its local Stripe, which ``STRIPE_API_BASE`` points at)."""
-
-    secret_key: str
-    publishable_key: str
-    webhook_secret: str
-
-
-def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
+def seed_demo(clock: Clock, stripe: DemoStripe | None = None, site: Site = Site()) -> dict:
     """Create demo staff, reference data and about 60 customers with six months of invoices,
-    billed by a month-end run per month; with ``stripe``, also card payment (see
-    ``_card_payments``), and the month that just ended is charged at that Stripe.
+    billed by a month-end run per month (in ``site``'s currency); with ``stripe``, also card
+    payment (see ``card_payments``), and the month that just ended is charged at that Stripe.
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
     seed_reference(clock)
     staff = seed_staff(clock)
+    _seller_settings(clock)
+    history_start = add_months(clock.today(), -HISTORY_MONTHS)
+    created = _demo_customers(history_start, clock)
+    cards = card_payments(stripe, clock) if stripe is not None else None
+    charged_before = charged_at_stripe()
+    billing_history(history_start, clock, site, charge_last_month=stripe is not None)
+    partners_and_saved_views(DEMO_STAFF[0][0], clock)
+    tags_and_credit(clock)
+    profile_examples(clock)
+    subscription_examples(clock)
+    if cards is not None:
+        cards.invoices_paid += charged_at_stripe() - charged_before
+        card_stories(cards)
+    return {
+        "created": created,
+        "staff": staff,
+        "customer_password": CUSTOMER_PASSWORD,
+        "cards": cards,
+    }
+
+
+def _seller_settings(clock: Clock) -> None:
+    """The IP purchase price and the demo MSP as the seller on the invoices, unless set."""
     if not get_setting(IP_PURCHASE_PRICE_KEY):
         set_setting(IP_PURCHASE_PRICE_KEY, IP_PURCHASE_PRICE, clock)
     if not get_setting(SELLER_NAME):
@@ -220,9 +246,12 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
             # the standard example IBAN: BIC and bank are filled in from it
             iban="DE89 3704 0044 0532 0130 00",
         )
+
+
+def _demo_customers(history_start: date, clock: Clock) -> int:
+    """The customers of ``COMPANIES`` that do not exist yet, each in the state its plan gives
+    it; returns how many were created."""
     rng = random.Random(2026)
-    today = clock.today()
-    history_start = add_months(today, -HISTORY_MONTHS)
     partners = [_partner("Nordic Resellers AB"), _partner("Alpen IT Partner GmbH")]
     tags = [_tag(n) for n in ("priority", "healthcare", "public-sector", "trial-extended")]
     db.session.commit()
@@ -234,23 +263,7 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
         if exists:
             continue
         plan = _plan(index, rng)
-        city, postal = CITIES[country]
-        customer, _token = lifecycle.create_customer(
-            NewCustomer(
-                company_name=company,
-                contact_name=f"Contact {company.split()[0]}",
-                contact_email=email,
-                street=f"Hauptstraße {index + 1}",
-                postal_code=postal,
-                city=city,
-                country=country,
-                phone=f"+49 30 {1000 + index}",
-                language=plan.language,
-                service_mode=plan.mode,
-            ),
-            SYSTEM,
-            clock,
-        )
+        customer = _create_demo_customer(index, company, country, email, plan, clock)
         created += 1
         customer.vat_id = vat_id
         if index % 5 == 0:
@@ -258,323 +271,68 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None) -> dict:
         if index % 4 == 0:
             customer.tags.append(tags[index % len(tags)])
         db.session.commit()
-        if plan.state == "invited":
-            continue
-        main = lifecycle.main_user(customer.id)
-        lifecycle.register_user(main.id, CUSTOMER_PASSWORD, clock)
-        # customers join over the whole history, so the dashboard chart shows the growth
-        started = add_months(history_start, index % HISTORY_MONTHS)
-        if index == 10:
-            _redeem_demo_key(customer.id, clock, started)
-        else:
-            lifecycle.start_subscription(
-                customer.id,
-                plan.internal,
-                plan.external,
-                plan.payment,
-                SYSTEM,
-                clock,
-                valid_from=started + timedelta(days=index % 9),
-                price_basis=(
-                    PriceBasis.CUSTOMER_PRICE.value if index % 11 == 5 else PriceBasis.TIERS.value
-                ),
-                unit_price=Decimal("2.75") if index % 11 == 5 else None,
-            )
-        if index in (3, 4):
-            lifecycle.schedule_change(
-                customer.id, max(1, plan.internal // 2), plan.external, SYSTEM, clock
-            )
-        if plan.state == "inactive":
-            lifecycle.cancel_subscription(customer.id, SYSTEM, clock)
-        elif plan.state == "locked":
-            lifecycle.set_locked(customer.id, True, SYSTEM, clock)
-        elif plan.state == "deleted":
-            lifecycle.mark_for_deletion(customer.id, SYSTEM, clock)
-    cards = _card_payments(stripe, clock) if stripe is not None else None
-    charged_before = _charged_at_stripe()
-    _billing_history(history_start, clock, charge_last_month=stripe is not None)
-    _partners_and_saved_views(clock)
-    _tags_and_credit(clock)
-    _profile_examples(clock)
-    _subscription_examples(clock)
-    if cards is not None:
-        cards.invoices_paid += _charged_at_stripe() - charged_before
-        _card_stories(cards)
-    return {
-        "created": created,
-        "staff": staff,
-        "customer_password": CUSTOMER_PASSWORD,
-        "cards": cards,
-    }
+        if plan.state != "invited":
+            _follow_plan(customer.id, index, plan, history_start, clock)
+    return created
 
 
-def _logins(*where) -> list[str]:
-    return list(
-        db.session.scalars(
-            db.select(Customer.contact_email).where(*where).order_by(Customer.company_name)
-        )
+def _create_demo_customer(
+    index: int, company: str, country: str, email: str, plan: Plan, clock: Clock
+) -> Customer:
+    city, postal = CITIES[country]
+    customer, _token = onboarding.create_customer(
+        NewCustomer(
+            company_name=company,
+            contact_name=f"Contact {company.split()[0]}",
+            contact_email=email,
+            street=f"Hauptstraße {index + 1}",
+            postal_code=postal,
+            city=city,
+            country=country,
+            phone=f"+49 30 {1000 + index}",
+            language=plan.language,
+            service_mode=plan.mode,
+        ),
+        SYSTEM,
+        clock,
     )
+    return customer
 
 
-# the customer whose card is declined: its last invoice shows "payment failed" in the portal
-DECLINED_CARD_CUSTOMER = "Nordlicht Hotels GmbH"
-VISA = "pm_card_visa"
-DECLINED_WHEN_CHARGED = "pm_card_chargeCustomerFail"
-
-
-@dataclass
-class CardResult:
-    """What ``_card_payments`` did, and the portal logins of its stories: customers whose card
-    was declined, and self-service customers on a free trial (who add a card to go paid)."""
-
-    cards_saved: int = 0
-    invoices_paid: int = 0
-    declined_logins: list[str] = field(default_factory=list)
-    trial_logins: list[str] = field(default_factory=list)
-
-
-def _card_payments(stripe: DemoStripe, clock: Clock) -> CardResult:
-    """Card payment as an MSP would set it up: the keys saved (checked at the Stripe server like
-    any keys) with the webhook secret, card payment active, a saved card for every customer who
-    pays by card (a declining one for ``DECLINED_CARD_CUSTOMER``), and their open card invoices
-    charged off-session the way the month-end run does. Only what is missing is done again."""
-    from billing.catalog.payment_methods import set_active
-    from billing.payments import stripe_gateway as gateway
-    from models import AttemptState, Invoice, InvoiceState
-
-    if (gateway.stored_secret_key(), gateway.stored_publishable_key()) != (
-        stripe.secret_key,
-        stripe.publishable_key,
-    ):
-        gateway.save_stripe_keys(stripe.secret_key, stripe.publishable_key, SYSTEM, clock)
-    if gateway.stored_webhook_secret() != stripe.webhook_secret:
-        gateway.save_webhook_secret(stripe.webhook_secret, SYSTEM, clock)
-    set_active(PaymentMethodCode.CARD.value, True, SYSTEM, clock)
-    card = PaymentMethodCode.CARD.value
-    open_card_invoice = db.select(Invoice.customer_id).where(
-        Invoice.payment_method == card, Invoice.state == InvoiceState.FINALIZED.value
-    )
-    payers = db.session.scalars(
-        db.select(Customer)
-        .where(
-            Customer.marked_for_deletion_at.is_(None),
-            (Customer.payment_method == card) | Customer.id.in_(open_card_invoice),
-        )
-        .order_by(Customer.company_name)
-    ).all()
-    result = CardResult()
-    for customer in payers:
-        if gateway.card_on_file(customer.id) is None:
-            test_card = (
-                DECLINED_WHEN_CHARGED if customer.company_name == DECLINED_CARD_CUSTOMER else VISA
-            )
-            gateway.make_default_card(customer.id, test_card)
-            result.cards_saved += 1
-        invoices = db.session.scalars(
-            open_card_invoice.with_only_columns(Invoice.id).where(
-                Invoice.customer_id == customer.id
-            )
-        ).all()
-        for invoice_id in invoices:
-            if gateway.charge_invoice(invoice_id, clock).state == AttemptState.SUCCEEDED.value:
-                result.invoices_paid += 1
-    return result
-
-
-def _card_stories(result: CardResult) -> None:
-    """The portal logins of the card stories, once the history is billed: a declined card, and
-    self-service customers on a free trial (who add a card to go paid)."""
-    from models import CustomerStatus
-
-    card = PaymentMethodCode.CARD.value
-    failed = db.select(Invoice.customer_id).where(
-        Invoice.payment_method == card, Invoice.state == InvoiceState.PAYMENT_FAILED.value
-    )
-    result.declined_logins = _logins(
-        Customer.id.in_(failed), Customer.marked_for_deletion_at.is_(None)
-    )
-    result.trial_logins = _logins(
-        Customer.service_mode == ServiceMode.SELF_SERVICE.value,
-        Customer.status == CustomerStatus.ACTIVE.value,
-        Customer.payment_method == PaymentMethodCode.FREE.value,
-    )
-
-
-def _charged_at_stripe() -> int:
-    """Card payments taken at Stripe (recorded history has no PaymentIntent)."""
-    from models import AttemptState, PaymentAttempt
-
-    return db.session.scalar(
-        db.select(func.count())
-        .select_from(PaymentAttempt)
-        .where(
-            PaymentAttempt.state == AttemptState.SUCCEEDED.value,
-            PaymentAttempt.payment_intent_id.is_not(None),
-        )
-    )
-
-
-DISABLED_PARTNER = "Legacy Reseller GmbH"
-DEMO_VIEW = (
-    "Card customers with pending changes",
-    "flt0_payment_method_equals=card&flt1_pending_change_equals=1",
-)
-
-
-def _partners_and_saved_views(clock: Clock) -> None:
-    """A disabled partner that still owns one customer, and a saved list view shared by the
-    demo admin (issue 7 items 6 and 11)."""
-    from billing.customers import partners, saved_views
-
-    if db.session.scalar(db.select(Partner.id).where(Partner.name == DISABLED_PARTNER)) is None:
-        legacy = partners.create_partner(DISABLED_PARTNER, SYSTEM, clock)
-        orphan = db.session.scalar(
-            db.select(Customer.id)
-            .where(Customer.partner_id.is_(None), Customer.marked_for_deletion_at.is_(None))
-            .order_by(Customer.company_name.desc())
-            .limit(1)
-        )
-        if orphan is not None:
-            partners.assign_partner(orphan, legacy.id, SYSTEM, clock)
-        partners.set_partner_enabled(legacy.id, False, SYSTEM, clock)
-    admin = find_staff(DEMO_STAFF[0][0])
-    name, query = DEMO_VIEW
-    if admin is not None and not any(v.name == name for v in saved_views.visible_views(admin.id)):
-        saved_views.save_view(
-            admin.id,
-            name,
-            query,
-            True,
-            ("payment_method_equals", "pending_change_equals"),
+def _follow_plan(
+    customer_id: int, index: int, plan: Plan, history_start: date, clock: Clock
+) -> None:
+    """Register the main user, start the subscription and bring the customer into the state
+    of its plan (a pending change, cancelled, locked or marked for deletion)."""
+    main = lookup.main_user(customer_id)
+    onboarding.register_user(main.id, CUSTOMER_PASSWORD, clock)
+    # customers join over the whole history, so the dashboard chart shows the growth
+    started = add_months(history_start, index % HISTORY_MONTHS)
+    if index == 10:
+        _redeem_demo_key(customer_id, clock, started)
+    else:
+        own_price = index % 11 == 5
+        lifecycle.start_subscription(
+            customer_id,
+            plan.internal,
+            plan.external,
+            plan.payment,
             SYSTEM,
             clock,
+            valid_from=started + timedelta(days=index % 9),
+            price_basis=(PriceBasis.CUSTOMER_PRICE if own_price else PriceBasis.TIERS).value,
+            unit_price=Decimal("2.75") if own_price else None,
         )
-
-
-DEMO_CREDIT = "Goodwill for the October outage"
-
-
-def _tags_and_credit(clock: Clock) -> None:
-    """Tags on a few more customers and an account credit that the next month-end invoice
-    uses (issue 7 items 3 and 4)."""
-    from billing.customers import customer_tools
-    from billing.payments import ledger
-    from models import LedgerEntry
-
-    first = db.session.scalars(
-        db.select(Customer)
-        .where(Customer.status == "active", Customer.service_mode == "managed")
-        .order_by(Customer.company_name)
-        .limit(3)
-    ).all()
-    for customer in first:
-        names = {t.name for t in customer.tags} | {"priority"}
-        customer_tools.set_tags(customer.id, sorted(names), SYSTEM, clock)
-    if first and not db.session.scalar(
-        db.select(LedgerEntry.id).where(LedgerEntry.description == DEMO_CREDIT)
-    ):
-        ledger.book_manual(first[0].id, "credit", "50.00", DEMO_CREDIT, SYSTEM, clock)
-
-
-DEMO_GROUP = ("Key accounts", "region=DACH\nsla=gold", "gold")
-DEMO_PO = "Framework agreement 2026"
-
-
-def _profile_examples(clock: Clock) -> None:
-    """A contact with billing alerts, a customer group and a purchase order that expires soon
-    (issue 7 items 8–10)."""
-    from datetime import timedelta
-
-    from billing.customers import contacts, groups
-    from billing.customers.contacts import ContactInput
-    from billing.invoicing import purchase_orders
-    from billing.invoicing.purchase_orders import PurchaseOrderInput
-    from models import Contact, CustomerGroup, PurchaseOrder
-
-    first = db.session.scalars(
-        db.select(Customer)
-        .where(Customer.status == "active", Customer.service_mode == "managed")
-        .order_by(Customer.company_name)
-        .limit(3)
-    ).all()
-    if not first:
-        return
-    name, attributes, tags = DEMO_GROUP
-    group_id = db.session.scalar(db.select(CustomerGroup.id).where(CustomerGroup.name == name))
-    if group_id is None:
-        group_id = groups.save_group(None, name, attributes, tags, SYSTEM, clock).id
-        for customer in first:
-            groups.set_customer_groups(customer.id, [group_id], SYSTEM, clock)
-    owner = first[0]
-    if not db.session.scalar(db.select(Contact.id).where(Contact.customer_id == owner.id)):
-        contacts.add_contact(
-            owner.id,
-            ContactInput(
-                first_name="Petra",
-                last_name="Buchholz",
-                designation="Accounts payable",
-                email="accounts@" + owner.contact_email.split("@", 1)[1],
-                phone="+49 30 1234567",
-                billing_alerts=True,
-            ),
-            SYSTEM,
-            clock,
+    if index in (3, 4):
+        lifecycle.schedule_change(
+            customer_id, max(1, plan.internal // 2), plan.external, SYSTEM, clock
         )
-    if not db.session.scalar(db.select(PurchaseOrder.id).where(PurchaseOrder.name == DEMO_PO)):
-        today = clock.today()
-        purchase_orders.save_purchase_order(
-            owner.id,
-            None,
-            PurchaseOrderInput(
-                name=DEMO_PO,
-                annual_value="24000.00",
-                start_date=(today - timedelta(days=345)).isoformat(),
-                expiry_date=(today + timedelta(days=20)).isoformat(),
-                renewal_date=(today + timedelta(days=20)).isoformat(),
-                consumption_start_date=(today - timedelta(days=345)).isoformat(),
-                consumption_base_value="2000.00",
-                contract_period_days="365",
-                provider_type="Direct",
-                comment="Renewal under discussion",
-            ),
-            SYSTEM,
-            clock,
-        )
-
-
-DEMO_SERVICES = (
-    # name, internal, external, term in months, auto-renew, suspended
-    ("Site Hamburg", 8, 2, 12, True, True),
-    ("Site M\u00fcnchen", 4, 1, 1, False, False),
-)
-
-
-def _subscription_examples(clock: Clock) -> None:
-    """A customer with two additional subscriptions, one suspended and one that will not
-    renew (issue 7 item 5)."""
-    from billing.subscriptions import service_subscriptions as services
-    from models import ServiceSubscription
-
-    owner = db.session.scalars(
-        db.select(Customer)
-        .where(Customer.status == "active", Customer.service_mode == "managed")
-        .order_by(Customer.company_name)
-        .offset(1)
-        .limit(1)
-    ).first()
-    if owner is None or db.session.scalar(
-        db.select(ServiceSubscription.id).where(ServiceSubscription.customer_id == owner.id)
-    ):
-        return
-    for name, internal, external, term, auto_renew, suspended in DEMO_SERVICES:
-        sub = services.add_service(
-            owner.id,
-            services.ServiceInput(name, internal, external, term, auto_renew),
-            SYSTEM,
-            clock,
-        )
-        if suspended:
-            services.suspend_service(owner.id, sub.id, SYSTEM, clock)
+    if plan.state == "inactive":
+        lifecycle.cancel_subscription(customer_id, SYSTEM, clock)
+    elif plan.state == "locked":
+        lifecycle.set_locked(customer_id, True, SYSTEM, clock)
+    elif plan.state == "deleted":
+        lifecycle.mark_for_deletion(customer_id, SYSTEM, clock)
 
 
 DEMO_KEYS = (
@@ -624,46 +382,6 @@ def _redeem_demo_key(customer_id: int, clock: Clock, started) -> None:
     sub.project_key_id = key.id
     sub.valid_until = add_months(started, 12) - timedelta(days=1)
     db.session.commit()
-
-
-RUN_AT = time(0, 30)  # when the scheduler starts the run on the 1st
-PAID_AFTER_DAYS = 12  # when the demo's bank transfers arrive
-
-
-def _at(day: date, clock: Clock) -> FixedClock:
-    """A clock on ``day`` at ``RUN_AT`` in the MSP's time zone, never later than now."""
-    instant = datetime.combine(day, RUN_AT, tzinfo=clock.tz)
-    return FixedClock(min(instant, clock.now()), str(clock.tz))
-
-
-def _billing_history(history_start: date, clock: Clock, charge_last_month: bool = False) -> None:
-    """Each month since ``history_start`` billed as the product bills it: the month-end run on
-    the 1st drafts, finalizes and charges (the demo's card payments are recorded as taken, no
-    e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
-    to the saved cards), and bank transfers arrive within the payment term, except for the
-    month that just ended. A month whose run exists is left as it is."""
-    from billing.payments.stripe_gateway import charge_invoice
-
-    period = history_start.replace(day=1)
-    last = monthend.last_closed_period(clock)
-    while period <= last:
-        run_clock = _at(add_months(period, 1), clock)
-        try:
-            started = monthend.start_run(period, SYSTEM, run_clock, auto_finalize=True)
-        except DomainError:
-            period = add_months(period, 1)
-            continue
-        charge = charge_invoice if charge_last_month and period == last else record_card_payment
-        monthend.work(started.run_id, run_clock, monthend.Hooks(charge=charge))
-        if period < last:
-            paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)
-            for invoice_id in db.session.scalars(
-                monthend.run_invoices(started.run_id).where(
-                    Invoice.state == InvoiceState.FINALIZED.value
-                )
-            ).all():
-                mark_paid(invoice_id, SYSTEM, paid_clock)
-        period = add_months(period, 1)
 
 
 def count_customers() -> int:

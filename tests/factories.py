@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from itertools import count
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, lookup, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from seed.reference import seed_reference
 
@@ -33,7 +33,7 @@ def customer(
     """A customer in ``state``: invited | active | inactive | locked | deleted."""
     clock = app.config["CLOCK"]
     n = next(_seq)
-    created, _token = lifecycle.create_customer(
+    created, _token = onboarding.create_customer(
         NewCustomer(
             company_name=company or f"Company {n}",
             contact_name=f"Contact {n}",
@@ -47,8 +47,8 @@ def customer(
     )
     if state == "invited":
         return created
-    main = lifecycle.main_user(created.id)
-    lifecycle.register_user(main.id, "Customer-Pass-1", clock)
+    main = lookup.main_user(created.id)
+    onboarding.register_user(main.id, "Customer-Pass-1", clock)
     if state != "registered":
         lifecycle.start_subscription(
             created.id, internal, external, payment, SYSTEM, clock, valid_from=since

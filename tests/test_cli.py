@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 
 from billing.access.staff import authenticate_staff
 from models import (
     AuditEvent,
+    BillingRun,
     Customer,
     Invoice,
     PaymentMethod,
@@ -60,6 +62,7 @@ def _counts() -> dict:
     }
 
 
+@pytest.mark.slow
 def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     """Demo data: every status, both modes, every payment method, both languages, a pending
     decrease, a project-key customer, one marked for deletion, six months of invoices, and a
@@ -109,6 +112,7 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     assert distinct(Invoice.state) >= {"paid", "finalized"}
 
 
+@pytest.mark.slow
 def test_the_demo_history_is_paid_and_a_closed_month_is_not_billed_again(app):
     """Issue 14 (3): every month of the demo was billed by a month-end run that is done; every
     card invoice of it was paid with its payment record, bank transfers before the last month
@@ -162,6 +166,8 @@ def _flask(app, cwd: Path, *args: str, database_url: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     """Issue 14 (5): the README's rehearsal, as written: a staging copy made with ``flask backup
     create --output instance/staging.db`` and billed through ``DATABASE_URL=sqlite:///instance/
@@ -204,6 +210,7 @@ def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     assert db.session.scalar(db.select(func.count()).select_from(Invoice)) == 0
 
 
+@pytest.mark.slow
 def test_seed_demo_bulk_path_adds_generated_customers(any_app):
     runner = any_app.test_cli_runner()
     result = runner.invoke(args=["seed", "demo", "--customers", "2500"])
@@ -225,3 +232,14 @@ def test_billing_renew_subscriptions_command(app, runner):
     result = runner.invoke(args=["billing", "renew-subscriptions"])
     assert result.exit_code == 0, result.output
     assert "Renewed 0 subscription(s); ended 0 subscription(s)." in result.output
+
+
+def test_a_rehearsal_cannot_be_handed_to_a_worker(app, runner):
+    """A queued run is worked with the worker's hooks, which charge cards and send e-mails: a
+    ``--rehearse`` with ``--queue`` is refused before any run starts."""
+    result = runner.invoke(
+        args=["billing", "run-month-end", "--period", "2026-10", "--rehearse", "--queue"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--rehearse runs in this process" in result.output
+    assert db.session.scalar(db.select(func.count()).select_from(BillingRun)) == 0

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import event, func
 
 from billing.catalog.payment_methods import active_codes
-from billing.customers.customers import current_subscription
+from billing.customers.lookup import current_subscription
 from billing.kernel.clock import FixedClock
-from billing.payments import stripe_gateway as gateway
+from billing.payments import stripe_account, stripe_cards
 from models import (
     AttemptState,
     AuditEvent,
@@ -25,8 +25,9 @@ from models import (
     PaymentMethodCode,
     db,
 )
-from seed.demo import CUSTOMER_PASSWORD, DECLINED_CARD_CUSTOMER
-from tests.conftest import _build, _config, berlin
+from seed.demo import CUSTOMER_PASSWORD
+from seed.demo_cards import DECLINED_CARD_CUSTOMER
+from tests.conftest import SharedApp, _config, berlin, rolled_back
 from tests.portal.helpers import signed_in
 from tests.support.cards import confirmed_setup
 from tests.support.demo import _no_fsync
@@ -64,15 +65,21 @@ def card_demo(sqlite_template, tmp_path_factory, localstripe):
     return str(path), result.output
 
 
-@pytest.fixture
-def demo_app(card_demo, tmp_path, clock, localstripe):
-    path = tmp_path / "demo.db"
+@pytest.fixture(scope="module")
+def card_demo_app(card_demo, tmp_path_factory, localstripe):
+    """This test process's app on a copy of the card demo (see tests/conftest.py)."""
+    path = tmp_path_factory.mktemp("card-demo-app") / "demo.db"
     shutil.copy(card_demo[0], path)
-    app, ctx, _db = _build(f"sqlite:///{path}", clock, STRIPE_API_BASE=localstripe.url)
-    yield app
-    db.session.remove()
-    db.engine.dispose()
-    ctx.pop()
+    shared = SharedApp(f"sqlite:///{path}", STRIPE_API_BASE=localstripe.url)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def demo_app(card_demo_app, clock):
+    """The app on the card demo; what the test writes is rolled back after it."""
+    with rolled_back(card_demo_app, clock) as app:
+        yield app
 
 
 def _customer(company: str) -> Customer:
@@ -88,8 +95,8 @@ def _counts() -> tuple[int, int]:
 
 def test_the_seed_sets_up_card_payment_against_the_local_stripe(demo_app, card_demo):
     assert CARD in active_codes()
-    assert (gateway.stored_secret_key(), gateway.stored_publishable_key()) == KEYS[:2]
-    assert gateway.stored_webhook_secret() == KEYS[2]
+    assert (stripe_account.stored_secret_key(), stripe_account.stored_publishable_key()) == KEYS[:2]
+    assert stripe_account.stored_webhook_secret() == KEYS[2]
     payers = db.session.scalars(
         db.select(Customer).where(
             Customer.payment_method == CARD, Customer.marked_for_deletion_at.is_(None)
@@ -97,7 +104,7 @@ def test_the_seed_sets_up_card_payment_against_the_local_stripe(demo_app, card_d
     ).all()
     assert len(payers) >= 10
     for customer in payers:  # asked at the local Stripe
-        assert gateway.card_on_file(customer.id) is not None, customer.company_name
+        assert stripe_cards.card_on_file(customer.id) is not None, customer.company_name
     # open card invoices: only the declined one (a customer marked for deletion gets no card)
     card_invoices = db.session.scalars(
         db.select(Invoice)

@@ -10,8 +10,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import new_invite_token
+from billing.customers import onboarding
+from billing.customers.onboarding import new_invite_token
 from models import TeamInvitation, User, db
 from tests.conftest import _build
 
@@ -94,7 +94,7 @@ def test_0020_0021_move_pending_invites_and_mark_waiting_registrations(empty_dat
         assert users["rita@newco.example"].confirmation_pending
         assert not users["ivy@invited.example"].confirmation_pending
         assert not users["ann@acme.example"].confirmation_pending
-        found = lifecycle.find_invite(tokens["pending@acme.example"], clock)
+        found = onboarding.find_invite(tokens["pending@acme.example"], clock)
         assert found.email == "pending@acme.example", "a link sent before keeps working"
         db.session.add(User(customer_id=1, email="ANN@acme.example", name="x", created_at=now))
         with pytest.raises(IntegrityError):

@@ -64,9 +64,11 @@ def test_every_email_names_the_product_in_both_languages(named_app):
 
 def test_a_german_invoice_mail_signs_with_the_seller_or_the_product(named_app):
     from billing.invoicing.invoice_pdf import seller_details
+    from billing.kernel.site import Site
 
+    site = Site.of(named_app.config)
     with named_app.test_request_context():
-        assert seller_details()["name"] == NAME  # nothing saved yet
+        assert seller_details(site)["name"] == NAME  # nothing saved yet
         from billing.invoicing.invoice_settings import save_invoice_settings
 
         save_invoice_settings(
@@ -78,7 +80,7 @@ def test_a_german_invoice_mail_signs_with_the_seller_or_the_product(named_app):
             SYSTEM,
             named_app.config["CLOCK"],
         )
-        assert seller_details()["name"] == "Muster MSP GmbH"
+        assert seller_details(site)["name"] == "Muster MSP GmbH"
 
 
 def test_dates_in_emails_follow_the_recipients_language(named_app):

@@ -9,7 +9,7 @@ from models import PaymentMethod, PaymentMethodCode, db
 
 def ensure_payment_methods(actor, clock: Clock) -> list[PaymentMethod]:
     """Create any missing payment method rows, keeping existing flags."""
-    from billing.payments.stripe_gateway import keys_configured
+    from billing.payments.stripe_account import keys_configured
 
     existing = {m.code: m for m in db.session.scalars(db.select(PaymentMethod))}
     for position, code in enumerate(PaymentMethodCode.codes()):
@@ -29,7 +29,7 @@ def set_active(code: str, active: bool, actor, clock: Clock) -> PaymentMethod:
     Deactivating keeps existing subscriptions on the method; it is only hidden for new ones."""
     from billing.kernel.errors import DomainError
     from billing.kernel.i18n import _
-    from billing.payments.stripe_gateway import keys_configured
+    from billing.payments.stripe_account import keys_configured
 
     method = db.session.get(PaymentMethod, code) if code else None
     if method is None:

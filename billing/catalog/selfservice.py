@@ -178,7 +178,7 @@ def save_tiers(new_tiers: Sequence[Tier], actor, clock: Clock) -> int:
             .execution_options(synchronize_session=False)
         )
         changed += result.rowcount or 0
-    from billing.customers.customers import refresh_summary
+    from billing.customers.summary import refresh_summary
 
     for customer in db.session.scalars(db.select(Customer).where(Customer.id.in_(with_services))):
         before = customer.monthly_price

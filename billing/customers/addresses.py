@@ -12,9 +12,10 @@ from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError
 
-from billing.customers.customers import _touch, check_version, get_customer
-from billing.invoicing.invoicing import EU_COUNTRIES
+from billing.customers.lookup import check_version, get_customer
+from billing.customers.summary import mark_updated
 from billing.invoicing.payment_terms import parse_payment_term
+from billing.invoicing.vat import EU_COUNTRIES
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
@@ -162,7 +163,7 @@ def edit_address(
         setattr(customer, name, value)
     after = {name: getattr(customer, name) for name in names}
     changed = {k: v for k, v in after.items() if before[k] != v}
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "customer.edit_address",

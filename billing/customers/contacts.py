@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from sqlalchemy import func
 
 from billing.access.staff import normalise_email
-from billing.customers.customers import get_customer
+from billing.customers.lookup import get_customer
 from billing.customers.team import invite_member
 from billing.kernel import audit
 from billing.kernel.audit import Actor

@@ -6,12 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from billing.customers.customers import NewCustomer, create_customer, get_customer, invite_message
+from billing.customers.lookup import get_customer
+from billing.customers.onboarding import NewCustomer, create_customer, invite_message
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
+from billing.kernel.site import Site
 from models import Customer, Language, ServiceMode, Tag, User, db
 
 MAX_TAGS = 20
@@ -58,7 +60,9 @@ def similar_settings(customer_id: int) -> SimilarSettings:
     )
 
 
-def create_similar(source_id: int, data: NewCustomer, actor: Actor, clock: Clock):
+def create_similar(
+    source_id: int, data: NewCustomer, actor: Actor, clock: Clock, site: Site = Site()
+):
     """Create a customer with the identity in ``data`` and the settings of ``source_id`` (its
     service mode, customer price, tags, partner and payment method; ``data.language`` is the
     form's choice, prefilled from the source) and compose the invite like "New Customer".
@@ -93,7 +97,7 @@ def create_similar(source_id: int, data: NewCustomer, actor: Actor, clock: Clock
         after=settings.as_dict(),
     )
     db.session.commit()
-    return customer, invite_message(customer.id, token, clock)
+    return customer, invite_message(customer.id, token, clock, site)
 
 
 def parse_tags(raw: str | list[str]) -> list[str]:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from billing.customers.customers import get_customer, refresh_summary, request_deletion
+from billing.customers.lifecycle import request_deletion
+from billing.customers.lookup import get_customer
+from billing.customers.summary import refresh_summary
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock, add_months, lease_now
@@ -104,6 +106,17 @@ def request_erasure(customer_id: int, notice: dict, clock: Clock) -> CustomerEra
         db.session.add(erasure)
         db.session.commit()
     return erasure
+
+
+def pending_erasures() -> list[int]:
+    """Customers marked for deletion whose data is not erased yet."""
+    return list(
+        db.session.scalars(
+            db.select(Customer.id).where(
+                Customer.marked_for_deletion_at.is_not(None), Customer.erased_at.is_(None)
+            )
+        )
+    )
 
 
 def stalled_erasures() -> list[int]:

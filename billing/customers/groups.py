@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import func
 
-from billing.customers.customers import get_customer
+from billing.customers.lookup import get_customer
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

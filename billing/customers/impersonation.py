@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from billing.customers.customers import get_customer, main_user, user_may_sign_in
+from billing.customers.lookup import get_customer, main_user
+from billing.customers.sign_in import user_may_sign_in
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

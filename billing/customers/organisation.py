@@ -14,12 +14,13 @@ from urllib.parse import urlsplit
 
 from babel.numbers import list_currencies
 
-from billing.customers.customers import _touch, check_version, get_customer
+from billing.customers.lookup import check_version, get_customer
+from billing.customers.summary import mark_updated
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, amount_from_text
 from models import AccountType, db
 
 MAX_TURNOVER = Decimal("999999999999.99")
@@ -74,7 +75,7 @@ def _turnover(value: str, currency: str) -> tuple[Decimal | None, str]:
     if not text:
         return None, ""
     try:
-        amount = Decimal(text)
+        amount = amount_from_text(text)
     except InvalidOperation:
         raise DomainError(
             _("Please enter an amount such as 1250000.00."), field="turnover"
@@ -135,7 +136,7 @@ def edit_organisation(
     changed = {
         k: str(v) if isinstance(v, Decimal) else v for k, v in clean.items() if before[k] != v
     }
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "customer.edit_organisation",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func
 
-from billing.customers.customers import check_version, get_customer
+from billing.customers.lookup import check_version, get_customer
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock

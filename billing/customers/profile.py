@@ -6,7 +6,7 @@ the addresses of managed customers.
 from __future__ import annotations
 
 from billing.customers.addresses import AddressInput, edit_address
-from billing.customers.customers import get_customer
+from billing.customers.lookup import get_customer
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError

@@ -30,9 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from billing.access.passwords import hash_password
 from billing.access.staff import normalise_email
 from billing.catalog.selfservice import load_self_service
-from billing.customers.accounts import check_new_password
+from billing.customers.accounts import check_new_password, recipient_language
 from billing.customers.addresses import AddressInput, validate_address
-from billing.customers.customers import _public_url, _snapshot, refresh_summary
+from billing.customers.summary import audit_snapshot, refresh_summary
 from billing.customers.team import remove_all_but_main
 from billing.kernel import audit, mail_limits
 from billing.kernel.audit import Actor
@@ -40,6 +40,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import _
 from billing.kernel.mail import Outgoing, compose, mail_configured
+from billing.kernel.site import Site
 from billing.subscriptions.own_subscription import start_trial
 from models import Customer, Language, ServiceMode, User, db
 
@@ -92,9 +93,7 @@ class Registered:
     customer_id: int | None
 
 
-def register(
-    data: Registration, clock: Clock, home_country: str = "DE", ip: str = ""
-) -> Registered:
+def register(data: Registration, clock: Clock, site: Site = Site(), ip: str = "") -> Registered:
     """Open a self-service customer with an unconfirmed main user and compose the confirmation
     e-mail (see the module rules for a taken address and a repeat registration).
 
@@ -104,16 +103,16 @@ def register(
     """
     if not registration_enabled():
         raise NotFound(_("Registration is not available."))
-    name, email, address = _validate(data, home_country)
+    name, email, address = _validate(data, site.home_country)
     if not mail_configured():
         raise DomainError(_("Registration is not possible at the moment. Please try again later."))
     mail_limits.spend(mail_limits.REGISTRATION, email, field="email")
     existing = db.session.scalar(db.select(User).where(func.lower(User.email) == email.lower()))
     if existing is not None and _waits_for_confirmation(existing):
-        message = _replace(existing, name, data.language, address, clock, ip)
+        message = _replace(existing, name, data.language, address, clock, ip, site.public_url)
         return Registered(message, existing.customer_id)
     if existing is not None:
-        return Registered(_existing_account_message(existing, clock, ip), None)
+        return Registered(_existing_account_message(existing, clock, ip, site.public_url), None)
     now = clock.now()
     customer = Customer(
         contact_name=name,
@@ -146,7 +145,7 @@ def register(
         "customer.self_register",
         clock,
         customer_id=customer.id,
-        after={**_snapshot(customer), "terms_accepted": True},
+        after={**audit_snapshot(customer), "terms_accepted": True},
     )
     try:
         db.session.commit()
@@ -154,7 +153,7 @@ def register(
         # the same address registered at the same moment: that one stands
         db.session.rollback()
         return Registered(None, None)
-    return Registered(_confirmation_message(user, token, clock), customer.id)
+    return Registered(_confirmation_message(user, token, clock, site.public_url), customer.id)
 
 
 def _address_fields(address: AddressInput) -> dict:
@@ -163,7 +162,7 @@ def _address_fields(address: AddressInput) -> dict:
 
 def _registration_snapshot(customer: Customer) -> dict:
     return {
-        **_snapshot(customer),
+        **audit_snapshot(customer),
         "company_name": customer.company_name,
         "contact_name": customer.contact_name,
         "country": customer.country,
@@ -172,7 +171,13 @@ def _registration_snapshot(customer: Customer) -> dict:
 
 
 def _replace(
-    user: User, name: str, language: str, address: AddressInput, clock: Clock, ip: str
+    user: User,
+    name: str,
+    language: str,
+    address: AddressInput,
+    clock: Clock,
+    ip: str,
+    public_url: str,
 ) -> Outgoing:
     """A repeat registration of an address that waits for its confirmation: the new one
     replaces it (company, address, name, language; no password; no one else in its team) and
@@ -199,14 +204,14 @@ def _replace(
         reason="replaces the unconfirmed registration of the same address",
     )
     db.session.commit()
-    return _confirmation_message(user, token, clock)
+    return _confirmation_message(user, token, clock, public_url)
 
 
 def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outgoing:
     return compose(
         template,
         user.email,
-        user.language or user.customer.language,
+        recipient_language(user),
         clock,
         customer_id=user.customer_id,
         name=user.name,
@@ -217,12 +222,12 @@ def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outg
     )
 
 
-def _confirmation_message(user: User, token: str, clock: Clock) -> Outgoing:
+def _confirmation_message(user: User, token: str, clock: Clock, public_url: str) -> Outgoing:
     expires = user.invite_expires_at.astimezone(clock.tz)
     return _mail(
         "registration_confirm",
         user,
-        f"{_public_url()}/portal/register/confirm/{token}",
+        f"{public_url}/portal/register/confirm/{token}",
         clock,
         expires=expires,
     )
@@ -236,7 +241,9 @@ def _waits_for_confirmation(user: User) -> bool:
     )
 
 
-def _existing_account_message(user: User, clock: Clock, ip: str) -> Outgoing | None:
+def _existing_account_message(
+    user: User, clock: Clock, ip: str, public_url: str
+) -> Outgoing | None:
     """A note that the address has an account (nothing for a customer marked for deletion)."""
     if user.customer.marked_for_deletion_at is not None:
         return None
@@ -249,7 +256,7 @@ def _existing_account_message(user: User, clock: Clock, ip: str) -> Outgoing | N
         reason="e-mail address taken",
     )
     db.session.commit()
-    return _mail("registration_exists", user, f"{_public_url()}/portal/login", clock)
+    return _mail("registration_exists", user, f"{public_url}/portal/login", clock)
 
 
 def find_confirmation(token: str, clock: Clock) -> User:
@@ -297,7 +304,7 @@ def confirm_registration(
     db.session.expire(user)
     actor = Actor.user(user, ip)
     customer = user.customer
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     removed = remove_all_but_main(customer.id)
     start_trial(customer.id, actor, clock)
     db.session.flush()
@@ -308,7 +315,9 @@ def confirm_registration(
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "removed": removed} if removed else _snapshot(customer),
+        after={**audit_snapshot(customer), "removed": removed}
+        if removed
+        else audit_snapshot(customer),
     )
     db.session.commit()
     return user

@@ -38,6 +38,7 @@ class Backup:
 
 
 def _url():
+    # a backup is of the database the running app is configured with, and goes next to it
     return make_url(current_app.config["SQLALCHEMY_DATABASE_URI"])
 
 

@@ -1,2 +1,2 @@
-"""Invoices: drafting and numbering, credit notes, PDF, e-mail, invoice settings, the month-end run,
-purchase orders."""
+"""Invoices: draft lines and drafting, VAT, numbering and finalizing, credit notes, payment marks,
+PDF, e-mail, invoice settings, the month-end run, purchase orders."""

@@ -10,20 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import or_
 
 from billing.customers.contacts import billing_alert_addresses
-from billing.invoicing.invoice_pdf import (
-    credit_effect_text,
-    date_label,
-    invoice_filename,
-    money,
-    period_label,
-    render_invoice_pdf,
-    seller_details,
-)
+from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf, seller_details
 from billing.invoicing.invoice_settings import format_iban
+from billing.invoicing.invoice_texts import credit_effect_text, date_label, money, period_label
 from billing.invoicing.payment_terms import due_date
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM, Actor
@@ -31,6 +23,7 @@ from billing.kernel.clock import Clock, lease_now
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import _
 from billing.kernel.mail import Outgoing, compose, deliver
+from billing.kernel.site import Site
 from models import Customer, Invoice, InvoiceKind, InvoiceState, PaymentMethodCode, db
 
 NOT_MAILED = (InvoiceState.DRAFT.value, InvoiceState.VOID.value)
@@ -43,14 +36,14 @@ def _load(invoice_id: int) -> tuple[Invoice, Customer | None]:
     return invoice, db.session.get(Customer, invoice.customer_id)
 
 
-def _context(invoice: Invoice, customer: Customer) -> dict:
+def _context(invoice: Invoice, customer: Customer, site: Site) -> dict:
     credit = invoice.kind == InvoiceKind.CREDIT_NOTE.value
     corrected = (
         db.session.get(Invoice, invoice.corrects_invoice_id)
         if invoice.corrects_invoice_id
         else None
     )
-    seller = seller_details()
+    seller = seller_details(site)
     return {
         "name": customer.contact_name,
         "company": invoice.billing_name or customer.company_name,
@@ -65,12 +58,12 @@ def _context(invoice: Invoice, customer: Customer) -> dict:
         "corrects": corrected.number if corrected else "",
         "seller": seller["name"],
         # the transfer request: by the due date fixed at finalization, to the seller's account
-        "due": "" if credit else date_label(due_date(invoice), invoice.language),
+        "due": "" if credit else date_label(due_date(invoice, site), invoice.language),
         "iban": format_iban(seller["iban"]),
     }
 
 
-def email_invoice(invoice_id: int, clock: Clock) -> bool:
+def email_invoice(invoice_id: int, clock: Clock, site: Site = Site()) -> bool:
     """Send invoice (or credit note) ``invoice_id`` with its PDF attached to the customer's
     contact address and its billing-alert contacts, once.
 
@@ -90,7 +83,7 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
         attachment = (
             invoice_filename(invoice),
             "application/pdf",
-            render_invoice_pdf(invoice.id),
+            render_invoice_pdf(invoice.id, site),
         )
         for recipient in _recipients(customer):
             message = compose(
@@ -99,7 +92,7 @@ def email_invoice(invoice_id: int, clock: Clock) -> bool:
                 invoice.language,
                 clock,
                 customer_id=customer.id,
-                **_context(invoice, customer),
+                **_context(invoice, customer, site),
             )
             deliver(replace(message, attachments=(attachment,)), clock)
     except Exception:
@@ -187,9 +180,9 @@ def _recipients(customer: Customer) -> list[str]:
     ]
 
 
-def payment_failed_notices(invoice_id: int, clock: Clock) -> list[Outgoing]:
+def payment_failed_notices(invoice_id: int, clock: Clock, site: Site = Site()) -> list[Outgoing]:
     """``payment_failed_notice`` for the customer's contact and each billing-alert contact."""
-    first = payment_failed_notice(invoice_id, clock)
+    first = payment_failed_notice(invoice_id, clock, site)
     if first is None:
         return []
     invoice, customer = _load(invoice_id)
@@ -200,14 +193,14 @@ def payment_failed_notices(invoice_id: int, clock: Clock) -> list[Outgoing]:
             invoice.language,
             clock,
             customer_id=customer.id,
-            link=f"{current_app.config['PUBLIC_URL']}/portal/",
-            **_context(invoice, customer),
+            link=f"{site.public_url}/portal/",
+            **_context(invoice, customer, site),
         )
         for recipient in _recipients(customer)[1:]
     ]
 
 
-def payment_failed_notice(invoice_id: int, clock: Clock) -> Outgoing | None:
+def payment_failed_notice(invoice_id: int, clock: Clock, site: Site = Site()) -> Outgoing | None:
     """Compose the e-mail telling the customer that charging invoice ``invoice_id`` to the
     saved card failed, with a link to the portal to update the card; send it through the
     mail job. None when the invoice is not in ``payment_failed`` or the customer was erased.
@@ -224,6 +217,6 @@ def payment_failed_notice(invoice_id: int, clock: Clock) -> Outgoing | None:
         invoice.language,
         clock,
         customer_id=customer.id,
-        link=f"{current_app.config['PUBLIC_URL']}/portal/",
-        **_context(invoice, customer),
+        link=f"{site.public_url}/portal/",
+        **_context(invoice, customer, site),
     )

@@ -194,18 +194,7 @@ def save_invoice_settings(
     a missing name or address, an invalid VAT-ID, IBAN or BIC, a payment term that is no whole
     number of days, or a price that is not an amount ≥ 0. Past invoices are rendered with the
     settings of the moment but keep their due dates; numbers never change."""
-    name = (seller_name or "").strip()
-    address = "\n".join(
-        line.strip() for line in (seller_address or "").splitlines() if line.strip()
-    )
-    if not name:
-        raise DomainError(_("Please enter the company name for the invoices."), field="seller_name")
-    if len(name) > 200:
-        raise DomainError(_("At most 200 characters."), field="seller_name")
-    if not address:
-        raise DomainError(_("Please enter the address for the invoices."), field="seller_address")
-    if len(address) > 500:
-        raise DomainError(_("At most 500 characters."), field="seller_address")
+    name, address = _seller_block(seller_name, seller_address)
     vat_id = ""
     if (seller_vat_id or "").strip():
         try:
@@ -214,15 +203,7 @@ def save_invoice_settings(
             raise DomainError(error.message, field="seller_vat_id") from None
     bank = validate_bank_details(iban, bic, bank_name, account_holder, name)
     term = parse_payment_term(payment_term_days, "payment_term_days")
-    try:
-        price = Decimal(str(ip_purchase_price).strip().replace(",", "."))
-    except (InvalidOperation, ValueError):
-        price = Decimal(-1)
-    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.0001")):
-        raise DomainError(
-            _("Please enter the purchase price per IP as an amount such as 1.15."),
-            field="ip_purchase_price",
-        )
+    price = _purchase_price(ip_purchase_price)
     before = load_invoice_settings()
     values = {
         SELLER_NAME: name,
@@ -250,3 +231,34 @@ def save_invoice_settings(
     )
     db.session.commit()
     return load_invoice_settings()
+
+
+def _seller_block(seller_name: str, seller_address: str) -> tuple[str, str]:
+    """The seller's name and address lines, trimmed; DomainError when missing or too long."""
+    name = (seller_name or "").strip()
+    address = "\n".join(
+        line.strip() for line in (seller_address or "").splitlines() if line.strip()
+    )
+    if not name:
+        raise DomainError(_("Please enter the company name for the invoices."), field="seller_name")
+    if len(name) > 200:
+        raise DomainError(_("At most 200 characters."), field="seller_name")
+    if not address:
+        raise DomainError(_("Please enter the address for the invoices."), field="seller_address")
+    if len(address) > 500:
+        raise DomainError(_("At most 500 characters."), field="seller_address")
+    return name, address
+
+
+def _purchase_price(text) -> Decimal:
+    """What one IP costs the MSP per month, an amount ≥ 0 with at most four decimals."""
+    try:
+        price = Decimal(str(text).strip().replace(",", "."))
+    except (InvalidOperation, ValueError):
+        price = Decimal(-1)
+    if not price.is_finite() or price < 0 or price != price.quantize(Decimal("0.0001")):
+        raise DomainError(
+            _("Please enter the purchase price per IP as an amount such as 1.15."),
+            field="ip_purchase_price",
+        )
+    return price

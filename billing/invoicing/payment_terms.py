@@ -18,11 +18,10 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
-
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
 from billing.kernel.settings import get_setting
+from billing.kernel.site import Site
 from models import Customer, Invoice, InvoiceKind, db
 
 PAYMENT_TERM_KEY = "invoice.payment_term_days"
@@ -84,17 +83,15 @@ def due_on(issued: date, term_days: int) -> date:
     return business_day(issued + timedelta(days=term_days))
 
 
-def due_date(invoice: Invoice) -> date | None:
+def due_date(invoice: Invoice, site: Site = Site()) -> date | None:
     """When ``invoice`` is due: the date stored at finalization; for a draft, the date it would
-    get if it had been finalized on the day it was drafted (what its preview shows). None for a
-    credit note, which is never due."""
+    get if it had been finalized on the day it was drafted in ``site``'s time zone (what its
+    preview shows). None for a credit note, which is never due."""
     if invoice.kind != InvoiceKind.INVOICE.value:
         return None
     if invoice.due_date is not None:
         return invoice.due_date
-    issued = (invoice.finalized_at or invoice.created_at).astimezone(
-        ZoneInfo(current_app.config["APP_TIMEZONE"])
-    )
+    issued = (invoice.finalized_at or invoice.created_at).astimezone(ZoneInfo(site.timezone))
     return due_on(issued.date(), invoice_payment_term(invoice))
 
 

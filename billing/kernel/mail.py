@@ -16,13 +16,13 @@ from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale, format_date
 from flask_mail import Connection, Mail, Message
 
 from billing.kernel import audit
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
-from billing.kernel.i18n import _, lazy_gettext
+from billing.kernel.i18n import _, lazy_gettext, moment_text
 from billing.kernel.secrets import decrypt, encrypt
 from billing.kernel.settings import get_setting
 from models import EmailLog, EmailState, Language, db
@@ -117,8 +117,16 @@ class MailSettings:
         return (self.sender_name, self.sender_address)
 
 
+def _app_config():
+    """The running app's configuration, for mail alone among the kernel's modules."""
+    # Mail is the app's transport: its fallback server (``MAIL_*``), the operator's permission
+    # for mail hosts on this machine, and the product's name and address that every message
+    # shows belong to the running app, whose Jinja templates ``compose`` renders anyway.
+    return current_app.config
+
+
 def _env_settings() -> MailSettings:
-    config = current_app.config
+    config = _app_config()
     sender = config.get("MAIL_DEFAULT_SENDER") or ""
     name, address = config["PRODUCT_NAME"], sender
     if "<" in sender and sender.endswith(">"):
@@ -153,7 +161,7 @@ def load_mail_settings() -> MailSettings:
         tls_mode=get_setting(KEY + "tls_mode", "none"),
         username=get_setting(KEY + "username"),
         password=decrypt(stored) if stored else "",
-        sender_name=get_setting(KEY + "sender_name") or current_app.config["PRODUCT_NAME"],
+        sender_name=get_setting(KEY + "sender_name") or _app_config()["PRODUCT_NAME"],
         sender_address=get_setting(KEY + "sender_address"),
     )
 
@@ -191,7 +199,7 @@ def check_mail_host(host: str, port: int) -> None:
 
     Raises DomainError (field ``host``).
     """
-    if current_app.config.get("MAIL_ALLOW_LOCAL_HOSTS"):
+    if _app_config().get("MAIL_ALLOW_LOCAL_HOSTS"):
         return
     address = _local_address(host, port)
     if address is not None:
@@ -250,7 +258,7 @@ def save_mail_settings(
         "port": str(port_no),
         "tls_mode": tls_mode,
         "username": (username or "").strip(),
-        "sender_name": (sender_name or "").strip() or current_app.config["PRODUCT_NAME"],
+        "sender_name": (sender_name or "").strip() or _app_config()["PRODUCT_NAME"],
         "sender_address": sender,
     }
     if password:
@@ -296,13 +304,13 @@ def compose(
         raise ValueError(f"unknown e-mail template {template}")
     if language not in Language.codes():
         language = Language.EN.value
-    context.setdefault("public_url", current_app.config["PUBLIC_URL"])
-    context.setdefault("product", current_app.config["PRODUCT_NAME"])
+    context.setdefault("public_url", _app_config()["PUBLIC_URL"])
+    context.setdefault("product", _app_config()["PRODUCT_NAME"])
     base = f"email/{language}/{template}"
     with force_locale(language):  # dates and amounts in the templates: the recipient's format
         for key, value in context.items():
             if isinstance(value, datetime):
-                context[key] = format_datetime(value, "medium")  # in the MSP's time zone
+                context[key] = moment_text(value)  # in the MSP's time zone
             elif isinstance(value, date):
                 context[key] = format_date(value, "long")
         subject = " ".join(render_template(f"{base}.subject.txt", **context).split())

@@ -114,6 +114,8 @@ def spend(
     """Count one e-mail of ``budget`` to ``address`` (any spelling), asked for by ``account``
     (see ``account_of``). Raises TooManyMails (on ``field`` when the address's budget is used
     up) with the minutes to wait; a refused e-mail counts too."""
+    # the counters live in the app's rate-limit storage (Flask-Limiter's, see ``_limiter``),
+    # under the app's key prefix
     prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
     digest = hashlib.sha256((address or "").strip().lower().encode()).hexdigest()
     checks = [("address", budget.per_address, digest)]

@@ -17,6 +17,8 @@ from billing.kernel.i18n import _
 
 
 def _keys() -> list[str]:
+    # Key material stays with the running app (ENCRYPTION_KEYS from the environment): it is
+    # never handed around as an argument.
     return [k.strip() for k in current_app.config["ENCRYPTION_KEYS"].split(",") if k.strip()]
 
 

@@ -16,7 +16,7 @@ from functools import wraps
 
 import stripe
 
-from billing.customers.customers import current_subscription, get_customer
+from billing.customers.lookup import current_subscription, get_customer
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
@@ -119,12 +119,12 @@ class PaymentOverview:
 
 
 def payment_overview(customer_id: int) -> PaymentOverview:
-    from billing.payments.stripe_gateway import (
-        card_on_file,
+    from billing.payments.stripe_account import (
         keys_configured,
         stored_publishable_key,
         stripe_js_url,
     )
+    from billing.payments.stripe_cards import card_on_file
 
     customer = get_customer(customer_id)
     access = card_access(customer)
@@ -148,7 +148,7 @@ def payment_overview(customer_id: int) -> PaymentOverview:
 @_stripe_errors
 def begin_card_setup(customer_id: int) -> str:
     """A SetupIntent for a new card; returns the client secret for Stripe.js."""
-    from billing.payments.stripe_gateway import create_setup_intent
+    from billing.payments.stripe_cards import create_setup_intent
 
     _require_access(customer_id)
     return create_setup_intent(customer_id)
@@ -174,9 +174,9 @@ def save_card(
     replacing any other; with ``retry_failed`` charge the failed card invoices again with it.
 
     DomainError when the customer may not manage cards or the intent is not its own, succeeded
-    one (``stripe_gateway.confirmed_setup_card``).
+    one (``stripe_cards.confirmed_setup_card``).
     """
-    from billing.payments.stripe_gateway import confirmed_setup_card, make_default_card
+    from billing.payments.stripe_cards import confirmed_setup_card, make_default_card
 
     _require_access(customer_id)
     method_id = confirmed_setup_card(customer_id, setup_intent_id, payment_method_id)
@@ -209,7 +209,7 @@ def card_removable(customer_id: int) -> bool:
 def remove_card(customer_id: int, actor: Actor, clock: Clock) -> int:
     """Remove the saved card(s). Refused while the current subscription is paid by card
     (replace the card instead). Returns how many cards were removed."""
-    from billing.payments.stripe_gateway import remove_cards
+    from billing.payments.stripe_cards import remove_cards
 
     _require_access(customer_id)
     if not card_removable(customer_id):
@@ -227,9 +227,10 @@ def remove_card(customer_id: int, actor: Actor, clock: Clock) -> int:
 
 @_stripe_errors
 def retry_failed_payments(customer_id: int, actor: Actor, clock: Clock) -> list:
-    """Charge every failed card invoice of the customer again (``invoicing.retry_payment``);
-    returns ``(invoice, attempt)`` pairs, the attempt None when Stripe was not reached."""
-    from billing.invoicing.invoicing import retry_payment
+    """Charge every failed card invoice of the customer again
+    (``invoicing.invoice_payment.retry_payment``); returns ``(invoice, attempt)`` pairs, the
+    attempt None when Stripe was not reached."""
+    from billing.invoicing.invoice_payment import retry_payment
 
     _require_access(customer_id)
     results = []

@@ -1,1 +1,2 @@
-"""Figures and exports: the dashboard, billing data and the streamed exports."""
+"""Figures and exports: the dashboard, the subscription shapes its estimates are priced by, the
+billing data and the streamed exports."""

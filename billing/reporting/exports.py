@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import String, literal, select
 
-from billing.invoicing.invoicing import current_currency
+from billing.kernel.site import Site
 from models import Customer, Partner
 
 BATCH = 2000
@@ -66,11 +66,20 @@ TEXT_KINDS = frozenset({"code", "text"})
 NUMBER_KINDS = frozenset({"decimal", "money"})
 
 
+@dataclass(frozen=True)
+class SiteValue:
+    """An export column with the same value in every row: the deployment's ``name`` value
+    (an attribute of ``billing.kernel.site.Site``, e.g. ``currency``), given when the export
+    runs."""
+
+    name: str
+
+
 @dataclass(frozen=True, eq=False)
 class Field:
     """One export column: its stable snake_case ``key``, its ``kind`` (one of ``KINDS``) and the
     SQL ``expression`` it is read from, or a function without arguments that returns one when
-    the export runs (e.g. a setting). Exports whose rows are computed in Python (the billing
+    the export runs, or a ``SiteValue``. Exports whose rows are computed in Python (the billing
     data) declare no expression."""
 
     key: str
@@ -82,16 +91,17 @@ class Field:
         if self.kind not in KINDS:
             raise ValueError(f"export field {self.key!r}: unknown kind {self.kind!r}")
 
-    def column(self):
+    def column(self, site: Site | None = None):
+        """The SQL expression to select; a ``SiteValue`` needs the ``site`` of the export."""
+        if isinstance(self.expression, SiteValue):
+            if site is None:
+                raise ValueError(f"export field {self.key!r} needs the site's values")
+            return literal(getattr(site, self.expression.name), String)
         return self.expression() if callable(self.expression) else self.expression
 
 
 def _partner_name():
     return select(Partner.name).where(Partner.id == Customer.partner_id).scalar_subquery()
-
-
-def _currency():
-    return literal(current_currency(), String)
 
 
 EXPORT_FIELDS: tuple[Field, ...] = (
@@ -134,7 +144,7 @@ EXPORT_FIELDS: tuple[Field, ...] = (
         Customer.average_ip_price,
         "monthly price ÷ total IPs, decimal string or null",
     ),
-    Field("currency", "code", _currency, "ISO 4217 code of the prices"),
+    Field("currency", "code", SiteValue("currency"), "ISO 4217 code of the prices"),
     Field("language", "code", Customer.language, "en | de"),
     Field("country", "code", Customer.country, "ISO 3166 alpha-2 of the primary address"),
     Field("city", "text", Customer.city, "city of the primary address"),
@@ -217,9 +227,10 @@ class Export:
         self._text = tuple(f.kind in TEXT_KINDS for f in self.fields)
         self._number = tuple(f.kind in NUMBER_KINDS for f in self.fields)
 
-    def columns(self) -> list:
-        """The fields' SQL expressions, in order, to pass to ``select`` or ``with_entities``."""
-        return [f.column() for f in self.fields]
+    def columns(self, site: Site | None = None) -> list:
+        """The fields' SQL expressions, in order, to pass to ``select`` or ``with_entities``;
+        ``site`` gives the values of ``SiteValue`` fields."""
+        return [f.column(site) for f in self.fields]
 
     def typed(self, row: tuple) -> list:
         """JSON-ready values: numbers as numbers, money and decimals as decimal strings, codes

@@ -16,7 +16,7 @@ from decimal import Decimal
 import stripe
 from sqlalchemy import func
 
-from billing.customers.customers import current_subscription, get_customer, pending_change
+from billing.customers.lookup import current_subscription, get_customer, pending_change
 from billing.customers.team import Member, team
 from billing.invoicing.payment_terms import payment_terms_of
 from billing.kernel.clock import Clock
@@ -90,7 +90,7 @@ class CustomerOverview:
     invoices: list[InvoiceRow]
     payments: list[PaymentRow]
     emails: list[EmailLog]
-    #: the card Stripe will charge (``stripe_gateway.CardInfo``); None without one
+    #: the card Stripe will charge (``stripe_cards.CardInfo``); None without one
     card: object | None
     #: Stripe could not be asked about the card (keys missing are not an error)
     card_unknown: bool
@@ -197,7 +197,8 @@ def _payments(customer_id: int) -> list[PaymentRow]:
 def _card(customer: Customer) -> tuple[object | None, bool]:
     """The card on file at Stripe, asked only for a customer Stripe knows and with keys
     configured; ``(None, True)`` when Stripe cannot tell."""
-    from billing.payments.stripe_gateway import card_on_file, keys_configured
+    from billing.payments.stripe_account import keys_configured
+    from billing.payments.stripe_cards import card_on_file
 
     if not customer.stripe_customer_id or not keys_configured():
         return None, False

@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from billing.customers.customers import (
-    _snapshot,
-    current_subscription,
-    get_customer,
-    refresh_summary,
-)
+from billing.customers.lookup import current_subscription, get_customer
+from billing.customers.summary import audit_snapshot, refresh_summary
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock
@@ -37,10 +33,10 @@ class ChangeReport:
 
 
 def _apply(change: ScheduledChange, clock: Clock) -> None:
-    from billing.subscriptions.project_keys import _start_key_subscription
+    from billing.subscriptions.project_keys import start_key_subscription
 
     customer = get_customer(change.customer_id)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     current = current_subscription(change.customer_id)
     day = change.effective_date
     if change.kind == ChangeKind.CANCEL.value:
@@ -49,7 +45,7 @@ def _apply(change: ScheduledChange, clock: Clock) -> None:
             current.valid_until = day - timedelta(days=1)
             current.cancelled_at = clock.now()
     elif change.project_key_id is not None:
-        _start_key_subscription(
+        start_key_subscription(
             change.customer_id,
             change.project_key_id,
             change.internal_ips,
@@ -82,7 +78,7 @@ def _apply(change: ScheduledChange, clock: Clock) -> None:
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "change": str(change)},
+        after={**audit_snapshot(customer), "change": str(change)},
     )
     db.session.commit()
 
@@ -114,7 +110,7 @@ def apply_due_changes(clock: Clock) -> ChangeReport:
     for sub_id in ended:
         sub = db.session.get(Subscription, sub_id)
         customer = get_customer(sub.customer_id)
-        before = _snapshot(customer)
+        before = audit_snapshot(customer)
         sub.state = SubscriptionState.EXPIRED.value
         if sub.project_key_id is not None:
             key = db.session.get(ProjectKey, sub.project_key_id)
@@ -127,7 +123,7 @@ def apply_due_changes(clock: Clock) -> ChangeReport:
             clock,
             customer_id=customer.id,
             before=before,
-            after=_snapshot(customer),
+            after=audit_snapshot(customer),
         )
         db.session.commit()
         report.expired += 1

@@ -5,6 +5,12 @@
 - the same total with another split applies at once;
 - without an active subscription the change starts a new one (reactivation);
 - at most one pending change per customer: a new one replaces it, and the result says so.
+
+IP Distribution changes the **main** subscription only: a customer's additional subscriptions
+(``service_subscriptions``) keep their counts, and whether a change is an increase, a decrease or
+a re-split is decided on the main subscription's own counts, not on the customer list's totals
+(main plus additional). ``target`` says which subscription the form changes and what the
+customer has besides it.
 """
 
 from __future__ import annotations
@@ -15,26 +21,37 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing.catalog.pricing import average_ip_price, load_tiers, monthly_price, to_cents
-from billing.customers.customers import (
-    _snapshot,
-    _touch,
+from billing.customers.lifecycle import schedule_change, start_subscription
+from billing.customers.lookup import (
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
     pending_change,
+)
+from billing.customers.summary import (
+    audit_snapshot,
+    mark_updated,
     refresh_summary,
-    schedule_change,
-    start_subscription,
     subscription_price,
 )
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock, add_months
 from billing.kernel.errors import DomainError
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, day_text, money_text
 from billing.kernel.locking import releasing_locks
-from models import ChangeState, PaymentMethodCode, PriceBasis, ServiceMode, Subscription, db
+from billing.subscriptions.service_subscriptions import services_of
+from models import (
+    ChangeState,
+    PaymentMethodCode,
+    PriceBasis,
+    ScheduledChange,
+    ServiceMode,
+    ServiceState,
+    Subscription,
+    db,
+)
 
 IMMEDIATE = "immediate"
 SCHEDULED = "scheduled"
@@ -76,6 +93,80 @@ class Preview:
 
 
 MAX_IPS = 1_000_000
+
+
+def preview_texts(plan: Preview, currency: str) -> dict[str, str]:
+    """The preview's amounts and date as the request's language writes them ("257,00 €",
+    "1. Dezember 2026"), under the keys of ``Preview.as_dict``."""
+    average = plan.average_ip_price
+    return {
+        "current_price": money_text(plan.current_price, currency),
+        "new_price": money_text(plan.new_price, currency),
+        "average_ip_price": "–" if average is None else money_text(average, currency),
+        "prorated_amount": money_text(plan.prorated_amount, currency),
+        "effective_date": day_text(plan.effective_date),
+    }
+
+
+def preview_payload(plan: Preview, currency: str) -> dict:
+    """The JSON answer of a price preview: ``Preview.as_dict`` and, under ``text``, its
+    amounts and date written for the reader (``preview_texts``)."""
+    return {**plan.as_dict(), "text": preview_texts(plan, currency)}
+
+
+@dataclass(frozen=True)
+class OtherSubscription:
+    """An additional subscription the customer list counts next to the main one."""
+
+    name: str
+    internal_ips: int
+    external_ips: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """What IP Distribution changes for a customer, and what it leaves alone.
+
+    ``subscription`` is the main subscription the form changes (None: saving starts a new
+    one), ``current_price`` its monthly price, ``payment_method`` its payment method (without
+    one: the method a new subscription gets, None when no method is active). ``additional``
+    are the active additional subscriptions, which keep their counts; ``listed_internal`` and
+    ``listed_external`` the customer list's totals (main plus additional)."""
+
+    subscription: Subscription | None
+    current_price: Decimal
+    payment_method: str | None
+    additional: tuple[OtherSubscription, ...]
+    listed_internal: int
+    listed_external: int
+    pending: ScheduledChange | None
+
+
+def target(customer_id: int) -> Target:
+    """Which subscription IP Distribution changes for the customer (see ``Target``)."""
+    customer = get_customer(customer_id)
+    sub = current_subscription(customer_id)
+    if sub is not None:
+        method = sub.payment_method
+    else:
+        try:
+            method = method_for_new_subscription(customer.payment_method)
+        except DomainError:
+            method = None
+    additional = tuple(
+        OtherSubscription(s.name, s.internal_ips, s.external_ips)
+        for s in services_of(customer_id)
+        if s.state == ServiceState.ACTIVE.value
+    )
+    return Target(
+        subscription=sub,
+        current_price=subscription_price(sub) if sub else Decimal("0.00"),
+        payment_method=method,
+        additional=additional,
+        listed_internal=(sub.internal_ips if sub else 0) + sum(a.internal_ips for a in additional),
+        listed_external=(sub.external_ips if sub else 0) + sum(a.external_ips for a in additional),
+        pending=pending_change(customer_id),
+    )
 
 
 def parse_counts(total, internal, external) -> tuple[int, int]:
@@ -211,14 +302,24 @@ def change_ip_distribution(
     if plan.kind == SCHEDULED:
         change = schedule_change(customer_id, internal_ips, external_ips, actor, clock)
         return DistributionResult(plan, sub.id, change.id)
-    before = _snapshot(customer)
+    target = _change_now(customer, sub, plan, internal_ips, external_ips, actor, clock)
+    return DistributionResult(plan, target.id, None)
+
+
+def _change_now(
+    customer, sub: Subscription, plan: Preview, internal_ips: int, external_ips: int, actor, clock
+) -> Subscription:
+    """An immediate change: an increase after the subscription's first day replaces it from
+    today (the days before stay billed at the old counts) and withdraws a pending change that
+    would undo it; otherwise the counts change in place. Audited with the prorated amount."""
+    before = audit_snapshot(customer)
     today = clock.today()
     if plan.increase and sub.valid_from < today:
         sub.valid_until = today - timedelta(days=1)
         sub.state = "expired"
         db.session.flush()
         replacement = Subscription(
-            customer_id=customer_id,
+            customer_id=customer.id,
             internal_ips=internal_ips,
             external_ips=external_ips,
             payment_method=sub.payment_method,
@@ -233,29 +334,29 @@ def change_ip_distribution(
     else:
         sub.internal_ips, sub.external_ips = internal_ips, external_ips
         target = sub
-    pending = pending_change(customer_id) if plan.increase else None
+    pending = pending_change(customer.id) if plan.increase else None
     if pending is not None:
         # the increase happened now: a change waiting for the 1st would undo it
         pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.change",
         clock,
-        customer_id=customer_id,
+        customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
+        after={**audit_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
     )
     db.session.commit()
-    return DistributionResult(plan, target.id, None)
+    return target
 
 
 def result_message(plan: Preview) -> str:
     """What a saved change did, in words for the person who saved it."""
     if plan.kind == SCHEDULED:
-        text = _("The change is scheduled for %(date)s.", date=plan.effective_date.isoformat())
+        text = _("The change is scheduled for %(date)s.", date=day_text(plan.effective_date))
         if plan.replaces_pending:
             text += " " + _("It replaces the change that was pending.")
         return text

@@ -25,14 +25,16 @@ import stripe
 
 from billing.catalog.pricing import average_ip_price, to_cents
 from billing.catalog.selfservice import load_self_service
-from billing.customers.customers import (
-    _snapshot,
-    _touch,
+from billing.customers.lookup import (
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
     pending_change,
+)
+from billing.customers.summary import (
+    audit_snapshot,
+    mark_updated,
     refresh_summary,
     subscription_price,
 )
@@ -81,7 +83,7 @@ def may_change(customer: Customer) -> bool:
 def card_payment_available() -> bool:
     """Card payment is active and both Stripe keys are saved (seed 3.6)."""
     from billing.catalog.payment_methods import active_codes
-    from billing.payments.stripe_gateway import keys_configured
+    from billing.payments.stripe_account import keys_configured
 
     return keys_configured() and CARD in active_codes()
 
@@ -145,7 +147,7 @@ def overview(customer_id: int) -> Overview:
     When the next change starts a paid subscription: ``card_unavailable`` says that card
     payment is off (the customer cannot start one), ``needs_card`` that no card is on file yet
     (it checks Stripe only in that case)."""
-    from billing.payments.stripe_gateway import saved_card
+    from billing.payments.stripe_cards import saved_card
 
     customer = get_customer(customer_id)
     sub = current_subscription(customer_id)
@@ -199,7 +201,7 @@ def preview_own_change(
 
 
 def _require_card(customer_id: int) -> None:
-    from billing.payments.stripe_gateway import saved_card
+    from billing.payments.stripe_cards import saved_card
 
     if not card_payment_available():
         raise DomainError(
@@ -263,7 +265,7 @@ def _end_trial(
     clock: Clock,
 ) -> DistributionResult:
     plan = preview_own_change(customer.id, internal_ips, external_ips, True, clock)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     today = clock.today()
     unit = customer.unit_price
     basis = PriceBasis.CUSTOMER_PRICE.value if unit is not None else PriceBasis.TIERS.value
@@ -292,14 +294,14 @@ def _end_trial(
         pending.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.end_trial",
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
+        after={**audit_snapshot(customer), "prorated_amount": str(plan.prorated_amount)},
     )
     db.session.commit()
     return DistributionResult(plan, paid.id, None)

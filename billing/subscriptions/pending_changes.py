@@ -11,10 +11,10 @@ from decimal import Decimal
 from sqlalchemy import func
 
 from billing.catalog.pricing import load_tiers, monthly_price, to_cents
-from billing.customers.customers import (
-    _snapshot,
-    _touch,
-    get_customer,
+from billing.customers.lookup import get_customer
+from billing.customers.summary import (
+    audit_snapshot,
+    mark_updated,
     refresh_summary,
     subscription_price,
 )
@@ -145,18 +145,18 @@ def withdraw_pending_change(change_id: int, actor: Actor, clock: Clock) -> Sched
     if change is None or change.state != ChangeState.PENDING.value:
         raise DomainError(_("This change is no longer pending; nothing was changed."))
     customer = get_customer(change.customer_id)
-    before = {**_snapshot(customer), "pending": str(change)}
+    before = {**audit_snapshot(customer), "pending": str(change)}
     change.state = ChangeState.WITHDRAWN.value
     db.session.flush()
     refresh_summary(customer)
-    _touch(customer, clock)
+    mark_updated(customer, clock)
     audit.record(
         actor,
         "subscription.withdraw_change",
         clock,
         customer_id=customer.id,
         before=before,
-        after={**_snapshot(customer), "pending": None},
+        after={**audit_snapshot(customer), "pending": None},
     )
     db.session.commit()
     return change

@@ -17,15 +17,14 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from billing.catalog.pricing import to_cents
-from billing.customers.customers import (
-    _finish,
-    _snapshot,
+from billing.customers.lookup import (
     check_version,
     current_subscription,
     get_customer,
     lock_customer,
     pending_change,
 )
+from billing.customers.summary import audit_snapshot, commit_change
 from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock, add_months, shift_months
@@ -281,23 +280,9 @@ def redeem(
         customer_id, key, selling_price, internal_ips, external_ips, instantly, clock
     )
     row = find_redeemable(key)
-    claimed = db.session.execute(
-        db.update(ProjectKey)
-        .where(ProjectKey.id == row.id, ProjectKey.state == ProjectKeyState.AVAILABLE.value)
-        .values(
-            state=ProjectKeyState.REDEEMED.value,
-            customer_id=customer_id,
-            selling_price=plan.selling_price,
-            redeemed_at=clock.now(),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if claimed.rowcount != 1:
-        db.session.rollback()
-        raise DomainError(_("This project key has already been used."), field="key")
-    db.session.expire(row)
+    _claim_key(row, customer_id, plan.selling_price, clock)
     internal, external = int(internal_ips), int(external_ips)
-    before = _snapshot(customer)
+    before = audit_snapshot(customer)
     old = pending_change(customer_id)
     if old is not None:
         old.state = (
@@ -305,7 +290,7 @@ def redeem(
         )
         db.session.flush()
     if plan.immediate:
-        _start_key_subscription(customer_id, row.id, internal, external, plan.starts, clock)
+        start_key_subscription(customer_id, row.id, internal, external, plan.starts, clock)
     else:
         db.session.add(
             ScheduledChange(
@@ -325,13 +310,36 @@ def redeem(
         "starts": plan.starts.isoformat(),
         "ends": plan.ends.isoformat(),
     }
-    _finish(customer, actor, "project_key.redeem", clock, before, details)
+    commit_change(customer, actor, "project_key.redeem", clock, before, details)
     return plan
 
 
-def _start_key_subscription(
+def _claim_key(row: ProjectKey, customer_id: int, selling_price, clock: Clock) -> None:
+    """Mark the key redeemed for the customer with one conditional update, so of two
+    simultaneous redemptions one claims it; DomainError for the other."""
+    claimed = db.session.execute(
+        db.update(ProjectKey)
+        .where(ProjectKey.id == row.id, ProjectKey.state == ProjectKeyState.AVAILABLE.value)
+        .values(
+            state=ProjectKeyState.REDEEMED.value,
+            customer_id=customer_id,
+            selling_price=selling_price,
+            redeemed_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise DomainError(_("This project key has already been used."), field="key")
+    db.session.expire(row)
+
+
+def start_key_subscription(
     customer_id: int, key_id: int, internal: int, external: int, starts: date, clock: Clock
 ) -> Subscription:
+    """Start the subscription a redeemed key pays for on ``starts``, for the key's runtime,
+    ending the current subscription the day before. Adds to the caller's transaction (a
+    redemption, or a scheduled change that brings the key)."""
     row = db.session.get(ProjectKey, key_id)
     current = current_subscription(customer_id)
     if current is not None:

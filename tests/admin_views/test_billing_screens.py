@@ -10,8 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from models import AuditEvent, BillingRun, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in
@@ -41,7 +42,7 @@ def test_a_run_is_started_reviewed_and_approved_from_the_screen(app, staff_clien
     run = db.session.scalar(db.select(BillingRun))
     assert run.period == date(2026, 10, 1) and run.state == "drafting"
     # the worker's part, done here in-process
-    monthend.work(run.id, clock)
+    monthend_work.work(run.id, clock)
     details = staff_client.get(f"/admin/billing_run/details/?id={run.id}").get_data(as_text=True)
     assert "Awaiting approval" in details and "2 drafts to review" in details
     drafts = staff_client.get("/admin/invoice/?flt0_period_equals=2026-10-01").get_data(
@@ -53,7 +54,7 @@ def test_a_run_is_started_reviewed_and_approved_from_the_screen(app, staff_clien
     )
     db.session.expire_all()
     assert db.session.get(BillingRun, run.id).state == "finalizing"
-    monthend.work(run.id, clock)
+    monthend_work.work(run.id, clock)
     report = staff_client.get(f"/admin/billing_run/{run.id}/report.csv")
     assert report.status_code == 200 and report.mimetype == "text/csv"
     rows = [r for r in csv.reader(io.StringIO(report.get_data(as_text=True))) if r[0][:1] != "#"]
@@ -80,7 +81,7 @@ def test_the_confirmation_counts_the_runs_drafts_and_a_done_month_is_refused(
         "/admin/billing_run/start/", data={"csrf_token": staff_client.token, "period": "2026-10"}
     )
     run = db.session.scalar(db.select(BillingRun))
-    monthend.work(run.id, clock)
+    monthend_work.work(run.id, clock)
     details = staff_client.get(f"/admin/billing_run/details/?id={run.id}").get_data(as_text=True)
     assert "1 drafts to review" in details
     assert 'data-confirm="Finalize 1 invoices' in details
@@ -89,7 +90,7 @@ def test_the_confirmation_counts_the_runs_drafts_and_a_done_month_is_refused(
         f"/admin/billing_run/{run.id}/approve/", data={"csrf_token": staff_client.token}
     )
     mailed = []
-    monthend.work(run.id, clock, monthend.Hooks(queue_invoice_email=mailed.append))
+    monthend_work.work(run.id, clock, monthend_work.Hooks(queue_invoice_email=mailed.append))
     db.session.expire_all()
     assert db.session.get(Invoice, earlier.id).number == earlier.number
     assert mailed == [db.session.scalar(db.select(Invoice.id).where(Invoice.customer_id == second))]

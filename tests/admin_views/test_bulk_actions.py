@@ -12,7 +12,8 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from jobs.invoices import email_invoice
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
@@ -53,7 +54,7 @@ def customers(app):
 
 def test_lock_customers_from_the_list(app, customers):
     """The customer list shows a checkbox per row (built with its rows in Python); "Lock
-    accounts" locks the ticked customers through ``billing.customers.customers.set_locked``,
+    accounts" locks the ticked customers through ``billing.customers.lifecycle.set_locked``,
     audited."""
     alpha, bravo, charlie = customers
     client = signed_in(app, "billing")
@@ -163,9 +164,9 @@ def billed(app):
 
 
 def test_mark_invoices_paid_reports_the_ones_that_cannot_be(app, billed):
-    """ "Mark paid" calls ``billing.invoicing.invoicing.mark_paid`` for each ticked invoice: the
-    finalized
-    one is paid (audited), the draft is refused with billing's reason, named in one message."""
+    """ "Mark paid" calls ``billing.invoicing.invoice_payment.mark_paid`` for each ticked
+    invoice: the finalized one is paid (audited), the draft is refused with billing's reason,
+    named in one message."""
     final, draft = billed
     client = signed_in(app, "billing")
     html = client.get("/admin/invoice/").get_data(as_text=True)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from billing.customers.customers import current_subscription, main_user, pending_change
+from billing.customers.lookup import current_subscription, main_user, pending_change
 from models import AuditEvent, Customer, EmailLog, User, db
 from tests import factories
 from tests.conftest import csrf_token, make_staff, sign_in
@@ -369,6 +369,8 @@ def test_mail_settings_are_admin_only_and_never_show_the_password(app, staff_cli
     assert client.get("/admin/settings/mail/").status_code == 403
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 def test_test_email_arrives(app, staff_client, mail_on, redis_server):
     import subprocess
     import sys

@@ -84,7 +84,7 @@ def test_filters(staff_client, population, query, expected):
 
 
 def test_partner_tag_and_pending_change_filters(app, staff_client, population):
-    from billing.customers import customers as lifecycle
+    from billing.customers import lifecycle
     from billing.kernel.audit import SYSTEM
 
     partner = Partner(name="Reseller One")
@@ -233,7 +233,7 @@ def test_list_pages(app, staff_client):
 
 def test_details_show_the_subscription_history(app, staff_client, population):
     """SPEC §3 Details: all subscriptions of the customer."""
-    from billing.customers import customers as lifecycle
+    from billing.customers import lifecycle
     from billing.kernel.audit import SYSTEM
 
     clock = app.config["CLOCK"]

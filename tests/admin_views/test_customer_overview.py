@@ -13,13 +13,12 @@ import pytest
 
 from billing.customers import partners, team
 from billing.customers.customer_tools import set_tags
-from billing.customers.customers import authenticate_user, main_user
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-)
+from billing.customers.lookup import main_user
+from billing.customers.sign_in import authenticate_user
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid
 from billing.kernel.audit import SYSTEM, Actor
 from models import PaymentAttempt, TeamInvitation, db
 from tests import factories

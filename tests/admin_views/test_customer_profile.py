@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from billing.invoicing import purchase_orders
-from billing.invoicing.invoicing import draft_invoice
+from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM
 from models import Contact, Customer, CustomerGroup, PurchaseOrder, db
 from tests import factories

@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 from decimal import Decimal as D
 
-from billing.customers import customers as lifecycle
+from billing.customers import lookup
 from billing.payments import ledger
 from models import AuditEvent, Customer, EmailLog, Impersonation, Tag, User, db
 from tests import factories
@@ -145,7 +145,7 @@ def test_send_an_email_from_the_admin(app, staff_client, mail_on):
     )
     assert response.status_code == 302
     log = db.session.scalar(db.select(EmailLog).where(EmailLog.template == "staff_message"))
-    assert log.recipient == lifecycle.main_user(customer.id).email and log.subject == "Hi"
+    assert log.recipient == lookup.main_user(customer.id).email and log.subject == "Hi"
 
 
 def _impersonate(client, customer_id, reason="Ticket 7", allow=False):
@@ -173,7 +173,7 @@ def test_impersonation_read_only_banner_refusal_and_end_back_to_details(app):
         "/portal/language", data={"csrf_token": token, "language": "de", "next": "/portal/"}
     )
     assert change.status_code == 403 and "read-only" in change.get_data(as_text=True)
-    assert db.session.get(User, lifecycle.main_user(customer.id).id).language in (None, "en")
+    assert db.session.get(User, lookup.main_user(customer.id).id).language in (None, "en")
     assert client.get("/admin/customer/").status_code == 302  # the admin waits meanwhile
     ended = client.post("/portal/impersonation/end", data={"csrf_token": token})
     assert ended.status_code == 302
@@ -196,7 +196,7 @@ def test_impersonation_with_changes_audits_them_as_the_staff_member(app):
         "/portal/language", data={"csrf_token": token, "language": "de", "next": "/portal/"}
     )
     assert response.status_code == 302
-    user = lifecycle.main_user(customer.id)
+    user = lookup.main_user(customer.id)
     assert db.session.get(User, user.id).language == "de"
     labels = [(a, label) for a, label, _r in _actions(customer.id) if label.endswith(user.email)]
     assert any(label == f"{admin.email} as {user.email}" for _a, label in labels)

@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 
 from admin_views.dashboard import ip_chart, nice_scale
-from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY
+from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
 from billing.kernel.settings import set_setting
 from billing.reporting.dashboard import IpMonth
 from models import AuditEvent, db

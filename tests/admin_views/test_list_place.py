@@ -11,8 +11,9 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from models import BillingRun, Customer, Invoice, db
 from tests import factories
@@ -276,13 +277,13 @@ def test_approving_a_run_stays_on_its_page_which_leads_back_to_the_list(app, sta
     factories.customer(app, company="Beta AG")
     clock.instant = berlin(2026, 11, 2, 9, 0)
     started = monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
-    monthend.work(started.run_id, clock)
+    monthend_work.work(started.run_id, clock)
     listing_url = "/admin/billing_run/?page_size=50"
     listing = page_of(staff_client, listing_url)
-    link = re.search(r'<td class="col-period">\s*<a href="([^"]+)">2026-10</a>', listing).group(1)
+    link = re.search(r'<td class="col-period">\s*<a href="([^"]+)">October 2026</a>', listing).group(1)
     details_url = markup.unescape(link)
     details = page_of(staff_client, details_url)
-    assert "<title>Billing run 2026-10 · Billing Runs · " in details
+    assert "<title>Billing run October 2026 · Billing Runs · " in details
     back = re.search(r'<a href="([^"]+)" id="back-to-list">', details).group(1)
     assert markup.unescape(back) == f"{listing_url}&highlight={started.run_id}"
     approve = re.search(

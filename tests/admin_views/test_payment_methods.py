@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.payments.stripe_gateway import stored_publishable_key, stored_secret_key
+from billing.payments.stripe_account import stored_publishable_key, stored_secret_key
 from models import AuditEvent, PaymentMethod, Setting, db
 from tests import factories
 from tests.conftest import make_staff, sign_in
@@ -97,7 +97,7 @@ def test_deactivating_keeps_existing_subscriptions(stripe_app, staff_client):
     customer = factories.customer(stripe_app, payment="invoice")
     _toggle(staff_client, "invoice", False)
     assert not _active("invoice")
-    from billing.customers.customers import current_subscription
+    from billing.customers.lookup import current_subscription
 
     assert current_subscription(customer.id).payment_method == "invoice"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from billing.customers.customers import current_subscription
+from billing.customers.lookup import current_subscription
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.project_keys import create_key
 from models import Customer, ProjectKey, db

@@ -54,7 +54,7 @@ def test_preview_shows_what_customers_would_pay_before_saving(app, staff_client)
 
 
 def test_saving_prices_never_rewrites_past_invoices(app, staff_client):
-    from billing.invoicing.invoicing import draft_invoice
+    from billing.invoicing.drafting import draft_invoice
 
     factories.reference(app)
     created = factories.customer(app, internal=10, external=0)

@@ -18,13 +18,11 @@ from admin_views.labels import (
     STATUS_STYLE,
     USER_STATE_LABELS,
 )
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-)
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid
 from billing.kernel.audit import SYSTEM
 from tests import factories
 from tests.conftest import berlin
@@ -132,10 +130,10 @@ def test_billing_runs_show_their_state_as_a_badge(app, staff_client):
     started = monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
     listing = staff_client.get("/admin/billing_run/").get_data(as_text=True)
     assert re.findall(BADGE, listing) == [("info", "drafting", "Drafting (queued)")]
-    monthend.work(started.run_id, clock)
+    monthend_work.work(started.run_id, clock)
     listing = staff_client.get("/admin/billing_run/").get_data(as_text=True)
     assert re.findall(BADGE, listing) == [("warning", "awaiting_approval", "Awaiting approval")]
     details = staff_client.get(f"/admin/billing_run/details/?id={started.run_id}")
     page = details.get_data(as_text=True)
-    assert "<title>Billing run 2026-10 · Billing Runs · " in page
+    assert "<title>Billing run October 2026 · Billing Runs · " in page
     assert re.findall(BADGE, page) == [("warning", "awaiting_approval", "Awaiting approval")]

@@ -9,11 +9,12 @@ from decimal import Decimal
 import pytest
 
 from billing.customers import contacts, groups
-from billing.customers.customers import accept_invite
+from billing.customers.onboarding import accept_invite
 from billing.customers.organisation import OrganisationInput, edit_organisation
 from billing.invoicing import purchase_orders
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.invoicing.invoice_mail import email_invoice, payment_failed_notices
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.errors import DomainError
 from models import AuditEvent, Contact, Customer, Invoice, TeamInvitation, db

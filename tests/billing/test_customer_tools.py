@@ -8,17 +8,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from billing.customers import customer_tools, impersonation
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import customer_tools, impersonation, lifecycle, lookup, onboarding, sign_in
+from billing.customers.onboarding import NewCustomer
 from billing.customers.timeline import customer_timeline
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-    redraft_invoice,
-)
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice, redraft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid
 from billing.kernel.audit import SYSTEM, Actor, on_behalf_of
 from billing.kernel.errors import Conflict, DomainError
 from billing.payments import ledger
@@ -65,11 +61,11 @@ def test_create_similar_copies_settings_but_not_identity_users_or_history(app, m
     assert sorted(t.name for t in copy.tags) == ["Berlin", "VIP"]
     assert copy.payment_method == "card" and copy.status == "invited"
     assert [u.email for u in copy.users] == ["eva@copy.example"]
-    assert lifecycle.current_subscription(copy.id) is None
+    assert lookup.current_subscription(copy.id) is None
     assert message.recipient == "eva@copy.example"
     assert _events(copy.id, "customer.create_similar")[0].after["source_id"] == source.id
     # the preferred payment method survives the summary refresh at registration
-    lifecycle.register_user(lifecycle.main_user(copy.id).id, "Customer-Pass-1", clock)
+    onboarding.register_user(lookup.main_user(copy.id).id, "Customer-Pass-1", clock)
     assert db.session.get(type(copy), copy.id).payment_method == "card"
 
 
@@ -107,7 +103,7 @@ def test_impersonation_needs_a_reason_a_role_and_only_admins_allow_changes(app):
 
     session = impersonation.start(customer.id, support.id, "Ticket 42", False, clock)
     assert session.expires_at - session.started_at == timedelta(minutes=30)
-    assert session.user_id == lifecycle.main_user(customer.id).id
+    assert session.user_id == lookup.main_user(customer.id).id
     started = _events(customer.id, "impersonation.start")[0]
     assert (started.actor_label, started.reason) == (support.email, "Ticket 42")
 
@@ -142,10 +138,10 @@ def test_events_of_the_customer_user_name_the_staff_member_during_impersonation(
     clock = app.config["CLOCK"]
     factories.reference(app)
     customer = factories.customer(app)
-    user = lifecycle.main_user(customer.id)
+    user = lookup.main_user(customer.id)
     token = on_behalf_of("admin@staff.example", 7)
     try:
-        lifecycle.end_user_sessions(user.id, clock)
+        sign_in.end_user_sessions(user.id, clock)
     finally:
         from billing.kernel.audit import ON_BEHALF
 
@@ -184,7 +180,7 @@ def test_staff_message_goes_to_enabled_registered_users_in_their_language(app, m
     messages = customer_tools.send_staff_message(
         customer.id, "Wartung", "Am Montag <b>kurz</b> offline.", SYSTEM, clock
     )
-    assert [m.recipient for m in messages] == [lifecycle.main_user(customer.id).email]
+    assert [m.recipient for m in messages] == [lookup.main_user(customer.id).email]
     assert messages[0].subject == "Wartung"
     assert "Guten Tag" in messages[0].text and "<b>kurz</b>" in messages[0].text
     assert "&lt;b&gt;kurz&lt;/b&gt;" in messages[0].html

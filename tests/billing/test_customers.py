@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer, derive_status
+from billing.customers import lifecycle, lookup, onboarding, sign_in
+from billing.customers.onboarding import NewCustomer
+from billing.customers.summary import derive_status
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from models import AuditEvent, Customer, CustomerStatus, Subscription, User, db
@@ -137,18 +138,18 @@ def test_create_customer_validates_its_input(app, field, value, message):
     data = NewCustomer(company_name="ACME", contact_name="Ann", contact_email="ann@acme.example")
     setattr(data, field, value)
     with pytest.raises(DomainError, match=message):
-        lifecycle.create_customer(data, SYSTEM, app.config["CLOCK"])
+        onboarding.create_customer(data, SYSTEM, app.config["CLOCK"])
     assert db.session.query(Customer).count() == 0
 
 
 def test_create_customer_stores_only_a_hash_of_the_invite_token(app):
     """SPEC §2: invite token stored hashed, expiring after 7 days."""
-    created, token = lifecycle.create_customer(
+    created, token = onboarding.create_customer(
         NewCustomer(company_name="ACME", contact_name="Ann", contact_email="ann@acme.example"),
         SYSTEM,
         app.config["CLOCK"],
     )
-    user = lifecycle.main_user(created.id)
+    user = lookup.main_user(created.id)
     assert token not in (user.invite_token_hash or "")
     assert len(user.invite_token_hash) == 64
     assert (user.invite_expires_at - app.config["CLOCK"].now()).days == 7
@@ -178,8 +179,8 @@ def test_locked_and_deleted_customers_users_may_not_sign_in(app):
     factories.reference(app)
     for state, allowed in (("active", True), ("locked", False), ("deleted", False)):
         created = factories.customer(app, state=state)
-        user = lifecycle.main_user(created.id)
-        assert lifecycle.user_may_sign_in(user) is allowed
+        user = lookup.main_user(created.id)
+        assert sign_in.user_may_sign_in(user) is allowed
 
 
 def test_database_refuses_negative_ip_counts(any_app):
@@ -228,6 +229,7 @@ def test_database_refuses_duplicate_user_email_in_another_case(any_app):
     db.session.rollback()
 
 
+@pytest.mark.fresh_database
 def test_concurrent_edit_with_stale_version_is_refused(any_app):
     """SPEC §13 optimistic locking: two editors load a customer; the second save is refused."""
     from sqlalchemy.orm import Session

@@ -28,20 +28,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from billing.customers.customers import cancel_subscription, schedule_change
-from billing.invoicing.invoicing import IP_PURCHASE_PRICE_KEY, draft_invoice, finalize_invoice
+from billing.customers.lifecycle import cancel_subscription, schedule_change
+from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY, draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import DomainError
 from billing.kernel.settings import set_setting
-from billing.reporting.dashboard import (
+from billing.reporting.billing_data import (
     billing_data_export,
     billing_data_rows,
-    dashboard_figures,
-    ip_history,
     iter_billing_csv,
     iter_billing_json,
 )
+from billing.reporting.dashboard import dashboard_figures, ip_history
 from billing.subscriptions.project_keys import create_key, redeem
 from models import AuditEvent, Invoice, db
 from tests import factories
@@ -228,6 +228,7 @@ def _queries(clock) -> tuple[int, int]:
         stop()
 
 
+@pytest.mark.fresh_database
 def test_the_dashboard_needs_five_queries_whatever_the_customers(any_app):
     """The figures are aggregated in SQL: tiers, IP price, two invoice sums, one subscription
     scan (PostgreSQL also sets the transaction's work memory); the history is one query."""

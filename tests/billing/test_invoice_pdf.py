@@ -10,14 +10,13 @@ from decimal import Decimal
 import pypdfium2 as pdfium
 import pytest
 
-from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf, unit_price_text
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid
+from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf
 from billing.invoicing.invoice_settings import save_invoice_settings
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-)
+from billing.invoicing.invoice_texts import unit_price_text
 from billing.kernel.audit import SYSTEM
 from billing.kernel.settings import set_setting
 from models import Customer, InvoiceLine, db

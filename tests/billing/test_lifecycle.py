@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from billing.customers import customers as lifecycle
+from billing.customers import actions, lifecycle, lookup, onboarding
 from billing.customers.addresses import AddressInput, edit_address
-from billing.customers.customers import NewCustomer
 from billing.customers.deletion import deletion_notice, erase_customer
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import Conflict, DomainError, NotFound
@@ -35,13 +35,13 @@ def test_invite_is_refused_without_a_mail_server(app):
     """SPEC §4 Create customer: refuse with a message that points to the mail settings."""
     factories.reference(app)
     with pytest.raises(DomainError, match="Mail server"):
-        lifecycle.invite_customer(_new(), SYSTEM, app.config["CLOCK"])
+        onboarding.invite_customer(_new(), SYSTEM, app.config["CLOCK"])
     assert db.session.query(Customer).count() == 0
 
 
 def test_invite_creates_a_managed_invited_customer_and_delivers_the_mail(app, mail_on):
     clock = app.config["CLOCK"]
-    customer, message = lifecycle.invite_customer(_new(service_mode="self_service"), SYSTEM, clock)
+    customer, message = onboarding.invite_customer(_new(service_mode="self_service"), SYSTEM, clock)
     assert customer.service_mode == "managed" and customer.status == "invited"
     deliver(message, clock)
     ((recipients, mail),) = mail_on.messages
@@ -57,7 +57,7 @@ def test_failed_delivery_is_logged_with_its_error(app):
     clock = app.config["CLOCK"]
     save_mail_settings("127.0.0.1", 1, "none", "", "", "MSP", "billing@msp.example", SYSTEM, clock)
     factories.reference(app)
-    _customer, message = lifecycle.invite_customer(_new(), SYSTEM, clock)
+    _customer, message = onboarding.invite_customer(_new(), SYSTEM, clock)
     with pytest.raises(OSError):
         deliver(message, clock, final_attempt=False)
     assert db.session.get(EmailLog, message.log_id).state == "queued"
@@ -73,24 +73,25 @@ def _token_of(message) -> str:
 
 def test_resend_invite_voids_the_old_token(app, mail_on):
     clock = app.config["CLOCK"]
-    customer, first = lifecycle.invite_customer(_new(), SYSTEM, clock)
-    second = lifecycle.resend_invite(customer.id, SYSTEM, clock)
+    customer, first = onboarding.invite_customer(_new(), SYSTEM, clock)
+    second = onboarding.resend_invite(customer.id, SYSTEM, clock)
     with pytest.raises(NotFound):
-        lifecycle.find_invite(_token_of(first), clock)
-    assert lifecycle.find_invite(_token_of(second), clock).email == "ann@acme.example"
+        onboarding.find_invite(_token_of(first), clock)
+    assert onboarding.find_invite(_token_of(second), clock).email == "ann@acme.example"
 
 
 def test_accepting_an_invite_registers_once(app, mail_on):
     clock = app.config["CLOCK"]
-    customer, message = lifecycle.invite_customer(_new(), SYSTEM, clock)
+    customer, message = onboarding.invite_customer(_new(), SYSTEM, clock)
     token = _token_of(message)
-    user, welcome = lifecycle.accept_invite(token, "Secret-Pass-1", "Secret-Pass-1", clock)
+    user, welcome = onboarding.accept_invite(token, "Secret-Pass-1", "Secret-Pass-1", clock)
     assert user.is_registered and welcome.subject.startswith("Willkommen")
     assert db.session.get(Customer, customer.id).status == "inactive"
     with pytest.raises(NotFound, match="already been used"):
-        lifecycle.accept_invite(token, "Other-Pass-22", "Other-Pass-22", clock)
+        onboarding.accept_invite(token, "Other-Pass-22", "Other-Pass-22", clock)
 
 
+@pytest.mark.fresh_database
 def test_two_concurrent_acceptances_create_one_registration(pg_app, smtp_sink):
     """SPEC §4 Register from invite: the token is single-use even under a race."""
     clock = pg_app.config["CLOCK"]
@@ -98,7 +99,7 @@ def test_two_concurrent_acceptances_create_one_registration(pg_app, smtp_sink):
         "127.0.0.1", smtp_sink.port, "none", "", "", "MSP", "b@msp.example", SYSTEM, clock
     )
     factories.reference(pg_app)
-    _customer, message = lifecycle.invite_customer(_new(), SYSTEM, clock)
+    _customer, message = onboarding.invite_customer(_new(), SYSTEM, clock)
     token = _token_of(message)
     outcomes, barrier = [], threading.Barrier(2)
 
@@ -106,7 +107,7 @@ def test_two_concurrent_acceptances_create_one_registration(pg_app, smtp_sink):
         with pg_app.app_context():
             barrier.wait()
             try:
-                lifecycle.accept_invite(token, password, password, clock)
+                onboarding.accept_invite(token, password, password, clock)
                 outcomes.append("ok")
             except NotFound:
                 outcomes.append("refused")
@@ -129,10 +130,10 @@ def test_two_concurrent_acceptances_create_one_registration(pg_app, smtp_sink):
 
 def test_expired_invites_are_refused(app, mail_on):
     clock = app.config["CLOCK"]
-    _customer, message = lifecycle.invite_customer(_new(), SYSTEM, clock)
+    _customer, message = onboarding.invite_customer(_new(), SYSTEM, clock)
     later = FixedClock(clock.now() + timedelta(days=7, seconds=1))
     with pytest.raises(DomainError, match="expired"):
-        lifecycle.accept_invite(_token_of(message), "Secret-Pass-1", "Secret-Pass-1", later)
+        onboarding.accept_invite(_token_of(message), "Secret-Pass-1", "Secret-Pass-1", later)
 
 
 @pytest.mark.parametrize(
@@ -141,10 +142,10 @@ def test_expired_invites_are_refused(app, mail_on):
 )
 def test_bad_passwords_change_nothing(app, mail_on, password, again, message):
     clock = app.config["CLOCK"]
-    _customer, invite = lifecycle.invite_customer(_new(), SYSTEM, clock)
+    _customer, invite = onboarding.invite_customer(_new(), SYSTEM, clock)
     with pytest.raises(DomainError, match=message):
-        lifecycle.accept_invite(_token_of(invite), password, again, clock)
-    assert lifecycle.find_invite(_token_of(invite), clock) is not None
+        onboarding.accept_invite(_token_of(invite), password, again, clock)
+    assert onboarding.find_invite(_token_of(invite), clock) is not None
 
 
 def test_convert_to_managed_only_for_self_service(app):
@@ -234,12 +235,12 @@ def test_change_main_user(app):
     with pytest.raises(DomainError, match="enabled, registered"):
         lifecycle.change_main_user(created.id, disabled.id, SYSTEM, clock)
     bob = _team_member(app, created.id)
-    old = lifecycle.main_user(created.id)
+    old = lookup.main_user(created.id)
     lifecycle.change_main_user(created.id, bob.id, SYSTEM, clock)
-    assert lifecycle.main_user(created.id).id == bob.id
+    assert lookup.main_user(created.id).id == bob.id
     assert db.session.get(User, old.id).is_main is False
     assert db.session.get(Customer, created.id).contact_email == "bob@acme.example"
-    assert "change_main_user" in lifecycle.available_actions(db.session.get(Customer, created.id))
+    assert "change_main_user" in actions.available_actions(db.session.get(Customer, created.id))
 
 
 def test_delete_needs_the_typed_word_for_registered_customers(app):
@@ -255,11 +256,11 @@ def test_delete_needs_the_typed_word_for_registered_customers(app):
     lifecycle.request_deletion(invited.id, "yes", SYSTEM, clock)
     lifecycle.request_deletion(registered.id, "DELETE", SYSTEM, clock)
     assert db.session.get(Customer, registered.id).status == "marked_for_deletion"
-    assert lifecycle.available_actions(db.session.get(Customer, registered.id)) == ["details"]
+    assert actions.available_actions(db.session.get(Customer, registered.id)) == ["details"]
 
 
 def test_erasure_keeps_invoices_pseudonymised_and_is_restartable(app, mail_on):
-    from billing.invoicing.invoicing import draft_invoice
+    from billing.invoicing.drafting import draft_invoice
 
     factories.reference(app)
     clock = app.config["CLOCK"]

@@ -17,17 +17,13 @@ from decimal import Decimal as D
 import pytest
 import stripe
 
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-    retry_payment,
-)
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
-from billing.payments import ledger
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, ledger, stripe_account, stripe_cards
 from billing.subscriptions.distribution import change_ip_distribution
 from billing.subscriptions.project_keys import create_key, redeem
 from models import (
@@ -45,6 +41,9 @@ from models import (
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in
 from tests.support.cards import stripe_on
+
+# the races are threads, each with a connection of its own
+pytestmark = pytest.mark.fresh_database
 
 N = 4
 OCTOBER = date(2026, 10, 1)
@@ -348,16 +347,16 @@ def card_invoice(pg_app, localstripe):
     stripe_on(pg_app, localstripe)
     app, customer_id, invoice_id = _billed(pg_app, payment="card")
     clock = app.config["CLOCK"]
-    gateway.attach_card(customer_id, "pm_card_chargeCustomerFail")
-    assert gateway.charge_invoice(invoice_id, clock).state == "failed"
-    gateway.remove_cards(customer_id)
-    gateway.attach_card(customer_id, "pm_card_visa")
+    stripe_cards.attach_card(customer_id, "pm_card_chargeCustomerFail")
+    assert card_charges.charge_invoice(invoice_id, clock).state == "failed"
+    stripe_cards.remove_cards(customer_id)
+    stripe_cards.attach_card(customer_id, "pm_card_visa")
     return app, customer_id, invoice_id
 
 
 def intents(customer_id: int) -> list:
     stripe_customer = db.session.get(Customer, customer_id).stripe_customer_id
-    listed = gateway.client().v1.payment_intents.list({"limit": 100}).data
+    listed = stripe_account.client().v1.payment_intents.list({"limit": 100}).data
     return [i for i in listed if i.customer == stripe_customer]
 
 
@@ -385,9 +384,9 @@ def test_a_refund_asked_for_several_times_refunds_once(card_invoice):
     clock = app.config["CLOCK"]
     attempt = retry_payment(invoice_id, SYSTEM, clock)
     assert attempt.state == "succeeded"
-    results = together(app, lambda i: gateway.refund(attempt.id, SYSTEM, clock))
+    results = together(app, lambda i: card_charges.refund(attempt.id, SYSTEM, clock))
     assert messages(results) == ["This payment was refunded already."] * (N - 1)
-    refunds = gateway.client().v1.refunds.list({"payment_intent": attempt.payment_intent_id})
+    refunds = stripe_account.client().v1.refunds.list({"payment_intent": attempt.payment_intent_id})
     assert len(refunds.data) == 1
     assert events("payment.refund") == 1
 
@@ -399,7 +398,7 @@ def test_a_webhook_delivered_several_times_at_once_is_stored_and_processed_once(
     app, customer_id, invoice_id = card_invoice
     clock = app.config["CLOCK"]
     secret = "whsec_race_0123456789"
-    gateway.save_webhook_secret(secret, SYSTEM, clock)
+    stripe_account.save_webhook_secret(secret, SYSTEM, clock)
     attempt = db.session.scalar(db.select(PaymentAttempt))
     event = {
         "id": "evt_race_1",

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.customers import customers as lifecycle
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice
+from billing.customers import lifecycle
+from billing.invoicing import monthend, monthend_report, monthend_work
+from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from billing.subscriptions.distribution import change_ip_distribution
@@ -78,7 +78,7 @@ def test_a_run_drafts_hand_computed_invoices_and_waits_for_approval(october):
     """SPEC §8.3–§8.5: full month, VAT cases, mid-month start, immediate increase; review."""
     app, clock, ids = october
     started = monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
-    assert monthend.work(started.run_id, clock) == RunState.AWAITING_APPROVAL.value
+    assert monthend_work.work(started.run_id, clock) == RunState.AWAITING_APPROVAL.value
     oct1 = date(2026, 10, 1)
     # 12 IPs × 4.50 = 54.00; 19 % German VAT
     assert _amounts(_invoice(ids["domestic"], oct1)) == (
@@ -105,7 +105,7 @@ def test_a_run_drafts_hand_computed_invoices_and_waits_for_approval(october):
     assert _invoice(ids["free"], oct1) is None and _invoice(ids["invited"], oct1) is None
     run = db.session.get(BillingRun, started.run_id)
     assert run.billed == 6
-    assert monthend.skip_reasons(run) == {"free": 1, "no_subscription": 1}
+    assert monthend_report.skip_reasons(run) == {"free": 1, "no_subscription": 1}
     assert all(
         i.state == "draft" and i.number is None for i in db.session.scalars(db.select(Invoice))
     )
@@ -115,17 +115,17 @@ def test_approval_numbers_the_invoices_without_gaps_and_a_second_run_adds_nothin
     """SPEC §8.5 and the idempotency rule: one invoice per customer and month, numbers 1..n."""
     app, clock, ids = october
     run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
-    monthend.work(run_id, clock)
+    monthend_work.work(run_id, clock)
     with pytest.raises(DomainError):
         monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
     monthend.approve_run(run_id, SYSTEM, clock)
     queued = []
-    hooks = monthend.Hooks(queue_invoice_email=queued.append)
-    assert monthend.work(run_id, clock, hooks) == RunState.DONE.value
+    hooks = monthend_work.Hooks(queue_invoice_email=queued.append)
+    assert monthend_work.work(run_id, clock, hooks) == RunState.DONE.value
     invoices = db.session.scalars(db.select(Invoice).order_by(Invoice.id)).all()
     assert [i.number for i in invoices] == [f"2026-{n:06d}" for n in range(1, 7)]
     assert sorted(queued) == [i.id for i in invoices]
-    assert monthend.work(run_id, clock, hooks) == RunState.DONE.value
+    assert monthend_work.work(run_id, clock, hooks) == RunState.DONE.value
     with pytest.raises(DomainError, match="done"):
         monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
     assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 6
@@ -136,7 +136,7 @@ def test_approval_numbers_the_invoices_without_gaps_and_a_second_run_adds_nothin
 def test_a_run_killed_between_batches_continues_where_it_stopped(october, monkeypatch):
     """SPEC §8: restartable — a crash after the first batch keeps that batch, redoes nothing."""
     app, clock, ids = october
-    monkeypatch.setattr(monthend, "BATCH", 3)
+    monkeypatch.setattr(monthend_work, "BATCH", 3)
     run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
     batches = []
 
@@ -145,12 +145,12 @@ def test_a_run_killed_between_batches_continues_where_it_stopped(october, monkey
         raise RuntimeError("worker lost")
 
     with pytest.raises(RuntimeError):
-        monthend.work(run_id, clock, monthend.Hooks(progress=crash_after_first_batch))
+        monthend_work.work(run_id, clock, monthend_work.Hooks(progress=crash_after_first_batch))
     run = db.session.get(BillingRun, run_id)
     assert run.state == "failed" and run.processed == 3
     first = {i.customer_id: i.id for i in db.session.scalars(db.select(Invoice))}
     assert monthend.start_run(date(2026, 10, 1), SYSTEM, clock).resumed
-    assert monthend.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
+    assert monthend_work.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
     after = {i.customer_id: i.id for i in db.session.scalars(db.select(Invoice))}
     assert {c: after[c] for c in first} == first, "invoices of the first batch were kept"
     assert len(after) == 6
@@ -161,7 +161,7 @@ def test_a_run_finalizes_charges_and_mails_only_the_invoices_it_drafted(october)
     """Issue 14 (3): a card invoice of the month finalized before the run (history) is not
     numbered, charged or e-mailed again; a draft no run owned is taken in; the confirmation
     count, the counts and the report all name the run's invoices only."""
-    from billing.invoicing.invoicing import finalize_invoice
+    from billing.invoicing.finalizing import finalize_invoice
 
     app, clock, ids = october
     oct1 = date(2026, 10, 1)
@@ -174,43 +174,43 @@ def test_a_run_finalizes_charges_and_mails_only_the_invoices_it_drafted(october)
     history = finalize_invoice(draft_invoice(ids["domestic"], oct1, clock).id, clock)
     loose_draft = draft_invoice(ids["abroad"], oct1, clock)
     run_id = monthend.start_run(oct1, SYSTEM, clock).run_id
-    assert monthend.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
+    assert monthend_work.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
     run = db.session.get(BillingRun, run_id)
     assert run.billed == 5, "four new drafts and the loose one"
-    assert monthend.skip_reasons(run)["invoiced_before"] == 1
-    assert monthend.drafts_of(run_id) == 5
+    assert monthend_report.skip_reasons(run)["invoiced_before"] == 1
+    assert monthend_report.drafts_of(run_id) == 5
     assert db.session.get(Invoice, loose_draft.id).billing_run_id == run_id
     monthend.approve_run(run_id, SYSTEM, clock)
     charged, mailed = [], []
-    hooks = monthend.Hooks(
+    hooks = monthend_work.Hooks(
         queue_invoice_email=mailed.append,
         charge=lambda invoice_id, _clock: charged.append(invoice_id),
     )
-    assert monthend.work(run_id, clock, hooks) == RunState.DONE.value
+    assert monthend_work.work(run_id, clock, hooks) == RunState.DONE.value
     untouched = db.session.get(Invoice, history.id)
     assert (untouched.number, untouched.state) == (history.number, "finalized")
     assert charged == [_invoice(ids["eu_consumer"], oct1).id], "only the run's card invoice"
-    own = set(db.session.scalars(monthend.run_invoices(run_id)))
+    own = set(db.session.scalars(monthend_report.run_invoices(run_id)))
     assert len(own) == 5 and set(mailed) == own and history.id not in own
     run = db.session.get(BillingRun, run_id)
     assert (run.finalized, run.payment_failed) == (5, 0)
-    assert sorted(row[0] for row in monthend.report_rows(run_id)) == sorted(own)
+    assert sorted(row[0] for row in monthend_report.report_rows(run_id)) == sorted(own)
 
 
 def test_a_live_run_is_not_taken_over_and_a_stalled_one_is(october):
     """The database guard: a second worker leaves a live run alone; a dead worker's is resumed."""
     app, clock, ids = october
     run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
-    assert monthend._claim(run_id, "worker-a")
-    assert not monthend._claim(run_id, "worker-b")
-    assert monthend.work(run_id, clock, owner="worker-b") == RunState.DRAFTING.value
+    assert monthend_work._claim(run_id, "worker-a")
+    assert not monthend_work._claim(run_id, "worker-b")
+    assert monthend_work.work(run_id, clock, owner="worker-b") == RunState.DRAFTING.value
     with pytest.raises(DomainError, match="running"):
         monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
     run = db.session.get(BillingRun, run_id)
     run.lease_until = berlin(2020, 1, 1, 0, 0)
     db.session.commit()
     assert monthend.stalled_runs() == [run_id]
-    assert monthend.work(run_id, clock, owner="worker-b") == RunState.AWAITING_APPROVAL.value
+    assert monthend_work.work(run_id, clock, owner="worker-b") == RunState.AWAITING_APPROVAL.value
 
 
 def test_a_slow_worker_keeps_its_batch_unless_another_took_the_run_over(october):
@@ -228,7 +228,9 @@ def test_a_slow_worker_keeps_its_batch_unless_another_took_the_run_over(october)
         db.session.commit()
 
     assert (
-        monthend.work(run_id, clock, monthend.Hooks(progress=lease_runs_out), owner="slow")
+        monthend_work.work(
+            run_id, clock, monthend_work.Hooks(progress=lease_runs_out), owner="slow"
+        )
         == RunState.AWAITING_APPROVAL.value
     )
     assert db.session.get(BillingRun, run_id).processed == len(ids)
@@ -244,13 +246,13 @@ def test_a_slow_worker_keeps_its_batch_unless_another_took_the_run_over(october)
             )
             db.session.commit()
 
-    monthend.BATCH, batch = 3, monthend.BATCH
+    monthend_work.BATCH, batch = 3, monthend_work.BATCH
     try:
-        state = monthend.work(
-            other, _november(clock), monthend.Hooks(progress=taken_over), owner="slow"
+        state = monthend_work.work(
+            other, _november(clock), monthend_work.Hooks(progress=taken_over), owner="slow"
         )
     finally:
-        monthend.BATCH = batch
+        monthend_work.BATCH = batch
     run = db.session.get(BillingRun, other)
     assert state == RunState.DRAFTING.value
     assert run.lease_owner == "fast" and run.processed == 3, "only the first batch was stored"
@@ -323,7 +325,7 @@ def test_a_cancelled_customer_is_billed_for_the_month(app):
     lifecycle.mark_for_deletion(deleted.id, SYSTEM, clock)
     clock.instant = berlin(2026, 11, 1, 1, 0)
     run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock).run_id
-    monthend.work(run_id, clock)
+    monthend_work.work(run_id, clock)
     assert _invoice(cancelled.id, date(2026, 10, 1)).net == D("54.00")
     assert _invoice(deleted.id, date(2026, 10, 1)).net == D("54.00")
     assert db.session.scalar(db.select(db.func.count()).select_from(InvoiceLine)) == 2
@@ -342,7 +344,7 @@ def test_the_run_memo_gives_the_same_invoice_as_computing_each_customer():
     per IP count) gives the invoice the full computation gives, for full months, starts
     mid-month, changes, custom prices, free and empty subscriptions, in both languages."""
     from billing.catalog.pricing import Tier
-    from billing.invoicing.invoicing import SubRow, compute_draft
+    from billing.invoicing.draft_lines import SubRow, compute_draft
 
     tiers = [
         Tier(1, 50, Decimal("4.50")),

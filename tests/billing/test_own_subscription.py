@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 
 from billing.catalog.payment_methods import set_active
-from billing.customers.customers import current_subscription, main_user
-from billing.invoicing.invoicing import draft_invoice
+from billing.customers.lookup import current_subscription, main_user
+from billing.invoicing.drafting import draft_invoice
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import DomainError
-from billing.payments.stripe_gateway import attach_card
+from billing.payments.stripe_cards import attach_card
 from billing.subscriptions import own_subscription as own
 from billing.subscriptions.changes import apply_due_changes
 from models import Customer, Subscription, db

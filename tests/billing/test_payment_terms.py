@@ -11,7 +11,9 @@ import pytest
 from flask_migrate import downgrade, upgrade
 
 from billing.customers.addresses import address_of, edit_address
-from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.invoicing.payment_terms import PAYMENT_TERM_KEY, business_day, due_date, due_on
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
@@ -142,6 +144,7 @@ def test_a_draft_previews_its_due_date_and_a_credit_note_has_none(billing):
     assert note.due_date is None and due_date(note) is None
 
 
+@pytest.mark.fresh_database
 def test_the_migration_gives_invoices_finalized_before_a_due_date(any_app):
     """Migration 0019 on SQLite and PostgreSQL: invoices finalized before it are due 14 days
     after their finalization day in Berlin (a weekend moved to the Monday); credit notes and

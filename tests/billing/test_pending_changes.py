@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from billing.catalog.pricing import load_tiers, monthly_price
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
 from billing.subscriptions.pending_changes import (

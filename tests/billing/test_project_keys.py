@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.customers.customers import current_subscription, pending_change
+from billing.customers.lookup import current_subscription, pending_change
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import DomainError

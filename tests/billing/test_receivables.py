@@ -10,22 +10,18 @@ from decimal import Decimal as D
 
 import pytest
 
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import (
-    create_credit_note,
-    draft_invoice,
-    finalize_invoice,
-    mark_paid,
-    retry_payment,
-)
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
+from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import lease_now
 from billing.kernel.errors import DomainError
-from billing.payments import ledger
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, ledger, stripe_cards
 from billing.payments.cards import failed_card_invoices
 from billing.payments.receivables import invoice_actions, open_amount
-from models import AuditEvent, Invoice, PaymentAttempt, db
+from models import AuditEvent, BillingRun, Invoice, PaymentAttempt, db
 from tests import factories
 from tests.conftest import berlin
 from tests.support.cards import stripe_on
@@ -92,8 +88,8 @@ def test_a_credited_failed_card_invoice_is_neither_retried_nor_offered_to_the_cu
     """Issue 13.2: the card was declined; staff credit the invoice. It leaves the portal's
     failed payments, "Retry card payment" is not offered and refused, nothing is charged."""
     clock, customer_id, invoice = _october(card_app, payment="card")
-    gateway.attach_card(customer_id, "pm_card_chargeCustomerFail")
-    assert gateway.charge_invoice(invoice.id, clock).state == "failed"
+    stripe_cards.attach_card(customer_id, "pm_card_chargeCustomerFail")
+    assert card_charges.charge_invoice(invoice.id, clock).state == "failed"
     assert [i.id for i in failed_card_invoices(customer_id)] == [invoice.id]
     assert invoice_actions(db.session.get(Invoice, invoice.id)).retry_payment
 
@@ -102,11 +98,11 @@ def test_a_credited_failed_card_invoice_is_neither_retried_nor_offered_to_the_cu
     assert note.settled_amount == D("64.26") and ledger.balance(customer_id) == D("0.00")
     assert failed_card_invoices(customer_id) == []
     assert not invoice_actions(db.session.get(Invoice, invoice.id)).retry_payment
-    gateway.attach_card(customer_id, "pm_card_visa")
+    stripe_cards.attach_card(customer_id, "pm_card_visa")
     with pytest.raises(DomainError, match=SETTLED):
         retry_payment(invoice.id, SYSTEM, clock)
     with pytest.raises(DomainError, match=SETTLED):
-        gateway.charge_invoice(invoice.id, clock)
+        card_charges.charge_invoice(invoice.id, clock)
     attempts = db.session.scalars(db.select(PaymentAttempt.state)).all()
     assert attempts == ["failed"], "no further charge"
     assert db.session.get(Invoice, invoice.id).state == "payment_failed"
@@ -116,15 +112,15 @@ def test_a_credit_note_waits_for_a_pending_card_payment(card_app, localstripe):
     """While a charge's outcome is unknown (Stripe unreachable, the attempt pending), what is
     open is unknown too: the credit note is refused until the payment is settled."""
     clock, customer_id, invoice = _october(card_app, payment="card")
-    gateway.attach_card(customer_id, "pm_card_visa")
+    stripe_cards.attach_card(customer_id, "pm_card_visa")
     card_app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"
     with pytest.raises(DomainError, match="could not be reached"):
-        gateway.charge_invoice(invoice.id, clock)
+        card_charges.charge_invoice(invoice.id, clock)
     with pytest.raises(DomainError, match="card payment of this invoice is still pending"):
         create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
 
     card_app.config["STRIPE_API_BASE"] = localstripe.url
-    assert gateway.charge_invoice(invoice.id, clock).state == "succeeded"
+    assert card_charges.charge_invoice(invoice.id, clock).state == "succeeded"
     note = create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
     assert note.settled_amount == D("0.00") and ledger.balance(customer_id) == D("54.00")
 
@@ -159,7 +155,7 @@ def test_month_end_does_not_charge_an_invoice_a_credit_note_settled(card_app):
     first = factories.customer(card_app, payment="card").id
     second = factories.customer(card_app, payment="card")
     for customer_id in (first, second.id):
-        gateway.attach_card(customer_id, "pm_card_visa")
+        stripe_cards.attach_card(customer_id, "pm_card_visa")
     clock.instant = berlin(2026, 11, 2, 9, 0)
     run_id = monthend.start_run(OCTOBER, SYSTEM, clock, auto_finalize=True).run_id
     charged, credited = [], []
@@ -171,25 +167,25 @@ def test_month_end_does_not_charge_an_invoice_a_credit_note_settled(card_app):
 
     def charge(invoice_id, clock):
         charged.append(db.session.get(Invoice, invoice_id).customer_id)
-        return gateway.charge_invoice(invoice_id, clock)
+        return card_charges.charge_invoice(invoice_id, clock)
 
-    hooks = monthend.Hooks(progress=credit_first, charge=charge)
-    assert monthend.work(run_id, clock, hooks) == "done"
+    hooks = monthend_work.Hooks(progress=credit_first, charge=charge)
+    assert monthend_work.work(run_id, clock, hooks) == "done"
     assert credited and charged == [second.id]
     first_invoice = db.session.scalar(
         db.select(Invoice).where(Invoice.customer_id == first, Invoice.kind == "invoice")
     )
     assert first_invoice.state == "finalized" and open_amount(first_invoice) == 0
-    assert db.session.get(monthend.BillingRun, run_id).payment_failed == 0
+    assert db.session.get(BillingRun, run_id).payment_failed == 0
 
 
 def test_a_refund_is_made_once(card_app):
     clock, customer_id, invoice = _october(card_app, payment="card")
-    gateway.attach_card(customer_id, "pm_card_visa")
-    attempt = gateway.charge_invoice(invoice.id, clock)
-    assert gateway.refund(attempt.id, SYSTEM, clock).state == "refunded"
+    stripe_cards.attach_card(customer_id, "pm_card_visa")
+    attempt = card_charges.charge_invoice(invoice.id, clock)
+    assert card_charges.refund(attempt.id, SYSTEM, clock).state == "refunded"
     with pytest.raises(DomainError, match="refunded already"):
-        gateway.refund(attempt.id, SYSTEM, clock)
+        card_charges.refund(attempt.id, SYSTEM, clock)
     events = db.session.scalars(
         db.select(AuditEvent).where(AuditEvent.action == "payment.refund")
     ).all()

@@ -13,13 +13,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event
 
-from billing.customers import customers as lifecycle
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_batch, draft_invoice
+from billing.customers import lifecycle
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.drafting import draft_batch, draft_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import Conflict, DomainError, NotFound
 from billing.subscriptions import service_subscriptions as services
-from billing.subscriptions.service_subscriptions import ServiceInput
+from billing.subscriptions import service_terms
+from billing.subscriptions.service_terms import ServiceInput
 from models import (
     AuditEvent,
     Customer,
@@ -65,11 +66,13 @@ def ready(app):
 
 def test_term_ends_follow_the_start_without_drifting():
     """SPEC §11: a term is 1, 12, 24 or 36 months; renewals count from the start date."""
-    assert services.first_term_end(date(2026, 11, 15), 1) == date(2026, 12, 14)
-    assert services.first_term_end(date(2026, 1, 31), 12) == date(2027, 1, 30)
-    assert services.first_term_end(date(2026, 1, 31), 1) == date(2026, 2, 27)
-    assert services.next_term_end(date(2026, 1, 31), date(2026, 2, 27), 1) == date(2026, 3, 30)
-    assert services.next_term_end(date(2026, 11, 15), date(2027, 11, 14), 12) == date(2028, 11, 14)
+    assert service_terms.first_term_end(date(2026, 11, 15), 1) == date(2026, 12, 14)
+    assert service_terms.first_term_end(date(2026, 1, 31), 12) == date(2027, 1, 30)
+    assert service_terms.first_term_end(date(2026, 1, 31), 1) == date(2026, 2, 27)
+    assert service_terms.next_term_end(date(2026, 1, 31), date(2026, 2, 27), 1) == date(2026, 3, 30)
+    assert service_terms.next_term_end(date(2026, 11, 15), date(2027, 11, 14), 12) == date(
+        2028, 11, 14
+    )
 
 
 @pytest.mark.parametrize(
@@ -269,7 +272,7 @@ def test_month_end_bills_each_additional_subscription_by_calendar_days(any_app):
     factories.reference(app)
     ids = _billing_customers(app, clock)
     run = monthend.start_run(NOV, SYSTEM, clock)
-    monthend.work(run.run_id, clock)
+    monthend_work.work(run.run_id, clock)
     main = ("10 internal + 2 external IPs, 11/2026", D("54.00"))
     assert _lines(ids["full"]) == [
         main,
@@ -351,13 +354,14 @@ def test_the_month_end_run_renews_or_ends_terms_before_drafting(app):
     services.set_auto_renew(customer.id, goes.id, False, SYSTEM, clock)
     clock.instant = berlin(2026, 12, 1, 0, 30)
     run = monthend.start_run(NOV, SYSTEM, clock)
-    monthend.work(run.run_id, clock)
+    monthend_work.work(run.run_id, clock)
     assert db.session.get(ServiceSubscription, stays.id).term_end == date(2026, 12, 31)
     ended = db.session.get(ServiceSubscription, goes.id)
     assert (ended.state, ended.ended_on) == ("ended", date(2026, 11, 30))
     assert [amount for _text, amount in _lines(customer.id)] == [D("9.00"), D("4.50")]
 
 
+@pytest.mark.fresh_database
 def test_batch_drafting_reads_additional_subscriptions_with_one_query(app):
     """Issue 7.5 / SPEC §13 performance: a batch costs the same number of queries however many
     of its customers have additional subscriptions (no query per customer)."""

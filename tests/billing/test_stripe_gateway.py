@@ -9,10 +9,11 @@ import time
 import pytest
 import stripe
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, stripe_account, stripe_cards, stripe_webhooks
 from models import EventState, Invoice, PaymentAttempt, StripeEvent, db
 from tests import factories
 
@@ -24,15 +25,15 @@ def stripe_ready(app, localstripe):
     app.config["STRIPE_API_BASE"] = localstripe.url
     factories.reference(app)
     clock = app.config["CLOCK"]
-    gateway.save_stripe_keys("sk_test_gateway123", "pk_test_gateway123", SYSTEM, clock)
-    gateway.save_webhook_secret(WEBHOOK_SECRET, SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_gateway123", "pk_test_gateway123", SYSTEM, clock)
+    stripe_account.save_webhook_secret(WEBHOOK_SECRET, SYSTEM, clock)
     return app
 
 
 def _intents_of(invoice_id: int) -> list:
     customer_id = db.session.get(Invoice, invoice_id).customer_id
-    stripe_customer = gateway.ensure_stripe_customer(customer_id)
-    intents = gateway.client().v1.payment_intents.list({"limit": 100})
+    stripe_customer = stripe_cards.ensure_stripe_customer(customer_id)
+    intents = stripe_account.client().v1.payment_intents.list({"limit": 100})
     return [i for i in intents.data if i.customer == stripe_customer]
 
 
@@ -40,27 +41,27 @@ def _invoice(app, card: str | None = "pm_card_visa"):
     clock = app.config["CLOCK"]
     customer = factories.customer(app, payment="card")
     if card:
-        gateway.attach_card(customer.id, card)
+        stripe_cards.attach_card(customer.id, card)
     invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
     return finalize_invoice(invoice.id, clock)
 
 
 def test_stripe_customer_is_created_once(stripe_ready):
     customer = factories.customer(stripe_ready)
-    first = gateway.ensure_stripe_customer(customer.id)
+    first = stripe_cards.ensure_stripe_customer(customer.id)
     assert first.startswith("cus_")
-    assert gateway.ensure_stripe_customer(customer.id) == first
+    assert stripe_cards.ensure_stripe_customer(customer.id) == first
 
 
 def test_setup_intent_for_saving_a_card(stripe_ready):
     customer = factories.customer(stripe_ready)
-    secret = gateway.create_setup_intent(customer.id)
+    secret = stripe_cards.create_setup_intent(customer.id)
     assert secret.startswith("seti_") and "_secret_" in secret
 
 
 def test_successful_charge_marks_the_invoice_paid(stripe_ready):
     invoice = _invoice(stripe_ready)
-    attempt = gateway.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
+    attempt = card_charges.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
     assert attempt.state == "succeeded" and attempt.payment_intent_id.startswith("pi_")
     assert db.session.get(Invoice, invoice.id).state == "paid"
     assert attempt.idempotency_key == f"msp-invoice-{invoice.id}-attempt-1"
@@ -70,17 +71,18 @@ def test_the_same_invoice_is_never_charged_twice(stripe_ready, localstripe):
     """localstripe ignores idempotency keys, so our own guard must hold."""
     invoice = _invoice(stripe_ready)
     clock = stripe_ready.config["CLOCK"]
-    first = gateway.charge_invoice(invoice.id, clock)
-    again = gateway.charge_invoice(invoice.id, clock)
+    first = card_charges.charge_invoice(invoice.id, clock)
+    again = card_charges.charge_invoice(invoice.id, clock)
     assert again.id == first.id
     assert len(_intents_of(invoice.id)) == 1
 
 
+@pytest.mark.fresh_database
 def test_concurrent_charges_create_one_attempt(pg_app, localstripe):
     pg_app.config["STRIPE_API_BASE"] = localstripe.url
     factories.reference(pg_app)
     clock = pg_app.config["CLOCK"]
-    gateway.save_stripe_keys("sk_test_gateway123", "pk_test_gateway123", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_gateway123", "pk_test_gateway123", SYSTEM, clock)
     invoice_id = _invoice(pg_app).id
     results, barrier = [], threading.Barrier(3)
 
@@ -88,7 +90,7 @@ def test_concurrent_charges_create_one_attempt(pg_app, localstripe):
         with pg_app.app_context():
             barrier.wait()
             try:
-                results.append(gateway.charge_invoice(invoice_id, clock).id)
+                results.append(card_charges.charge_invoice(invoice_id, clock).id)
             except DomainError as error:
                 results.append(error.message)
 
@@ -104,26 +106,26 @@ def test_concurrent_charges_create_one_attempt(pg_app, localstripe):
 def test_a_declined_card_marks_payment_failed_and_a_retry_is_a_new_attempt(stripe_ready):
     invoice = _invoice(stripe_ready, card="pm_card_chargeCustomerFail")
     clock = stripe_ready.config["CLOCK"]
-    attempt = gateway.charge_invoice(invoice.id, clock)
+    attempt = card_charges.charge_invoice(invoice.id, clock)
     assert attempt.state == "failed" and attempt.error
     assert db.session.get(Invoice, invoice.id).state == "payment_failed"
-    retry = gateway.charge_invoice(invoice.id, clock)
+    retry = card_charges.charge_invoice(invoice.id, clock)
     assert retry.number == 2 and retry.idempotency_key.endswith("attempt-2")
 
 
 def test_no_saved_card_is_a_failed_payment(stripe_ready):
     invoice = _invoice(stripe_ready, card=None)
-    attempt = gateway.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
+    attempt = card_charges.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
     assert attempt.state == "failed" and "No card" in attempt.error
 
 
 def test_refund(stripe_ready):
     invoice = _invoice(stripe_ready)
     clock = stripe_ready.config["CLOCK"]
-    attempt = gateway.charge_invoice(invoice.id, clock)
-    assert gateway.refund(attempt.id, SYSTEM, clock).state == "refunded"
+    attempt = card_charges.charge_invoice(invoice.id, clock)
+    assert card_charges.refund(attempt.id, SYSTEM, clock).state == "refunded"
     with pytest.raises(DomainError):
-        gateway.refund(attempt.id, SYSTEM, clock)
+        card_charges.refund(attempt.id, SYSTEM, clock)
 
 
 def _signed(event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
@@ -145,7 +147,7 @@ def _event(event_id: str, kind: str, intent_id: str) -> dict:
 def test_webhook_events_are_verified_and_processed_once(stripe_ready, client):
     invoice = _invoice(stripe_ready)
     clock = stripe_ready.config["CLOCK"]
-    attempt = gateway.charge_invoice(invoice.id, clock)
+    attempt = card_charges.charge_invoice(invoice.id, clock)
     invoice_row = db.session.get(Invoice, invoice.id)
     invoice_row.state = "finalized"
     db.session.commit()
@@ -193,7 +195,7 @@ def test_unknown_event_types_are_ignored_and_failures_can_be_replayed(stripe_rea
     client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
     failed = db.session.get(StripeEvent, "evt_5")
     assert failed.state == "failed" and "pi_unknown" in failed.error
-    assert gateway.process_event("evt_5", stripe_ready.config["CLOCK"]).state == "failed"
+    assert stripe_webhooks.process_event("evt_5", stripe_ready.config["CLOCK"]).state == "failed"
 
 
 def test_webhook_without_configured_secret_is_refused(app, client):
@@ -214,7 +216,7 @@ def test_an_event_that_arrives_before_the_charge_is_stored_still_marks_the_invoi
     only when customer and amount match too (never another system's intent)."""
     invoice = _invoice(stripe_ready)
     clock = stripe_ready.config["CLOCK"]
-    attempt = gateway.charge_invoice(invoice.id, clock)
+    attempt = card_charges.charge_invoice(invoice.id, clock)
     intent_id = attempt.payment_intent_id
     attempt.payment_intent_id = None
     attempt.state = "pending"
@@ -249,18 +251,18 @@ def test_a_card_that_asks_for_3d_secure_fails_the_off_session_charge(stripe_read
     way the invoice is marked payment failed (the customer gets "Update card and retry"),
     never left as an open attempt that blocks the retry."""
     clock = stripe_ready.config["CLOCK"]
-    method = gateway.client().v1.payment_methods.create(
+    method = stripe_account.client().v1.payment_methods.create(
         {
             "type": "card",
             "card": {"number": "4000002760003184", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
         }
     )
     invoice = _invoice(stripe_ready, method.id)
-    attempt = gateway.charge_invoice(invoice.id, clock)
+    attempt = card_charges.charge_invoice(invoice.id, clock)
     assert attempt.state == "failed" and "3-D Secure" in attempt.error
     assert db.session.get(Invoice, invoice.id).state == "payment_failed"
-    gateway.make_default_card(invoice.customer_id, "pm_card_visa")
-    retried = gateway.charge_invoice(invoice.id, clock)
+    stripe_cards.make_default_card(invoice.customer_id, "pm_card_visa")
+    retried = card_charges.charge_invoice(invoice.id, clock)
     assert retried.state == "succeeded" and retried.number == 2
     assert db.session.get(Invoice, invoice.id).state == "paid"
 
@@ -270,15 +272,15 @@ def test_a_card_set_up_with_3d_secure_is_charged_off_session(stripe_ready):
     and once saved it is charged at month end without asking again, at Stripe and at the local
     Stripe of `make run` and the tests (scripts/localstripe_loopback.py)."""
     clock = stripe_ready.config["CLOCK"]
-    method = gateway.client().v1.payment_methods.create(
+    method = stripe_account.client().v1.payment_methods.create(
         {
             "type": "card",
             "card": {"number": "4000002500003155", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
         }
     )
     invoice = _invoice(stripe_ready, method.id)
-    attempt = gateway.charge_invoice(invoice.id, clock)
+    attempt = card_charges.charge_invoice(invoice.id, clock)
     assert attempt.state == "succeeded", attempt.error
-    intent = gateway.client().v1.payment_intents.retrieve(attempt.payment_intent_id)
+    intent = stripe_account.client().v1.payment_intents.retrieve(attempt.payment_intent_id)
     assert (intent.status, intent.amount) == ("succeeded", int(invoice.gross * 100))
     assert db.session.get(Invoice, invoice.id).state == "paid"

@@ -6,22 +6,25 @@ import threading
 import urllib.parse
 import urllib.request
 
+import pytest
 from werkzeug.serving import make_server
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, stripe_account, stripe_cards
 from models import Invoice, StripeEvent, db
 from tests import factories
 from tests.support.services import PATIENCE, free_port, wait_until
 
 
+@pytest.mark.fresh_database
 def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe):
     app.config["STRIPE_API_BASE"] = localstripe.url
     clock = app.config["CLOCK"]
     factories.reference(app)
-    gateway.save_stripe_keys("sk_test_delivery1", "pk_test_delivery1", SYSTEM, clock)
-    gateway.save_webhook_secret("whsec_delivery_secret", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_delivery1", "pk_test_delivery1", SYSTEM, clock)
+    stripe_account.save_webhook_secret("whsec_delivery_secret", SYSTEM, clock)
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -40,10 +43,10 @@ def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe)
             timeout=PATIENCE,
         )
         customer = factories.customer(app, payment="card")
-        gateway.attach_card(customer.id, "pm_card_visa")
+        stripe_cards.attach_card(customer.id, "pm_card_visa")
         invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
         invoice_id = finalize_invoice(invoice.id, clock).id
-        attempt = gateway.charge_invoice(invoice_id, clock)
+        attempt = card_charges.charge_invoice(invoice_id, clock)
         intent_id = attempt.payment_intent_id
 
         def handled_event():

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from billing.customers.customer_tools import set_tags
-from billing.customers.customers import set_locked
+from billing.customers.lifecycle import set_locked
 from billing.kernel.audit import SYSTEM
 from models import Customer, db
 from tests.e2e.helpers import CUSTOMERS, table_rows

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from billing.reporting.dashboard import billing_data_rows, default_billing_month, ip_history
+from billing.reporting.billing_data import billing_data_rows, default_billing_month
+from billing.reporting.dashboard import ip_history
 
 pytestmark = pytest.mark.browser
 

@@ -15,11 +15,13 @@ import re
 from decimal import Decimal
 
 import pytest
+from babel.dates import format_date
+from babel.numbers import format_currency
 from playwright.sync_api import Page, expect
 
 from billing.catalog.selfservice import save_self_service
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.own_subscription import preview_own_change
 from models import Customer, Subscription, User, db
@@ -78,10 +80,14 @@ def expect_preview(page: Page, server: LifecycleServer, internal: int, external:
         )
         plan = preview_own_change(customer_id, internal, external, instantly, server.clock)
         db.session.remove()
-    expect(page.locator('[data-preview="new_price"]')).to_have_text(str(plan.new_price))
-    expect(page.locator('[data-preview="prorated_amount"]')).to_have_text(str(plan.prorated_amount))
+    expect(page.locator('[data-preview="new_price"]')).to_have_text(
+        format_currency(plan.new_price, "EUR", locale="en")
+    )
+    expect(page.locator('[data-preview="prorated_amount"]')).to_have_text(
+        format_currency(plan.prorated_amount, "EUR", locale="en")
+    )
     expect(page.locator('[data-preview="effective_date"]')).to_have_text(
-        plan.effective_date.isoformat()
+        format_date(plan.effective_date, "long", locale="en")
     )
     assert plan.prorated_amount > Decimal("0")
     return plan
@@ -211,7 +217,7 @@ def test_a_managed_customer_sees_the_subscription_read_only_and_gives_its_card(
 ):
     server = portal_server
     with server.app.app_context():
-        customer, token = lifecycle.create_customer(
+        customer, token = onboarding.create_customer(
             NewCustomer(
                 company_name="Managed AG",
                 contact_name="Mia Managed",
@@ -220,7 +226,7 @@ def test_a_managed_customer_sees_the_subscription_read_only_and_gives_its_card(
             SYSTEM,
             server.clock,
         )
-        lifecycle.accept_invite(token, OWNER_PASSWORD, OWNER_PASSWORD, server.clock)
+        onboarding.accept_invite(token, OWNER_PASSWORD, OWNER_PASSWORD, server.clock)
         lifecycle.start_subscription(customer.id, 30, 5, "invoice", SYSTEM, server.clock)
         db.session.remove()
     page = open_context().new_page()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing.customers import customers as lifecycle
+from billing.customers import lookup, onboarding
 from billing.customers import team as team_rules
 from billing.kernel.audit import Actor
 from models import User, db
@@ -32,21 +32,21 @@ def signed_in(app, email: str, password: str = PASSWORD):
 
 
 def main_email(customer) -> str:
-    return lifecycle.main_user(customer.id).email
+    return lookup.main_user(customer.id).email
 
 
 def add_member(app, customer, email: str, name: str = "Member", register: bool = True):
     """A team user invited by the main user and registered through the invite link (a
     ``User``), or with ``register=False`` the pending invitation (a ``TeamInvitation``)."""
     clock = app.config["CLOCK"]
-    main = lifecycle.main_user(customer.id)
+    main = lookup.main_user(customer.id)
     invitation, message = team_rules.invite_member(
         customer.id, email, name, Actor.user(main), clock, "http://portal.test"
     )
     if not register:
         return invitation
     link = message.text.split("/portal/invite/")[1].split()[0]
-    user, _welcome = lifecycle.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
+    user, _welcome = onboarding.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
     return db.session.get(User, user.id)
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
+from billing.customers import lifecycle, onboarding
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from billing.kernel.mail import save_mail_settings
 from models import Customer, db
@@ -20,7 +20,7 @@ def invited(app, smtp_sink):
     save_mail_settings(
         "127.0.0.1", smtp_sink.port, "none", "", "", "MSP", "b@msp.example", SYSTEM, clock
     )
-    customer, message = lifecycle.invite_customer(
+    customer, message = onboarding.invite_customer(
         NewCustomer(company_name="ACME", contact_name="Ann", contact_email="ann@acme.example"),
         SYSTEM,
         clock,

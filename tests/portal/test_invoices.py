@@ -7,7 +7,9 @@ from datetime import date
 
 import pytest
 
-from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+from billing.invoicing.credit_notes import create_credit_note
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from models import Customer, db
 from tests import factories

@@ -8,9 +8,10 @@ import re
 import pytest
 
 from billing.catalog.payment_methods import set_active
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, stripe_account, stripe_cards
 from models import AuditEvent, Invoice, db
 from tests import factories
 from tests.portal.helpers import main_email, signed_in
@@ -39,8 +40,10 @@ def _save(client, intent_id: str, method_id: str, retry: str = ""):
 
 
 def _stripe_cards(customer_id: int) -> list[str]:
-    stripe_id = gateway.ensure_stripe_customer(customer_id)
-    listed = gateway.client().v1.payment_methods.list({"customer": stripe_id, "type": "card"})
+    stripe_id = stripe_cards.ensure_stripe_customer(customer_id)
+    listed = stripe_account.client().v1.payment_methods.list(
+        {"customer": stripe_id, "type": "card"}
+    )
     return [card.id for card in listed.data]
 
 
@@ -58,9 +61,9 @@ def test_page_loads_stripe_js_from_the_configured_server(app, card_customer, loc
 def test_stripe_js_comes_from_stripe_without_an_api_base(app):
     with app.test_request_context():
         app.config["STRIPE_API_BASE"] = ""
-        assert gateway.stripe_js_url() == "https://js.stripe.com/v3/"
+        assert stripe_account.stripe_js_url() == "https://js.stripe.com/v3/"
         app.config["STRIPE_API_BASE"] = "http://127.0.0.1:8420/"
-        assert gateway.stripe_js_url() == "http://127.0.0.1:8420/js.stripe.com/v3/"
+        assert stripe_account.stripe_js_url() == "http://127.0.0.1:8420/js.stripe.com/v3/"
 
 
 def test_setup_intent_needs_the_csrf_token(app, card_customer):
@@ -78,9 +81,9 @@ def test_add_a_card_shows_the_card_that_will_be_charged(app, card_customer):
     page = _save(client, intent_id, method_id).get_data(as_text=True)
     assert "ending in 4242 is saved" in page
     assert 'data-card="last4">4242<' in page and "expires 12/2030" in page
-    assert gateway.saved_card(card_customer.id) == method_id
-    stripe_id = gateway.ensure_stripe_customer(card_customer.id)
-    stored = gateway.client().v1.customers.retrieve(stripe_id)
+    assert stripe_cards.saved_card(card_customer.id) == method_id
+    stripe_id = stripe_cards.ensure_stripe_customer(card_customer.id)
+    stored = stripe_account.client().v1.customers.retrieve(stripe_id)
     assert stored.invoice_settings.default_payment_method == method_id
     event = db.session.scalars(db.select(AuditEvent).where(AuditEvent.action == "card.save")).one()
     assert event.actor_type == "user" and event.after["last4"] == "4242"
@@ -93,7 +96,7 @@ def test_replacing_the_card_keeps_only_the_new_one(app, card_customer):
     page = _save(client, intent_id, new_id).get_data(as_text=True)
     assert 'data-card="last4">0341<' in page
     assert _stripe_cards(card_customer.id) == [new_id]
-    assert gateway.saved_card(card_customer.id) == new_id
+    assert stripe_cards.saved_card(card_customer.id) == new_id
 
 
 def test_a_foreign_or_unconfirmed_setup_intent_is_refused(app, card_customer):
@@ -102,7 +105,7 @@ def test_a_foreign_or_unconfirmed_setup_intent_is_refused(app, card_customer):
     foreign_intent, foreign_method = confirmed_setup(other.id)
     page = _save(client, foreign_intent, foreign_method).get_data(as_text=True)
     assert "could not be confirmed" in page
-    unconfirmed = gateway.create_setup_intent(card_customer.id).split("_secret_")[0]
+    unconfirmed = stripe_cards.create_setup_intent(card_customer.id).split("_secret_")[0]
     assert "could not be confirmed" in _save(client, unconfirmed, foreign_method).get_data(
         as_text=True
     )
@@ -130,15 +133,15 @@ def test_remove_card(app, card_customer):
         "/portal/payment/card/remove", data={"csrf_token": client.token}, follow_redirects=True
     ).get_data(as_text=True)
     assert "Your card has been removed." in page and 'id="no-card"' in page
-    assert _stripe_cards(trial.id) == [] and gateway.saved_card(trial.id) is None
+    assert _stripe_cards(trial.id) == [] and stripe_cards.saved_card(trial.id) is None
 
 
 def _failed_invoice(app, customer) -> Invoice:
     clock = app.config["CLOCK"]
-    gateway.attach_card(customer.id, "pm_card_chargeCustomerFail")
+    stripe_cards.attach_card(customer.id, "pm_card_chargeCustomerFail")
     invoice = draft_invoice(customer.id, clock.today().replace(day=1), clock)
     invoice = finalize_invoice(invoice.id, clock)
-    assert gateway.charge_invoice(invoice.id, clock).state == "failed"
+    assert card_charges.charge_invoice(invoice.id, clock).state == "failed"
     return invoice
 
 
@@ -181,7 +184,7 @@ def test_managed_customers_give_their_card_too(app, localstripe):
     assert "managed by your provider" not in page
     page = _save(client, *confirmed_setup(customer.id)).get_data(as_text=True)
     assert "ending in 4242 is saved" in page and 'data-card="last4">4242<' in page
-    assert gateway.card_on_file(customer.id).last4 == "4242"
+    assert stripe_cards.card_on_file(customer.id).last4 == "4242"
 
 
 def test_without_stripe_keys_card_payment_is_unavailable(app):

@@ -10,7 +10,8 @@ from datetime import date
 import limits.storage.memory
 import pytest
 
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from models import Invoice, TeamInvitation, User, db
 from tests import factories
 from tests.conftest import berlin, csrf_token
@@ -197,6 +198,7 @@ def test_reset_is_throttled(app, two_customers):
     assert statuses[:10] == [404] * 10 and statuses[10] == 429
 
 
+@pytest.mark.fresh_database
 def test_limits_are_kept_in_redis(app, redis_server):
     """Production counts in the app's Redis, shared by every web process."""
     from redis import Redis

@@ -9,10 +9,13 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, text
 
-from billing.invoicing.invoicing import draft_invoice
+from billing.invoicing.drafting import draft_invoice
 from models import db
 from tests import factories
 from tests.conftest import PgDatabase, _config, berlin
+
+# a backup copies the database itself
+pytestmark = pytest.mark.fresh_database
 
 OCTOBER = date(2026, 10, 1)
 

@@ -27,7 +27,8 @@ from sqlalchemy import text
 
 from billing.customers import deletion
 from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, format_number
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.numbering import format_number
 from billing.kernel.audit import SYSTEM
 from jobs import enqueue
 from jobs.billing import queue_month_end, resume_stalled_runs
@@ -57,6 +58,9 @@ from tests.reliability.test_month_end_kill import (
 )
 from tests.support.services import PATIENCE, Postgres, wait_until
 from tests.support.services import Redis as RedisServer
+
+# workers, crashes and restarts of the servers: more than one connection
+pytestmark = pytest.mark.fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = int(os.environ.get("FAULT_CUSTOMERS", "300"))

@@ -26,11 +26,12 @@ from redis import Redis
 from rq import Queue
 from sqlalchemy import text
 
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import format_number, retry_payment
-from billing.invoicing.invoicing import month_end as month_end_of
+from billing.invoicing import monthend, monthend_report, monthend_work
+from billing.invoicing.draft_lines import month_end as month_end_of
+from billing.invoicing.invoice_payment import retry_payment
+from billing.invoicing.numbering import format_number
 from billing.kernel.audit import SYSTEM
-from billing.payments import stripe_gateway as gateway
+from billing.payments import stripe_account, stripe_cards
 from jobs import enqueue
 from jobs.billing import month_end, queue_month_end, resume_stalled_runs
 from models import (
@@ -47,6 +48,9 @@ from seed.bulk import bulk_customers
 from tests import factories
 from tests.conftest import berlin
 from tests.support.services import PATIENCE, free_port, wait_until
+
+# workers, crashes and restarts of the servers: more than one connection
+pytestmark = pytest.mark.fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = int(os.environ.get("MONTH_END_KILL_CUSTOMERS", "3000"))
@@ -138,7 +142,7 @@ def _seed(app, clock) -> dict[str, int]:
             text(f"UPDATE {table} SET payment_method = 'invoice' WHERE payment_method = 'card'")
         )
     db.session.commit()
-    gateway.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
     cards = {}
     for name, card in (
         ("visa_1", "pm_card_visa"),
@@ -146,7 +150,7 @@ def _seed(app, clock) -> dict[str, int]:
         ("declined", "pm_card_chargeCustomerFail"),
     ):
         customer = factories.customer(app, payment="card", internal=30, external=5)
-        gateway.attach_card(customer.id, card)
+        stripe_cards.attach_card(customer.id, card)
         cards[name] = customer.id
     clock.instant = RUN_AT
     return cards
@@ -207,7 +211,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
     cards = _seed(app, clock)
     billable, reasons = _expected(OCTOBER)
     customers = CUSTOMERS + len(cards)
-    assert customers > 4 * monthend.BATCH, "the run must span several batches"
+    assert customers > 4 * monthend_work.BATCH, "the run must span several batches"
     log = tmp_path / "workers.log"
 
     run_id = monthend.start_run(OCTOBER, SYSTEM, clock).run_id
@@ -231,7 +235,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
         deadline = time.monotonic() + PATIENCE
         while True:
             processed, total, state = _progress(run_id)
-            if state == RunState.DRAFTING.value and monthend.BATCH <= processed < total:
+            if state == RunState.DRAFTING.value and monthend_work.BATCH <= processed < total:
                 break
             assert state == RunState.DRAFTING.value, (state, log.read_text()[-4000:])
             assert worker.poll() is None, log.read_text()[-4000:]
@@ -250,8 +254,8 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
     db.session.rollback()
     killed = db.session.get(BillingRun, run_id)
     assert killed.state == RunState.DRAFTING.value
-    assert monthend.BATCH <= killed.processed < killed.total == customers
-    assert killed.processed % monthend.BATCH == 0
+    assert monthend_work.BATCH <= killed.processed < killed.total == customers
+    assert killed.processed % monthend_work.BATCH == 0
     before = _invoices()
     assert len(before) == killed.billed > 0
     assert max(before) <= killed.last_customer_id, "the batch being written was rolled back"
@@ -320,7 +324,7 @@ def test_a_worker_killed_mid_batch_leaves_one_invoice_and_one_charge_per_custome
     assert (run.total, run.processed) == (customers, customers)
     assert run.billed == len(after) == run.finalized
     assert run.billed + run.skipped == run.processed
-    assert monthend.skip_reasons(run) == {k: v for k, v in reasons.items() if v}
+    assert monthend_report.skip_reasons(run) == {k: v for k, v in reasons.items() if v}
     assert run.payment_failed == 1
     assert (
         db.session.scalar(
@@ -357,9 +361,9 @@ def test_a_declined_or_unreachable_charge_fails_the_payment_not_the_run(
     app.config.update(REDIS_URL=redis_server.url, STRIPE_API_BASE=localstripe.url)
     factories.reference(app)
     clock.instant = berlin(2026, 9, 1, 9, 0)
-    gateway.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_monthend123", "pk_test_monthend123", SYSTEM, clock)
     card = factories.customer(app, payment="card").id
-    gateway.attach_card(
+    stripe_cards.attach_card(
         card, "pm_card_chargeCustomerFail" if failure == "decline" else "pm_card_visa"
     )
     by_invoice = factories.customer(app).id
@@ -404,8 +408,8 @@ def test_queuing_the_invoice_emails_keeps_the_lease(app, clock, monkeypatch):
     for _ in range(6):
         factories.customer(app)
     clock.instant = RUN_AT
-    monkeypatch.setattr(monthend, "LEASE", timedelta(seconds=0.5))
-    monkeypatch.setattr(monthend, "BATCH", 2)
+    monkeypatch.setattr(monthend_work, "LEASE", timedelta(seconds=0.5))
+    monkeypatch.setattr(monthend_work, "BATCH", 2)
     run_id = monthend.start_run(OCTOBER, SYSTEM, clock, auto_finalize=True).run_id
     queued = []
 
@@ -413,6 +417,6 @@ def test_queuing_the_invoice_emails_keeps_the_lease(app, clock, monkeypatch):
         queued.append(invoice_id)
         time.sleep(0.15)
 
-    state = monthend.work(run_id, clock, monthend.Hooks(queue_invoice_email=slow_queue))
+    state = monthend_work.work(run_id, clock, monthend_work.Hooks(queue_invoice_email=slow_queue))
     assert len(queued) == 6
     assert state == RunState.DONE.value

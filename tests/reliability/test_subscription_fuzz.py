@@ -48,12 +48,12 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import text
 
-from billing.customers.customers import cancel_subscription
-from billing.invoicing import monthend
-from billing.invoicing.monthend import Hooks
+from billing.customers.lifecycle import cancel_subscription
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.monthend_work import Hooks
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
-from billing.payments import stripe_gateway as gateway
+from billing.payments import card_charges, stripe_account, stripe_cards, stripe_webhooks
 from billing.subscriptions.distribution import change_ip_distribution
 from models import BillingRun, Invoice, PaymentAttempt, db
 from tests import factories
@@ -143,13 +143,15 @@ def test_subscriptions_under_random_operations_match_the_reference(
                     text("SELECT lower_bound, upper_bound, unit_price FROM price_tier")
                 ).all()
             ]
-            gateway.save_stripe_keys("sk_test_fuzz12345", "pk_test_fuzz12345", SYSTEM, self.clock)
-            gateway.save_webhook_secret(WEBHOOK_SECRET, SYSTEM, self.clock)
+            stripe_account.save_stripe_keys(
+                "sk_test_fuzz12345", "pk_test_fuzz12345", SYSTEM, self.clock
+            )
+            stripe_account.save_webhook_secret(WEBHOOK_SECRET, SYSTEM, self.clock)
             self.ids, self.models = {}, {}
             for name in CUSTOMERS:
                 customer = factories.customer(self.app, payment=name, internal=8, external=2)
                 if name == "card":
-                    gateway.attach_card(customer.id, "pm_card_visa")
+                    stripe_cards.attach_card(customer.id, "pm_card_visa")
                 self.ids[name] = customer.id
                 today = self.clock.today()
                 self.models[name] = Model(10, today, None, Entry(today, 10))
@@ -232,7 +234,9 @@ def test_subscriptions_under_random_operations_match_the_reference(
             following = last_day(month) + timedelta(days=1)
             self.clock.instant = berlin(following.year, following.month, 1, 0, 30)
             run_id = monthend.start_run(month, SYSTEM, self.clock, auto_finalize=True).run_id
-            state = monthend.work(run_id, self.clock, Hooks(charge=gateway.charge_invoice))
+            state = monthend_work.work(
+                run_id, self.clock, Hooks(charge=card_charges.charge_invoice)
+            )
             assert state == "done"
             for name, model in self.models.items():
                 shares = [*model.closed, *([model.current] if model.current else [])]
@@ -255,7 +259,7 @@ def test_subscriptions_under_random_operations_match_the_reference(
             with pytest.raises(DomainError):
                 monthend.start_run(month, SYSTEM, self.clock)
             run = db.session.scalar(db.select(BillingRun).where(BillingRun.period == month))
-            monthend.work(run.id, self.clock, Hooks(charge=gateway.charge_invoice))
+            monthend_work.work(run.id, self.clock, Hooks(charge=card_charges.charge_invoice))
             assert self._invoices() == before
 
         # --- what Stripe does ---------------------------------------------------------------
@@ -285,7 +289,7 @@ def test_subscriptions_under_random_operations_match_the_reference(
                     },
                 }
             ).encode()
-            gateway.receive_webhook(payload, _signed(payload), self.clock)
+            stripe_webhooks.receive_webhook(payload, _signed(payload), self.clock)
             assert self._invoices() == before, "a replayed webhook changed an invoice"
 
         # --- invariants ---------------------------------------------------------------------
@@ -374,7 +378,7 @@ def _clock():
 def test_an_immediate_increase_withdraws_the_pending_change_also_on_the_first_day(app, clock):
     """SPEC §4 IP Distribution (found by the state machine): a subscription that began today is
     raised at once; the change that waited for the 1st would otherwise undo the rise then."""
-    from billing.customers.customers import pending_change
+    from billing.customers.lookup import pending_change
 
     factories.reference(app)
     customer_id = factories.customer(app, internal=8, external=2).id

@@ -20,7 +20,16 @@ from werkzeug.serving import make_server
 
 from billing.kernel.clock import FixedClock
 from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
-from tests.conftest import _build, _config, berlin, csrf_token, sign_in
+from tests.conftest import (
+    SharedApp,
+    _build,
+    _config,
+    berlin,
+    built_once,
+    csrf_token,
+    rolled_back,
+    sign_in,
+)
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _no_fsync, _QuietHandler
 from tests.e2e.helpers import portal_sign_in
@@ -56,34 +65,37 @@ def _extras(clock) -> None:
     """What the demo does not have by itself but the routes name: a team member and a pending
     invite, an additional subscription, a billing run awaiting approval, a Stripe event and an
     e-mail log entry."""
-    from billing.customers import customers as lifecycle
+    from billing.customers import lookup, onboarding
     from billing.customers import team as team_rules
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend, monthend_work
     from billing.kernel.audit import SYSTEM, Actor
     from billing.kernel.clock import add_months
     from billing.kernel.mail import save_mail_settings
     from billing.subscriptions import service_subscriptions as services
+    from billing.subscriptions import service_terms
     from models import EmailLog, StripeEvent, db
 
     # a mail server nobody listens on: e-mails are composed and logged, queueing them fails
     save_mail_settings("127.0.0.1", 9, "none", "", "", "MSP", "billing@msp.example", SYSTEM, clock)
     owner = _owner()
-    main = lifecycle.main_user(owner.id)
+    main = lookup.main_user(owner.id)
     _user, message = team_rules.invite_member(
         owner.id, "member@security.example", "Member", Actor.user(main), clock, "http://t"
     )
     link = message.text.split("/portal/invite/")[1].split()[0]
-    lifecycle.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
+    onboarding.accept_invite(link, MEMBER_PASSWORD, MEMBER_PASSWORD, clock)
     team_rules.invite_member(
         owner.id, "pending@security.example", "Pending", Actor.user(main), clock, "http://t"
     )
-    services.add_service(owner.id, services.ServiceInput("Site Security", 2, 1, 12), SYSTEM, clock)
+    services.add_service(
+        owner.id, service_terms.ServiceInput("Site Security", 2, 1, 12), SYSTEM, clock
+    )
     # the demo's months are billed by done runs: the run waiting for approval is the current
     # month's, drafted on a rehearsal clock at its end
     month_end = datetime.combine(add_months(clock.today(), 1), time(0, 30), tzinfo=clock.tz)
     rehearsal = FixedClock(month_end, str(clock.tz))
     started = monthend.start_run(clock.today().replace(day=1), SYSTEM, rehearsal)
-    monthend.work(started.run_id, rehearsal)
+    monthend_work.work(started.run_id, rehearsal)
     db.session.add(
         StripeEvent(
             id="evt_security_1",
@@ -120,16 +132,18 @@ def demo_template(sqlite_template, tmp_path_factory) -> str:
     """A migrated SQLite database with the demo seed and the extras, built once."""
     from models import db
 
-    path = tmp_path_factory.mktemp("security") / "demo.db"
-    app = seeded_demo_app(sqlite_template, path, FixedClock(berlin(2026, 11, 15, 10, 0)), _extras)
-    with app.app_context():
-        db.engine.dispose()
-    return str(path)
+    def build(path) -> None:
+        clock = FixedClock(berlin(2026, 11, 15, 10, 0))
+        app = seeded_demo_app(sqlite_template, path, clock, _extras)
+        with app.app_context():
+            db.engine.dispose()
+
+    return built_once(tmp_path_factory, "security-demo.db", build)
 
 
 def demo_ids() -> Demo:
     """The ids of real records for every route argument (inside an app context)."""
-    from billing.customers import customers as lifecycle
+    from billing.customers import lookup
     from models import (
         BillingRun,
         Contact,
@@ -177,12 +191,28 @@ def demo_ids() -> Demo:
         "filename": "css/admin.css",
     }
     assert all(value is not None for value in ids.values()), ids
-    return Demo(ids, lifecycle.main_user(owner.id).email, member.email)
+    return Demo(ids, lookup.main_user(owner.id).email, member.email)
+
+
+@pytest.fixture(scope="session")
+def demo_shared(demo_template, tmp_path_factory):
+    """This test process's app on a copy of the demo database (see tests/conftest.py)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(demo_template, path)
+    shared = SharedApp(f"sqlite:///{path}")
+    yield shared
+    shared.close()
 
 
 @pytest.fixture
-def demo_app(demo_template, tmp_path, clock):
-    """The app on a fresh copy of the demo database, inside an app context."""
+def demo_app(request, demo_template, tmp_path, clock):
+    """The app on the demo database, inside an app context; what the test writes is rolled back
+    after it (a copy of its own when marked ``fresh_database``)."""
+    if request.node.get_closest_marker("fresh_database") is None:
+        with rolled_back(request.getfixturevalue("demo_shared"), clock) as app:
+            app.demo = demo_ids()
+            yield app
+        return
     path = tmp_path / "demo.db"
     shutil.copy(demo_template, path)
     app, ctx, db = _build(f"sqlite:///{path}", clock)

@@ -75,21 +75,25 @@ def plant(clock, admin_email: str) -> Planted:
         customer_tools,
         groups,
         impersonation,
+        lifecycle,
+        lookup,
+        onboarding,
         organisation,
         partners,
         saved_views,
         team,
     )
-    from billing.customers import customers as lifecycle
     from billing.customers.contacts import ContactInput
-    from billing.customers.customers import NewCustomer
+    from billing.customers.onboarding import NewCustomer
     from billing.invoicing import purchase_orders
-    from billing.invoicing.invoicing import create_credit_note, draft_invoice, finalize_invoice
+    from billing.invoicing.credit_notes import create_credit_note
+    from billing.invoicing.drafting import draft_invoice
+    from billing.invoicing.finalizing import finalize_invoice
     from billing.invoicing.purchase_orders import PurchaseOrderInput
     from billing.kernel.audit import SYSTEM, Actor
     from billing.payments import ledger
 
-    customer, _token = lifecycle.create_customer(
+    customer, _token = onboarding.create_customer(
         NewCustomer(
             company_name=COMPANY,
             contact_name=CONTACT,
@@ -104,8 +108,8 @@ def plant(clock, admin_email: str) -> Planted:
         SYSTEM,
         clock,
     )
-    main = lifecycle.main_user(customer.id)
-    lifecycle.register_user(main.id, PASSWORD, clock)
+    main = lookup.main_user(customer.id)
+    onboarding.register_user(main.id, PASSWORD, clock)
     month_start = clock.today().replace(day=1)
     started = (month_start - timedelta(days=1)).replace(day=1)
     lifecycle.start_subscription(customer.id, 8, 2, "invoice", SYSTEM, clock, valid_from=started)

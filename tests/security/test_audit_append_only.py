@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle, lookup
 from billing.customers.deletion import deletion_notice, erase_customer
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, db
@@ -46,6 +46,7 @@ def test_the_app_cannot_rewrite_or_remove_audit_events(pg_app, statement):
     assert after == before
 
 
+@pytest.mark.fresh_database
 def test_a_direct_database_connection_cannot_delete_audit_events_either(pg_app):
     """SPEC §13: the guard lives in the database, not in the ORM: a plain psycopg connection
     with the app's credentials gets the same refusal, while new events can still be added."""
@@ -80,7 +81,7 @@ def test_customer_erasure_still_works_and_adds_an_event(pg_app):
     erase_customer(customer.id, deletion_notice(customer.id, ""), clock)
 
     db.session.expire_all()
-    assert lifecycle.get_customer(customer.id).erased_at is not None
+    assert lookup.get_customer(customer.id).erased_at is not None
     assert _count() == count + 1
     rows = db.session.execute(
         db.select(AuditEvent.id, AuditEvent.action, AuditEvent.after)

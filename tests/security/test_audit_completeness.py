@@ -14,10 +14,11 @@ from datetime import date
 
 import pytest
 
-from billing.customers import customers as lifecycle
-from billing.customers.customers import NewCustomer
-from billing.invoicing import monthend
-from billing.invoicing.invoicing import draft_invoice, finalize_invoice
+from billing.customers import lookup, onboarding
+from billing.customers.onboarding import NewCustomer
+from billing.invoicing import monthend, monthend_work
+from billing.invoicing.drafting import draft_invoice
+from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.subscriptions.project_keys import create_key
 from models import AuditEvent, Customer, db
@@ -102,7 +103,7 @@ def test_sign_ins_ok_and_failed_are_audited_with_ip(world):
     log = AuditLog()
     staff = _client(app, STAFF_IP)
     stranger = _client(app, STRANGER_IP)
-    customer_email = lifecycle.main_user(people["managed"]).email
+    customer_email = lookup.main_user(people["managed"]).email
     cases = [
         (staff, "/admin/login/", admin.email, "wrong-password", "staff.sign_in", "failed"),
         (stranger, "/admin/login/", "nobody@x.example", "whatever", "staff.sign_in", "failed"),
@@ -126,7 +127,7 @@ def test_sign_outs_are_audited_with_ip(world):
     staff = _signed_in_admin(app, admin)
     with log.one_event(Expected("staff.sign_out", admin.email, STAFF_IP)):
         assert staff.post("/admin/logout/", data={"csrf_token": staff.token}).status_code == 302
-    email = lifecycle.main_user(people["managed"]).email
+    email = lookup.main_user(people["managed"]).email
     customer = _signed_in_customer(app, email)
     token = csrf_token(customer, "/portal/account")
     with log.one_event(Expected("user.sign_out", email, CUSTOMER_IP), people["managed"]):
@@ -147,7 +148,7 @@ def test_invoice_pdf_downloads_are_audited(world):
     staff = _signed_in_admin(app, admin)
     with log.one_event(Expected("invoice.download", admin.email, STAFF_IP), people["managed"]):
         assert staff.get(f"/admin/invoice/{invoice.id}/pdf/").status_code == 200
-    email = lifecycle.main_user(people["managed"]).email
+    email = lookup.main_user(people["managed"]).email
     customer = _signed_in_customer(app, email)
     with log.one_event(Expected("invoice.download", email, CUSTOMER_IP), people["managed"]):
         assert customer.get(f"/portal/invoices/{invoice.id}/pdf").status_code == 200
@@ -251,7 +252,7 @@ def test_every_customer_action_writes_one_event_with_actor_and_ip(world):
             country="AT",
             vat_id="ATU13585627",
         )
-    second = add_member(app, lifecycle.get_customer(managed), "second@audit.example")
+    second = add_member(app, lookup.get_customer(managed), "second@audit.example")
     with action("customer.change_main_user", managed):
         post(f"/admin/customer/{managed}/main-user/", managed, user_id=str(second.id))
     doomed = people["doomed"]
@@ -260,7 +261,7 @@ def test_every_customer_action_writes_one_event_with_actor_and_ip(world):
 
     # register from the invite: the customer's contact, from their own address
     clock = app.config["CLOCK"]
-    created, token = lifecycle.create_customer(
+    created, token = onboarding.create_customer(
         NewCustomer(
             company_name="Invitee Ltd",
             contact_name="Ivy",
@@ -295,7 +296,7 @@ def test_every_export_writes_one_event(world):
     clock = app.config["CLOCK"]
     clock.instant = berlin(2026, 11, 1, 0, 30)
     run = monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
-    monthend.work(run.run_id, clock)
+    monthend_work.work(run.run_id, clock)
     downloads = [
         ("customer.export", "/admin/customer/export/json/"),
         ("customer.export", "/admin/customer/export/csv/?search=Company"),

@@ -13,9 +13,9 @@ import re
 import pytest
 
 from billing.catalog.selfservice import save_self_service
-from billing.customers import customers as lifecycle
+from billing.customers import onboarding
 from billing.customers.accounts import request_password_reset
-from billing.customers.customers import NewCustomer
+from billing.customers.onboarding import NewCustomer
 from billing.kernel.audit import SYSTEM
 from models import AuditEvent, Customer, StaffUser, User, db
 from tests import factories
@@ -122,7 +122,7 @@ def test_every_form_refuses_a_json_body_and_changes_nothing(app, mail_on):
     factories.reference(app)
     save_self_service(True, "IP address scanning", "IP-SCAN-1", SYSTEM, clock)
     factories.customer(app, company="Managed GmbH")
-    _invited, invite = lifecycle.create_customer(
+    _invited, invite = onboarding.create_customer(
         NewCustomer("Invited AG", "Ines", "ines@invited.example", country="DE"), SYSTEM, clock
     )
     own = factories.customer(app, mode="self_service", company="Self Ltd")

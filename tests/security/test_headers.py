@@ -121,7 +121,7 @@ def test_portal_pages_have_a_strict_policy_and_only_payment_may_use_stripe(app, 
 
 def test_without_an_api_base_the_payment_page_allows_stripes_own_hosts(app):
     """SPEC §6: production loads Stripe.js from js.stripe.com and talks to api.stripe.com."""
-    from billing.payments.stripe_gateway import csp_sources
+    from billing.payments.stripe_account import csp_sources
 
     app.config["STRIPE_API_BASE"] = ""
     with app.test_request_context("/portal/payment"):

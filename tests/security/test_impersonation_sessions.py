@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing.customers import customers as lifecycle
+from billing.customers import lookup
 from models import AuditEvent, Impersonation, User, db
 from tests import factories
 from tests.conftest import STAFF_PASSWORD, csrf_token, make_staff, sign_in
@@ -86,7 +86,7 @@ def test_the_impersonation_ends_with_the_staff_sign_in(app, end, role):
         data={"csrf_token": customer_browser.token, "language": "de", "next": "/portal/"},
     )
     assert change.status_code in (302, 400)
-    assert db.session.get(User, lifecycle.main_user(customer.id).id).language in (None, "en")
+    assert db.session.get(User, lookup.main_user(customer.id).id).language in (None, "en")
     ended = db.session.scalars(
         db.select(AuditEvent).where(AuditEvent.action == "impersonation.end")
     ).all()
@@ -106,7 +106,7 @@ def test_a_change_posted_right_after_the_staff_member_is_disabled_is_refused(app
         data={"csrf_token": customer_browser.token, "language": "de", "next": "/portal/"},
     )
     assert change.status_code == 302 and change.location.startswith("/admin/login/")
-    assert db.session.get(User, lifecycle.main_user(customer.id).id).language in (None, "en")
+    assert db.session.get(User, lookup.main_user(customer.id).id).language in (None, "en")
     login = customer_browser.get(change.location).get_data(as_text=True)
     assert "your staff account has been disabled" in login
 

@@ -25,11 +25,11 @@ import pytest
 from redis import Redis
 
 from billing.catalog.payment_methods import set_active
-from billing.customers.customers import get_customer
+from billing.customers.lookup import get_customer
 from billing.invoicing import monthend
 from billing.kernel.audit import SYSTEM
 from billing.kernel.mail import load_mail_settings
-from billing.payments import stripe_gateway as gateway
+from billing.payments import stripe_account, stripe_cards
 from jobs.billing import queue_month_end
 from models import BillingRun, Invoice, StripeEvent, db
 from tests import factories
@@ -94,7 +94,7 @@ def _configure_secrets_through_the_screens(app, localstripe, smtp_sink, canary, 
         assert answer.status_code == 200
         found.scan(f"answer of {url}", answer.data)
     db.session.expire_all()
-    assert gateway.stored_secret_key() == f"sk_test_{canary}"
+    assert stripe_account.stored_secret_key() == f"sk_test_{canary}"
     assert load_mail_settings().password == canary
     set_active("card", True, SYSTEM, app.config["CLOCK"])
 
@@ -105,7 +105,7 @@ def _customers(app) -> dict[str, int]:
     ids = {}
     for name, card in (("visa", "pm_card_visa"), ("declined", "pm_card_chargeCustomerFail")):
         customer = factories.customer(app, payment="card", internal=20, external=5)
-        gateway.attach_card(customer.id, card)
+        stripe_cards.attach_card(customer.id, card)
         ids[name] = customer.id
     ids["transfer"] = factories.customer(app, payment="invoice", country="FR").id
     clock.instant = RUN_AT

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 
 from billing.kernel.audit import SYSTEM
 from billing.kernel.mail import load_mail_settings, save_mail_settings
-from billing.payments import stripe_gateway as gateway
+from billing.payments import stripe_account
 from models import AuditEvent, Setting, db
 
 SECRETS = ("mail.password", "stripe.secret_key", "stripe.webhook_secret")
@@ -27,8 +27,8 @@ def _store_secrets(app, localstripe) -> None:
         SYSTEM,
         clock,
     )
-    gateway.save_stripe_keys("sk_test_rotation42", "pk_test_rotation42", SYSTEM, clock)
-    gateway.save_webhook_secret("whsec_rotation42", SYSTEM, clock)
+    stripe_account.save_stripe_keys("sk_test_rotation42", "pk_test_rotation42", SYSTEM, clock)
+    stripe_account.save_webhook_secret("whsec_rotation42", SYSTEM, clock)
 
 
 def _stored(key: str) -> str:
@@ -65,7 +65,7 @@ def test_rotate_moves_every_secret_to_the_new_key_and_is_idempotent(app, runner,
 
     app.config["ENCRYPTION_KEYS"] = new_key
     assert load_mail_settings().password == "smtp-pass-1"
-    assert gateway.stored_secret_key() == "sk_test_rotation42"
+    assert stripe_account.stored_secret_key() == "sk_test_rotation42"
 
 
 def test_rotate_refuses_and_changes_nothing_when_a_secret_cannot_be_opened(

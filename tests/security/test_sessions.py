@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 
-from billing.customers import customers as lifecycle
+from billing.customers import lifecycle
 from models import Customer, db
 from seed.demo import CUSTOMER_PASSWORD
 from tests.conftest import _build, _config, csrf_token, sign_in

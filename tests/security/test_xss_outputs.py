@@ -17,7 +17,7 @@ from markupsafe import escape
 from openpyxl import load_workbook
 
 from billing.customers import customer_tools, organisation, team
-from billing.customers.customers import main_user
+from billing.customers.lookup import main_user
 from billing.invoicing.invoice_pdf import render_invoice_pdf
 from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.errors import DomainError

@@ -2,21 +2,21 @@
 clock, short leases and optional pauses inside a drafting batch or an erasure.
 
 A test cannot reach into another process: ``flask worker`` takes its clock from ``create_app``
-(the real one) and its lease from ``billing.invoicing.monthend.LEASE`` (two minutes). This launcher
-builds
-the app the same way (configuration from the environment: ``DATABASE_URL``, ``REDIS_URL``,
-``SECRET_KEY``, ``ENCRYPTION_KEYS``, ``STRIPE_API_BASE``), then sets from these variables:
+(the real one) and its lease from ``billing.invoicing.monthend_work.LEASE`` (two minutes). This
+launcher builds the app the same way (configuration from the environment: ``DATABASE_URL``,
+``REDIS_URL``, ``SECRET_KEY``, ``ENCRYPTION_KEYS``, ``STRIPE_API_BASE``), then sets from these
+variables:
 
 ``MSP_TEST_NOW``
     ISO 8601 instant with offset of the ``FixedClock`` the jobs see (required).
 ``MSP_TEST_LEASE_SECONDS``
-    ``billing.invoicing.monthend.LEASE`` in seconds (default: the product's).
+    ``billing.invoicing.monthend_work.LEASE`` in seconds (default: the product's).
 ``MSP_TEST_BATCH_PAUSE``
     seconds to wait after each drafting batch is written and before it is committed
     (default 0): a window in which a test can kill the worker in the middle of a batch.
 ``MSP_TEST_BATCH_SIZE``
-    ``billing.invoicing.monthend.BATCH`` (default: the product's), so a few hundred customers make
-    several batches.
+    ``billing.invoicing.monthend_work.BATCH`` (default: the product's), so a few hundred customers
+    make several batches.
 ``MSP_TEST_ERASURE_LEASE_SECONDS``
     ``billing.customers.deletion.LEASE`` in seconds (default: the product's).
 ``MSP_TEST_ERASE_PAUSE``
@@ -38,9 +38,9 @@ from datetime import datetime, timedelta
 
 
 def _pause_each_batch(seconds: float) -> None:
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend_work
 
-    draft_batch = monthend.draft_batch
+    draft_batch = monthend_work.draft_batch
 
     @functools.wraps(draft_batch)
     def paused(*args, **kwargs):
@@ -48,7 +48,7 @@ def _pause_each_batch(seconds: float) -> None:
         time.sleep(seconds)
         return result
 
-    monthend.draft_batch = paused
+    monthend_work.draft_batch = paused
 
 
 def _pause_each_erasure(seconds: float) -> None:
@@ -67,7 +67,7 @@ def _pause_each_erasure(seconds: float) -> None:
 def main(argv: list[str]) -> int:
     from app import create_app
     from billing.customers import deletion
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend_work
     from billing.kernel.clock import FixedClock
     from jobs import Worker, queue, redis_connection
 
@@ -76,9 +76,9 @@ def main(argv: list[str]) -> int:
     timezone = os.environ.get("APP_TIMEZONE", "Europe/Berlin")
     clock = FixedClock(datetime.fromisoformat(os.environ["MSP_TEST_NOW"]), timezone)
     if os.environ.get("MSP_TEST_LEASE_SECONDS"):
-        monthend.LEASE = timedelta(seconds=float(os.environ["MSP_TEST_LEASE_SECONDS"]))
+        monthend_work.LEASE = timedelta(seconds=float(os.environ["MSP_TEST_LEASE_SECONDS"]))
     if os.environ.get("MSP_TEST_BATCH_SIZE"):
-        monthend.BATCH = int(os.environ["MSP_TEST_BATCH_SIZE"])
+        monthend_work.BATCH = int(os.environ["MSP_TEST_BATCH_SIZE"])
     if os.environ.get("MSP_TEST_ERASURE_LEASE_SECONDS"):
         deletion.LEASE = timedelta(seconds=float(os.environ["MSP_TEST_ERASURE_LEASE_SECONDS"]))
     pause = float(os.environ.get("MSP_TEST_BATCH_PAUSE") or 0)

@@ -1,4 +1,4 @@
-"""``flask worker``: an RQ worker with the scheduler, inside the app context."""
+"""``flask billing …``: the daily billing jobs run by hand, and the month-end run."""
 
 from __future__ import annotations
 
@@ -7,24 +7,6 @@ from datetime import datetime
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-
-from . import QUEUES, Worker, queue, redis_connection
-
-
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--queues", "names", default=",".join(QUEUES), show_default=True)
-@click.option("--no-scheduler", is_flag=True, help="Do not run the RQ scheduler in this worker.")
-@with_appcontext
-def worker_command(burst: bool, names: str, no_scheduler: bool) -> None:
-    """Process background jobs (e-mail, billing, deletion)."""
-    connection = redis_connection(current_app.config["REDIS_URL"])
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in wanted if n not in QUEUES]
-    if unknown:
-        raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}", param_hint="--queues")
-    queues = [queue(n, connection) for n in wanted]
-    Worker(queues, connection=connection).work(burst=burst, with_scheduler=not no_scheduler)
 
 
 @click.group("billing")
@@ -36,7 +18,7 @@ def billing_group() -> None:
 @with_appcontext
 def apply_changes_command() -> None:
     """Apply scheduled changes due by today and expire subscriptions whose runtime ended."""
-    from .billing import apply_changes
+    from jobs.billing import apply_changes
 
     result = apply_changes()
     click.echo(
@@ -48,7 +30,7 @@ def apply_changes_command() -> None:
 @with_appcontext
 def renew_subscriptions_command() -> None:
     """Renew additional subscriptions whose term ended, or end them when auto-renew is off."""
-    from .billing import renew_subscriptions
+    from jobs.billing import renew_subscriptions
 
     result = renew_subscriptions()
     click.echo(
@@ -60,7 +42,7 @@ def renew_subscriptions_command() -> None:
 @with_appcontext
 def notify_expiring_keys_command() -> None:
     """Queue the e-mails about project keys whose subscription ends within 30 days."""
-    from .billing import notify_expiring_keys
+    from jobs.billing import notify_expiring_keys
 
     click.echo(f"Queued {notify_expiring_keys()} e-mail(s).")
 
@@ -82,13 +64,16 @@ def run_month_end_command(
     period: str | None, now_text: str | None, approve: bool, rehearse: bool, use_queue: bool
 ) -> None:
     """Start (or continue) the month-end run for a booking month."""
-    from billing.invoicing import monthend
+    from billing.invoicing import monthend, monthend_report, monthend_work
     from billing.kernel.audit import SYSTEM
     from billing.kernel.clock import FixedClock
     from billing.kernel.errors import DomainError
+    from billing.kernel.site import Site
+    from jobs.billing import month_end_hooks, queue_month_end
 
-    from .billing import _hooks, queue_month_end
-
+    if rehearse and use_queue:
+        # A worker runs a queued run with its own hooks: it would charge cards and send e-mails.
+        raise click.UsageError("--rehearse runs in this process; it cannot be used with --queue.")
     clock = current_app.config["CLOCK"]
     if now_text:
         try:
@@ -114,28 +99,17 @@ def run_month_end_command(
         queue_month_end(started.run_id)
         click.echo("Queued for the worker; follow it on the Billing Runs screen.")
         return
-    hooks = monthend.Hooks() if rehearse else _hooks()
+    hooks = monthend_work.Hooks() if rehearse else month_end_hooks()
     hooks.progress = lambda run: click.echo(
         f"  {run.state}: {run.processed}/{run.total} customers, {run.billed} invoices"
         if run.state == "drafting"
         else f"  {run.state}: {run.finalized}/{run.billed} finalized"
     )
-    state = monthend.work(started.run_id, clock, hooks)
+    state = monthend_work.work(started.run_id, clock, hooks, site=Site.of(current_app.config))
     run = monthend.get_run(started.run_id)
     click.echo(
         f"{state}: {run.billed} invoice(s), {run.skipped} skipped "
-        f"{monthend.skip_reasons(run)}, {run.payment_failed} payment(s) failed."
+        f"{monthend_report.skip_reasons(run)}, {run.payment_failed} payment(s) failed."
     )
     if state == "awaiting_approval":
         click.echo("Review the drafts on the Billing Runs screen, then approve them there.")
-
-
-@click.command("scheduler")
-@with_appcontext
-def scheduler_command() -> None:
-    """Enqueue the periodic jobs on their schedule (run one such process)."""
-    from .schedule import PERIODIC, build_scheduler
-
-    for periodic in PERIODIC:
-        click.echo(f"{periodic.cron:<12} {periodic.queue:<8} {periodic.description}")
-    build_scheduler(redis_connection(current_app.config["REDIS_URL"])).start()

@@ -1,4 +1,4 @@
-"""``flask seed …`` commands."""
+"""``flask seed …``: demo and reference data."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from billing.kernel.errors import DomainError
-
-from .bulk import bulk_customers
-from .demo import DemoStripe, count_customers, seed_demo
-from .reference import seed_reference
+from billing.kernel.site import Site
+from seed.bulk import bulk_customers
+from seed.demo import count_customers, seed_demo
+from seed.demo_cards import DemoStripe
+from seed.reference import seed_reference
 
 seed_group = AppGroup("seed", help="Demo and reference data.")
 
@@ -41,7 +42,8 @@ def demo_command(
         raise click.UsageError("Give all three Stripe options, or none.")
     clock = current_app.config["CLOCK"]
     try:
-        result = seed_demo(clock, DemoStripe(*keys) if all(keys) else None)
+        stripe = DemoStripe(*keys) if all(keys) else None
+        result = seed_demo(clock, stripe, Site.of(current_app.config))
     except DomainError as error:
         raise click.ClickException(f"Card payment could not be set up: {error.message}") from None
     click.echo(f"Demo customers created: {result['created']} (total {count_customers():,}).")

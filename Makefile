@@ -3,11 +3,13 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# npm ci writes this file; axe-core (package.json) runs in the browser accessibility test
+NODE_STAMP := node_modules/.package-lock.json
 export FLASK_APP := app:create_app
 
 .PHONY: install system-deps translations run test test-fast lint bench clean i18n-update
 
-install: system-deps $(STAMP) translations
+install: system-deps $(STAMP) translations $(NODE_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
@@ -17,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
 	$(BIN)/pip install -q -e '.[dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 
 translations: $(STAMP)
 	@$(BIN)/pybabel compile -f -d translations >/dev/null
@@ -36,7 +41,8 @@ PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
 test: install lint
 	$(PYTEST)
 
-# the quick loop: no browser, no fault, kill, load or fuzz runs
+# the quick loop: no browser, no fault, kill, load or fuzz runs, no product started in processes
+# of its own (gunicorn, workers, flask commands); each test rolled back (docs/development.md)
 test-fast: install
 	$(PYTEST) -m "not browser and not slow"
 
@@ -54,7 +60,7 @@ bench: install
 	done
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache node_modules
 
 # After adding or changing user-facing strings: refresh the catalogue, then translate the new
 # German entries in translations/de/LC_MESSAGES/messages.po (the test suite checks none is empty).

@@ -27,6 +27,7 @@ from .customer_tools import (
 )
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
+from .formatting import register_template_formatters
 from .index import DashboardView
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
@@ -152,6 +153,7 @@ SCREENS = (
 
 def build_admin(app: Flask) -> Admin:
     app.jinja_env.globals["may"] = may
+    register_template_formatters(app)
     admin = Admin(
         app,
         name=app.config["PRODUCT_NAME"],

@@ -100,6 +100,7 @@ class SecureModelView(PermissionGuard, ModelView):
     _export_columns = PermittedColumns()
 
     form_base_class = FlaskForm
+    list_template = "admin/msp_list.html"
     can_create = False
     can_edit = False
     can_delete = False

@@ -8,8 +8,8 @@ import io
 
 from flask import Response, abort, flash, redirect, stream_with_context, url_for
 from flask_admin import expose
-from flask_babel import format_datetime, lazy_gettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from redis.exceptions import RedisError
@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired
 from billing.invoicing import monthend, monthend_report
 from billing.invoicing.drafting import INVOICED_BEFORE
 from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.i18n import moment_text, month_text
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import defuse
 from jobs import listening_workers
@@ -69,7 +70,7 @@ def _state(view, context, model, name):
 
 def _period(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(
-        url_for(".details_view", id=model.id), f"{model.period:%Y-%m}"
+        url_for(".details_view", id=model.id), month_text(model.period)
     )
 
 
@@ -104,10 +105,8 @@ class BillingRunAdmin(RecordActions, SecureModelView):
     column_formatters = {
         "period": _period,
         "state": _state,
-        "started_at": lambda v, c, m, n: format_datetime(m.started_at, "short"),
-        "finished_at": lambda v, c, m, n: (
-            format_datetime(m.finished_at, "short") if m.finished_at else ""
-        ),
+        "started_at": lambda v, c, m, n: moment_text(m.started_at),
+        "finished_at": lambda v, c, m, n: moment_text(m.finished_at) if m.finished_at else "",
     }
 
     def __init__(self, database, **kwargs):

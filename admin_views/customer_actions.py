@@ -25,6 +25,7 @@ from models import Customer
 
 from .auth import clock, requires, site, staff_actor
 from .customer_record import CustomerRecordActions, customer_action, field_error, queued
+from .formatting import day_in_text
 from .forms import (
     NEW_CUSTOMER_FIELDS,
     ConfirmForm,
@@ -135,7 +136,7 @@ class CustomerActionsMixin(CustomerRecordActions):
             ),
             lambda _form, sub: _(
                 "The subscription is cancelled; it is billed until %(date)s.",
-                date=sub.valid_until.isoformat(),
+                date=day_in_text(sub.valid_until),
             ),
         )
 

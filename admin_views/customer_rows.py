@@ -80,7 +80,7 @@ def render_rows(view, rows, allowed: dict[int, list[str]], selectable: bool) -> 
         if selectable:
             parts.append(
                 '<td class="list-checkbox-column"><input type="checkbox" name="rowid" '
-                f'class="action-checkbox" value="{pk}" title="{select}"></td>'
+                f'class="action-checkbox" value="{pk}" title="{select}" aria-label="{select}"></td>'
             )
         parts.append(
             '<td class="list-buttons-column"><div class="dropdown msp-row-menu">'

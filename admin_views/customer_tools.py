@@ -27,6 +27,7 @@ from models import Customer, Partner, db
 
 from .auth import client_ip, clock, current_staff, site, staff_actor
 from .customer_record import CustomerWorkflowView, customer_action, field_error, queued
+from .formatting import money
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
 
 
@@ -62,6 +63,7 @@ def ledger_context(customer: Customer) -> dict:
     return {
         "ledger_form": LedgerForm(seen=ledger.last_entry_id(customer.id)),
         "ledger_entries": ledger.entries(customer.id, limit=20),
+        "booking_text": ledger.told,
     }
 
 
@@ -174,8 +176,8 @@ class LedgerView(CustomerToolView):
             ),
             lambda _form, entry: _(
                 "Booked %(amount)s; the balance is now %(balance)s.",
-                amount=f"{entry.amount:+}",
-                balance=str(ledger.balance(entry.customer_id)),
+                amount=("+" if entry.amount > 0 else "") + money(entry.amount),
+                balance=money(ledger.balance(entry.customer_id)),
             ),
             "payments",
         )

@@ -30,7 +30,7 @@ from models import (
 )
 
 from .actions import CUSTOMER_ACTIONS
-from .auth import clock, staff_actor, staff_can
+from .auth import clock, site, staff_actor, staff_can
 from .base import SecureModelView
 from .customer_actions import CustomerActionsMixin
 from .customer_profile import profile_context
@@ -408,7 +408,7 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
             "country_name": country_name,
             "describe_failure": describe_failure,
             "services": subscriptions_context(customer),
-            "timeline": customer_timeline(customer.id),
+            "timeline": customer_timeline(customer.id, currency=site().currency),
             "partner_form": assign_partner_form(customer),
             "price_form": CustomerPriceForm(
                 formdata=None,

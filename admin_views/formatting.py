@@ -1,5 +1,10 @@
-"""Cell formatters every list and details screen shares: dates and times in the staff member's
-language and the MSP's time zone (never ISO text or UTC), and amounts in their language."""
+"""How the admin screens show dates, times, amounts and rates: in the staff member's language
+and the MSP's time zone, never as ISO text, UTC or with a decimal point in German. One style
+per kind: a date in a table or a list of facts is ``medium`` ("15.11.2026", "Nov 15, 2026"), a
+date inside a sentence ``long`` ("15. November 2026"), a booking month its name ("November
+2026"), a point in time to the minute ("15.11.2026, 10:00"). Lists and details use these for
+every date, datetime and Decimal column; the admin templates get them as globals
+(``register_template_formatters``)."""
 
 from __future__ import annotations
 
@@ -7,17 +12,23 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from babel.numbers import format_currency as babel_currency
-from flask import current_app
+from flask import Flask, current_app
 from flask_admin.model import typefmt
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_decimal, get_locale
+
+from billing.kernel.i18n import moment_text
 
 
 def local_datetime(view, value: datetime, name: str) -> str:
-    return format_datetime(value, "medium")
+    return moment_text(value)
 
 
 def local_date(view, value: date, name: str) -> str:
     return format_date(value, "medium")
+
+
+def local_number(view, value: Decimal, name: str) -> str:
+    return number(value)
 
 
 def money(value: Decimal | None, currency: str | None = None) -> str:
@@ -37,5 +48,59 @@ def unit_money(value: Decimal, currency: str | None = None) -> str:
     )
 
 
-LIST_FORMATTERS = {**typefmt.BASE_FORMATTERS, datetime: local_datetime, date: local_date}
-DETAIL_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, datetime: local_datetime, date: local_date}
+def number(value: Decimal | int | float) -> str:
+    """A figure without a currency, with at least two decimals ("1.250.000,00", "4,5")
+    when it has any, as a whole number otherwise ("1.234")."""
+    if isinstance(value, Decimal) and value != value.to_integral_value():
+        return format_decimal(value, "#,##0.00##")
+    return format_decimal(value, "#,##0.##")
+
+
+def amount_example(value: int) -> str:
+    """How an amount is typed in the staff member's language, for a field's hint ("25,00")."""
+    return format_decimal(value, "0.00")
+
+
+def percent(rate: Decimal | int) -> str:
+    """A rate given in percent (19 for 19 %), as the language writes it ("19 %", "7,5 %")."""
+    return format_decimal(rate, "#,##0.##") + "\u00a0%"
+
+
+def month(value: date | None) -> str:
+    """A booking month by its name ("November 2026"); "–" for none."""
+    return format_date(value, "MMMM yyyy") if value else "–"
+
+
+def day_in_text(value: date | None) -> str:
+    """A date inside a sentence ("15. November 2026"); "–" for none."""
+    return format_date(value, "long") if value else "–"
+
+
+TEMPLATE_FORMATTERS = {
+    "money": money,
+    "unit_money": unit_money,
+    "amount_example": amount_example,
+    "percent": percent,
+    "month_name": month,
+    "day_in_text": day_in_text,
+    "date_time": moment_text,
+}
+
+
+def register_template_formatters(app: Flask) -> None:
+    """Make the formatters above globals of the admin templates."""
+    app.jinja_env.globals.update(TEMPLATE_FORMATTERS)
+
+
+LIST_FORMATTERS = {
+    **typefmt.BASE_FORMATTERS,
+    datetime: local_datetime,
+    date: local_date,
+    Decimal: local_number,
+}
+DETAIL_FORMATTERS = {
+    **typefmt.DETAIL_FORMATTERS,
+    datetime: local_datetime,
+    date: local_date,
+    Decimal: local_number,
+}

@@ -21,6 +21,7 @@ from billing.invoicing.drafting import redraft_invoice
 from billing.invoicing.invoice_mail import request_resend
 from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.errors import DomainError
+from billing.kernel.i18n import month_text
 from billing.kernel.permissions import Permission
 from billing.payments.receivables import (
     available_actions,
@@ -56,7 +57,7 @@ def _period_options():
     periods = db.session.scalars(
         db.select(Invoice.period).distinct().order_by(Invoice.period.desc()).limit(120)
     )
-    return [(p.isoformat(), f"{p:%Y-%m}") for p in periods]
+    return [(p.isoformat(), month_text(p)) for p in periods]
 
 
 def _money(view, context, model, name):
@@ -141,7 +142,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
     column_formatters = {
         "number": _number,
         "billing_name": _customer,
-        "period": lambda v, c, m, n: f"{m.period:%Y-%m}",
+        "period": lambda v, c, m, n: month_text(m.period),
         "kind": lambda v, c, m, n: KIND_LABELS.get(m.kind, m.kind),
         "state": _state,
         "payment_method": lambda v, c, m, n: PAYMENT_LABELS.get(m.payment_method, ""),

@@ -79,6 +79,22 @@ EMAIL_STATE_LABELS = {
     EmailState.SENT.value: (lazy_gettext("sent"), "success"),
     EmailState.FAILED.value: (lazy_gettext("failed"), "danger"),
 }
+#: what each e-mail of ``billing.kernel.mail.TEMPLATES`` is, for the e-mail log
+EMAIL_TEMPLATE_LABELS = {
+    "invite": lazy_gettext("Invitation"),
+    "registration_done": lazy_gettext("Welcome"),
+    "deletion_done": lazy_gettext("Deletion confirmed"),
+    "test": lazy_gettext("Test e-mail"),
+    "project_key_expiring": lazy_gettext("Project key expiring"),
+    "invoice": lazy_gettext("Invoice"),
+    "payment_failed": lazy_gettext("Payment failed"),
+    "password_reset": lazy_gettext("Password reset"),
+    "team_invite": lazy_gettext("Team invitation"),
+    "team_invite_taken": lazy_gettext("Team invitation to a taken address"),
+    "registration_confirm": lazy_gettext("Registration to confirm"),
+    "registration_exists": lazy_gettext("Registration of an existing account"),
+    "staff_message": lazy_gettext("Message to the customer"),
+}
 ATTEMPT_STATE_LABELS = {
     AttemptState.PENDING.value: (lazy_gettext("pending"), "info"),
     AttemptState.SUCCEEDED.value: (lazy_gettext("succeeded"), "success"),

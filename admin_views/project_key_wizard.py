@@ -18,6 +18,7 @@ from models import Customer
 
 from .auth import clock, staff_actor, staff_can
 from .customer_record import CustomerWorkflowView, customer_action
+from .formatting import day_in_text
 
 WIZARD_STEPS = ("key", "price", "split", "summary")
 FIELD_STEP = {
@@ -89,8 +90,8 @@ class ProjectKeyWizardView(CustomerWorkflowView):
                 "Project key %(key)s added: %(ips)d IPs from %(start)s to %(end)s.",
                 key=plan.key,
                 ips=plan.ip_count,
-                start=plan.starts.isoformat(),
-                end=plan.ends.isoformat(),
+                start=day_in_text(plan.starts),
+                end=day_in_text(plan.ends),
             ),
             "success",
         )

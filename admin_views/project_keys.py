@@ -21,6 +21,7 @@ from models import Customer, ProjectKey, ProjectKeyState, db
 from .auth import clock, requires, staff_actor, staff_can
 from .base import SecureModelView
 from .customer_actions import field_error
+from .formatting import money
 
 STATE_LABELS = {
     ProjectKeyState.AVAILABLE.value: lazy_gettext("Available"),
@@ -75,6 +76,8 @@ class ProjectKeyAdmin(SecureModelView):
     column_formatters = {
         "state": lambda v, c, m, n: STATE_LABELS.get(m.state, m.state),
         "customer_id": _customer_link,
+        "purchase_price": lambda v, c, m, n: money(m.purchase_price),
+        "selling_price": lambda v, c, m, n: money(m.selling_price),
     }
     column_default_sort = ("created_at", True)
     column_searchable_list = ["key"]

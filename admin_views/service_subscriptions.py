@@ -26,6 +26,7 @@ from models import Customer, ServiceState
 
 from .auth import clock, staff_actor
 from .customer_record import CustomerWorkflowView, customer_action, field_error
+from .formatting import day_in_text
 from .forms import VersionedForm
 
 STATE_LABELS = {
@@ -119,7 +120,7 @@ class ServiceSubscriptionsView(CustomerWorkflowView):
                         _(
                             "The subscription %(name)s was added; its term ends on %(date)s.",
                             name=sub.name,
-                            date=sub.term_end.isoformat(),
+                            date=day_in_text(sub.term_end),
                         ),
                         "success",
                     )
@@ -189,7 +190,11 @@ class ServiceSubscriptionsView(CustomerWorkflowView):
             lambda sub: (
                 _("%(name)s renews automatically.", name=sub.name)
                 if sub.auto_renew
-                else _("%(name)s ends with its term on %(date)s.", name=sub.name, date=sub.term_end)
+                else _(
+                    "%(name)s ends with its term on %(date)s.",
+                    name=sub.name,
+                    date=day_in_text(sub.term_end),
+                )
             ),
         )
 
@@ -202,6 +207,8 @@ class ServiceSubscriptionsView(CustomerWorkflowView):
                 cid, sid, staff_actor(), clock(), form.seen_version()
             ),
             lambda sub: _(
-                "%(name)s has ended; it is billed up to %(date)s.", name=sub.name, date=sub.ended_on
+                "%(name)s has ended; it is billed up to %(date)s.",
+                name=sub.name,
+                date=day_in_text(sub.ended_on),
             ),
         )

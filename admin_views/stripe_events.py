@@ -7,14 +7,27 @@ from flask_admin import expose
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
 from billing.payments.stripe_webhooks import process_event
-from models import StripeEvent
+from models import EventState, StripeEvent
 
 from .auth import clock, requires, staff_can
 from .base import SecureModelView
+
+STATE_LABELS = {
+    EventState.RECEIVED.value: lazy_gettext("received"),
+    EventState.PROCESSED.value: lazy_gettext("processed"),
+    EventState.IGNORED.value: lazy_gettext("ignored"),
+    EventState.FAILED.value: lazy_gettext("failed"),
+}
+
+
+def _code(view, context, event, name) -> Markup:
+    """Stripe's own words (the event's id, its type, its payload) are codes, not text."""
+    return Markup("<code>{}</code>").format(getattr(event, name))
 
 
 class StripeEventAdmin(SecureModelView):
@@ -34,6 +47,12 @@ class StripeEventAdmin(SecureModelView):
         "processed_at": lazy_gettext("Processed"),
         "error": lazy_gettext("Error"),
         "payload": lazy_gettext("Payload"),
+    }
+    column_formatters = {
+        "id": _code,
+        "type": _code,
+        "payload": _code,
+        "state": lambda view, context, event, name: STATE_LABELS.get(event.state, event.state),
     }
 
     def __init__(self, database, **kwargs):
@@ -55,7 +74,11 @@ class StripeEventAdmin(SecureModelView):
             flash(error.message, "error")
         else:
             flash(
-                _("Event %(id)s processed again: %(state)s.", id=event.id, state=event.state),
+                _(
+                    "Event %(id)s processed again: %(state)s.",
+                    id=event.id,
+                    state=STATE_LABELS.get(event.state, event.state),
+                ),
                 "success" if event.state != "failed" else "error",
             )
         return redirect(url_for(".index_view"))

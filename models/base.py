@@ -6,7 +6,8 @@ import enum
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, MetaData
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import JSON, Connection, MetaData
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -47,7 +48,20 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session, which takes the app's engine for every table, except that a
+    session bound to a connection of that engine uses the connection (and so joins its
+    transaction). The test suite binds each test's sessions to one connection whose transaction
+    it rolls back at the end of the test; the product never binds one."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        engine = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if isinstance(self.bind, Connection) and self.bind.engine is engine:
+            return self.bind
+        return engine
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 # Every record id is an INTEGER column: no id beyond this exists (PostgreSQL refuses to compare
 # an INTEGER with a larger number), so a larger one in a URL names no record.
 MAX_RECORD_ID = 2**31 - 1

@@ -1,17 +1,30 @@
-"""Fixtures: the app on SQLite or PostgreSQL (fresh migrated database per test), a real Redis,
-an SMTP sink, a frozen clock and signed-in clients."""
+"""Fixtures: the app on SQLite or PostgreSQL, a real Redis, an SMTP sink, a frozen clock and
+signed-in clients.
+
+Each test process (pytest-xdist worker) creates one app per database, on a migrated database of
+its own, and every test runs inside a transaction on one connection that is rolled back when the
+test ends: the product's commits end savepoints within it (SQLAlchemy's
+``join_transaction_mode="create_savepoint"``), and each request's session joins the same
+connection. The app's configuration, its clock and the rate limiter's counters are reset for
+each test. A test marked ``fresh_database`` gets an app and a database of its own instead, whose
+commits are real: for a test that uses more than one connection (threads, a subprocess, a
+worker, a second app on the same database) or changes the app itself."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from billing.access.passwords import use_low_cost_for_tests
 from billing.kernel.clock import FixedClock
@@ -75,11 +88,25 @@ def _migrate(url: str) -> None:
         db.engine.dispose()
 
 
+def built_once(tmp_path_factory, name: str, build) -> str:
+    """The file ``name``, made by ``build(path)`` once for the whole run: under pytest-xdist the
+    first worker to ask builds it while the others wait, then each copies it."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, shared by its workers
+    path = base / name
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not path.exists():
+            partial = base / f"{name}.partial"
+            build(partial)
+            partial.rename(path)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    _migrate(f"sqlite:///{path}")
-    return str(path)
+    return built_once(tmp_path_factory, "template.db", lambda path: _migrate(f"sqlite:///{path}"))
 
 
 @pytest.fixture(scope="session")
@@ -188,9 +215,153 @@ def _build(url: str, clock, **extra):
     return app, ctx, db
 
 
+def _explicit_begin(engine) -> None:
+    """SQLite savepoints as SQLAlchemy documents them for pysqlite: the driver's own
+    transaction handling off, and ``BEGIN`` sent when SQLAlchemy begins a transaction (the
+    driver would begin one only before a write, so releasing the first savepoint would commit)."""
+
+    @event.listens_for(engine, "connect")
+    def no_driver_transactions(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+    engine.dispose()
+
+
+def _no_lock_waits(engine) -> None:
+    """A test's sessions share one connection, which never waits for a lock of its own: a lock
+    wait means a second connection (a test to mark ``fresh_database``), reported rather than
+    waited for until the test's time runs out."""
+
+    @event.listens_for(engine, "connect")
+    def lock_timeout(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '60s'")
+        dbapi_connection.commit()
+
+    engine.dispose()
+
+
+def _extension_settings() -> tuple:
+    """What the app last built set on the extensions that keep settings of their own rather than
+    per app (a production app turns on HTTPS redirects, another app counts sign-ins in Redis)."""
+    from extensions import limiter, talisman
+
+    return (
+        type(limiter.storage),
+        talisman.force_https,
+        talisman.strict_transport_security,
+        talisman.session_cookie_secure,
+        talisman.content_security_policy,
+    )
+
+
+class SharedApp:
+    """This test process's app on ``url`` (a migrated database of its own) with the settings
+    ``extra``, built again when a test built an app of other settings since; ``prepare`` is
+    called with each new app before its first request (to add views, say)."""
+
+    def __init__(self, url: str, prepare=None, **extra) -> None:
+        self.url = url
+        self.prepare = prepare
+        self.extra = extra
+        self.app = None
+        self.settings = None
+
+    def get(self):
+        if self.app is None or _extension_settings() != self.settings:
+            self.close()
+            self.app = self._build()
+            self.settings = _extension_settings()
+        return self.app
+
+    def _build(self):
+        from app import create_app
+        from models import db
+
+        app = create_app(_config(self.url, FixedClock(berlin(2026, 1, 1, 0, 0)), **self.extra))
+        app.test_client_class = FreshContextClient
+        if self.prepare is not None:
+            self.prepare(app)
+        with app.app_context():
+            if db.engine.dialect.name == "sqlite":
+                _explicit_begin(db.engine)
+            else:
+                _no_lock_waits(db.engine)
+        app.initial_config = dict(app.config)
+        return app
+
+    def close(self) -> None:
+        from models import db
+
+        if self.app is not None:
+            with self.app.app_context():
+                db.engine.dispose()
+            self.app = None
+
+
+@contextmanager
+def rolled_back(shared: SharedApp, clock):
+    """The shared app inside an app context with ``clock``, every session of the test bound to
+    one connection whose transaction is rolled back at the end; the configuration and the rate
+    limiter's counters as they were."""
+    from extensions import limiter
+    from models import db
+
+    app = shared.get()
+    app.config.update(app.initial_config, CLOCK=clock)
+    limiter.reset()
+    sessions = db.session.session_factory
+    with app.app_context(), db.engine.connect() as connection:
+        transaction = connection.begin()
+        sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield app
+        finally:
+            try:
+                db.session.remove()
+            finally:
+                sessions.configure(bind=None)
+                transaction.rollback()
+                app.config.clear()
+                app.config.update(app.initial_config)
+
+
+def _fresh(request) -> bool:
+    return request.node.get_closest_marker("fresh_database") is not None
+
+
+@pytest.fixture(scope="session")
+def sqlite_shared(sqlite_template, tmp_path_factory):
+    """This test process's app on SQLite (see the module's docstring)."""
+    path = tmp_path_factory.mktemp("shared") / "shared.db"
+    shutil.copy(sqlite_template, path)
+    shared = SharedApp(f"sqlite:///{path}")
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session")
+def pg_shared(postgres, pg_template):
+    """This test process's app on PostgreSQL (see the module's docstring)."""
+    database = PgDatabase(postgres, pg_template)
+    shared = SharedApp(database.url)
+    yield shared
+    shared.close()
+    database.drop()
+
+
 @pytest.fixture
-def app(sqlite_template, tmp_path, clock):
-    """The app on a fresh, migrated SQLite database, inside an app context."""
+def app(request, sqlite_template, tmp_path, clock):
+    """The app on a migrated SQLite database, inside an app context; what the test writes is
+    rolled back after it (a database of its own when marked ``fresh_database``)."""
+    if not _fresh(request):
+        with rolled_back(request.getfixturevalue("sqlite_shared"), clock) as app:
+            yield app
+        return
     app, ctx, db = _build(_sqlite_url(sqlite_template, tmp_path), clock)
     yield app
     db.session.remove()
@@ -199,8 +370,12 @@ def app(sqlite_template, tmp_path, clock):
 
 
 @pytest.fixture
-def pg_app(postgres, pg_template, clock):
-    """The app on a fresh, migrated PostgreSQL database."""
+def pg_app(request, postgres, pg_template, clock):
+    """The app on a migrated PostgreSQL database, as ``app``."""
+    if not _fresh(request):
+        with rolled_back(request.getfixturevalue("pg_shared"), clock) as app:
+            yield app
+        return
     database = PgDatabase(postgres, pg_template)
     app, ctx, db = _build(database.url, clock)
     yield app

@@ -12,6 +12,7 @@ from models.base import include_in_autogenerate
 from tests.conftest import STRONG_SECRET
 
 
+@pytest.mark.fresh_database
 def test_factory_builds_independent_apps(app, tmp_path, clock):
     other = create_app(
         {

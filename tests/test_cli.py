@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func
 
 from billing.access.staff import authenticate_staff
@@ -60,6 +61,7 @@ def _counts() -> dict:
     }
 
 
+@pytest.mark.slow
 def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     """Demo data: every status, both modes, every payment method, both languages, a pending
     decrease, a project-key customer, one marked for deletion, six months of invoices, and a
@@ -109,6 +111,7 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     assert distinct(Invoice.state) >= {"paid", "finalized"}
 
 
+@pytest.mark.slow
 def test_the_demo_history_is_paid_and_a_closed_month_is_not_billed_again(app):
     """Issue 14 (3): every month of the demo was billed by a month-end run that is done; every
     card invoice of it was paid with its payment record, bank transfers before the last month
@@ -162,6 +165,8 @@ def _flask(app, cwd: Path, *args: str, database_url: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     """Issue 14 (5): the README's rehearsal, as written: a staging copy made with ``flask backup
     create --output instance/staging.db`` and billed through ``DATABASE_URL=sqlite:///instance/
@@ -204,6 +209,7 @@ def test_the_readme_rehearsal_runs_on_a_staging_copy(app, tmp_path):
     assert db.session.scalar(db.select(func.count()).select_from(Invoice)) == 0
 
 
+@pytest.mark.slow
 def test_seed_demo_bulk_path_adds_generated_customers(any_app):
     runner = any_app.test_cli_runner()
     result = runner.invoke(args=["seed", "demo", "--customers", "2500"])

@@ -27,7 +27,7 @@ from models import (
 )
 from seed.demo import CUSTOMER_PASSWORD
 from seed.demo_cards import DECLINED_CARD_CUSTOMER
-from tests.conftest import _build, _config, berlin
+from tests.conftest import SharedApp, _config, berlin, rolled_back
 from tests.portal.helpers import signed_in
 from tests.support.cards import confirmed_setup
 from tests.support.demo import _no_fsync
@@ -65,15 +65,21 @@ def card_demo(sqlite_template, tmp_path_factory, localstripe):
     return str(path), result.output
 
 
-@pytest.fixture
-def demo_app(card_demo, tmp_path, clock, localstripe):
-    path = tmp_path / "demo.db"
+@pytest.fixture(scope="module")
+def card_demo_app(card_demo, tmp_path_factory, localstripe):
+    """This test process's app on a copy of the card demo (see tests/conftest.py)."""
+    path = tmp_path_factory.mktemp("card-demo-app") / "demo.db"
     shutil.copy(card_demo[0], path)
-    app, ctx, _db = _build(f"sqlite:///{path}", clock, STRIPE_API_BASE=localstripe.url)
-    yield app
-    db.session.remove()
-    db.engine.dispose()
-    ctx.pop()
+    shared = SharedApp(f"sqlite:///{path}", STRIPE_API_BASE=localstripe.url)
+    yield shared
+    shared.close()
+
+
+@pytest.fixture
+def demo_app(card_demo_app, clock):
+    """The app on the card demo; what the test writes is rolled back after it."""
+    with rolled_back(card_demo_app, clock) as app:
+        yield app
 
 
 def _customer(company: str) -> Customer:

@@ -20,6 +20,9 @@ from rq import Queue
 from tests.conftest import STRONG_SECRET
 from tests.support.services import PATIENCE, free_port, start_gunicorn, wait_for_port
 
+# gunicorn and worker processes, each importing and building the app
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 

@@ -9,7 +9,6 @@ import mailbox
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from billing.payments import card_charges, stripe_account, stripe_cards
 from models import EmailLog, Invoice, StripeEvent, db
 from tests import factories
 from tests.conftest import _build, _sqlite_url, csrf_token, make_staff, sign_in
-from tests.support.services import free_port, wait_for_port
+from tests.support.services import PATIENCE, free_port, wait_for_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_SH = (ROOT / "scripts" / "run.sh").read_text()
@@ -44,17 +43,7 @@ def _start(script: Path, *args: str, port: int) -> subprocess.Popen:
 
 def _stop(process: subprocess.Popen) -> int:
     process.terminate()
-    return process.wait(timeout=20)
-
-
-def _until(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"not within {timeout} s")
+    return process.wait(timeout=PATIENCE)
 
 
 @pytest.fixture
@@ -99,7 +88,7 @@ def test_the_mail_sink_keeps_every_e_mail_in_a_maildir(sink_app, sink_port, cloc
         log = db.session.get(EmailLog, message.log_id)
         assert (log.state, log.error) == ("sent", "")
         box = mailbox.Maildir(maildir, create=False)
-        (kept,) = _until(lambda: list(box))
+        (kept,) = wait_until(lambda: list(box), "the sink has kept the e-mail")
         assert kept["To"] == "sales@prospect.example"
         assert kept["Subject"] == message.subject
 
@@ -121,6 +110,7 @@ def _url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+@pytest.mark.slow
 def test_the_local_stripe_keeps_its_objects_across_restarts(tmp_path):
     """run.sh keeps them next to the database: cards saved in one `make run` are there in the
     next. Without ``--data`` (the tests) nothing is kept."""
@@ -148,6 +138,8 @@ def test_the_local_stripe_keeps_its_objects_across_restarts(tmp_path):
         _stop(server)
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 def test_the_local_stripe_signs_payment_events_for_the_app(app, clock):
     """``--webhook`` (as run.sh starts it): a charge's payment_intent.succeeded reaches the
     app's endpoint with a valid signature and marks the invoice paid."""
@@ -188,7 +180,7 @@ def test_the_local_stripe_signs_payment_events_for_the_app(app, clock):
                 )
             )
 
-        assert _until(processed)
+        wait_until(processed, "the app has processed the payment event")
         assert db.session.get(Invoice, invoice_id).state == "paid"
         ignored = db.session.scalar(
             db.select(db.func.count()).where(StripeEvent.type == "customer.created")

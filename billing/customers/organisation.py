@@ -20,7 +20,7 @@ from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, amount_from_text
 from models import AccountType, db
 
 MAX_TURNOVER = Decimal("999999999999.99")
@@ -75,7 +75,7 @@ def _turnover(value: str, currency: str) -> tuple[Decimal | None, str]:
     if not text:
         return None, ""
     try:
-        amount = Decimal(text)
+        amount = amount_from_text(text)
     except InvalidOperation:
         raise DomainError(
             _("Please enter an amount such as 1250000.00."), field="turnover"

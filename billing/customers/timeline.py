@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 from flask_babel import format_date
 
-from billing.kernel.i18n import _, lazy_gettext
+from billing.kernel.i18n import _, lazy_gettext, money_text
 from billing.kernel.mail import describe_failure
 from models import AuditEvent, EmailLog, db
 
@@ -96,8 +97,9 @@ OUTCOMES = {
 PENDING = re.compile(r"^(?:(\d+)\+(\d+) IPs|(cancel)) on (\d{4}-\d{2}-\d{2})")
 
 
-def customer_timeline(customer_id: int, limit: int = 200) -> list[dict]:
-    """Audit events and e-mails of a customer, newest first, each with its ``sentence``."""
+def customer_timeline(customer_id: int, limit: int = 200, currency: str = "EUR") -> list[dict]:
+    """Audit events and e-mails of a customer, newest first, each with its ``sentence``
+    (amounts in ``currency``)."""
     events = db.session.scalars(
         db.select(AuditEvent)
         .where(AuditEvent.customer_id == customer_id)
@@ -120,7 +122,7 @@ def customer_timeline(customer_id: int, limit: int = 200) -> list[dict]:
             "before": e.before,
             "after": e.after,
             "reason": e.reason,
-            "sentence": describe_event(e.action, e.actor_label, e.before, e.after, e.at),
+            "sentence": describe_event(e.action, e.actor_label, e.before, e.after, e.at, currency),
         }
         for e in events
     ] + [
@@ -142,9 +144,14 @@ def customer_timeline(customer_id: int, limit: int = 200) -> list[dict]:
 
 
 def describe_event(
-    action: str, actor: str, before: dict | None, after: dict | None, at: datetime
+    action: str,
+    actor: str,
+    before: dict | None,
+    after: dict | None,
+    at: datetime,
+    currency: str = "EUR",
 ) -> str:
-    """One sentence for an audit event in the request's language."""
+    """One sentence for an audit event in the request's language, amounts in ``currency``."""
     who = _("The system") if actor in ("", "system") else actor
     before, after = before or {}, after or {}
     if action in ("subscription.change", "subscription.apply_change", "subscription.start"):
@@ -158,8 +165,20 @@ def describe_event(
         "actor": who,
         "number": after.get("number") or before.get("number") or "",
         "period": _month(after.get("period")),
-        "amount": after.get("amount", ""),
+        "amount": _amount(after.get("amount"), currency),
     }
+
+
+def _amount(recorded, currency: str) -> str:
+    """A booked amount as the reader writes money ("50,00 €"); the raw value when it is no
+    number (an old or foreign record)."""
+    try:
+        amount = Decimal(str(recorded))
+    except (InvalidOperation, ValueError):
+        return str(recorded or "")
+    if not amount.is_finite():
+        return str(recorded)
+    return money_text(abs(amount), currency)
 
 
 def _ips(snapshot: dict) -> tuple[int, int] | None:

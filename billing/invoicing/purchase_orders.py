@@ -15,7 +15,7 @@ from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError, NotFound
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, amount_from_text
 from models import Customer, PurchaseOrder, PurchaseOrderStatus, db
 from models.bulk import among
 
@@ -65,7 +65,7 @@ def _money(value: str, field: str, required: bool) -> Decimal:
             raise DomainError(_("Please enter an amount such as 1250000.00."), field=field)
         return Decimal("0.00")
     try:
-        amount = Decimal(text)
+        amount = amount_from_text(text)
     except InvalidOperation:
         raise DomainError(_("Please enter an amount such as 1250000.00."), field=field) from None
     if not amount.is_finite() or amount < 0:

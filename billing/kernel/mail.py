@@ -16,13 +16,13 @@ from datetime import date, datetime
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
-from flask_babel import force_locale, format_date, format_datetime
+from flask_babel import force_locale, format_date
 from flask_mail import Connection, Mail, Message
 
 from billing.kernel import audit
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
-from billing.kernel.i18n import _, lazy_gettext
+from billing.kernel.i18n import _, lazy_gettext, moment_text
 from billing.kernel.secrets import decrypt, encrypt
 from billing.kernel.settings import get_setting
 from models import EmailLog, EmailState, Language, db
@@ -310,7 +310,7 @@ def compose(
     with force_locale(language):  # dates and amounts in the templates: the recipient's format
         for key, value in context.items():
             if isinstance(value, datetime):
-                context[key] = format_datetime(value, "medium")  # in the MSP's time zone
+                context[key] = moment_text(value)  # in the MSP's time zone
             elif isinstance(value, date):
                 context[key] = format_date(value, "long")
         subject = " ".join(render_template(f"{base}.subject.txt", **context).split())

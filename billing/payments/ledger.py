@@ -8,6 +8,8 @@ credit on the new invoice (a "Credit applied" line) and books the matching debit
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func
@@ -16,7 +18,7 @@ from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import Conflict, DomainError, NotFound
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, amount_from_text, month_text
 from billing.kernel.locking import lock_row, releasing_locks
 from models import Customer, LedgerEntry, LedgerKind, db
 from models.bulk import among
@@ -24,6 +26,28 @@ from models.bulk import among
 ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("1000000")
 CREDIT_LINE = {"en": "Credit applied", "de": "Verrechnetes Guthaben"}
+# The words the product books with itself (kept as written, in English): the month-end
+# drafting's credit spent on an invoice, a credit note's credit and the credit it gives back.
+APPLIED = re.compile(r"Credit applied to the invoice for (\d{1,2})/(\d{4})")
+GIVEN_BACK = re.compile(r"Credit given back: credit note (\S+)")
+CREDIT_NOTE = re.compile(r"Credit note (\S+)")
+
+
+def told(entry: LedgerEntry) -> str:
+    """A booking's description in the reader's language: the product's own bookings
+    ("Credit applied to the invoice for 11/2026" reads "Guthaben verrechnet mit der Rechnung
+    für November 2026"), a manual booking as staff typed it."""
+    text = entry.description
+    if entry.kind == LedgerKind.MANUAL.value:
+        return text
+    if match := APPLIED.fullmatch(text):
+        month = date(int(match.group(2)), int(match.group(1)), 1)
+        return _("Credit applied to the invoice for %(month)s", month=month_text(month))
+    if match := GIVEN_BACK.fullmatch(text):
+        return _("Credit given back: credit note %(number)s", number=match.group(1))
+    if match := CREDIT_NOTE.fullmatch(text):
+        return _("Credit note %(number)s", number=match.group(1))
+    return text
 
 
 def balance(customer_id: int) -> Decimal:
@@ -61,7 +85,7 @@ def entries(customer_id: int, limit: int = 100) -> list[LedgerEntry]:
 def parse_amount(raw: str | Decimal | None) -> Decimal:
     """A positive amount with at most two decimals (comma or point). DomainError otherwise."""
     try:
-        amount = Decimal(str(raw or "").strip().replace(",", "."))
+        amount = amount_from_text(str(raw or ""))
     except InvalidOperation:
         raise DomainError(_("Please enter an amount such as 25.00."), field="amount") from None
     if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:

@@ -369,6 +369,8 @@ def test_mail_settings_are_admin_only_and_never_show_the_password(app, staff_cli
     assert client.get("/admin/settings/mail/").status_code == 403
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 def test_test_email_arrives(app, staff_client, mail_on, redis_server):
     import subprocess
     import sys

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from datetime import date
 
 import pytest
@@ -27,7 +28,7 @@ from billing.kernel.permissions import Permission
 from billing.reporting.exports import EXPORT_FIELDS, Field
 from models import AuditEvent, Customer, Invoice, db
 from tests import factories
-from tests.conftest import berlin, csrf_token, make_staff, sign_in
+from tests.conftest import SharedApp, berlin, csrf_token, make_staff, rolled_back, sign_in
 
 # --- the throwaway views: each one is what a recipe asks a newcomer to write -----------------
 
@@ -126,19 +127,30 @@ THROWAWAY = {
 }
 
 
-def _with_views(app):
+def _add_views(app) -> None:
     """The throwaway views, added to the admin before the app answers its first request."""
     admin = app.extensions["admin"][0]
     for endpoint, (view, model) in THROWAWAY.items():
         arguments = (db,) if model is None else (model, db)
         admin.add_view(view(*arguments, endpoint=endpoint, url=f"/admin/{endpoint}"))
-    factories.reference(app)
-    return app
+
+
+@pytest.fixture(scope="module")
+def lowcode_app(sqlite_template, tmp_path_factory):
+    """This test process's app with the throwaway views (see tests/conftest.py)."""
+    path = tmp_path_factory.mktemp("lowcode") / "lowcode.db"
+    shutil.copy(sqlite_template, path)
+    shared = SharedApp(f"sqlite:///{path}", prepare=_add_views)
+    yield shared
+    shared.close()
 
 
 @pytest.fixture
-def views(app):
-    return _with_views(app)
+def views(lowcode_app, clock):
+    """The app with the throwaway views and the reference data; rolled back after the test."""
+    with rolled_back(lowcode_app, clock) as app:
+        factories.reference(app)
+        yield app
 
 
 def signed_in(app, role: str):
@@ -287,10 +299,13 @@ def test_two_filters_with_one_url_name_are_refused_when_the_view_is_built():
 
 
 @pytest.mark.postgres
+@pytest.mark.fresh_database
 def test_date_filters_and_a_derived_export_on_postgresql(pg_app):
     """The production database compares the filters' UTC instants with its timestamptz column
     and exports the columns typed."""
-    app = _with_views(pg_app)
+    app = pg_app
+    _add_views(app)
+    factories.reference(app)
     _berlin, hamburg_id, invited_id = _customers(app)
     client = signed_in(app, "admin")
     for query, expected in [

@@ -269,7 +269,7 @@ def test_pending_changes_list_and_cancel(app, staff_client, clock):
     customer = factories.customer(app, company="Grows Ltd", internal=10, external=0)
     change = lifecycle.schedule_change(customer.id, 40, 10, SYSTEM, clock)
     page = staff_client.get("/admin/pending-changes/").get_data(as_text=True)
-    assert "Grows Ltd" in page and "2026-12-01" in page and f'data-change="{change.id}"' in page
+    assert "Grows Ltd" in page and "Dec 1, 2026" in page and f'data-change="{change.id}"' in page
     assert "10 + 0 → 40 + 10" in page and "data-confirm" in page
     assert 'data-total="0"' in staff_client.get("/admin/pending-changes/?month=2027-01").get_data(
         as_text=True

@@ -51,7 +51,7 @@ def test_a_subscription_is_added_only_after_its_price_was_shown(app, staff_clien
     assert _services() == []
     assert 'data-preview="monthly_price"' in html and "45.00" in html
     # 15 November: 16 of 30 days of 45.00
-    assert "24.00" in html and "2027-11-14" in html
+    assert "€24.00" in html and "Nov 14, 2027" in html
     key = _previewed(html)
     # values changed after the preview: shown again, not added
     changed = _form(staff_client.token, action="add", previewed=key, internal_ips="9")

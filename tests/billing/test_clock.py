@@ -24,6 +24,7 @@ def test_a_clock_reads_its_source_as_utc_and_dates_in_its_time_zone():
     assert str(clock.today()) == "2027-01-01"
 
 
+@pytest.mark.fresh_database
 def test_the_app_runs_billing_and_worker_leases_on_the_system_time(app):
     from app import create_app
 

@@ -229,6 +229,7 @@ def test_database_refuses_duplicate_user_email_in_another_case(any_app):
     db.session.rollback()
 
 
+@pytest.mark.fresh_database
 def test_concurrent_edit_with_stale_version_is_refused(any_app):
     """SPEC §13 optimistic locking: two editors load a customer; the second save is refused."""
     from sqlalchemy.orm import Session

@@ -228,6 +228,7 @@ def _queries(clock) -> tuple[int, int]:
         stop()
 
 
+@pytest.mark.fresh_database
 def test_the_dashboard_needs_five_queries_whatever_the_customers(any_app):
     """The figures are aggregated in SQL: tiers, IP price, two invoice sums, one subscription
     scan (PostgreSQL also sets the transaction's work memory); the history is one query."""

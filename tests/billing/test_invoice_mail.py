@@ -140,6 +140,7 @@ def test_payment_failed_notice_links_to_the_portal(billing, mail_on):
     assert sent["Subject"] == message.subject and not list(sent.iter_attachments())
 
 
+@pytest.mark.fresh_database
 def test_two_workers_sending_the_same_invoice_at_once_send_it_once(pg_app, smtp_sink):
     """SPEC §8.5 (restartable run): when two mail workers run the same job at the same moment
     on PostgreSQL, the customer gets the invoice once; the other worker finds it claimed."""

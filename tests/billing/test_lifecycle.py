@@ -91,6 +91,7 @@ def test_accepting_an_invite_registers_once(app, mail_on):
         onboarding.accept_invite(token, "Other-Pass-22", "Other-Pass-22", clock)
 
 
+@pytest.mark.fresh_database
 def test_two_concurrent_acceptances_create_one_registration(pg_app, smtp_sink):
     """SPEC §4 Register from invite: the token is single-use even under a race."""
     clock = pg_app.config["CLOCK"]

@@ -42,6 +42,9 @@ from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in
 from tests.support.cards import stripe_on
 
+# the races are threads, each with a connection of its own
+pytestmark = pytest.mark.fresh_database
+
 N = 4
 OCTOBER = date(2026, 10, 1)
 

@@ -144,6 +144,7 @@ def test_a_draft_previews_its_due_date_and_a_credit_note_has_none(billing):
     assert note.due_date is None and due_date(note) is None
 
 
+@pytest.mark.fresh_database
 def test_the_migration_gives_invoices_finalized_before_a_due_date(any_app):
     """Migration 0019 on SQLite and PostgreSQL: invoices finalized before it are due 14 days
     after their finalization day in Berlin (a weekend moved to the Monday); credit notes and

@@ -361,6 +361,7 @@ def test_the_month_end_run_renews_or_ends_terms_before_drafting(app):
     assert [amount for _text, amount in _lines(customer.id)] == [D("9.00"), D("4.50")]
 
 
+@pytest.mark.fresh_database
 def test_batch_drafting_reads_additional_subscriptions_with_one_query(app):
     """Issue 7.5 / SPEC §13 performance: a batch costs the same number of queries however many
     of its customers have additional subscriptions (no query per customer)."""

@@ -77,6 +77,7 @@ def test_the_same_invoice_is_never_charged_twice(stripe_ready, localstripe):
     assert len(_intents_of(invoice.id)) == 1
 
 
+@pytest.mark.fresh_database
 def test_concurrent_charges_create_one_attempt(pg_app, localstripe):
     pg_app.config["STRIPE_API_BASE"] = localstripe.url
     factories.reference(pg_app)

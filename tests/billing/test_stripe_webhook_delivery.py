@@ -6,6 +6,7 @@ import threading
 import urllib.parse
 import urllib.request
 
+import pytest
 from werkzeug.serving import make_server
 
 from billing.invoicing.drafting import draft_invoice
@@ -17,6 +18,7 @@ from tests import factories
 from tests.support.services import PATIENCE, free_port, wait_until
 
 
+@pytest.mark.fresh_database
 def test_localstripe_delivers_signed_events_that_mark_invoices(app, localstripe):
     app.config["STRIPE_API_BASE"] = localstripe.url
     clock = app.config["CLOCK"]

@@ -284,7 +284,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
 
     staff.once("dialog", accept)
     staff.get_by_role("button", name="Cancel Active Subscription").click()
-    expect_flash(staff, "The subscription is cancelled; it is billed until 2026-11-30.")
+    expect_flash(staff, "The subscription is cancelled; it is billed until November 30, 2026.")
     assert prompts == [
         "Cancel the active subscription? The current booking month is still billed in full."
     ]

@@ -506,7 +506,7 @@ def test_the_first_hour_of_make_run(demo: Demo, contexts):
     attempts = demo.query("SELECT id, state FROM payment_attempt ORDER BY id")
     mails_before = {m.key for m in demo.mails()}
     staff.locator("#start-run-form button[type=submit]").click()
-    expect(staff.get_by_role("heading", name=f"Billing run {last_month:%Y-%m}")).to_be_visible()
+    expect(staff.get_by_role("heading", name=f"Billing run {last_month:%B %Y}")).to_be_visible()
     follow_the_run(staff, "done")  # nothing to review: not "Finalize 0 invoices"
     shot(staff, "05-last-month-done-already")
 
@@ -524,7 +524,7 @@ def test_the_first_hour_of_make_run(demo: Demo, contexts):
         )
         run_id = int(re.search(r"\(run (\d+)\)", output).group(1))
         open_menu(staff, "Billing", "Billing Runs")
-        staff.locator("td.col-period a", has_text=f"{period:%Y-%m}").click()
+        staff.locator("td.col-period a", has_text=f"{period:%B %Y}").click()
         expect(staff.locator("#run-state")).to_have_attribute("data-activity", "queued")
         assert run_state(staff) == ("drafting", "queued")
         expect(staff.locator("#run-queued")).to_be_visible()

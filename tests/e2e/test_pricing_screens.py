@@ -355,11 +355,13 @@ def test_project_key_wizard_redeems_a_demo_key(staff_page, live_server):
     expect(summary).to_contain_text(key)
     expect(summary).to_contain_text(f"{internal} / {external}")
     monthly = (selling / months).quantize(Decimal("0.01"))
-    expect(summary.locator("[data-summary=monthly_price]")).to_have_text(str(monthly))
+    expect(summary.locator("[data-summary=monthly_price]")).to_have_text(f"€{monthly:,.2f}")
     # More IPs than now: without "instantly" the key would start on the 1st of next month.
     today = live_server.clock.today()
     first_of_next = add_months(today.replace(day=1), 1)
-    expect(summary.locator("[data-summary=period]")).to_contain_text(first_of_next.isoformat())
+    expect(summary.locator("[data-summary=period]")).to_contain_text(
+        f"{first_of_next:%b} {first_of_next.day}, {first_of_next.year}"
+    )
     instantly = page.get_by_label("Perform action instantly")
     expect(instantly).to_be_visible()
     expect(instantly).not_to_be_checked()
@@ -368,8 +370,14 @@ def test_project_key_wizard_redeems_a_demo_key(staff_page, live_server):
     with page.expect_navigation():
         page.locator("#wizard-next").click()
     ends = shift_months(today, months) - timedelta(days=1)
+
+    def day(value) -> str:
+        return f"{value:%B} {value.day}, {value.year}"
+
     expect(
-        alert(page, "success", f"Project key {key} added: {ips} IPs from {today} to {ends}.")
+        alert(
+            page, "success", f"Project key {key} added: {ips} IPs from {day(today)} to {day(ends)}."
+        )
     ).to_be_visible()
 
     row = list_row(page, company)

@@ -47,7 +47,7 @@ def test_staff_add_suspend_and_enable_an_additional_subscription(staff_page, liv
     # 6 IPs × 4.50; 15 November: 16 of 30 days = 14.40
     expect(page.locator("[data-preview=monthly_price]")).to_contain_text("27.00")
     expect(page.locator("[data-preview=prorated_amount]")).to_contain_text("14.40")
-    expect(page.locator("[data-preview=term_end]")).to_have_text("2027-11-14")
+    expect(page.locator("[data-preview=term_end]")).to_have_text("Nov 14, 2027")
     with page.expect_navigation():
         page.locator("#confirm-add").click()
     row = page.locator(f'#additional-subscriptions tr[data-subscription="{NAME}"]')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from billing.invoicing.drafting import draft_invoice
 from billing.invoicing.finalizing import finalize_invoice
 from jobs.invoices import queue_invoice_email
@@ -12,6 +14,8 @@ from tests import factories
 from tests.jobs.test_worker import run_worker
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 def test_a_queued_invoice_email_is_sent_once_by_a_worker(app, redis_server, mail_on):
     """SPEC §8.5: finalizing e-mails every invoice (PDF attached) through a job with retries."""
     app.config["REDIS_URL"] = redis_server.url

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from jobs import listening_workers
 from models import BillingRun, db
 from tests import factories
 from tests.conftest import berlin
+from tests.support.services import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 REFRESH = '<meta http-equiv="refresh"'
@@ -45,13 +45,6 @@ def _start(client) -> int:
 
 def _page(client, run_id: int) -> str:
     return client.get(f"/admin/billing_run/details/?id={run_id}").get_data(as_text=True)
-
-
-def _wait(condition, what: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def _run(run_id: int) -> BillingRun:
@@ -95,6 +88,8 @@ def _worker(app, redis_url: str, clock, log: Path) -> subprocess.Popen:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.fresh_database
 @pytest.mark.timeout(300)
 def test_a_run_in_a_real_worker_is_never_shown_stalled(
     app, staff_client, october, redis_server, tmp_path
@@ -104,7 +99,7 @@ def test_a_run_in_a_real_worker_is_never_shown_stalled(
     log = tmp_path / "worker.log"
     worker = _worker(app, redis_server.url, october, log)
     try:
-        _wait(lambda: listening_workers("billing") == 1, "the worker to register")
+        wait_until(lambda: listening_workers("billing") == 1, "the worker has registered")
         run_id = _start(staff_client)
         seen = set()
 
@@ -119,14 +114,14 @@ def test_a_run_in_a_real_worker_is_never_shown_stalled(
                     assert 'role="progressbar"' in page
             return state == until
 
-        _wait(lambda: look("awaiting_approval"), "the drafts", 180)
+        wait_until(lambda: look("awaiting_approval"), "the run awaits approval")
         assert monthend.WORKING in seen, "the page showed the worker at work"
         page = _page(staff_client, run_id)
         assert REFRESH not in page and "Approve and finalize" in page
         staff_client.post(
             f"/admin/billing_run/{run_id}/approve/", data={"csrf_token": staff_client.token}
         )
-        _wait(lambda: look("done"), "the finalizing", 180)
+        wait_until(lambda: look("done"), "the run is done")
         page = _page(staff_client, run_id)
         assert REFRESH not in page and _run(run_id).finalized == 6
     finally:

@@ -16,6 +16,9 @@ from jobs.system import heartbeat
 from models import db
 from tests.support.services import PATIENCE, wait_until
 
+# real workers are processes of their own on the test's database
+pytestmark = pytest.mark.fresh_database
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,6 +44,7 @@ def run_worker(app, redis_url: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["app", "pg_app"])
 def test_a_queued_job_runs_in_a_real_worker(request, redis_server, backend):
     app = request.getfixturevalue(backend)
@@ -56,6 +60,7 @@ def test_a_queued_job_runs_in_a_real_worker(request, redis_server, backend):
     assert get_setting("worker.heartbeat") == "token-123"
 
 
+@pytest.mark.slow
 def test_worker_refuses_unknown_queue_names(app, redis_server):
     result = run_worker(app, redis_server.url, "--queues", "default,bogus")
     assert result.returncode != 0
@@ -121,6 +126,7 @@ def test_periodic_jobs_are_declared_with_valid_schedules(redis_server):
     assert all(job.get_next_enqueue_time() is not None for job in jobs)
 
 
+@pytest.mark.slow
 def test_scheduled_jobs_run_in_a_worker(app, redis_server):
     """What the scheduler enqueues runs in a real worker process."""
     from redis import Redis

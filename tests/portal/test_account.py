@@ -88,6 +88,7 @@ def _work_of(app, client, email) -> tuple[list[str], list[str]]:
     return statements, [job.func_name for job in queued]
 
 
+@pytest.mark.fresh_database
 def test_forgot_password_does_the_same_work_for_known_and_unknown_addresses(
     app, customer, mail_on, redis_server
 ):

@@ -198,6 +198,7 @@ def test_reset_is_throttled(app, two_customers):
     assert statuses[:10] == [404] * 10 and statuses[10] == 429
 
 
+@pytest.mark.fresh_database
 def test_limits_are_kept_in_redis(app, redis_server):
     """Production counts in the app's Redis, shared by every web process."""
     from redis import Redis

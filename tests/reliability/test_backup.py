@@ -14,6 +14,9 @@ from models import db
 from tests import factories
 from tests.conftest import PgDatabase, _config, berlin
 
+# a backup copies the database itself
+pytestmark = pytest.mark.fresh_database
+
 OCTOBER = date(2026, 10, 1)
 
 

@@ -59,6 +59,9 @@ from tests.reliability.test_month_end_kill import (
 from tests.support.services import PATIENCE, Postgres, wait_until
 from tests.support.services import Redis as RedisServer
 
+# workers, crashes and restarts of the servers: more than one connection
+pytestmark = pytest.mark.fresh_database
+
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = int(os.environ.get("FAULT_CUSTOMERS", "300"))
 BATCH = 50

@@ -49,6 +49,9 @@ from tests import factories
 from tests.conftest import berlin
 from tests.support.services import PATIENCE, free_port, wait_until
 
+# workers, crashes and restarts of the servers: more than one connection
+pytestmark = pytest.mark.fresh_database
+
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = int(os.environ.get("MONTH_END_KILL_CUSTOMERS", "3000"))
 OCTOBER = date(2026, 10, 1)

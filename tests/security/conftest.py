@@ -20,7 +20,16 @@ from werkzeug.serving import make_server
 
 from billing.kernel.clock import FixedClock
 from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
-from tests.conftest import _build, _config, berlin, csrf_token, sign_in
+from tests.conftest import (
+    SharedApp,
+    _build,
+    _config,
+    berlin,
+    built_once,
+    csrf_token,
+    rolled_back,
+    sign_in,
+)
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _no_fsync, _QuietHandler
 from tests.e2e.helpers import portal_sign_in
@@ -123,11 +132,13 @@ def demo_template(sqlite_template, tmp_path_factory) -> str:
     """A migrated SQLite database with the demo seed and the extras, built once."""
     from models import db
 
-    path = tmp_path_factory.mktemp("security") / "demo.db"
-    app = seeded_demo_app(sqlite_template, path, FixedClock(berlin(2026, 11, 15, 10, 0)), _extras)
-    with app.app_context():
-        db.engine.dispose()
-    return str(path)
+    def build(path) -> None:
+        clock = FixedClock(berlin(2026, 11, 15, 10, 0))
+        app = seeded_demo_app(sqlite_template, path, clock, _extras)
+        with app.app_context():
+            db.engine.dispose()
+
+    return built_once(tmp_path_factory, "security-demo.db", build)
 
 
 def demo_ids() -> Demo:
@@ -183,9 +194,25 @@ def demo_ids() -> Demo:
     return Demo(ids, lookup.main_user(owner.id).email, member.email)
 
 
+@pytest.fixture(scope="session")
+def demo_shared(demo_template, tmp_path_factory):
+    """This test process's app on a copy of the demo database (see tests/conftest.py)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    shutil.copy(demo_template, path)
+    shared = SharedApp(f"sqlite:///{path}")
+    yield shared
+    shared.close()
+
+
 @pytest.fixture
-def demo_app(demo_template, tmp_path, clock):
-    """The app on a fresh copy of the demo database, inside an app context."""
+def demo_app(request, demo_template, tmp_path, clock):
+    """The app on the demo database, inside an app context; what the test writes is rolled back
+    after it (a copy of its own when marked ``fresh_database``)."""
+    if request.node.get_closest_marker("fresh_database") is None:
+        with rolled_back(request.getfixturevalue("demo_shared"), clock) as app:
+            app.demo = demo_ids()
+            yield app
+        return
     path = tmp_path / "demo.db"
     shutil.copy(demo_template, path)
     app, ctx, db = _build(f"sqlite:///{path}", clock)

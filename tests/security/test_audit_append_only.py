@@ -46,6 +46,7 @@ def test_the_app_cannot_rewrite_or_remove_audit_events(pg_app, statement):
     assert after == before
 
 
+@pytest.mark.fresh_database
 def test_a_direct_database_connection_cannot_delete_audit_events_either(pg_app):
     """SPEC §13: the guard lives in the database, not in the ORM: a plain psycopg connection
     with the app's credentials gets the same refusal, while new events can still be added."""

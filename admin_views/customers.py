@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request, url_for
+from flask import current_app, g, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_babel import format_datetime, format_decimal, lazy_gettext, ngettext
@@ -30,7 +30,7 @@ from models import (
 )
 
 from .actions import CUSTOMER_ACTIONS
-from .auth import clock, site, staff_actor, staff_can
+from .auth import clock, staff_actor, staff_can
 from .base import SecureModelView
 from .customer_actions import CustomerActionsMixin
 from .customer_profile import profile_context
@@ -408,7 +408,7 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
             "country_name": country_name,
             "describe_failure": describe_failure,
             "services": subscriptions_context(customer),
-            "timeline": customer_timeline(customer.id, currency=site().currency),
+            "timeline": customer_timeline(customer.id, current_app.config["CURRENCY"]),
             "partner_form": assign_partner_form(customer),
             "price_form": CustomerPriceForm(
                 formdata=None,

@@ -71,6 +71,9 @@ def run_month_end_command(
     from billing.kernel.site import Site
     from jobs.billing import month_end_hooks, queue_month_end
 
+    if rehearse and use_queue:
+        # A worker runs a queued run with its own hooks: it would charge cards and send e-mails.
+        raise click.UsageError("--rehearse runs in this process; it cannot be used with --queue.")
     clock = current_app.config["CLOCK"]
     if now_text:
         try:

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from billing.access.staff import authenticate_staff
 from models import (
     AuditEvent,
+    BillingRun,
     Customer,
     Invoice,
     PaymentMethod,
@@ -231,3 +232,14 @@ def test_billing_renew_subscriptions_command(app, runner):
     result = runner.invoke(args=["billing", "renew-subscriptions"])
     assert result.exit_code == 0, result.output
     assert "Renewed 0 subscription(s); ended 0 subscription(s)." in result.output
+
+
+def test_a_rehearsal_cannot_be_handed_to_a_worker(app, runner):
+    """A queued run is worked with the worker's hooks, which charge cards and send e-mails: a
+    ``--rehearse`` with ``--queue`` is refused before any run starts."""
+    result = runner.invoke(
+        args=["billing", "run-month-end", "--period", "2026-10", "--rehearse", "--queue"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "--rehearse runs in this process" in result.output
+    assert db.session.scalar(db.select(func.count()).select_from(BillingRun)) == 0

@@ -97,9 +97,9 @@ OUTCOMES = {
 PENDING = re.compile(r"^(?:(\d+)\+(\d+) IPs|(cancel)) on (\d{4}-\d{2}-\d{2})")
 
 
-def customer_timeline(customer_id: int, limit: int = 200, currency: str = "EUR") -> list[dict]:
+def customer_timeline(customer_id: int, currency: str = "EUR", limit: int = 200) -> list[dict]:
     """Audit events and e-mails of a customer, newest first, each with its ``sentence``
-    (amounts in ``currency``)."""
+    (amounts in ``currency``, the site's)."""
     events = db.session.scalars(
         db.select(AuditEvent)
         .where(AuditEvent.customer_id == customer_id)
@@ -151,7 +151,7 @@ def describe_event(
     at: datetime,
     currency: str = "EUR",
 ) -> str:
-    """One sentence for an audit event in the request's language, amounts in ``currency``."""
+    """One sentence for an audit event in the request's language."""
     who = _("The system") if actor in ("", "system") else actor
     before, after = before or {}, after or {}
     if action in ("subscription.change", "subscription.apply_change", "subscription.start"):

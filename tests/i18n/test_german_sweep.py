@@ -50,7 +50,7 @@ PREVIEWS = {
 def demo(demo_app):
     """The demo plus what its seed has none of: a credit note, a pending decrease and a failed
     card payment, all of German customers."""
-    from billing.customers import lookup
+    from billing.customers import lookup as lifecycle
     from billing.invoicing.credit_notes import create_credit_note
     from billing.invoicing.finalizing import finalize_invoice
     from billing.subscriptions.distribution import change_ip_distribution
@@ -67,7 +67,7 @@ def demo(demo_app):
     )
     create_credit_note(invoice_id, "Doppelt berechnet", SYSTEM, demo_app.config["CLOCK"])
     owner = demo_app.demo.ids["customer_id"]
-    current = lookup.current_subscription(owner)
+    current = lifecycle.current_subscription(owner)
     change_ip_distribution(
         owner,
         current.internal_ips - 1,
@@ -397,7 +397,8 @@ def _deliver(result, clock) -> None:
 def _scenarios(app) -> dict:
     """Each e-mail of the product, composed in German by the function that sends it."""
     from billing.catalog.selfservice import save_self_service
-    from billing.customers import lookup, registration
+    from billing.customers import lookup as lifecycle
+    from billing.customers import registration
     from billing.customers import team as team_rules
     from billing.customers.accounts import request_password_reset
     from billing.customers.addresses import AddressInput
@@ -420,7 +421,7 @@ def _scenarios(app) -> dict:
 
     clock = app.config["CLOCK"]
     customer_id = app.demo.ids["customer_id"]
-    main = lookup.main_user(customer_id)
+    main = lifecycle.main_user(customer_id)
     address = AddressInput(
         company_name="Registrierung GmbH",
         street="Hauptstraße 1",
@@ -477,7 +478,7 @@ def _scenarios(app) -> dict:
         ),
         "team_invite_taken": lambda: team_rules.invite_member(
             customer_id,
-            lookup.main_user(customer_id + 2).email,
+            lifecycle.main_user(customer_id + 2).email,
             "Schon Vergeben",
             Actor.user(main),
             clock,

@@ -9,19 +9,28 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask import Flask
+from flask_babel import format_currency, format_date, format_datetime, format_decimal, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from werkzeug.routing import IntegerConverter
 
 from billing.kernel.clock import Clock, use_worker_clock
-from extensions import babel, csrf, db, limiter, login_manager, mail, migrate, talisman
+from extensions import (
+    babel,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    mail,
+    migrate,
+    select_locale,
+    talisman,
+)
 from models import MAX_RECORD_ID
 
 ROOT = Path(__file__).resolve().parent
-LANGUAGES = ("en", "de")
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me"}
 # A random key of 32 hex characters has 128 bits. Its character frequencies estimate about
 # 110, and in 300,000 generated keys never less than 87 bits or fewer than 8 characters.
@@ -189,15 +198,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
-def select_locale() -> str:
-    if not has_request_context():
-        return "en"
-    chosen = session.get("language")
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES) or "en"
-
-
 class RecordIdConverter(IntegerConverter):
     """``<int:…>`` in every route: a record id, so ASCII digits up to ``MAX_RECORD_ID``. A
     larger number answers 404 like any id without a record, instead of reaching the database
@@ -224,6 +224,7 @@ def register_extensions(app: Flask) -> None:
         get_locale=get_locale,
         format_currency=format_currency,
         format_date=format_date,
+        format_decimal=format_decimal,
         format_datetime=format_datetime,
     )
     login_manager.init_app(app)

@@ -2,11 +2,11 @@
 
 import hashlib
 
-from flask import has_request_context, request
-from flask_babel import Babel
+from flask import g, has_request_context, request, session
+from flask_babel import Babel, refresh
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_talisman import Talisman
@@ -77,12 +77,17 @@ talisman = SecurityHeaders()
 __all__ = [
     "EMAIL_MAX",
     "babel",
+    "choose_language",
+    "continue_in_language",
     "csrf",
     "db",
+    "kept_language",
     "limiter",
     "login_manager",
     "mail",
     "migrate",
+    "open_link_in_language",
+    "select_locale",
     "takes_files",
     "talisman",
     "typed_key",
@@ -122,3 +127,58 @@ class CountField(IntegerField):
         if self.data is not None and abs(self.data) >= 10**12:
             self.data = None
             raise ValueError(self.gettext("Not a valid integer value."))
+
+
+# --- the language of a request -----------------------------------------------------------------
+# The session's language ("language") is set at sign-in from the account, or by the visitor with a
+# language switch; only the latter is a choice ("language_chosen"), which a page opened from an
+# e-mail link (invite, confirmation, reset) does not override: such a page speaks the language of
+# the person the link was sent to (``open_link_in_language``).
+LANGUAGES = ("en", "de")
+LANGUAGE_KEYS = ("language", "language_chosen")
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector: the visitor's chosen language, else the language of the
+    person an e-mail link was sent to (on that link's page), else the session's language (the
+    signed-in account's), else the browser's (Accept-Language), else English."""
+    if not has_request_context():
+        return "en"
+    language = session.get("language")
+    if language in LANGUAGES and session.get("language_chosen"):
+        return language
+    recipient = g.get("link_language")
+    if recipient in LANGUAGES:
+        return recipient
+    if language in LANGUAGES:
+        return language
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def choose_language(language: str) -> None:
+    """The visitor chose ``language`` (a language switch, the account form): it wins over every
+    other source for the rest of the session."""
+    session["language"] = language
+    session["language_chosen"] = True
+
+
+def kept_language() -> dict:
+    """The session's language and whether it was chosen, to put back after ``session.clear()``
+    (``session.update(kept)``)."""
+    return {key: session[key] for key in LANGUAGE_KEYS if key in session}
+
+
+def open_link_in_language(language: str | None) -> None:
+    """This request is the page of an e-mail link sent to someone whose language is
+    ``language``: answer in it unless the visitor chose another."""
+    g.link_language = language
+    refresh()  # the locale may have been looked up before this page knew whose link it is
+
+
+def continue_in_language(language: str | None) -> None:
+    """After a link's page did its work (password set, address confirmed), the pages that
+    follow (sign-in) go on in ``language``, unless the visitor chose one or someone is signed
+    in in this browser (whose session language stays)."""
+    if language in LANGUAGES and not session.get("language_chosen"):
+        if not getattr(current_user, "is_authenticated", False):
+            session["language"] = language

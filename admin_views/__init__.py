@@ -15,19 +15,55 @@ from .auth import staff_can
 from .base import DashboardView
 from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
+from .customer_profile import CustomerProfileView
+from .customer_tools import (
+    CreateSimilarView,
+    CustomerMessageView,
+    ImpersonationView,
+    LedgerView,
+    TeamInvitationsView,
+)
 from .customers import CustomerAdmin
 from .email_log import EmailLogAdmin
 from .invoice_settings import InvoiceSettingsView
 from .invoices import InvoiceAdmin
+from .ip_distribution import IpDistributionView
 from .mail_sink import MailSinkView
 from .partners import PartnersView
 from .payment_methods import PaymentMethodsView
 from .pending_changes import PendingChangesView
+from .project_key_wizard import ProjectKeyWizardView
 from .project_keys import ProjectKeyAdmin
 from .saved_views import SavedViewsView
 from .self_service import SelfServiceView
+from .service_subscriptions import ServiceSubscriptionsView
 from .settings import MailSettingsView
 from .stripe_events import StripeEventAdmin
+
+#: The workflows on one customer, each a view of its own (``customer_record``): its class,
+#: endpoint and address under the customer's, ``/admin/customer/<customer_id>/<address>/``. Not in
+#: the menu; the Billing menu stays marked while one is open.
+CUSTOMER_WORKFLOWS = (
+    (IpDistributionView, "ip_distribution", "ip-distribution", lazy_gettext("IP Distribution")),
+    (ProjectKeyWizardView, "project_key_wizard", "project-key", lazy_gettext("Add project key")),
+    (CustomerProfileView, "customer_profile", "", lazy_gettext("Profile")),
+    (
+        ServiceSubscriptionsView,
+        "customer_subscriptions",
+        "subscriptions",
+        lazy_gettext("Additional subscriptions"),
+    ),
+    (CreateSimilarView, "create_similar", "similar", lazy_gettext("Create similar")),
+    (
+        ImpersonationView,
+        "customer_impersonation",
+        "impersonate",
+        lazy_gettext("Log in as the customer"),
+    ),
+    (CustomerMessageView, "customer_message", "message", lazy_gettext("Send an e-mail")),
+    (LedgerView, "customer_ledger", "ledger", lazy_gettext("Book a credit or debit")),
+    (TeamInvitationsView, "team_invitations", "invitations", lazy_gettext("Users")),
+)
 
 
 def may(permission: str) -> bool:
@@ -53,6 +89,15 @@ def build_admin(app: Flask) -> Admin:
             endpoint="customer",
         )
     )
+    for view, endpoint, address, name in CUSTOMER_WORKFLOWS:
+        admin.add_view(
+            view(
+                name=name,
+                category=lazy_gettext("Billing"),
+                endpoint=endpoint,
+                url="/admin/customer/<int:customer_id>" + (f"/{address}" if address else ""),
+            )
+        )
     admin.add_view(
         CustomerGroupsView(
             name=lazy_gettext("Customer groups"),

@@ -184,12 +184,18 @@ class RecordActions:
         return None
 
 
+# The customer view's own actions name its endpoints (".lock_view"); the workflows are views
+# of their own (``customer_record.CustomerWorkflowView``), named with their view
+# ("ip_distribution.index").
 CUSTOMER_ACTIONS = Actions(
     "customer_id",
     lazy_gettext("This action is not available for this customer (any more)."),
     RowAction("convert", lazy_gettext("Convert to managed"), ".convert_view"),
     RowAction(
-        "ip_distribution", lazy_gettext("IP Distribution"), ".ip_distribution_view", style="primary"
+        "ip_distribution",
+        lazy_gettext("IP Distribution"),
+        "ip_distribution.index",
+        style="primary",
     ),
     RowAction(
         "resend_invite",
@@ -216,15 +222,15 @@ CUSTOMER_ACTIONS = Actions(
         ),
     ),
     RowAction("unlock", lazy_gettext("Unlock account"), ".unlock_view", POST),
-    RowAction("add_project_key", lazy_gettext("Add project key"), ".project_key_view"),
-    RowAction("edit_address", lazy_gettext("Edit address"), ".address_view"),
+    RowAction("add_project_key", lazy_gettext("Add project key"), "project_key_wizard.index"),
+    RowAction("edit_address", lazy_gettext("Edit address"), "customer_profile.address_view"),
     RowAction("change_main_user", lazy_gettext("Change main user"), ".main_user_view"),
-    RowAction("create_similar", lazy_gettext("Create similar"), ".similar_view"),
-    RowAction("send_email", lazy_gettext("Send an e-mail"), ".message_view"),
+    RowAction("create_similar", lazy_gettext("Create similar"), "create_similar.index"),
+    RowAction("send_email", lazy_gettext("Send an e-mail"), "customer_message.index"),
     RowAction(
         "impersonate",
         lazy_gettext("Log in as the customer"),
-        ".impersonate_view",
+        "customer_impersonation.index",
         permission=Permission.IMPERSONATE,
     ),
     RowAction(
@@ -239,26 +245,45 @@ CUSTOMER_ACTIONS = Actions(
     ),
     RowAction("delete", lazy_gettext("Delete"), ".delete_customer_view", style="danger"),
     # the edits of the customer's page, each in its section
-    RowAction("edit_profile", lazy_gettext("Edit"), ".organisation_view", menu=False),
-    RowAction("edit_tags", lazy_gettext("Edit tags"), ".tags_view", POST, menu=False),
-    RowAction("set_language", lazy_gettext("Change language"), ".language_view", POST, menu=False),
-    RowAction("assign_partner", lazy_gettext("Change partner"), ".partner_view", POST, menu=False),
+    RowAction(
+        "edit_profile", lazy_gettext("Edit"), "customer_profile.organisation_view", menu=False
+    ),
+    RowAction(
+        "edit_tags", lazy_gettext("Edit tags"), "customer_profile.tags_view", POST, menu=False
+    ),
+    RowAction(
+        "set_language",
+        lazy_gettext("Change language"),
+        "customer_profile.language_view",
+        POST,
+        menu=False,
+    ),
+    RowAction(
+        "assign_partner",
+        lazy_gettext("Change partner"),
+        "customer_profile.partner_view",
+        POST,
+        menu=False,
+    ),
     RowAction("set_price", lazy_gettext("Change price"), ".price_view", POST, menu=False),
     RowAction(
         "book_ledger",
         lazy_gettext("Book a credit or debit"),
-        ".ledger_view",
+        "customer_ledger.index",
         POST,
         Permission.MANAGE_BILLING,
         menu=False,
     ),
     RowAction(
-        "add_subscription", lazy_gettext("Add subscription"), ".service_add_view", menu=False
+        "add_subscription",
+        lazy_gettext("Add subscription"),
+        "customer_subscriptions.add_view",
+        menu=False,
     ),
     RowAction(
         "resend_team_invite",
         lazy_gettext("Resend invite"),
-        ".team_resend_view",
+        "team_invitations.resend_view",
         POST,
         Permission.RESEND_INVITES,
         menu=False,
@@ -267,7 +292,7 @@ CUSTOMER_ACTIONS = Actions(
     RowAction(
         "withdraw_team_invite",
         lazy_gettext("Withdraw invite"),
-        ".team_withdraw_view",
+        "team_invitations.withdraw_view",
         POST,
         style="danger",
         confirm=lazy_gettext("Withdraw the invitation? Its link stops working."),

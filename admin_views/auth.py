@@ -19,6 +19,7 @@ from flask_login import current_user
 from billing.customers.customers import locked_out, user_may_sign_in
 from billing.kernel.audit import Actor
 from billing.kernel.permissions import Permission, can
+from extensions import kept_language
 from models import StaffUser, User, db
 
 SESSION_ID = "_sid"
@@ -87,10 +88,9 @@ def _session_alive(kind: str) -> bool:
 
 def _end_session(reason: str) -> None:
     """Clear the session (keeping only the language) and tell the sign-in page why."""
-    language = session.get("language")
+    kept = kept_language()
     session.clear()
-    if language:
-        session["language"] = language
+    session.update(kept)
     flash(reason, "info")
 
 

@@ -46,7 +46,7 @@ from billing.kernel import audit
 from billing.kernel.errors import AuthenticationFailed, DomainError
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import BATCH, FORMATS, Export, Field
-from extensions import EMAIL_MAX, limiter, typed_key
+from extensions import EMAIL_MAX, choose_language, kept_language, limiter, typed_key
 from models import MAX_RECORD_ID, db
 
 from .auth import client_ip, clock, current_staff, safe_next, staff_actor, staff_can
@@ -530,11 +530,10 @@ class DashboardView(DashboardMixin, AdminIndexView):
             except AuthenticationFailed as error:
                 flash(error.message, "error")
             else:
-                language = session.get("language")
+                kept = kept_language()
                 session.clear()
-                if language:
-                    session["language"] = language
-                elif staff.language:
+                session.update(kept)
+                if "language" not in kept and staff.language:
                     session["language"] = staff.language
                 login_user(staff)
                 return redirect(target)
@@ -554,5 +553,5 @@ class DashboardView(DashboardMixin, AdminIndexView):
     def language_view(self):
         language = request.form.get("language", "")
         if language in ("en", "de"):
-            session["language"] = language
+            choose_language(language)
         return redirect(safe_next(request.form.get("next"), url_for("admin.index")))

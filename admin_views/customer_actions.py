@@ -1,4 +1,7 @@
-"""The customer actions of seed chapter 3 (SPEC §4): one endpoint pair per action.
+"""The customer's own lifecycle actions of seed chapter 3 (SPEC §4) on the customer view: new
+customer, resend invite, convert, lock/unlock, cancel, customer price, change main user, delete.
+The workflows (IP Distribution, the project-key wizard, the profile edits, the additional
+subscriptions and the tools) are views of their own (``customer_record.CustomerWorkflowView``).
 
 Each POST turns the form into one ``billing`` call; a domain error is shown on the form with the
 user's input kept, and nothing changes.
@@ -6,83 +9,35 @@ user's input kept, and nothing changes.
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, request, url_for
+from flask import flash, request
 from flask_admin import expose
 from flask_babel import gettext as _
 from flask_login import current_user
 from redis.exceptions import RedisError
 
 from billing.customers import customers as lifecycle
-from billing.customers.addresses import AddressInput, address_of, edit_address
 from billing.customers.customers import NewCustomer
 from billing.customers.deletion import delete_customer
-from billing.invoicing.payment_terms import setting_payment_term
 from billing.kernel.errors import DomainError
 from billing.kernel.permissions import Permission
-from billing.subscriptions.distribution import (
-    change_ip_distribution,
-    parse_counts,
-    preview,
-    result_message,
-)
 from jobs.customers import queue_erasure
-from jobs.mail import send
-from models import Customer, db
+from models import Customer
 
-from .actions import CUSTOMER_ACTIONS, RecordActions
-from .auth import clock, requires, staff_actor, staff_can
+from .auth import clock, requires, staff_actor
+from .customer_record import CustomerRecordActions, customer_action, field_error, queued
 from .forms import (
     NEW_CUSTOMER_FIELDS,
-    AddressForm,
     ConfirmForm,
     CustomerPriceForm,
-    IpDistributionForm,
     MainUserForm,
     NewCustomerForm,
     VersionedForm,
 )
 
-customer_action = CUSTOMER_ACTIONS.endpoint
 
-
-def field_error(form, error: DomainError) -> None:
-    """Attach a domain error to its form field, or flash it when it names none."""
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = [*field.errors, error.message] if field.errors else [error.message]
-    else:
-        flash(error.message, "error")
-
-
-def queued(message) -> None:
-    if not send(message):
-        flash(_("The e-mail could not be queued; see the e-mail log."), "warning")
-
-
-class CustomerActionsMixin(RecordActions):
+class CustomerActionsMixin(CustomerRecordActions):
     """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/. Each endpoint of a
     row action is guarded by its entry in ``CUSTOMER_ACTIONS`` (``customer_action``)."""
-
-    def _customer(self, customer_id: int) -> Customer:
-        customer = db.session.get(Customer, customer_id)
-        if customer is None:
-            abort(404)
-        return customer
-
-    def _back(self, customer_id: int | None = None, section: str = ""):
-        if customer_id is not None:
-            anchor = f"#{section}" if section else ""
-            return redirect(url_for(".details_view", id=customer_id) + anchor)
-        return redirect(url_for(".index_view"))
-
-    def action_record(self, customer_id: int) -> Customer:
-        return self._customer(customer_id)
-
-    def applicable_actions(self, customer: Customer) -> list[str]:
-        return lifecycle.available_actions(customer)
-
-    def record_page(self, customer: Customer):
-        return self._back(customer.id)
 
     @expose("/new-customer/", methods=("GET", "POST"))
     @requires(Permission.MANAGE_CUSTOMERS)
@@ -145,86 +100,6 @@ class CustomerActionsMixin(RecordActions):
             "admin/customer_confirm.html", form=form, customer=customer, action="convert"
         )
 
-    @expose("/<int:customer_id>/ip-distribution/", methods=("GET", "POST"))
-    @customer_action("ip_distribution")
-    def ip_distribution_view(self, customer: Customer):
-        current = lifecycle.current_subscription(customer.id)
-        form = IpDistributionForm(
-            version=customer.version,
-            total_ips=current.total_ips if current else 1,
-            internal_ips=current.internal_ips if current else 1,
-            external_ips=current.external_ips if current else 0,
-        )
-        plan = None
-        if request.method == "POST" and form.validate_on_submit():
-            try:
-                internal, external = parse_counts(
-                    form.total_ips.data, form.internal_ips.data, form.external_ips.data
-                )
-                result = change_ip_distribution(
-                    customer.id,
-                    internal,
-                    external,
-                    form.instantly.data,
-                    staff_actor(),
-                    clock(),
-                    expected_version=form.seen_version(),
-                )
-            except DomainError as error:
-                field_error(form, error)
-            else:
-                flash(result_message(result.preview), "success")
-                return self._back()
-        elif request.method == "POST":
-            flash(_("Please correct the marked fields."), "error")
-        try:
-            plan = preview(
-                customer.id,
-                form.internal_ips.data or 0,
-                form.external_ips.data or 0,
-                bool(form.instantly.data),
-                clock(),
-            )
-        except (DomainError, TypeError):
-            plan = None
-        return self.render(
-            "admin/customer_ip_distribution.html",
-            form=form,
-            customer=customer,
-            current=current,
-            plan=plan,
-            pending=lifecycle.pending_change(customer.id),
-        )
-
-    @expose("/<int:customer_id>/ip-distribution/preview")
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def ip_distribution_preview(self, customer_id: int):
-        customer = self._customer(customer_id)
-        args = request.args
-        try:
-            internal, external = parse_counts(
-                args.get("total"), args.get("internal"), args.get("external")
-            )
-            plan = preview(customer.id, internal, external, args.get("instantly") == "1", clock())
-        except DomainError as error:
-            return jsonify({"error": error.message}), 400
-        return jsonify(plan.as_dict())
-
-    def _details_post(self, customer: Customer, form_class, change, message, section: str = ""):
-        """A POST from the customer's page: ``change(customer, form)`` calls billing,
-        ``message`` words the result; a domain error is flashed and nothing changes. Back to
-        the page's ``section``."""
-        form = form_class()
-        if not form.validate_on_submit():
-            abort(400)
-        try:
-            result = change(customer, form)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash(message(form, result), "success")
-        return self._back(customer.id, section)
-
     @expose("/<int:customer_id>/lock/", methods=("POST",))
     @customer_action("lock")
     def lock_view(self, customer: Customer):
@@ -279,44 +154,6 @@ class CustomerActionsMixin(RecordActions):
                 else _("The customer is priced by the tier table again.")
             ),
             "subscriptions",
-        )
-
-    @expose("/<int:customer_id>/address/", methods=("GET", "POST"))
-    @customer_action("edit_address")
-    def address_view(self, customer: Customer):
-        own_term = customer.payment_term_days
-        form = AddressForm(
-            obj=address_of(customer),
-            version=customer.version,
-            payment_term_days="" if own_term is None else str(own_term),
-        )
-        if form.validate_on_submit():
-            data = AddressInput(**{f: form[f].data for f in AddressInput.__dataclass_fields__})
-            try:
-                edit_address(
-                    customer.id,
-                    data,
-                    staff_actor(),
-                    clock(),
-                    home_country=self.home_country(),
-                    expected_version=form.seen_version(),
-                    payment_term_days=form.payment_term_days.data or "",
-                )
-            except DomainError as error:
-                field_error(form, error)
-            else:
-                flash(
-                    _("The address of %(name)s was saved.", name=customer.company_name), "success"
-                )
-                return self._back()
-        from billing.kernel.countries import country_name
-
-        return self.render(
-            "admin/customer_address.html",
-            form=form,
-            customer=customer,
-            home_country_name=country_name(self.home_country()),
-            default_payment_term=setting_payment_term(),
         )
 
     @expose("/<int:customer_id>/main-user/", methods=("GET", "POST"))
@@ -393,108 +230,4 @@ class CustomerActionsMixin(RecordActions):
             customer=customer,
             action="delete",
             invited=invited,
-        )
-
-    def home_country(self) -> str:
-        from flask import current_app
-
-        return current_app.config["HOME_COUNTRY"]
-
-
-WIZARD_STEPS = ("key", "price", "split", "summary")
-FIELD_STEP = {
-    "key": "key",
-    "selling_price": "price",
-    "internal_ips": "split",
-    "external_ips": "split",
-}
-
-
-class ProjectKeyWizardMixin:
-    """Add project key (seed 3.2.6): key → overview and selling price → split → summary →
-    Finish. Every step re-checks all earlier input through
-    ``billing.subscriptions.project_keys``."""
-
-    @expose("/<int:customer_id>/project-key/", methods=("GET", "POST"))
-    @customer_action("add_project_key")
-    def project_key_view(self, customer: Customer):
-        from flask_wtf import FlaskForm
-
-        from billing.subscriptions import project_keys
-
-        form = FlaskForm()
-        values = {
-            name: (request.form.get(name) or "").strip()
-            for name in ("key", "selling_price", "internal_ips", "external_ips")
-        }
-        values["instantly"] = request.form.get("instantly") == "y"
-        version = request.form.get("version") or str(customer.version)
-        step, key, plan = "key", None, None
-        if request.method == "POST" and form.validate_on_submit():
-            current = request.form.get("step", "key")
-            current = current if current in WIZARD_STEPS else "key"
-            index = WIZARD_STEPS.index(current)
-            going_back = request.form.get("go") == "back"
-            target = (
-                WIZARD_STEPS[max(index - 1, 0)]
-                if going_back
-                else ("finish" if current == "summary" else WIZARD_STEPS[index + 1])
-            )
-            try:
-                if target != "key":
-                    key = project_keys.find_redeemable(values["key"])
-                if target in ("split", "summary", "finish"):
-                    project_keys.parse_selling_price(values["selling_price"])
-                    if not values["internal_ips"] and not values["external_ips"]:
-                        values["internal_ips"], values["external_ips"] = str(key.ip_count), "0"
-                if target in ("summary", "finish"):
-                    plan = project_keys.plan_redemption(
-                        customer.id,
-                        values["key"],
-                        values["selling_price"],
-                        values["internal_ips"],
-                        values["external_ips"],
-                        values["instantly"],
-                        clock(),
-                    )
-                if target == "finish":
-                    plan = project_keys.redeem(
-                        customer.id,
-                        values["key"],
-                        values["selling_price"],
-                        values["internal_ips"],
-                        values["external_ips"],
-                        values["instantly"],
-                        staff_actor(),
-                        clock(),
-                        int(version) if version.isdigit() else None,
-                    )
-                    flash(
-                        _(
-                            "Project key %(key)s added: %(ips)d IPs from %(start)s to %(end)s.",
-                            key=plan.key,
-                            ips=plan.ip_count,
-                            start=plan.starts.isoformat(),
-                            end=plan.ends.isoformat(),
-                        ),
-                        "success",
-                    )
-                    return self._back()
-                step = target
-            except DomainError as error:
-                flash(error.message, "error")
-                step = FIELD_STEP.get(error.field or "", current)
-                if step != "key" and key is None:
-                    step = "key"
-        return self.render(
-            "admin/customer_project_key.html",
-            form=form,
-            customer=customer,
-            step=step,
-            key=key,
-            plan=plan,
-            values=values,
-            version=version,
-            current=lifecycle.current_subscription(customer.id),
-            show_purchase_price=staff_can(Permission.SEE_FINANCIALS),
         )

@@ -1,6 +1,10 @@
-"""Flexiant's "Manage Customer" tools on the customer screens (SPEC §11): create similar, log
-in as the customer, tags, e-mail to the customer's users, default language and the
-credit/debit ledger. Each POST is one ``billing`` call."""
+"""Flexiant's "Manage Customer" tools (SPEC §11), each a view of its own under the customer's
+address: create similar (``…/similar/``), log in as the customer (``…/impersonate/``), an
+e-mail to the customer's users (``…/message/``), a credit or debit on the account
+(``…/ledger/``) and the team's pending invitations (``…/invitations/<id>/resend|withdraw/``).
+Each is a row action of the customer (``actions.CUSTOMER_ACTIONS``) with its own permission, so
+the views themselves open to every staff member who may read. Each POST is one ``billing``
+call. (Tags and the default language are profile edits: ``customer_profile``.)"""
 
 from __future__ import annotations
 
@@ -17,22 +21,13 @@ from billing.customers import customer_tools, team
 from billing.customers import impersonation as impersonation_service
 from billing.customers.customers import NewCustomer
 from billing.kernel.errors import DomainError, NotFound
+from billing.kernel.permissions import Permission
 from billing.payments import ledger
 from models import Customer, Partner, db
 
 from .auth import client_ip, clock, current_staff, staff_actor
-from .customer_actions import customer_action, field_error, queued
+from .customer_record import CustomerWorkflowView, customer_action, field_error, queued
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
-
-LANGUAGES = [("en", lazy_gettext("English")), ("de", lazy_gettext("German"))]
-
-
-class TagsForm(FlaskForm):
-    tags = StringField(lazy_gettext("Tags (comma-separated)"), [Length(max=2000)])
-
-
-class LanguageForm(FlaskForm):
-    language = SelectField(lazy_gettext("Default language"), choices=LANGUAGES)
 
 
 class LedgerForm(FlaskForm):
@@ -62,21 +57,24 @@ class ImpersonationForm(FlaskForm):
     allow_changes = BooleanField(lazy_gettext("Allow changes"))
 
 
-class CustomerToolsMixin:
-    """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/."""
+def ledger_context(customer: Customer) -> dict:
+    """The overview's Payments tab: the account's latest bookings and the booking dialog's form."""
+    return {
+        "ledger_form": LedgerForm(seen=ledger.last_entry_id(customer.id)),
+        "ledger_entries": ledger.entries(customer.id, limit=20),
+    }
 
-    def render(self, template, **kwargs):
-        if template == self.details_template and "model" in kwargs:
-            customer = kwargs["model"]
-            kwargs["tags_form"] = TagsForm(tags=", ".join(sorted(t.name for t in customer.tags)))
-            kwargs["language_form"] = LanguageForm(language=customer.language)
-            kwargs["ledger_form"] = LedgerForm(seen=ledger.last_entry_id(customer.id))
-            kwargs["ledger_entries"] = ledger.entries(customer.id, limit=20)
-        return super().render(template, **kwargs)
 
-    @expose("/<int:customer_id>/similar/", methods=("GET", "POST"))
+class CustomerToolView(CustomerWorkflowView):
+    """A tool: every staff member who may read opens the view; the tool's row action decides."""
+
+    permission = Permission.READ
+
+
+class CreateSimilarView(CustomerToolView):
+    @expose("/", methods=("GET", "POST"))
     @customer_action("create_similar")
-    def similar_view(self, source: Customer):
+    def index(self, source: Customer):
         settings = customer_tools.similar_settings(source.id)
         form = NewCustomerForm(language=settings.language, country=source.country)
         if form.validate_on_submit():
@@ -99,7 +97,7 @@ class CustomerToolsMixin:
                     ),
                     "success",
                 )
-                return redirect(url_for(".details_view", id=customer.id))
+                return self._back(customer.id)
         partner = db.session.get(Partner, settings.partner_id) if settings.partner_id else None
         return self.render(
             "admin/customer_similar.html",
@@ -109,9 +107,11 @@ class CustomerToolsMixin:
             partner=partner,
         )
 
-    @expose("/<int:customer_id>/impersonate/", methods=("GET", "POST"))
+
+class ImpersonationView(CustomerToolView):
+    @expose("/", methods=("GET", "POST"))
     @customer_action("impersonate")
-    def impersonate_view(self, customer: Customer):
+    def index(self, customer: Customer):
         staff = current_staff()
         form = ImpersonationForm()
         if form.validate_on_submit():
@@ -155,37 +155,11 @@ class CustomerToolsMixin:
         login_user(user)
         session["language"] = user.language or user.customer.language or "en"
 
-    @expose("/<int:customer_id>/tags/", methods=("POST",))
-    @customer_action("edit_tags")
-    def tags_view(self, customer: Customer):
-        return self._details_post(
-            customer,
-            TagsForm,
-            lambda customer, form: customer_tools.set_tags(
-                customer.id, form.tags.data or "", staff_actor(), clock()
-            ),
-            lambda _form, names: (
-                _("Tags saved: %(tags)s.", tags=", ".join(names)) if names else _("Tags removed.")
-            ),
-            "profile",
-        )
 
-    @expose("/<int:customer_id>/language/", methods=("POST",))
-    @customer_action("set_language")
-    def language_view(self, customer: Customer):
-        return self._details_post(
-            customer,
-            LanguageForm,
-            lambda customer, form: customer_tools.set_language(
-                customer.id, form.language.data, staff_actor(), clock()
-            ),
-            lambda _form, _customer: _("The default language was saved."),
-            "profile",
-        )
-
-    @expose("/<int:customer_id>/ledger/", methods=("POST",))
+class LedgerView(CustomerToolView):
+    @expose("/", methods=("POST",))
     @customer_action("book_ledger")
-    def ledger_view(self, customer: Customer):
+    def index(self, customer: Customer):
         return self._details_post(
             customer,
             LedgerForm,
@@ -206,9 +180,11 @@ class CustomerToolsMixin:
             "payments",
         )
 
-    @expose("/<int:customer_id>/message/", methods=("GET", "POST"))
+
+class CustomerMessageView(CustomerToolView):
+    @expose("/", methods=("GET", "POST"))
     @customer_action("send_email")
-    def message_view(self, customer: Customer):
+    def index(self, customer: Customer):
         form = MessageForm()
         if form.validate_on_submit():
             try:
@@ -221,7 +197,7 @@ class CustomerToolsMixin:
                 for message in messages:
                     queued(message)
                 flash(_("The e-mail is on its way to %(n)d user(s).", n=len(messages)), "success")
-                return redirect(url_for(".details_view", id=customer.id))
+                return self._back(customer.id)
         return self.render(
             "admin/customer_message.html",
             form=form,
@@ -229,9 +205,16 @@ class CustomerToolsMixin:
             recipients=customer_tools.message_recipients(customer.id),
         )
 
-    @expose("/<int:customer_id>/invitations/<int:invitation_id>/resend/", methods=("POST",))
+
+class TeamInvitationsView(CustomerToolView):
+    """The pending team invitations of the overview's Users tab (which
+    ``/admin/customer/<id>/invitations/`` opens)."""
+
+    section = "users"
+
+    @expose("/<int:invitation_id>/resend/", methods=("POST",))
     @customer_action("resend_team_invite")
-    def team_resend_view(self, customer: Customer, invitation_id: int):
+    def resend_view(self, customer: Customer, invitation_id: int):
         """Send a pending team invitation again (a new link; the old one stops working)."""
         try:
             message = team.resend_invite(
@@ -246,9 +229,9 @@ class CustomerToolsMixin:
             flash(_("A new invite was sent to %(email)s.", email=message.recipient), "success")
         return self._back(customer.id, "users")
 
-    @expose("/<int:customer_id>/invitations/<int:invitation_id>/withdraw/", methods=("POST",))
+    @expose("/<int:invitation_id>/withdraw/", methods=("POST",))
     @customer_action("withdraw_team_invite")
-    def team_withdraw_view(self, customer: Customer, invitation_id: int):
+    def withdraw_view(self, customer: Customer, invitation_id: int):
         """Withdraw a pending team invitation: its link stops working."""
         try:
             team.revoke_invite(customer.id, invitation_id, staff_actor(), clock())

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, request, url_for
-from flask_admin import expose
+from flask import g, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import filters as sqla_filters
 from flask_babel import format_datetime, format_decimal, lazy_gettext, ngettext
@@ -18,11 +17,9 @@ from billing.customers.customers import (
     set_locked,
 )
 from billing.customers.groups import group_members, groups
-from billing.customers.partners import assign_partner
 from billing.customers.timeline import customer_timeline
 from billing.infra.search import apply_customer_search
 from billing.kernel.countries import country_choices, country_name
-from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.mail import describe_failure
 from billing.kernel.permissions import Permission
 from billing.reporting.exports import EXPORT_FIELDS
@@ -38,10 +35,10 @@ from models import (
 from .actions import CUSTOMER_ACTIONS
 from .auth import clock, staff_actor, staff_can
 from .base import SecureModelView
-from .customer_actions import CustomerActionsMixin, ProjectKeyWizardMixin, customer_action
-from .customer_profile import CustomerProfileMixin
+from .customer_actions import CustomerActionsMixin
+from .customer_profile import profile_context
 from .customer_rows import render_rows, url_parts
-from .customer_tools import CustomerToolsMixin
+from .customer_tools import ledger_context
 from .formatting import money, unit_money
 from .forms import CustomerPriceForm
 from .labels import (
@@ -58,9 +55,9 @@ from .labels import (
     STATUS_STYLE,
     USER_STATE_LABELS,
 )
-from .partners import AssignPartnerForm, assign_partner_form
+from .partners import assign_partner_form
 from .saved_views import list_context as saved_views_context
-from .service_subscriptions import ServiceSubscriptionsMixin, subscriptions_context
+from .service_subscriptions import subscriptions_context
 
 #: the labels and colours the overview shows, by kind
 OVERVIEW_LABELS = {
@@ -186,14 +183,10 @@ def _status_formatter(view, context, model, name):
     )
 
 
-class CustomerAdmin(
-    CustomerActionsMixin,
-    ProjectKeyWizardMixin,
-    CustomerToolsMixin,
-    CustomerProfileMixin,
-    ServiceSubscriptionsMixin,
-    SecureModelView,
-):
+class CustomerAdmin(CustomerActionsMixin, SecureModelView):
+    """The customer list and overview, with the customer's lifecycle actions
+    (``CustomerActionsMixin``); its workflows are views of their own (``build_admin``)."""
+
     permission = Permission.READ
     action_permission = Permission.MANAGE_CUSTOMERS
     list_template = "admin/customer_list.html"
@@ -384,9 +377,9 @@ class CustomerAdmin(
         return super().render(template, **kwargs)
 
     def _overview_context(self, customer: Customer) -> dict:
-        """What the customer overview (customer_details.html) shows besides the profile and
-        the tools' forms: ``billing.reporting.overview`` for the header and sections, the row
-        actions that apply, the timeline."""
+        """What the customer overview (customer_details.html) shows: ``billing.reporting.overview``
+        for the header and sections, the row actions that apply, the timeline, and the forms of
+        the workflows' dialogs (profile, subscriptions, ledger)."""
         overview = customer_overview(customer.id, clock())
         actions = CUSTOMER_ACTIONS.links(
             customer.id,
@@ -425,33 +418,6 @@ class CustomerAdmin(
                 version=customer.version,
                 unit_price="" if customer.unit_price is None else f"{customer.unit_price:f}",
             ),
+            **profile_context(customer),
+            **ledger_context(customer),
         }
-
-    @expose("/<int:customer_id>/partner/", methods=("POST",))
-    @customer_action("assign_partner")
-    def partner_view(self, customer: Customer):
-        """Assign one of the enabled partners, or none."""
-        form = AssignPartnerForm()
-        if not form.validate_on_submit():
-            abort(400)
-        raw = (form.partner_id.data or "").strip()
-        if raw and not raw.isdigit():
-            flash(_("Please choose a partner from the list."), "error")
-            return self._back(customer.id, "profile")
-        try:
-            changed = assign_partner(
-                customer.id, int(raw) if raw else None, staff_actor(), clock(), form.seen_version()
-            )
-        except NotFound:
-            abort(404)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            partner = changed.partner
-            flash(
-                _("Partner set to %(name)s.", name=partner.name)
-                if partner
-                else _("The customer has no partner now."),
-                "success",
-            )
-        return self._back(customer.id, "profile")

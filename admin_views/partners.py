@@ -1,6 +1,6 @@
 """Billing → Partners (issue 7 item 6): resellers with their customer counts; create, rename,
 disable/re-enable, and the partner assignment form of a customer's page (its endpoint is the
-customer's ``assign_partner`` action, ``CustomerAdmin.partner_view``)."""
+customer's ``assign_partner`` action, ``CustomerProfileView.partner_view``)."""
 
 from __future__ import annotations
 

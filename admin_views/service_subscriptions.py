@@ -1,6 +1,7 @@
-"""Additional subscriptions on the customer's Details page (SPEC §11, Sectigo's Subscriptions
-tab): add one after its price preview, suspend (after a confirmation), enable, switch
-auto-renew, end.
+"""Additional subscriptions (SPEC §11, Sectigo's Subscriptions tab) as a view of their own, at
+``/admin/customer/<id>/subscriptions/`` (which opens the overview's Subscriptions tab): add one
+after its price preview (``…/new/``), suspend (after a confirmation), enable, switch auto-renew,
+end (``…/<service_id>/<action>/``).
 
 Each POST is CSRF-protected and turns into one ``billing.subscriptions.service_subscriptions``
 call; a domain error is flashed or shown on its field and nothing changes. Adding one is the
@@ -19,12 +20,11 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Length
 
 from billing.kernel.errors import DomainError, NotFound
-from billing.kernel.permissions import Permission
 from billing.subscriptions import service_subscriptions as rules
 from models import Customer, ServiceState
 
-from .auth import clock, requires, staff_actor
-from .customer_actions import customer_action, field_error
+from .auth import clock, staff_actor
+from .customer_record import CustomerWorkflowView, customer_action, field_error
 from .forms import VersionedForm
 
 STATE_LABELS = {
@@ -90,12 +90,15 @@ def subscriptions_context(customer) -> dict:
     }
 
 
-class ServiceSubscriptionsMixin:
-    """Mixed into ``CustomerAdmin``; endpoints live under /admin/customer/<id>/subscriptions/."""
+class ServiceSubscriptionsView(CustomerWorkflowView):
+    """Adding one is the customer's ``add_subscription`` row action; changing one needs the
+    view's permission."""
 
-    @expose("/<int:customer_id>/subscriptions/new/", methods=("GET", "POST"))
+    section = "subscriptions"
+
+    @expose("/new/", methods=("GET", "POST"))
     @customer_action("add_subscription")
-    def service_add_view(self, customer: Customer):
+    def add_view(self, customer: Customer):
         form = ServiceSubscriptionForm()
         plan = None
         if form.validate_on_submit():
@@ -149,9 +152,8 @@ class ServiceSubscriptionsMixin:
             flash(message(sub), "success")
         return self._back(customer.id, "subscriptions")
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/suspend/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_suspend_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/suspend/", methods=("POST",))
+    def suspend_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -164,9 +166,8 @@ class ServiceSubscriptionsMixin:
             ),
         )
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/enable/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_enable_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/enable/", methods=("POST",))
+    def enable_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -176,9 +177,8 @@ class ServiceSubscriptionsMixin:
             lambda sub: _("%(name)s is enabled again.", name=sub.name),
         )
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/auto-renew/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_auto_renew_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/auto-renew/", methods=("POST",))
+    def auto_renew_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,
@@ -192,9 +192,8 @@ class ServiceSubscriptionsMixin:
             ),
         )
 
-    @expose("/<int:customer_id>/subscriptions/<int:service_id>/end/", methods=("POST",))
-    @requires(Permission.MANAGE_CUSTOMERS)
-    def service_end_view(self, customer_id: int, service_id: int):
+    @expose("/<int:service_id>/end/", methods=("POST",))
+    def end_view(self, customer_id: int, service_id: int):
         return self._service_post(
             customer_id,
             service_id,

@@ -20,8 +20,9 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from billing.customers import customers as lifecycle
+from billing.customers.accounts import recipient_language
 from billing.kernel.errors import AuthenticationFailed, DomainError, NotFound
-from extensions import EMAIL_MAX, talisman
+from extensions import EMAIL_MAX, continue_in_language, open_link_in_language, talisman
 from jobs.mail import send
 from models import User
 
@@ -55,7 +56,8 @@ def _portal_user() -> User | None:
 @bp.route("/invite/<token>", methods=("GET", "POST"))
 @talisman(referrer_policy="no-referrer")
 def invite(token: str):
-    """Set a password from the invite link (single use, expiring)."""
+    """Set a password from the invite link (single use, expiring), in the invited person's
+    language unless the visitor chose one."""
     try:
         user = lifecycle.find_invite(token, _clock())
     except NotFound as error:
@@ -66,6 +68,8 @@ def invite(token: str):
         return render_template(
             "portal/message.html", title=_("Invite expired"), message=error.message
         ), 410
+    language = recipient_language(user)
+    open_link_in_language(language)
     form = InviteForm()
     if form.validate_on_submit():
         try:
@@ -88,6 +92,7 @@ def invite(token: str):
                 flash(error.message, "error")
         else:
             send(welcome)
+            continue_in_language(language)
             flash(_("Your account is active. Please sign in."), "success")
             return redirect(url_for("portal.login", email=registered.email))
     return render_template(

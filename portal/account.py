@@ -14,7 +14,13 @@ from wtforms.validators import DataRequired, Length
 from billing.customers import accounts
 from billing.kernel.audit import Actor
 from billing.kernel.errors import DomainError, NotFound
-from extensions import talisman
+from extensions import (
+    choose_language,
+    continue_in_language,
+    kept_language,
+    open_link_in_language,
+    talisman,
+)
 from jobs.accounts import queue_password_reset
 from models import Language
 
@@ -88,11 +94,14 @@ def _link_problem(error: DomainError):
 @talisman(referrer_policy="no-referrer")
 @throttle(RESET_PER_IP)
 def reset(token: str):
-    """Choose a new password through an e-mailed link (single use, one hour)."""
+    """Choose a new password through an e-mailed link (single use, one hour), in the language
+    of the user it was sent to unless the visitor chose one."""
     try:
         user = accounts.find_reset(token, clock())
     except DomainError as error:
         return _link_problem(error)
+    language = accounts.recipient_language(user)
+    open_link_in_language(language)
     form = ResetForm()
     if form.validate_on_submit():
         try:
@@ -104,6 +113,7 @@ def reset(token: str):
         except DomainError as error:
             form_error(form, error)
         else:
+            continue_in_language(language)
             flash(_("Your password was changed. Please sign in."), "success")
             return redirect(url_for("portal.login", email=user.email))
     return render_template("portal/reset.html", form=form, email=user.email)
@@ -132,7 +142,7 @@ def account():
         except DomainError as error:
             form_error(form, error)
         else:
-            session["language"] = form.language.data
+            choose_language(form.language.data)
             flash(_("Your account was saved."), "success")
             return redirect(url_for("portal.account"))
     return render_template(
@@ -160,10 +170,9 @@ def password():
         except DomainError as error:
             form_error(form, error)
         else:
-            language = session.get("language")
+            kept = kept_language()
             session.clear()
-            if language:
-                session["language"] = language
+            session.update(kept)
             login_user(changed)
             flash(_("Your password was changed. Other sessions have been signed out."), "success")
             return redirect(url_for("portal.account"))
@@ -180,7 +189,7 @@ def language():
     """The EN/DE switch: kept in the session, and on the account when signed in."""
     choice = request.form.get("language", "")
     if choice in Language.codes():
-        session["language"] = choice
+        choose_language(choice)
         user = portal_user()
         if user is not None:
             accounts.set_language(user.id, choice, Actor.user(user, client_ip()), clock())

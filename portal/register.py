@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Length
 
+from billing.customers.accounts import recipient_language
 from billing.customers.addresses import AddressInput
 from billing.customers.registration import (
     Registration,
@@ -23,7 +24,7 @@ from billing.customers.registration import (
 from billing.customers.registration import register as register_customer
 from billing.kernel.countries import country_name
 from billing.kernel.errors import DomainError, NotFound
-from extensions import csrf, talisman
+from extensions import continue_in_language, csrf, open_link_in_language, talisman
 from jobs.mail import send
 
 from . import bp
@@ -147,11 +148,14 @@ def _link_problem(error: DomainError):
 @talisman(referrer_policy="no-referrer")
 @throttle(RESET_PER_IP)
 def register_confirm(token: str):
-    """Confirm the e-mail address and choose the password; afterwards the main user signs in."""
+    """Confirm the e-mail address and choose the password; afterwards the main user signs in.
+    In the language the registration was made in, unless the visitor chose one."""
     try:
         user = find_confirmation(token, clock())
     except DomainError as error:
         return _link_problem(error)
+    language = recipient_language(user)
+    open_link_in_language(language)
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -167,6 +171,7 @@ def register_confirm(token: str):
         except DomainError as error:
             form_error(form, error)
         else:
+            continue_in_language(language)
             flash(_("Your e-mail address is confirmed. Please sign in."), "success")
             return redirect(url_for("portal.login", email=confirmed.email))
     return render_template(

@@ -17,7 +17,12 @@ from billing.kernel.errors import Conflict, DomainError
 from billing.payments.cards import OK as CARD_OK
 from billing.payments.cards import card_access, failed_card_invoices
 from billing.subscriptions import own_subscription
-from billing.subscriptions.distribution import parse_counts, result_message
+from billing.subscriptions.distribution import (
+    parse_counts,
+    preview_payload,
+    preview_texts,
+    result_message,
+)
 from billing.subscriptions.service_subscriptions import listing
 from extensions import CountField
 
@@ -98,18 +103,20 @@ def subscription():
         except (DomainError, TypeError):
             plan = None
     trial = own_subscription.is_trial(current)
+    currency = current_currency()
     return render_template(
         "portal/subscription.html",
         form=form,
         view=view,
         plan=plan,
+        texts=preview_texts(plan, currency) if plan else {},
         trial=trial,
         # the form's "current total" for the live preview: a trial or no subscription behaves
         # like starting one (no "instantly" choice)
         compare_total=0 if trial or current is None else current.total_ips,
         failed_invoices=failed_card_invoices(user.customer_id),
         may_update_card=card_access(view.customer) == CARD_OK,
-        currency=current_currency(),
+        currency=currency,
         services=listing(user.customer_id),
     )
 
@@ -131,4 +138,4 @@ def subscription_preview():
         )
     except DomainError as error:
         return jsonify({"error": error.message}), 400
-    return jsonify(plan.as_dict())
+    return jsonify(preview_payload(plan, current_currency()))

@@ -1,5 +1,7 @@
 // IP Distribution form: total, slider and the two boxes stay in sync; the price preview
-// is fetched from the server (the same rules as saving) whenever a value changes.
+// is fetched from the server (the same rules as saving) whenever a value changes, its amounts
+// and date written in the reader's language ("text"). Without this script the form's
+// "Show price effect" button asks the server for the preview instead.
 (function () {
   var form = document.getElementById("ip-distribution-form");
   if (!form) { return; }
@@ -11,6 +13,8 @@
   var instantlyGroup = document.getElementById("instantly-group");
   var currentTotal = parseInt(form.dataset.currentTotal, 10) || 0;
   var texts = document.getElementById("preview-texts").dataset;
+  var previewButton = document.getElementById("preview-button");
+  if (previewButton) { previewButton.hidden = true; }
   var timer = null;
 
   function num(input) { var n = parseInt(input.value, 10); return isNaN(n) ? 0 : n; }
@@ -36,9 +40,10 @@
   }
 
   function show(data) {
-    Object.keys(data).forEach(function (key) {
+    var written = data.text || {};
+    Object.keys(written).forEach(function (key) {
       var el = document.querySelector('[data-preview="' + key + '"]');
-      if (el) { el.textContent = data[key] === null ? "–" : data[key]; }
+      if (el) { el.textContent = written[key]; }
     });
     var note = texts[data.kind] || "";
     if (data.replaces_pending) { note += " " + texts.replaces; }

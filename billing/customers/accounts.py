@@ -20,7 +20,7 @@ from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import _
-from models import Language, PasswordReset, User, db
+from models import Language, PasswordReset, TeamInvitation, User, db
 
 RESET_VALID = timedelta(hours=1)
 NAME_MAX = 200
@@ -39,6 +39,14 @@ def check_new_password(password: str, password_again: str) -> None:
         raise DomainError(
             _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
         )
+
+
+def recipient_language(recipient: User | TeamInvitation) -> str:
+    """The language of the e-mails sent to ``recipient`` (SPEC §7), and so of the pages their
+    links open (invite, team invitation, registration confirmation, password reset): a user's
+    own language, else its customer's; an invitation's customer's."""
+    own = recipient.language if isinstance(recipient, User) else None
+    return own or recipient.customer.language
 
 
 def get_user(user_id: int) -> User:
@@ -102,7 +110,7 @@ def request_password_reset(email: str, clock: Clock, ip: str = "", public_url: s
     return compose(
         "password_reset",
         user.email,
-        user.language or user.customer.language,
+        recipient_language(user),
         clock,
         customer_id=user.customer_id,
         name=user.name,

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from billing.access.passwords import hash_password
 from billing.access.staff import normalise_email
 from billing.catalog.selfservice import load_self_service
-from billing.customers.accounts import check_new_password
+from billing.customers.accounts import check_new_password, recipient_language
 from billing.customers.addresses import AddressInput, validate_address
 from billing.customers.customers import _public_url, _snapshot, refresh_summary
 from billing.customers.team import remove_all_but_main
@@ -206,7 +206,7 @@ def _mail(template: str, user: User, link: str, clock: Clock, **context) -> Outg
     return compose(
         template,
         user.email,
-        user.language or user.customer.language,
+        recipient_language(user),
         clock,
         customer_id=user.customer_id,
         name=user.name,

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from billing.access.passwords import hash_password
 from billing.access.staff import normalise_email
-from billing.customers.accounts import check_new_password
+from billing.customers.accounts import check_new_password, recipient_language
 from billing.customers.customers import (
     INVITE_VALID_DAYS,
     get_customer,
@@ -147,12 +147,12 @@ def _invite_message(invitation: TeamInvitation, inviter: str, token: str, clock:
     }
     holder = _account_holder(invitation.email)
     if holder is not None:
-        language = holder.language or holder.customer.language
+        language = recipient_language(holder)
         return compose("team_invite_taken", invitation.email, language, clock, **context)
     return compose(
         "team_invite",
         invitation.email,
-        customer.language,
+        recipient_language(invitation),
         clock,
         link=f"{url}/portal/invite/{token}",
         expires=invitation.expires_at,

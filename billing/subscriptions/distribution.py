@@ -5,6 +5,12 @@
 - the same total with another split applies at once;
 - without an active subscription the change starts a new one (reactivation);
 - at most one pending change per customer: a new one replaces it, and the result says so.
+
+IP Distribution changes the **main** subscription only: a customer's additional subscriptions
+(``service_subscriptions``) keep their counts, and whether a change is an increase, a decrease or
+a re-split is decided on the main subscription's own counts, not on the customer list's totals
+(main plus additional). ``target`` says which subscription the form changes and what the
+customer has besides it.
 """
 
 from __future__ import annotations
@@ -32,9 +38,19 @@ from billing.kernel import audit
 from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock, add_months
 from billing.kernel.errors import DomainError
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, day_text, money_text
 from billing.kernel.locking import releasing_locks
-from models import ChangeState, PaymentMethodCode, PriceBasis, ServiceMode, Subscription, db
+from billing.subscriptions.service_subscriptions import services_of
+from models import (
+    ChangeState,
+    PaymentMethodCode,
+    PriceBasis,
+    ScheduledChange,
+    ServiceMode,
+    ServiceState,
+    Subscription,
+    db,
+)
 
 IMMEDIATE = "immediate"
 SCHEDULED = "scheduled"
@@ -76,6 +92,80 @@ class Preview:
 
 
 MAX_IPS = 1_000_000
+
+
+def preview_texts(plan: Preview, currency: str) -> dict[str, str]:
+    """The preview's amounts and date as the request's language writes them ("257,00 €",
+    "1. Dezember 2026"), under the keys of ``Preview.as_dict``."""
+    average = plan.average_ip_price
+    return {
+        "current_price": money_text(plan.current_price, currency),
+        "new_price": money_text(plan.new_price, currency),
+        "average_ip_price": "–" if average is None else money_text(average, currency),
+        "prorated_amount": money_text(plan.prorated_amount, currency),
+        "effective_date": day_text(plan.effective_date),
+    }
+
+
+def preview_payload(plan: Preview, currency: str) -> dict:
+    """The JSON answer of a price preview: ``Preview.as_dict`` and, under ``text``, its
+    amounts and date written for the reader (``preview_texts``)."""
+    return {**plan.as_dict(), "text": preview_texts(plan, currency)}
+
+
+@dataclass(frozen=True)
+class OtherSubscription:
+    """An additional subscription the customer list counts next to the main one."""
+
+    name: str
+    internal_ips: int
+    external_ips: int
+
+
+@dataclass(frozen=True)
+class Target:
+    """What IP Distribution changes for a customer, and what it leaves alone.
+
+    ``subscription`` is the main subscription the form changes (None: saving starts a new
+    one), ``current_price`` its monthly price, ``payment_method`` its payment method (without
+    one: the method a new subscription gets, None when no method is active). ``additional``
+    are the active additional subscriptions, which keep their counts; ``listed_internal`` and
+    ``listed_external`` the customer list's totals (main plus additional)."""
+
+    subscription: Subscription | None
+    current_price: Decimal
+    payment_method: str | None
+    additional: tuple[OtherSubscription, ...]
+    listed_internal: int
+    listed_external: int
+    pending: ScheduledChange | None
+
+
+def target(customer_id: int) -> Target:
+    """Which subscription IP Distribution changes for the customer (see ``Target``)."""
+    customer = get_customer(customer_id)
+    sub = current_subscription(customer_id)
+    if sub is not None:
+        method = sub.payment_method
+    else:
+        try:
+            method = method_for_new_subscription(customer.payment_method)
+        except DomainError:
+            method = None
+    additional = tuple(
+        OtherSubscription(s.name, s.internal_ips, s.external_ips)
+        for s in services_of(customer_id)
+        if s.state == ServiceState.ACTIVE.value
+    )
+    return Target(
+        subscription=sub,
+        current_price=subscription_price(sub) if sub else Decimal("0.00"),
+        payment_method=method,
+        additional=additional,
+        listed_internal=(sub.internal_ips if sub else 0) + sum(a.internal_ips for a in additional),
+        listed_external=(sub.external_ips if sub else 0) + sum(a.external_ips for a in additional),
+        pending=pending_change(customer_id),
+    )
 
 
 def parse_counts(total, internal, external) -> tuple[int, int]:
@@ -255,7 +345,7 @@ def change_ip_distribution(
 def result_message(plan: Preview) -> str:
     """What a saved change did, in words for the person who saved it."""
     if plan.kind == SCHEDULED:
-        text = _("The change is scheduled for %(date)s.", date=plan.effective_date.isoformat())
+        text = _("The change is scheduled for %(date)s.", date=day_text(plan.effective_date))
         if plan.replaces_pending:
             text += " " + _("It replaces the change that was pending.")
         return text

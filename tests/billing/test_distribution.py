@@ -8,11 +8,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.customers.customers import current_subscription, pending_change
+from billing.customers.customers import current_subscription, pending_change, subscription_price
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import Conflict, DomainError
-from billing.subscriptions.distribution import change_ip_distribution, parse_counts, preview
+from billing.subscriptions.distribution import (
+    OtherSubscription,
+    change_ip_distribution,
+    parse_counts,
+    preview,
+    target,
+)
+from billing.subscriptions.service_subscriptions import ServiceInput, add_service, suspend_service
 from models import Customer, Subscription, db
 from tests import factories
 
@@ -162,3 +169,60 @@ def test_reactivation_does_not_use_a_deactivated_payment_method(app):
     other = db.session.scalars(db.select(Customer).where(Customer.status == "inactive")).first()
     with pytest.raises(DomainError, match="No payment method is active"):
         change_ip_distribution(other.id, 1, 0, False, SYSTEM, app.config["CLOCK"])
+
+
+def _with_additional(app):
+    """Main subscription 20 + 10, an active additional one 4 + 1 and a suspended one 7 + 7:
+    the customer list shows 24 + 11 (issue 16)."""
+    clock = app.config["CLOCK"]
+    created = _setup(app, internal=20, external=10)
+    add_service(created.id, ServiceInput("Site Hamburg", 4, 1, 12), SYSTEM, clock)
+    paused = add_service(created.id, ServiceInput("Lab", 7, 7, 1), SYSTEM, clock)
+    suspend_service(created.id, paused.id, SYSTEM, clock)
+    row = db.session.get(Customer, created.id)
+    assert (row.internal_ips, row.external_ips) == (24, 11)
+    return created
+
+
+def test_a_resplit_of_the_main_subscription_is_not_an_increase_next_to_additional_ones(any_app):
+    """The classification uses the main subscription's own counts (20 + 10 = 30), not the
+    list's totals (35): a re-split at 30 applies now and schedules nothing."""
+    created = _with_additional(any_app)
+    clock = any_app.config["CLOCK"]
+    plan = preview(created.id, 5, 25, False, clock)
+    assert (plan.kind, plan.increase, plan.decrease) == ("immediate", False, False)
+    assert plan.prorated_amount == 0 and plan.new_price == plan.current_price
+    change_ip_distribution(created.id, 5, 25, False, SYSTEM, clock)
+    sub = current_subscription(created.id)
+    assert (sub.internal_ips, sub.external_ips) == (5, 25)
+    assert pending_change(created.id) is None
+    row = db.session.get(Customer, created.id)
+    assert (row.internal_ips, row.external_ips) == (9, 26)
+
+
+def test_the_list_totals_typed_into_the_form_raise_the_main_subscription(any_app):
+    """24 + 11 (the list's totals) on the main subscription is an increase from 30 to 35."""
+    created = _with_additional(any_app)
+    result = change_ip_distribution(created.id, 24, 11, False, SYSTEM, any_app.config["CLOCK"])
+    assert result.preview.kind == "scheduled" and result.preview.increase
+    assert current_subscription(created.id).total_ips == 30
+
+
+def test_target_names_the_main_subscription_and_what_it_leaves_alone(any_app):
+    created = _with_additional(any_app)
+    facts = target(created.id)
+    assert (facts.subscription.internal_ips, facts.subscription.external_ips) == (20, 10)
+    assert facts.additional == (OtherSubscription("Site Hamburg", 4, 1),)
+    assert (facts.listed_internal, facts.listed_external) == (24, 11)
+    assert facts.current_price == subscription_price(facts.subscription)
+    assert facts.payment_method == "invoice" and facts.pending is None
+
+
+def test_target_of_a_customer_without_subscription_names_the_method_a_new_one_gets(app):
+    from billing.catalog.payment_methods import set_active
+
+    created = _setup(app, state="inactive", payment="invoice")
+    set_active("invoice", False, SYSTEM, app.config["CLOCK"])
+    facts = target(created.id)
+    assert facts.subscription is None and facts.current_price == 0
+    assert facts.payment_method == "free"

@@ -190,7 +190,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
     row_action(staff, "ip_distribution")
     expect(staff.locator("h1")).to_have_text("IP Distribution")
     expect(staff.get_by_text("No active subscription: saving starts a new one")).to_be_visible()
-    expect_preview(staff, new_price="4.50", prorated_amount="2.40")
+    expect_preview(staff, new_price="€4.50", prorated_amount="€2.40")
     instantly_group = staff.locator("#instantly-group")
     expect(instantly_group).to_be_hidden()
     staff.locator("#total_ips").fill("40")
@@ -198,10 +198,10 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect(staff.locator("#external_ips")).to_have_value("39")
     expect_preview(
         staff,
-        new_price="180.00",
-        average_ip_price="4.50",
-        prorated_amount="96.00",
-        effective_date="2026-11-15",
+        new_price="€180.00",
+        average_ip_price="€4.50",
+        prorated_amount="€96.00",
+        effective_date="November 15, 2026",
         note="Starts a new subscription today.",
     )
     staff.locator("#split").fill("25")
@@ -218,26 +218,25 @@ def test_customer_lifecycle_from_invite_to_deletion(
 
     # An increase: scheduled unless "Perform action instantly" is ticked; the preview follows.
     row_action(staff, "ip_distribution")
-    current = staff.get_by_text("Current subscription: 25 internal + 15 external IPs.")
-    expect(current).to_be_visible()
+    expect(staff.locator("#main-counts")).to_have_text("25 internal + 15 external IPs")
     expect(instantly_group).to_be_hidden()
     staff.locator("#external_ips").fill("30")
     expect(staff.locator("#total_ips")).to_have_value("55")
     expect(instantly_group).to_be_visible()
     expect_preview(
         staff,
-        new_price="241.00",
-        average_ip_price="4.38",
-        prorated_amount="0.00",
-        effective_date="2026-12-01",
+        new_price="€241.00",
+        average_ip_price="€4.38",
+        prorated_amount="€0.00",
+        effective_date="December 1, 2026",
         note="Scheduled for the 1st of next month.",
     )
     staff.get_by_label("Perform action instantly").check()
     expect_preview(
         staff,
-        new_price="241.00",
-        prorated_amount="32.53",  # (241.00 − 180.00) × 16/30 days, half-up
-        effective_date="2026-11-15",
+        new_price="€241.00",
+        prorated_amount="€32.53",  # (241.00 − 180.00) × 16/30 days, half-up
+        effective_date="November 15, 2026",
         note="Applies immediately.",
     )
     staff.get_by_role("button", name="Save").click()
@@ -301,7 +300,9 @@ def test_customer_lifecycle_from_invite_to_deletion(
     staff.locator("#internal_ips").fill("12")
     staff.locator("#external_ips").fill("8")
     expect(staff.locator("#total_ips")).to_have_value("20")
-    expect_preview(staff, new_price="90.00", prorated_amount="48.00", effective_date="2026-11-15")
+    expect_preview(
+        staff, new_price="€90.00", prorated_amount="€48.00", effective_date="November 15, 2026"
+    )
     staff.get_by_role("button", name="Save").click()
     expect_flash(staff, "A new subscription starts today.")
     expect_row(staff, "active", "Active", "12", "8")
@@ -441,7 +442,7 @@ def test_ip_distribution_refuses_a_split_that_does_not_add_up(
     open_customers(staff)
     expect_row(staff, "active", "Active", "8", "4")
     row_action(staff, "ip_distribution")
-    expect(staff.get_by_text("Current subscription: 8 internal + 4 external IPs.")).to_be_visible()
+    expect(staff.locator("#main-counts")).to_have_text("8 internal + 4 external IPs")
 
     staff.locator("#total_ips").fill("20")
     staff.locator("#internal_ips").fill("15")

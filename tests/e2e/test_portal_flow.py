@@ -15,6 +15,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from babel.dates import format_date
+from babel.numbers import format_currency
 from playwright.sync_api import Page, expect
 
 from billing.catalog.selfservice import save_self_service
@@ -78,10 +80,14 @@ def expect_preview(page: Page, server: LifecycleServer, internal: int, external:
         )
         plan = preview_own_change(customer_id, internal, external, instantly, server.clock)
         db.session.remove()
-    expect(page.locator('[data-preview="new_price"]')).to_have_text(str(plan.new_price))
-    expect(page.locator('[data-preview="prorated_amount"]')).to_have_text(str(plan.prorated_amount))
+    expect(page.locator('[data-preview="new_price"]')).to_have_text(
+        format_currency(plan.new_price, "EUR", locale="en")
+    )
+    expect(page.locator('[data-preview="prorated_amount"]')).to_have_text(
+        format_currency(plan.prorated_amount, "EUR", locale="en")
+    )
     expect(page.locator('[data-preview="effective_date"]')).to_have_text(
-        plan.effective_date.isoformat()
+        format_date(plan.effective_date, "long", locale="en")
     )
     assert plan.prorated_amount > Decimal("0")
     return plan

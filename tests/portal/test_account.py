@@ -152,8 +152,8 @@ def test_reset_link_sets_a_new_password_once(app, client, customer, outbox):
     assert done.status_code == 302 and "/portal/login" in done.headers["Location"]
     assert sign_in(app.test_client(), "ann@acme.example", PASSWORD).status_code == 200
     assert sign_in(app.test_client(), "ann@acme.example", NEW_PASSWORD).status_code == 302
-    used = client.get(f"/portal/reset/{link}")
-    assert used.status_code == 404 and "already been used" in used.get_data(as_text=True)
+    used = client.get(f"/portal/reset/{link}")  # the session goes on in Ann's German
+    assert used.status_code == 404 and "bereits verwendet" in used.get_data(as_text=True)
     assert _reset(app.test_client(), link, "Third-Pass-999").status_code == 404
     assert sign_in(app.test_client(), "ann@acme.example", "Third-Pass-999").status_code == 200
 
@@ -181,10 +181,12 @@ def test_a_new_link_replaces_the_old_one(app, client, customer, outbox):
 def test_reset_follows_the_password_policy(app, client, customer, outbox):
     _forgot(client, "ann@acme.example")
     link = link_in(outbox[0], "/portal/reset/")
-    mismatch = _reset(client, link, NEW_PASSWORD, NEW_PASSWORD + "x")
-    assert mismatch.status_code == 200 and "do not match" in mismatch.get_data(as_text=True)
+    mismatch = _reset(client, link, NEW_PASSWORD, NEW_PASSWORD + "x")  # Ann's link: German
+    assert mismatch.status_code == 200 and "stimmen nicht überein" in mismatch.get_data(
+        as_text=True
+    )
     short = _reset(client, link, "short")
-    assert "at least 10 characters" in short.get_data(as_text=True)
+    assert "mindestens 10 Zeichen" in short.get_data(as_text=True)
     assert _reset(client, link).status_code == 302, "the link still works after a refusal"
 
 

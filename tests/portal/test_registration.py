@@ -207,11 +207,12 @@ def test_registration_is_rate_limited(open_registration, client, outbox):
     assert codes[:5] == [200] * 5 and codes[5] == 429
 
 
+# the registration is made in German, so its confirmation page answers in German
 @pytest.mark.parametrize(
     ("password", "again", "text"),
     [
-        (PASSWORD, "Something-Else-1", "do not match"),
-        ("short", "short", "at least 10"),
+        (PASSWORD, "Something-Else-1", "stimmen nicht überein"),
+        ("short", "short", "mindestens 10 Zeichen"),
     ],
 )
 def test_the_confirmation_page_follows_the_password_policy(

@@ -83,8 +83,12 @@ def test_preview_is_the_staff_preview(app, self_service):
         "/portal/subscription/preview?total=60&internal=50&external=10&instantly=1"
     )
     assert response.status_code == 200
-    expected = preview(self_service.id, 50, 10, True, app.config["CLOCK"]).as_dict()
-    assert response.get_json() == expected
+    plan = preview(self_service.id, 50, 10, True, app.config["CLOCK"])
+    expected = plan.as_dict()
+    answer = response.get_json()
+    assert {key: value for key, value in answer.items() if key != "text"} == expected
+    assert answer["text"]["new_price"] == f"€{plan.new_price:,}"
+    assert answer["text"]["effective_date"] == "November 15, 2026"
     assert expected["kind"] == "immediate" and Decimal(expected["prorated_amount"]) > 0
     bad = client.get("/portal/subscription/preview?total=5&internal=4&external=4")
     assert bad.status_code == 400 and "add up" in bad.get_json()["error"]
@@ -113,7 +117,7 @@ def test_raising_without_instantly_is_scheduled_and_shown_pending(app, self_serv
     change = db.session.scalars(db.select(ScheduledChange)).one()
     assert (change.internal_ips, change.external_ips) == (20, 10)
     page = client.get("/portal/subscription").get_data(as_text=True)
-    assert "scheduled for 2026-12-01" in page and 'id="pending-change"' in page
+    assert "scheduled for December 1, 2026" in page and 'id="pending-change"' in page
 
 
 def test_a_decrease_cannot_be_instant(app, self_service):

@@ -134,13 +134,11 @@ def test_second_ip_distribution_save_is_refused_and_overwrites_nothing(
     url = f"/admin/customer/{customer_id}/ip-distribution/"
     for page in (first, second):
         page.goto(url)
-        expect(
-            page.get_by_text("Current subscription: 8 internal + 4 external IPs.")
-        ).to_be_visible()
+        expect(page.locator("#main-counts")).to_have_text("8 internal + 4 external IPs")
 
     first.locator("#internal_ips").fill("6")
     first.locator("#external_ips").fill("6")
-    first.locator("#ip-distribution-form button[type=submit]").click()
+    first.locator("#ip-distribution-form button[value=save]").click()
     expect(first.locator(".alert-success")).to_be_visible()
     after_first = _state(server, customer_id)
     assert [tuple(s) for s in after_first["subscriptions"]][-1] == (6, 6, "active")
@@ -149,10 +147,10 @@ def test_second_ip_distribution_save_is_refused_and_overwrites_nothing(
     second.locator("#internal_ips").fill("16")
     second.locator("#external_ips").fill("4")
     second.locator("#instantly").check()
-    second.locator("#ip-distribution-form button[type=submit]").click()
+    second.locator("#ip-distribution-form button[value=save]").click()
     expect(second.get_by_text(CONFLICT)).to_be_visible()
     expect(second.locator(".alert-success")).to_have_count(0)
     assert _state(server, customer_id) == after_first, "the second save changed nothing"
 
     second.goto(url)
-    expect(second.get_by_text("Current subscription: 6 internal + 6 external IPs.")).to_be_visible()
+    expect(second.locator("#main-counts")).to_have_text("6 internal + 6 external IPs")

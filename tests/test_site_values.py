@@ -68,7 +68,14 @@ def test_the_customer_export_states_the_deployments_currency(deployed, admin):
     assert [row["currency"] for row in rows] == ["CHF"]
 
 
-def test_a_resent_invite_links_to_the_deployments_address(deployed, admin, mail_on, redis_server):
+def test_a_resent_invite_links_to_the_deployments_address(deployed, admin, smtp_sink, redis_server):
+    from billing.kernel.audit import SYSTEM
+    from billing.kernel.mail import save_mail_settings
+
+    clock = deployed.config["CLOCK"]
+    save_mail_settings(
+        "127.0.0.1", smtp_sink.port, "none", "", "", "MSP", "billing@msp.example", SYSTEM, clock
+    )
     deployed.config["REDIS_URL"] = redis_server.url
     invited = factories.customer(deployed, state="invited")
     admin.post(f"/admin/customer/{invited.id}/resend-invite/", data={"csrf_token": admin.token})
@@ -84,3 +91,13 @@ def test_an_invoice_pdf_names_the_product_as_seller_until_one_is_set(deployed, a
     draft = draft_invoice(customer.id, date(2026, 10, 1), deployed.config["CLOCK"])
     pdf = pdfium.PdfDocument(admin.get(f"/admin/invoice/{draft.id}/pdf/").data)
     assert "Alpen Scan" in pdf[0].get_textpage().get_text_range()
+
+
+def test_the_customer_timeline_books_amounts_in_the_deployments_currency(deployed, admin):
+    from billing.kernel.audit import SYSTEM
+    from billing.payments import ledger
+
+    customer = factories.customer(deployed)
+    ledger.book_manual(customer.id, "credit", "50.00", "Goodwill", SYSTEM, deployed.config["CLOCK"])
+    page = admin.get(f"/admin/customer/details/?id={customer.id}").get_data(as_text=True)
+    assert "booked a credit of CHF" in page.replace("\xa0", " ")

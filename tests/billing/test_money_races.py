@@ -214,7 +214,7 @@ def test_a_manual_booking_sent_several_times_books_once(october):
     )
     assert ledger.balance(customer_id) == D("25.00")
     assert count(LedgerEntry, LedgerEntry.customer_id == customer_id) == 1
-    assert sum("Booked +25.00" in page for page in pages) == 1
+    assert sum("Booked +€25.00" in page for page in pages) == 1
     assert sum("The account was booked in the meantime" in page for page in pages) == N - 1
     assert events("ledger.credit") == 1
 

@@ -2,4 +2,8 @@
 invite, an additional subscription, a run awaiting approval, a Stripe event and an e-mail log
 entry, with the ids of real records for every route argument."""
 
-from tests.security.conftest import demo_app, demo_template  # noqa: F401 - shared fixtures
+from tests.security.conftest import (  # noqa: F401 - shared fixtures
+    demo_app,
+    demo_shared,
+    demo_template,
+)

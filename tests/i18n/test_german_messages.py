@@ -9,7 +9,7 @@ from decimal import Decimal
 from billing.kernel.audit import SYSTEM
 from billing.payments import ledger
 from billing.subscriptions import service_subscriptions as services
-from billing.subscriptions.service_subscriptions import ServiceInput
+from billing.subscriptions.service_terms import ServiceInput
 from models import Customer, ServiceSubscription, db
 from tests import factories
 from tests.i18n.german import findings, visible_text

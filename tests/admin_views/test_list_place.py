@@ -280,7 +280,8 @@ def test_approving_a_run_stays_on_its_page_which_leads_back_to_the_list(app, sta
     monthend_work.work(started.run_id, clock)
     listing_url = "/admin/billing_run/?page_size=50"
     listing = page_of(staff_client, listing_url)
-    link = re.search(r'<td class="col-period">\s*<a href="([^"]+)">October 2026</a>', listing).group(1)
+    period = r'<td class="col-period">\s*<a href="([^"]+)">October 2026</a>'
+    link = re.search(period, listing).group(1)
     details_url = markup.unescape(link)
     details = page_of(staff_client, details_url)
     assert "<title>Billing run October 2026 · Billing Runs · " in details

@@ -138,8 +138,7 @@ def with_note(app):
     return app
 
 
-# the recipe adds a view: an app of its own, not the one the other tests share
-@pytest.mark.fresh_database
+@pytest.mark.fresh_database  # the recipe adds a view, which an app takes before its first request
 @pytest.mark.parametrize(("role", "status"), [("admin", 200), ("billing", 200), ("support", 403)])
 def test_recipe_add_a_customer_workflow(with_note, role, status):
     customer = factories.customer(with_note, company="Noted GmbH")

@@ -48,6 +48,9 @@ def add_filter(page: Page, filter_name: str, option: str) -> None:
     Works in any UI language: the menu is found by its structure, the filter and the option by
     their visible (translated) labels.
     """
+    # the menu opens once the page's scripts have run: on a busy machine a click right after
+    # the page's text appeared went to a menu without them and left it closed
+    page.wait_for_load_state()
     page.locator("li.dropdown:has(.field-filters) > a.dropdown-toggle").click()
     page.locator(".field-filters a.filter").filter(has_text=exactly(filter_name)).click()
     row = page.locator("#filter_form table.filters tr").filter(

@@ -41,9 +41,12 @@ def test_staff_and_customers_under_load_get_no_errors(tmp_path):
     )
     assert figures.exists(), result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(figures.read_text())
-    pages = {p["page"]: p for p in figures["pages"]}
-    assert PAGES <= set(pages), f"page types without requests: {PAGES - set(pages)}"
-    assert all(pages[name]["requests"] > 0 for name in PAGES)
+    # every page type is asked for during the run; on a busy machine a rare one (the export, one
+    # staff task in fourteen) may be asked for only while the users are being started
+    requested = {
+        p["page"] for phase in ("ramp_up", "pages") for p in figures[phase] if p["requests"] > 0
+    }
+    assert PAGES <= requested, f"page types without requests: {PAGES - requested}"
     # every user starts at the sign-in page while the users are being started; on a busy
     # machine its sign-in may only begin once all of them run, so it counts in either phase
     assert "sign-in page" in {p["page"] for p in figures["ramp_up"]}

@@ -187,6 +187,7 @@ def canary_app(request):
 
 
 @pytest.mark.slow
+@pytest.mark.fresh_database  # a worker process bills the month on the test's database
 @pytest.mark.parametrize("canary_app", ["sqlite", "postgresql"], indirect=True)
 def test_the_canary_secret_never_appears_in_clear(
     canary_app, localstripe, smtp_sink, redis_server, caplog, tmp_path

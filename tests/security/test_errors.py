@@ -223,6 +223,8 @@ def test_production_refuses_debug_mode(monkeypatch, tmp_path):
         create_app({"DEBUG": True})
 
 
+# the test adds a screen: an app of its own, not the one the other tests share
+@pytest.mark.fresh_database
 def test_a_failed_save_in_a_customised_admin_screen_does_not_show_the_database_error(app, caplog):
     """SPEC §0/§13: staff customise the dashboard by editing view classes; when such a screen
     with Flask-Admin's stock create form hits a database error (a CHECK constraint), the user gets

@@ -25,6 +25,7 @@ from extensions import (
     login_manager,
     mail,
     migrate,
+    rate_windows,
     select_locale,
     talisman,
 )
@@ -239,6 +240,7 @@ def register_extensions(app: Flask) -> None:
     )
     login_manager.init_app(app)
     limiter.init_app(app)
+    app.extensions["rate_windows"] = rate_windows
     from billing.payments.stripe_account import csp_sources
 
     production = app.config["APP_ENV"] == "production"

@@ -1,6 +1,9 @@
 """Flask extensions, created unbound here and bound in ``create_app``."""
 
 import hashlib
+import logging
+import math
+import time
 
 from flask import g, has_request_context, request, session
 from flask_babel import Babel, refresh
@@ -12,6 +15,8 @@ from flask_migrate import Migrate
 from flask_talisman import Talisman
 from flask_talisman.talisman import NONCE_LENGTH, get_random_string
 from flask_wtf import CSRFProtect
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 from wtforms import IntegerField
 
 from models import db
@@ -182,3 +187,38 @@ def continue_in_language(language: str | None) -> None:
     if language in LANGUAGES and not session.get("language_chosen"):
         if not getattr(current_user, "is_authenticated", False):
             session["language"] = language
+
+
+class RateWindows:
+    """Counters in the app's Flask-Limiter storage (the app's Redis, shared by every web and
+    worker process; fixed windows), for rules that budget something, such as the e-mails with a
+    link (``billing.kernel.mail_limits``). The windows expire on the storage's own time (Redis
+    key expiry), which the injected business clock does not move, so the storage's time is read
+    here, in the infrastructure, and the rules get whole seconds. Should the storage fail, this
+    process counts in memory instead of letting everything through."""
+
+    def __init__(self) -> None:
+        self._fallback = FixedWindowRateLimiter(MemoryStorage())
+
+    def seconds_until_room(self, item, identifiers: tuple[str, ...]) -> int | None:
+        """None when one more hit fits into ``item`` (and count it), else the whole seconds
+        until its window has room again."""
+        from flask import current_app
+
+        (app_limiter,) = current_app.extensions["limiter"]
+        strategy = app_limiter.limiter
+        try:
+            return self._count(strategy, item, identifiers)
+        except strategy.storage.base_exceptions as error:
+            logging.getLogger("msp.mail_limits").warning("counted in memory: %s", error)
+            return self._count(self._fallback, item, identifiers)
+
+    @staticmethod
+    def _count(strategy: RateLimiter, item, identifiers: tuple[str, ...]) -> int | None:
+        if strategy.hit(item, *identifiers):
+            return None
+        reset_at = strategy.get_window_stats(item, *identifiers).reset_time
+        return max(0, math.ceil(reset_at - time.time()))
+
+
+rate_windows = RateWindows()

@@ -6,30 +6,23 @@ Every function that composes such an e-mail calls ``spend`` first, before it cha
 so a refused request changes nothing and tells the user how long to wait. The budget of an
 address is counted whatever the address is (known or not, whichever customer invites it), so a
 refusal tells nothing about accounts. The counts live where the sign-in throttle counts: in the
-storage of the app's Flask-Limiter (the app's Redis, shared by every web and worker process;
-fixed windows). Should that storage fail, this process counts in memory instead of letting
-every e-mail through.
+storage of the app's Flask-Limiter, through the app's ``rate_windows`` (``extensions.RateWindows``:
+the windows run on the storage's time, so the infrastructure reads it and hands over whole
+seconds).
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import math
-import time
 from dataclasses import dataclass
 
 from flask import current_app
 from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter, RateLimiter
 
 from billing.kernel.audit import Actor
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import ngettext
 from models import ActorType
-
-log = logging.getLogger("msp.mail_limits")
 
 
 @dataclass(frozen=True)
@@ -45,8 +38,6 @@ class Budget:
 INVITATION = Budget("invitation", "3 per hour;10 per day", "30 per hour;100 per day")
 REGISTRATION = Budget("registration", "3 per hour;10 per day")
 PASSWORD_RESET = Budget("password_reset", "3 per hour;10 per day")
-
-_fallback = FixedWindowRateLimiter(MemoryStorage())
 
 
 class TooManyMails(DomainError):
@@ -67,25 +58,9 @@ def account_of(actor: Actor, customer_id: int | None = None) -> str | None:
     return None
 
 
-def _strategy() -> RateLimiter:
-    (limiter,) = current_app.extensions["limiter"]
-    return limiter.limiter
-
-
-def _wait_seconds(item, identifiers: tuple[str, ...]) -> float | None:
+def _seconds_until_room(item, identifiers: tuple[str, ...]) -> int | None:
     """None when one more e-mail fits into ``item`` (and count it), else the seconds left."""
-    strategy = _strategy()
-    try:
-        return _count(strategy, item, identifiers)
-    except strategy.storage.base_exceptions as error:
-        log.warning("mail limits counted in memory: %s", error)
-        return _count(_fallback, item, identifiers)
-
-
-def _count(strategy: RateLimiter, item, identifiers: tuple[str, ...]) -> float | None:
-    if strategy.hit(item, *identifiers):
-        return None
-    return strategy.get_window_stats(item, *identifiers).reset_time - time.time()
+    return current_app.extensions["rate_windows"].seconds_until_room(item, identifiers)
 
 
 def _refusal(budget: Budget, scope: str, minutes: int) -> str:
@@ -123,9 +98,9 @@ def spend(
         checks.append(("account", budget.per_account, account))
     for scope, limits, key in checks:
         for item in parse_many(limits):
-            seconds = _wait_seconds(item, (prefix, "mail", budget.name, scope, key))
+            seconds = _seconds_until_room(item, (prefix, "mail", budget.name, scope, key))
             if seconds is not None:
-                minutes = max(1, math.ceil(seconds / 60))
+                minutes = max(1, -(-seconds // 60))
                 raise TooManyMails(
                     _refusal(budget, scope, minutes),
                     minutes,

@@ -21,6 +21,7 @@ from functools import wraps
 
 from flask import abort, flash, g, redirect, url_for
 from flask_babel import lazy_gettext
+from werkzeug.exceptions import NotFound
 
 from billing.kernel.permissions import Permission
 
@@ -167,7 +168,16 @@ class Actions:
             def checked(admin_view, **kwargs):
                 if not staff_can(action.permission):
                     abort(403)
-                record = admin_view.action_record(kwargs.pop(self.argument))
+                record_id = kwargs.pop(self.argument)
+                try:
+                    record = admin_view.action_record(record_id)
+                except NotFound:
+                    if action.method != POST:
+                        raise
+                    # sent for a record another request removed meanwhile (a draft drafted
+                    # again, a form sent twice): said where the list is, not a 404
+                    flash(str(admin_view.gone_message), "error")
+                    return redirect(admin_view.list_url())
                 g.row_action = action
                 if key not in admin_view.applicable_actions(record):
                     reason = admin_view.refusal_reason(record, key)
@@ -185,8 +195,13 @@ class RecordActions:
     """What ``Actions.endpoint`` asks of the view whose records the actions act on, and where
     an action ends (``back``, ``back_to_list``). The view is a Flask-Admin model view."""
 
+    gone_message = lazy_gettext(
+        "This record does not exist (any more); it may have been removed in the meantime."
+    )
+
     def action_record(self, record_id: int):
-        """The record, or 404."""
+        """The record, or 404 (a POST action for a record that is gone answers
+        ``gone_message`` on the list instead)."""
         raise NotImplementedError
 
     def applicable_actions(self, record) -> list[str]:

@@ -121,6 +121,10 @@ invoice_action = INVOICE_ACTIONS.endpoint
 class InvoiceAdmin(RecordActions, SecureModelView):
     permission = Permission.READ
     action_permission = Permission.MANAGE_BILLING
+    # only drafts are ever removed: by a redraft, or by the month's run drafting again
+    gone_message = lazy_gettext(
+        "This draft does not exist (any more); it may have been drafted again already."
+    )
     list_template = "admin/invoice_list.html"
     details_template = "admin/invoice_details.html"
     can_view_details = True

@@ -44,7 +44,7 @@ def _insert_run(period: str, state: str, now) -> None:
 def test_0023_runs_before_it_have_no_moment_and_going_back_keeps_them(empty_database, clock):
     app, ctx, _db = _build(empty_database, clock)
     try:
-        upgrade(revision="0021")
+        upgrade(revision="0022")
         now = clock.now().replace(tzinfo=None)
         _insert_run("2026-09-01", "done", now)
         db.session.commit()
@@ -54,7 +54,7 @@ def test_0023_runs_before_it_have_no_moment_and_going_back_keeps_them(empty_data
         assert run.as_of is None and monthend.run_clock(run, clock) is clock
         db.session.rollback()
 
-        downgrade(revision="0021")
+        downgrade(revision="0022")
         assert db.session.scalar(text("SELECT state FROM billing_run")) == "done"
         with pytest.raises(IntegrityError):
             _insert_run("2026-10-01", "bogus", now)

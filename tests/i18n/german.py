@@ -153,10 +153,18 @@ def _filter_groups(groups: dict) -> list[str]:
     return shown
 
 
+def _date_picker(texts: dict) -> list[str]:
+    """The date and time pickers' buttons, range labels and names of days and months."""
+    labels = ("applyLabel", "cancelLabel", "fromLabel", "toLabel")
+    return [*(texts[label] for label in labels), *texts["daysOfWeek"], *texts["monthNames"]]
+
+
 #: What Flask-Admin's scripts show of the JSON it leaves in ``<div id="…-data" class="d-none">``:
 #: the filter menu, the names of the active filters (their values are typed data), the
-#: confirmation question of each bulk action and the "select a record first" message.
+#: confirmation question of each bulk action and the "select a record first" message; and what
+#: the date pickers show (``date-picker-data``, admin/msp_base.html, read by static/msp.js).
 SCRIPT_DATA = {
+    "date-picker-data": _date_picker,
     "filter-groups-data": _filter_groups,
     "active-filters-data": lambda active: [name for _index, name, _value in active],
     "actions-confirmation-data": lambda questions: list(questions.values()),

@@ -579,8 +579,9 @@ def test_the_sweep_finds_english_iso_dates_and_decimal_points():
 
 def test_the_sweep_finds_flask_admins_english_and_reads_what_its_scripts_show():
     """Flask-Admin's stock strings (from its own German catalogue) count as English, also in
-    the questions a button asks (``data-confirm``) and in the JSON its scripts turn into the
-    filter menu and the bulk-action messages; data for other scripts stays unread."""
+    the questions a button asks (``data-confirm``), in the JSON its scripts turn into the
+    filter menu and the bulk-action messages, and in the date pickers' texts; data for other
+    scripts stays unread."""
     html = (
         "<html><body><ul><li>50 items</li><li>Liste</li><li>Save</li></ul>"
         '<button data-confirm="Are you sure you want to delete this record?">x</button>'
@@ -590,12 +591,16 @@ def test_the_sweep_finds_flask_admins_english_and_reads_what_its_scripts_show():
         '<div id="actions-confirmation-data" class="d-none">{"delete": '
         '"Are you sure you want to delete selected records?"}</div>'
         '<div id="message-data" class="d-none">"Please select at least one record."</div>'
+        '<div id="date-picker-data" class="d-none">{"applyLabel": "Apply", "cancelLabel": '
+        '"Abbrechen", "fromLabel": "Von", "toLabel": "Bis", "daysOfWeek": ["So", "Mo"], '
+        '"monthNames": ["Jan", "Feb"], "firstDay": 1}</div>'
         '<div id="chart-data" class="d-none">["Save and Continue Editing"]</div>'
         "<p>Speichern und Fortfahren</p></body></html>"
     )
     text = visible_text(html)
     assert "Angelegt\ngreater than\nJa" in text and "2026-11-15" not in text
     assert sorted((f.kind, f.text) for f in findings(text)) == [
+        ("english", "Apply"),
         ("english", "Are you sure you want to delete selected records"),
         ("english", "Are you sure you want to delete this record"),
         ("english", "Please select at least one record"),

@@ -15,6 +15,7 @@ from extensions import talisman
 from models import db
 
 from .auth import staff_can
+from .badges import invoice_badge
 from .billing_runs import BillingRunAdmin
 from .customer_groups import CustomerGroupsView
 from .customer_profile import CustomerProfileView
@@ -152,7 +153,7 @@ SCREENS = (
 
 
 def build_admin(app: Flask) -> Admin:
-    app.jinja_env.globals["may"] = may
+    app.jinja_env.globals.update(may=may, invoice_badge=invoice_badge)
     register_template_formatters(app)
     admin = Admin(
         app,

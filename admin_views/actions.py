@@ -7,6 +7,10 @@ decided by ``billing`` alone (``available_actions``). Every place that offers or
 reads the same entry: the customer list's row menu (``customer_rows``), the record's page (its
 header buttons and the edits of its sections, ``Actions.links``) and the endpoint itself
 (``Actions.endpoint``: the permission, then whether the action applies, else a clear message).
+
+Every link to an action carries the address of the list it was started from (``navigation``),
+and the action ends back on that list page with the record highlighted
+(``RecordActions.back``), so staff keep their page, filters, search and sort.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import abort, flash, url_for
+from flask import abort, flash, g, redirect, url_for
 from flask_babel import lazy_gettext
+from werkzeug.exceptions import NotFound
 
 from billing.kernel.permissions import Permission
 
 from .auth import staff_can, staff_permissions
+from .navigation import RETURN, is_list_of, return_url, with_highlight
 
 GET, POST = "GET", "POST"
 
@@ -31,7 +37,9 @@ class RowAction:
     (else only by a section of the record's page). ``argument``: the URL argument naming the
     record, when it is not the registry's; ``part``: the URL argument naming the part of the
     record the action is on (a team invitation of a customer; ``Link.part_url``). ``confirm``
-    may name values of the record (``%(name)s``) that the page passes to ``Actions.links``."""
+    may name values of the record (``%(name)s``) that the page passes to ``Actions.links``.
+    ``follow``: the action starts work that the record's page follows (a billing run being
+    finalized), so it ends there instead of on the list it was started from."""
 
     key: str
     label: object
@@ -43,13 +51,20 @@ class RowAction:
     menu: bool = True
     argument: str | None = None
     part: str | None = None
+    follow: bool = False
+
+    @property
+    def returns_to_list(self) -> bool:
+        """Whether the action, started from a list, ends on that list page."""
+        return self.menu and not self.follow
 
 
 @dataclass(frozen=True)
 class Link:
     """A ``RowAction`` for one record: its URL, confirmation text and the record's version
     (posted with a ``POST`` action for the "changed by someone else" check). An action on a
-    part of the record has no ``url``; ``part_url(part_id)`` builds it."""
+    part of the record has no ``url``; ``part_url(part_id)`` builds it. ``arguments`` are the
+    URL's arguments (the record's id and the list to return to)."""
 
     action: RowAction
     url: str
@@ -119,15 +134,18 @@ class Actions:
         menu: bool | None = None,
         version: int | None = None,
         values: dict | None = None,
+        return_to: str | None = None,
     ) -> dict[str, Link]:
         """The permitted actions that apply to the record (``available``, from ``billing``),
-        by key in menu order."""
+        by key in menu order; each URL carries ``return_to``, the list page to go back to."""
         applies = set(available)
         links = {}
         for action in self.permitted(menu):
             if action.key not in applies:
                 continue
             arguments = {self.argument_of(action): record_id}
+            if return_to:
+                arguments[RETURN] = return_to
             links[action.key] = Link(
                 action,
                 "" if action.part else url_for(action.endpoint, **arguments),
@@ -140,9 +158,9 @@ class Actions:
     def endpoint(self, key: str) -> Callable:
         """Guard an endpoint of action ``key``: staff without its permission get 403, an unknown
         record 404, and a record the action does not apply to (``applicable_actions``) a
-        message on the record's page (``refusal_reason``, else the registry's); otherwise the
-        endpoint is called with the record instead of its id. The view is a
-        ``RecordActions``."""
+        message where the action would have ended (``refusal_reason``, else the registry's;
+        ``RecordActions.back``); otherwise the endpoint is called with the record instead of its
+        id. The view is a ``RecordActions``."""
         action = self[key]
 
         def decorate(view):
@@ -150,11 +168,21 @@ class Actions:
             def checked(admin_view, **kwargs):
                 if not staff_can(action.permission):
                     abort(403)
-                record = admin_view.action_record(kwargs.pop(self.argument))
+                record_id = kwargs.pop(self.argument)
+                try:
+                    record = admin_view.action_record(record_id)
+                except NotFound:
+                    if action.method != POST:
+                        raise
+                    # sent for a record another request removed meanwhile (a draft drafted
+                    # again, a form sent twice): said where the list is, not a 404
+                    flash(str(admin_view.gone_message), "error")
+                    return redirect(admin_view.list_url())
+                g.row_action = action
                 if key not in admin_view.applicable_actions(record):
                     reason = admin_view.refusal_reason(record, key)
                     flash(str(reason or self.refusal), "error")
-                    return admin_view.record_page(record)
+                    return admin_view.back(record.id)
                 return view(admin_view, record, **kwargs)
 
             checked.permission = action.permission
@@ -164,19 +192,63 @@ class Actions:
 
 
 class RecordActions:
-    """What ``Actions.endpoint`` asks of the view whose records the actions act on."""
+    """What ``Actions.endpoint`` asks of the view whose records the actions act on, and where
+    an action ends (``back``, ``back_to_list``). The view is a Flask-Admin model view."""
+
+    gone_message = lazy_gettext(
+        "This record does not exist (any more); it may have been removed in the meantime."
+    )
 
     def action_record(self, record_id: int):
-        """The record, or 404."""
+        """The record, or 404 (a POST action for a record that is gone answers
+        ``gone_message`` on the list instead)."""
         raise NotImplementedError
 
     def applicable_actions(self, record) -> list[str]:
         """``billing``'s ``available_actions`` for the record."""
         raise NotImplementedError
 
-    def record_page(self, record):
-        """The response that shows the record's page (after a refusal)."""
-        raise NotImplementedError
+    def record_url(self, record_id: int, return_to: str | None) -> str:
+        """The address of the record's page, which keeps ``return_to`` (its way back)."""
+        return url_for(".details_view", id=record_id, **{RETURN: return_to} if return_to else {})
+
+    @property
+    def list_endpoint(self) -> str:
+        """The view whose list the records are listed in (a customer's workflows, views of
+        their own, name the customer list)."""
+        return self.endpoint
+
+    def list_url(self) -> str:
+        """The list page this request came from (its ``url``), else the list's first page."""
+        listing = return_url()
+        if listing is None or not is_list_of(listing, self.list_endpoint):
+            return url_for(f"{self.list_endpoint}.index_view")
+        return listing
+
+    def back_url(self, record_id: int, section: str = "") -> str:
+        """Where the running action ends: a row action (``RowAction.returns_to_list``) started
+        from this view's list goes back to that list page with the record highlighted;
+        everything else to the record's page (at ``section``), which keeps the list's address
+        for the way back."""
+        listing = return_url()
+        action = g.get("row_action")
+        if (
+            listing is not None
+            and action is not None
+            and action.returns_to_list
+            and is_list_of(listing, self.list_endpoint)
+        ):
+            return with_highlight(listing, record_id)
+        return self.record_url(record_id, listing) + (f"#{section}" if section else "")
+
+    def back(self, record_id: int, section: str = ""):
+        """The redirect to ``back_url``."""
+        return redirect(self.back_url(record_id, section))
+
+    def back_to_list(self, record_id: int):
+        """The redirect to the list page the action was started from (else the list), with
+        the record highlighted: for actions whose result is best seen in the list."""
+        return redirect(with_highlight(self.list_url(), record_id))
 
     def refusal_reason(self, record, key: str) -> str | None:
         """Why action ``key`` does not apply to the record, when ``billing`` can say more than
@@ -356,6 +428,7 @@ RUN_ACTIONS = Actions(
         POST,
         Permission.MANAGE_BILLING,
         style="primary",
+        follow=True,
         confirm=lazy_gettext(
             "Finalize %(n)d invoices: number them, charge card customers and e-mail them? "
             "Finalized invoices can only be corrected by credit notes."
@@ -368,6 +441,7 @@ RUN_ACTIONS = Actions(
         POST,
         Permission.MANAGE_BILLING,
         style="warning",
+        follow=True,
     ),
 )
 

@@ -4,7 +4,9 @@
 product's security, i18n and export: deny by default, stable filter URLs (``column_filters``
 takes plain column names, dates included, next to keyed filters), stock ``@action`` bulk actions
 that are permission-checked POSTs with CSRF reporting per-record refusals, and ``can_export`` with
-``export_types`` streaming the typed, stable-key export of ``billing.reporting.exports``.
+``export_types`` streaming the typed, stable-key export of ``billing.reporting.exports``; and,
+from ``list_place``, filters that hold by default, the match count and lists that keep their
+place.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from enum import Enum
 from typing import ClassVar
 
 import sqlalchemy
-from flask import Response, abort, flash, redirect, request, stream_with_context, url_for
+from flask import Response, abort, flash, g, redirect, request, stream_with_context, url_for
 from flask_admin import BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.tools import iterdecode
@@ -35,9 +37,11 @@ from billing.kernel.permissions import Permission
 from billing.reporting.exports import BATCH, FORMATS, Export, Field
 from models import MAX_RECORD_ID, db
 
-from .auth import clock, current_staff, safe_next, site, staff_actor, staff_can
+from .auth import clock, current_staff, site, staff_actor, staff_can
 from .filters import FilterConverter, filter_url_name
 from .formatting import DETAIL_FORMATTERS, LIST_FORMATTERS
+from .list_place import ListPlaceMixin
+from .navigation import RETURN, admin_address
 
 RECORD_ID = re.compile(r"[0-9]{1,10}")
 
@@ -84,7 +88,7 @@ class PermittedColumns:
         setattr(view, self.store, columns)
 
 
-class SecureModelView(PermissionGuard, ModelView):
+class SecureModelView(PermissionGuard, ListPlaceMixin, ModelView):
     #: columns only the roles with a permission (``billing.kernel.permissions``) see: in the
     #: list, its
     #: sorting, the details and every export; a view adds its own. Purchase prices and costs
@@ -279,6 +283,7 @@ class SecureModelView(PermissionGuard, ModelView):
                 refusals.setdefault(str(error.message), []).append(label)
             else:
                 changed += 1
+                g.setdefault("changed_records", []).append(raw)
         if changed:
             flash(done(changed), "success")
         if refusals:
@@ -435,15 +440,16 @@ def _rows(statement):
 def _drop_unsafe_return_url() -> None:
     """Flask-Admin's screens go back to their ``url`` argument (in the query or, for bulk
     actions, the form), and its own check lets through targets a browser reads as another host
-    (``http:/evil.example``). Anything that is not a plain local path is dropped before a screen
-    sees it, so it goes back to its list instead."""
+    (``http:/evil.example``). Anything that is not a local path inside the admin
+    (``navigation.admin_address``) is dropped before a screen sees it, so it goes back to its
+    list instead."""
     for source in ("args", "form"):
         values = getattr(request, source)
-        target = values.get("url")
-        if target is None or safe_next(target, "") == target:
+        target = values.get(RETURN)
+        if target is None or admin_address(target) == target:
             continue
         kept = values.copy()
-        kept.poplist("url")
+        kept.poplist(RETURN)
         setattr(request, source, ImmutableMultiDict(kept))
         request.__dict__.pop("values", None)
 

@@ -24,21 +24,17 @@ from billing.kernel.permissions import Permission
 from billing.reporting.exports import defuse
 from jobs import listening_workers
 from jobs.billing import queue_month_end
-from models import BillingRun, RunState
+from models import BillingRun
 
 from .actions import RUN_ACTIONS, RecordActions
 from .auth import clock, requires, staff_actor, staff_can
+from .badges import run_badge
 from .base import SecureModelView
+from .labels import RUN_STATE_LABELS
+from .navigation import return_url, with_highlight
 
 run_action = RUN_ACTIONS.endpoint
 
-STATE_LABELS = {
-    RunState.DRAFTING.value: lazy_gettext("Drafting"),
-    RunState.AWAITING_APPROVAL.value: lazy_gettext("Awaiting approval"),
-    RunState.FINALIZING.value: lazy_gettext("Finalizing"),
-    RunState.DONE.value: lazy_gettext("Done"),
-    RunState.FAILED.value: lazy_gettext("Failed"),
-}
 SKIP_LABELS = {
     "no_subscription": lazy_gettext("no subscription in the month"),
     "free": lazy_gettext("free of charge"),
@@ -62,15 +58,24 @@ class AutoFinalizeForm(FlaskForm):
     auto_finalize = BooleanField(lazy_gettext("Finalize automatically after drafting"))
 
 
+def state_words(run: BillingRun, activity: str | None) -> str:
+    """The run's state in words, with what it is doing while active (e.g. "Drafting
+    (queued)")."""
+    label = RUN_STATE_LABELS.get(run.state, run.state)
+    wording = ACTIVITY_LABELS.get(activity)
+    return wording % {"state": label} if wording else str(label)
+
+
 def _state(view, context, model, name):
-    label = STATE_LABELS.get(model.state, model.state)
-    activity = ACTIVITY_LABELS.get(monthend.activity(model))
-    return activity % {"state": label} if activity else label
+    activity = monthend.activity(model)
+    return run_badge(
+        model.state, state_words(model, activity), stalled=activity == monthend.STALLED
+    )
 
 
 def _period(view, context, model, name):
     return Markup('<a href="{}">{}</a>').format(
-        url_for(".details_view", id=model.id), month_text(model.period)
+        view.record_link(model.id), month_text(model.period)
     )
 
 
@@ -121,7 +126,6 @@ class BillingRunAdmin(RecordActions, SecureModelView):
         kwargs["auto_form"] = AutoFinalizeForm(
             formdata=None, auto_finalize=monthend.auto_finalize_enabled()
         )
-        kwargs["state_labels"] = STATE_LABELS
         model = kwargs.get("model")
         if isinstance(model, BillingRun):
             kwargs["skip_reasons"] = [
@@ -131,13 +135,19 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             activity = monthend.activity(model)
             kwargs["activity"] = activity
             kwargs["stalled"] = activity == monthend.STALLED
+            kwargs["heading"] = _("Billing run %(month)s", month=month_text(model.period))
+            kwargs["list_url"] = with_highlight(self.list_url(), model.id)
+            kwargs["state_badge"] = run_badge(model.state, stalled=kwargs["stalled"])
             kwargs["running"] = activity in (monthend.QUEUED, monthend.WORKING)
             if activity == monthend.QUEUED:
                 kwargs["workers"] = listening_workers("billing")
             kwargs["drafts"] = drafts = monthend_report.drafts_of(model.id)
             kwargs["draft_totals"] = monthend_report.net_total(model.id)
             kwargs["actions"] = RUN_ACTIONS.links(
-                model.id, monthend.available_actions(model), values={"n": drafts}
+                model.id,
+                monthend.available_actions(model),
+                values={"n": drafts},
+                return_to=return_url(),
             )
         return super().render(template, **kwargs)
 
@@ -149,9 +159,6 @@ class BillingRunAdmin(RecordActions, SecureModelView):
 
     def applicable_actions(self, run: BillingRun) -> list[str]:
         return monthend.available_actions(run)
-
-    def record_page(self, run: BillingRun):
-        return redirect(url_for(".details_view", id=run.id))
 
     def refusal_reason(self, run: BillingRun, key: str) -> str | None:
         return monthend.refusal(run, key)
@@ -204,7 +211,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             run = monthend.approve_run(run.id, staff_actor(), clock())
         except DomainError as error:
             flash(error.message, "error")
-            return self.record_page(run)
+            return self.back(run.id)
         self._queue(run.id)
         flash(
             _(
@@ -213,7 +220,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             ),
             "success",
         )
-        return redirect(url_for(".details_view", id=run.id))
+        return self.back(run.id)
 
     @expose("/<int:run_id>/resume/", methods=("POST",))
     @run_action("resume")
@@ -227,7 +234,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
         else:
             self._queue(run.id)
             flash(_("The billing run continues where it stopped."), "success")
-        return self.record_page(run)
+        return self.back(run.id)
 
     @expose("/settings/", methods=("POST",))
     @requires(Permission.MANAGE_BILLING)

@@ -60,7 +60,7 @@ class CustomerActionsMixin(CustomerRecordActions):
                     ),
                     "success",
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render("admin/customer_new.html", form=form)
 
     @expose("/<int:customer_id>/resend-invite/", methods=("POST",))
@@ -79,7 +79,7 @@ class CustomerActionsMixin(CustomerRecordActions):
                 ),
                 "success",
             )
-        return self._back()
+        return self.back(customer.id)
 
     @expose("/<int:customer_id>/convert/", methods=("GET", "POST"))
     @customer_action("convert")
@@ -96,7 +96,7 @@ class CustomerActionsMixin(CustomerRecordActions):
                 flash(
                     _("%(name)s is now a managed customer.", name=customer.company_name), "success"
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_confirm.html", form=form, customer=customer, action="convert"
         )
@@ -174,7 +174,7 @@ class CustomerActionsMixin(CustomerRecordActions):
                 field_error(form, error)
             else:
                 flash(_("%(email)s is now the main user.", email=user.email), "success")
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_main_user.html",
             form=form,
@@ -224,7 +224,7 @@ class CustomerActionsMixin(CustomerRecordActions):
                     ),
                     "success",
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_confirm.html",
             form=form,

@@ -116,7 +116,7 @@ class CustomerProfileView(CustomerWorkflowView):
                 flash(
                     _("The address of %(name)s was saved.", name=customer.company_name), "success"
                 )
-                return self._back()
+                return self.back_to_list(customer.id)
         return self.render(
             "admin/customer_address.html",
             form=form,
@@ -142,7 +142,7 @@ class CustomerProfileView(CustomerWorkflowView):
                 field_error(form, error)
             else:
                 flash(_("The organisation details were saved."), "success")
-                return self._back(customer.id, "profile")
+                return self.back(customer.id, "profile")
         return self.render("admin/customer_organisation.html", form=form, customer=customer)
 
     @expose("/contacts/new/", methods=("GET", "POST"))
@@ -169,7 +169,7 @@ class CustomerProfileView(CustomerWorkflowView):
                 field_error(form, error)
             else:
                 flash(_("The contact was saved."), "success")
-                return self._back(customer.id, "profile")
+                return self.back(customer.id, "profile")
         return self.render(
             "admin/customer_contact.html", form=form, customer=customer, contact=contact
         )
@@ -187,7 +187,7 @@ class CustomerProfileView(CustomerWorkflowView):
             flash(error.message, "error")
         else:
             flash(_("The contact was deleted."), "success")
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")
 
     @expose("/contacts/accounts/", methods=("POST",))
     @customer_action("edit_profile")
@@ -204,7 +204,7 @@ class CustomerProfileView(CustomerWorkflowView):
             abort(404)
         except DomainError as error:
             flash(error.message, "error")
-            return self._back(customer.id, "profile")
+            return self.back(customer.id, "profile")
         for _contact, message in result.invited:
             queued(message)
         if result.invited:
@@ -217,7 +217,7 @@ class CustomerProfileView(CustomerWorkflowView):
             )
         for contact, reason in result.skipped:
             flash(_("%(email)s: %(reason)s", email=contact.email, reason=reason), "warning")
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")
 
     @expose("/groups/", methods=("POST",))
     @customer_action("edit_profile")
@@ -232,7 +232,7 @@ class CustomerProfileView(CustomerWorkflowView):
             flash(error.message, "error")
         else:
             flash(_("The group membership was saved."), "success")
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")
 
     @expose("/purchase-orders/new/", methods=("GET", "POST"))
     @expose("/purchase-orders/<int:order_id>/", methods=("GET", "POST"))
@@ -255,7 +255,7 @@ class CustomerProfileView(CustomerWorkflowView):
                 field_error(form, error)
             else:
                 flash(_("The purchase order was saved."), "success")
-                return self._back(customer.id, "profile")
+                return self.back(customer.id, "profile")
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
         return self.render(
@@ -303,7 +303,7 @@ class CustomerProfileView(CustomerWorkflowView):
         raw = (form.partner_id.data or "").strip()
         if raw and not raw.isdigit():
             flash(_("Please choose a partner from the list."), "error")
-            return self._back(customer.id, "profile")
+            return self.back(customer.id, "profile")
         try:
             changed = assign_partner(
                 customer.id, int(raw) if raw else None, staff_actor(), clock(), form.seen_version()
@@ -320,4 +320,4 @@ class CustomerProfileView(CustomerWorkflowView):
                 else _("The customer has no partner now."),
                 "success",
             )
-        return self._back(customer.id, "profile")
+        return self.back(customer.id, "profile")

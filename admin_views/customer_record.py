@@ -27,6 +27,7 @@ from models import Customer, db
 
 from .actions import CUSTOMER_ACTIONS, RecordActions
 from .base import SecureBaseView
+from .navigation import RETURN, return_url
 
 customer_action = CUSTOMER_ACTIONS.endpoint
 
@@ -52,7 +53,11 @@ def overview(customer_id: int, section: str = ""):
 
 
 class CustomerRecordActions(RecordActions):
-    """The customer a screen's URL names, for ``Actions.endpoint`` and the screen itself."""
+    """The customer a screen's URL names, for ``Actions.endpoint`` and the screen itself; an
+    action ends on the customer list it was started from, or on the overview
+    (``RecordActions.back``)."""
+
+    list_endpoint = "customer"
 
     def _customer(self, customer_id: int) -> Customer:
         customer = db.session.get(Customer, customer_id)
@@ -60,11 +65,21 @@ class CustomerRecordActions(RecordActions):
             abort(404)
         return customer
 
-    def _back(self, customer_id: int | None = None, section: str = ""):
-        """Back to the customer's overview (at ``section``), or to the list without one."""
-        if customer_id is not None:
-            return overview(customer_id, section)
-        return redirect(url_for("customer.index_view"))
+    def render(self, template, **kwargs):
+        """An action's own page (admin/customer_page.html) knows its way back to the list it was
+        started from and to the customer's overview, and where Cancel goes (where the action
+        would have ended); the list and the overview are the customer view's own."""
+        if "data" not in kwargs and "model" not in kwargs:
+            customer = kwargs.get("customer")
+            listing = return_url()
+            kwargs.setdefault("list_url", self.list_url())
+            kwargs.setdefault("return_to", listing)
+            if isinstance(customer, Customer):
+                kwargs.setdefault("overview_url", self.record_url(customer.id, listing))
+                kwargs.setdefault("cancel_url", self.back_url(customer.id))
+            else:
+                kwargs.setdefault("cancel_url", self.list_url())
+        return super().render(template, **kwargs)
 
     def action_record(self, customer_id: int) -> Customer:
         return self._customer(customer_id)
@@ -72,8 +87,10 @@ class CustomerRecordActions(RecordActions):
     def applicable_actions(self, customer: Customer) -> list[str]:
         return actions.available_actions(customer)
 
-    def record_page(self, customer: Customer):
-        return self._back(customer.id)
+    def record_url(self, customer_id: int, return_to: str | None) -> str:
+        return url_for(
+            "customer.details_view", id=customer_id, **({RETURN: return_to} if return_to else {})
+        )
 
     def _details_post(self, customer: Customer, form_class, change, message, section: str = ""):
         """A POST from the customer's overview: ``change(customer, form)`` calls billing,
@@ -88,7 +105,7 @@ class CustomerRecordActions(RecordActions):
             flash(error.message, "error")
         else:
             flash(message(form, result), "success")
-        return self._back(customer.id, section)
+        return self.back(customer.id, section)
 
     def home_country(self) -> str:
         return current_app.config["HOME_COUNTRY"]

@@ -6,7 +6,8 @@ time. Here the labels are translated and each action's URL is built once per pag
 then string formatting with every value escaped. The markup is the one the template used to
 produce: the bulk-action checkbox (``action-checkbox``, when the list has bulk actions), the
 row menu (``data-row-menu``, ``data-action``; its entries are ``actions.CUSTOMER_ACTIONS``)
-and one ``col-<name>`` cell per column.
+and one ``col-<name>`` cell per column. Every entry's URL carries the list page's own address
+(``navigation``), so the action ends back on this page.
 """
 
 from __future__ import annotations
@@ -24,17 +25,26 @@ from models import MAX_RECORD_ID
 
 from .actions import CUSTOMER_ACTIONS, POST
 from .auth import staff_permissions
+from .navigation import return_argument
 
 # The URLs are built once with this id (the largest a route accepts; the fixed parts of a URL
 # never contain it) and it is then replaced by each row's id.
 _SENTINEL = MAX_RECORD_ID
 
 
-def url_parts(endpoint: str, argument: str) -> tuple[str, str]:
-    """The escaped text of ``endpoint``'s URL before and after the record id."""
+def url_parts(endpoint: str, argument: str, return_to: str | None = None) -> tuple[str, str]:
+    """The escaped text of ``endpoint``'s URL before and after the record id; with
+    ``return_to``, the URL carries it as the list to go back to."""
     url = url_for(endpoint, **{argument: _SENTINEL})
     prefix, _found, suffix = url.partition(str(_SENTINEL))
-    return str(escape(prefix)), str(escape(suffix))
+    return str(escape(prefix)), str(escape(suffix + returning(url, return_to)))
+
+
+def returning(url: str, return_to: str | None) -> str:
+    """What to append to ``url`` so it carries ``return_to`` (nothing without one)."""
+    if not return_to:
+        return ""
+    return ("&" if "?" in url else "?") + return_argument(return_to)
 
 
 @lru_cache(maxsize=64)
@@ -54,18 +64,23 @@ def _menu(registry, view_endpoint: str, script_root: str, locale: str, permissio
     return tuple(entries)
 
 
-def render_rows(view, rows, allowed: dict[int, list[str]], selectable: bool) -> dict[int, Markup]:
+def render_rows(
+    view, rows, allowed: dict[int, list[str]], selectable: bool, return_to: str | None = None
+) -> dict[int, Markup]:
     """The ``<td>`` cells of each row of ``rows``, by customer id: a checkbox for the bulk
     actions when ``selectable``, the row menu (the entries of ``CUSTOMER_ACTIONS`` the signed-in
     staff member may use, where ``allowed``, the actions ``available_actions`` gives each
-    customer, lists them), then the columns."""
-    entries = _menu(
-        CUSTOMER_ACTIONS,
-        request.blueprint or "",
-        request.script_root,
-        str(get_locale()),
-        staff_permissions(),
-    )
+    customer, lists them; each URL carries ``return_to``, this list page), then the columns."""
+    entries = [
+        (action, prefix, suffix + str(escape(returning(prefix + suffix, return_to))), *rest)
+        for action, prefix, suffix, *rest in _menu(
+            CUSTOMER_ACTIONS,
+            request.blueprint or "",
+            request.script_root,
+            str(get_locale()),
+            staff_permissions(),
+        )
+    ]
     # one line between the row's other actions and its destructive ones (the last entries)
     divider = next((e[0].key for e in entries if e[0].style == "danger"), None)
     title = str(escape(_("Actions")))

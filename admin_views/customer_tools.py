@@ -29,6 +29,7 @@ from .auth import client_ip, clock, current_staff, site, staff_actor
 from .customer_record import CustomerWorkflowView, customer_action, field_error, queued
 from .formatting import money
 from .forms import NEW_CUSTOMER_FIELDS, NewCustomerForm
+from .navigation import return_url
 
 
 class LedgerForm(FlaskForm):
@@ -99,7 +100,7 @@ class CreateSimilarView(CustomerToolView):
                     ),
                     "success",
                 )
-                return self._back(customer.id)
+                return redirect(self.record_url(customer.id, return_url()))
         partner = db.session.get(Partner, settings.partner_id) if settings.partner_id else None
         return self.render(
             "admin/customer_similar.html",
@@ -199,7 +200,7 @@ class CustomerMessageView(CustomerToolView):
                 for message in messages:
                     queued(message)
                 flash(_("The e-mail is on its way to %(n)d user(s).", n=len(messages)), "success")
-                return self._back(customer.id)
+                return self.back(customer.id)
         return self.render(
             "admin/customer_message.html",
             form=form,
@@ -229,7 +230,7 @@ class TeamInvitationsView(CustomerToolView):
         else:
             queued(message)
             flash(_("A new invite was sent to %(email)s.", email=message.recipient), "success")
-        return self._back(customer.id, "users")
+        return self.back(customer.id, "users")
 
     @expose("/<int:invitation_id>/withdraw/", methods=("POST",))
     @customer_action("withdraw_team_invite")
@@ -243,4 +244,4 @@ class TeamInvitationsView(CustomerToolView):
             flash(error.message, "error")
         else:
             flash(_("The invitation was withdrawn."), "success")
-        return self._back(customer.id, "users")
+        return self.back(customer.id, "users")

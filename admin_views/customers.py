@@ -15,6 +15,7 @@ from billing.customers.customer_tools import add_tag
 from billing.customers.groups import group_members, groups
 from billing.customers.lifecycle import set_locked
 from billing.customers.timeline import customer_timeline
+from billing.infra.counting import ABOUT, MORE_THAN, MatchCount
 from billing.infra.search import apply_customer_search
 from billing.kernel.countries import country_choices, country_name
 from billing.kernel.mail import describe_failure
@@ -40,11 +41,8 @@ from .formatting import money, unit_money
 from .forms import CustomerPriceForm
 from .labels import (
     ATTEMPT_STATE_LABELS,
-    CREDITED_LABEL,
     EMAIL_STATE_LABELS,
     INVOICE_KIND_LABELS,
-    INVOICE_STATE_LABELS,
-    INVOICE_STATE_STYLE,
     LANGUAGE_LABELS,
     PAYMENT_LABELS,
     SERVICE_MODE_LABELS,
@@ -52,6 +50,7 @@ from .labels import (
     STATUS_STYLE,
     USER_STATE_LABELS,
 )
+from .navigation import list_address, return_url, with_highlight
 from .partners import assign_partner_form
 from .saved_views import list_context as saved_views_context
 from .service_subscriptions import subscriptions_context
@@ -63,8 +62,6 @@ OVERVIEW_LABELS = {
     "mode": SERVICE_MODE_LABELS,
     "payment": PAYMENT_LABELS,
     "language": LANGUAGE_LABELS,
-    "invoice_state": {**INVOICE_STATE_LABELS, "credited": CREDITED_LABEL},
-    "invoice_style": INVOICE_STATE_STYLE,
     "invoice_kind": INVOICE_KIND_LABELS,
     "user_state": USER_STATE_LABELS,
     "email_state": EMAIL_STATE_LABELS,
@@ -127,6 +124,18 @@ class GroupFilter(ChoiceFilter):
         return query.filter(Customer.id.in_(group_members(int(value))))
 
 
+class ErasedFilter(ChoiceFilter):
+    """Erased customers ("Deleted customer 61"): hidden (``no``, the list's default), only
+    them (``yes``) or every customer (``all``)."""
+
+    def apply(self, query, value, alias=None):
+        if value == "yes":
+            return query.filter(Customer.erased_at.is_not(None))
+        if value == "no":
+            return query.filter(Customer.erased_at.is_(None))
+        return query
+
+
 class PendingFilter(ChoiceFilter):
     def apply(self, query, value, alias=None):
         return query.filter(Customer.has_pending_change.is_(value == "1"))
@@ -158,10 +167,10 @@ def _translated(labels: dict) -> dict:
 
 # The two formatters below escape every value themselves (cheaper than Markup.format per cell).
 def _company_formatter(view, context, model, name):
-    """The company name, linked to the customer's overview, with the contact e-mail under it;
-    the link's URL is built once per request."""
+    """The company name, linked to the customer's overview (which leads back to this list
+    page), with the contact e-mail under it; the link's URL is built once per request."""
     if "overview_url" not in g:
-        g.overview_url = url_parts(".details_view", "id")
+        g.overview_url = url_parts(".details_view", "id", g.get("list_address"))
     prefix, suffix = g.overview_url
     company, email = escape(model.company_name), escape(model.contact_email)
     return Markup(  # noqa: S704
@@ -178,6 +187,24 @@ def _status_formatter(view, context, model, name):
         f'<span class="badge badge-{style} msp-status" data-status="{status}" title="{label}">'
         f'<i class="fa {icon}" aria-hidden="true"></i> {label}</span>'
     )
+
+
+def count_words(match: MatchCount) -> str:
+    """How many customers the list's filter and search select, in words ("about" for an
+    estimate), the number formatted for the staff member's language."""
+    number = format_decimal(match.number)
+    if match.kind == ABOUT:
+        return ngettext(
+            "about %(count)s customer", "about %(count)s customers", match.number, count=number
+        )
+    if match.kind == MORE_THAN:
+        return ngettext(
+            "more than %(count)s customer",
+            "more than %(count)s customers",
+            match.number,
+            count=number,
+        )
+    return ngettext("%(count)s customer", "%(count)s customers", match.number, count=number)
 
 
 class CustomerAdmin(CustomerActionsMixin, SecureModelView):
@@ -301,9 +328,17 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
             options=lambda: [("1", _("Yes")), ("0", _("No"))],
             key="pending_change",
         ),
+        ErasedFilter(
+            Customer.erased_at,
+            lazy_gettext("Erased"),
+            options=lambda: [("no", _("No")), ("yes", _("Yes")), ("all", _("All"))],
+            key="erased",
+        ),
         "city",
         "created_at",
     ]
+    column_default_filters = {"erased": "no"}
+    list_count = True
 
     def __init__(self, database, **kwargs):
         super().__init__(Customer, database, **kwargs)
@@ -341,19 +376,17 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
             ),
         )
 
-    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+    def describe_count(self, match: MatchCount) -> str:
+        return count_words(match)
+
+    def page_rows(self, query) -> list[Customer]:
         """Deferred join: the page's ids come from an index-only scan (with the offset), then
         only those rows are loaded, so deep pages cost no more than the first one."""
-        count, query = super().get_list(
-            page, sort_column, sort_desc, search, filters, execute=False, page_size=page_size
-        )
-        if not execute:
-            return count, query
         ids = [row[0] for row in query.with_entities(Customer.id)]
         if not ids:
-            return count, []
+            return []
         rows = {c.id: c for c in db.session.scalars(select(Customer).where(Customer.id.in_(ids)))}
-        return count, [rows[i] for i in ids if i in rows]
+        return [rows[i] for i in ids if i in rows]
 
     def _apply_search(self, query, count_query, joins, count_joins, search):
         query = apply_customer_search(query, search, db.engine.dialect.name)
@@ -365,11 +398,16 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
         if template == self.list_template and "data" in kwargs:
             rows = list(kwargs["data"])
             kwargs["can_create_customers"] = staff_can(Permission.MANAGE_CUSTOMERS)
+            g.list_address = list_address()
             kwargs["list_rows"] = render_rows(
-                self, rows, available_actions_for(rows), selectable=bool(kwargs.get("actions"))
+                self,
+                rows,
+                available_actions_for(rows),
+                selectable=bool(kwargs.get("actions")),
+                return_to=g.list_address,
             )
             kwargs.update(saved_views_context())
-        if template == self.details_template and "model" in kwargs:
+        elif template == self.details_template and "model" in kwargs:
             kwargs.update(self._overview_context(kwargs["model"]))
         return super().render(template, **kwargs)
 
@@ -378,14 +416,18 @@ class CustomerAdmin(CustomerActionsMixin, SecureModelView):
         for the header and sections, the row actions that apply, the timeline, and the forms of
         the workflows' dialogs (profile, subscriptions, ledger)."""
         overview = customer_overview(customer.id, clock())
+        listing = return_url()
         actions = CUSTOMER_ACTIONS.links(
             customer.id,
             available_actions(customer, has_subscription=overview.current is not None),
             version=customer.version,
             values={"name": customer.company_name},
+            return_to=listing,
         )
         return {
             "overview": overview,
+            "return_to": listing,
+            "list_url": with_highlight(self.list_url(), customer.id),
             "actions": actions,
             "team_links": {
                 member_action: actions[key]

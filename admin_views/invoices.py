@@ -35,12 +35,14 @@ from models import Invoice, InvoiceKind, db
 
 from .actions import INVOICE_ACTIONS, RecordActions
 from .auth import clock, site, staff_actor
+from .badges import invoice_badge
 from .base import SecureModelView
 from .customers import ChoiceFilter
 from .filters import InLastDaysFilter
-from .labels import CREDITED_LABEL, PAYMENT_LABELS
 from .labels import INVOICE_KIND_LABELS as KIND_LABELS
 from .labels import INVOICE_STATE_LABELS as STATE_LABELS
+from .labels import PAYMENT_LABELS
+from .navigation import return_url, with_highlight
 
 
 class CreditNoteForm(FlaskForm):
@@ -66,7 +68,7 @@ def _money(view, context, model, name):
 
 def _number(view, context, model, name):
     label = model.number or _("draft")
-    return Markup('<a href="{}">{}</a>').format(url_for(".details_view", id=model.id), label)
+    return Markup('<a href="{}">{}</a>').format(view.record_link(model.id), label)
 
 
 def _customer(view, context, model, name):
@@ -76,9 +78,19 @@ def _customer(view, context, model, name):
 
 
 def _state(view, context, model, name):
-    if model.id in g.get("credited_invoices", ()):
-        return CREDITED_LABEL
-    return STATE_LABELS.get(model.state, model.state)
+    return invoice_badge(model.state, model.id in g.get("credited_invoices", ()))
+
+
+def _heading(invoice: Invoice) -> str:
+    """The invoice's name on its page and in the browser tab: its type and number, or for a
+    draft (not numbered yet) the customer and month."""
+    if invoice.number:
+        return f"{KIND_LABELS.get(invoice.kind, invoice.kind)} {invoice.number}"
+    return _(
+        "Draft for %(name)s, %(month)s",
+        name=invoice.billing_name,
+        month=month_text(invoice.period),
+    )
 
 
 def _resend_email(invoice_id: int) -> None:
@@ -109,6 +121,10 @@ invoice_action = INVOICE_ACTIONS.endpoint
 class InvoiceAdmin(RecordActions, SecureModelView):
     permission = Permission.READ
     action_permission = Permission.MANAGE_BILLING
+    # only drafts are ever removed: by a redraft, or by the month's run drafting again
+    gone_message = lazy_gettext(
+        "This draft does not exist (any more); it may have been drafted again already."
+    )
     list_template = "admin/invoice_list.html"
     details_template = "admin/invoice_details.html"
     can_view_details = True
@@ -221,10 +237,11 @@ class InvoiceAdmin(RecordActions, SecureModelView):
 
     def render(self, template, **kwargs):
         kwargs["credit_form"] = kwargs.get("credit_form") or CreditNoteForm(formdata=None)
-        kwargs["state_labels"] = STATE_LABELS
         kwargs["kind_labels"] = KIND_LABELS
         model = kwargs.get("model")
         if isinstance(model, Invoice):
+            kwargs["heading"] = _heading(model)
+            kwargs["list_url"] = with_highlight(self.list_url(), model.id)
             kwargs["corrects"] = (
                 db.session.get(Invoice, model.corrects_invoice_id)
                 if model.corrects_invoice_id
@@ -235,12 +252,10 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             ).all()
             decided = invoice_actions(model)
             kwargs["open_amount"] = decided.open_amount
-            kwargs["state_label"] = (
-                CREDITED_LABEL
-                if credited_in_full([model.id])
-                else STATE_LABELS.get(model.state, model.state)
+            kwargs["state_badge"] = invoice_badge(model.state, bool(credited_in_full([model.id])))
+            kwargs["actions"] = INVOICE_ACTIONS.links(
+                model.id, available_actions(model, decided), return_to=return_url()
             )
-            kwargs["actions"] = INVOICE_ACTIONS.links(model.id, available_actions(model, decided))
             kwargs["credit_effect"] = (
                 credit_effect(model) if model.kind == InvoiceKind.CREDIT_NOTE.value else None
             )
@@ -252,17 +267,11 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             abort(404)
         return invoice
 
-    def _back(self, invoice_id: int):
-        return redirect(url_for(".details_view", id=invoice_id))
-
     def action_record(self, invoice_id: int) -> Invoice:
         return self._invoice(invoice_id)
 
     def applicable_actions(self, invoice: Invoice) -> list[str]:
         return available_actions(invoice)
-
-    def record_page(self, invoice: Invoice):
-        return self._back(invoice.id)
 
     def refusal_reason(self, invoice: Invoice, key: str) -> str | None:
         return refusal(invoice, key)
@@ -295,12 +304,12 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             for errors in form.errors.values():
                 for message in errors:
                     flash(message, "error")
-            return self._back(invoice.id)
+            return self.back(invoice.id)
         try:
             note = create_credit_note(invoice.id, form.reason.data, staff_actor(), clock())
         except DomainError as error:
             flash(error.message, "error")
-            return self._back(invoice.id)
+            return self.back(invoice.id)
         flash(
             _(
                 "Credit note %(number)s created for invoice %(invoice)s.",
@@ -309,7 +318,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             ),
             "success",
         )
-        return self._back(note.id)
+        return redirect(self.record_url(note.id, return_url()))
 
     @expose("/<int:invoice_id>/redraft/", methods=("POST",))
     @invoice_action("redraft")
@@ -322,12 +331,12 @@ class InvoiceAdmin(RecordActions, SecureModelView):
         except DomainError as error:
             flash(error.message, "error")
             # a redraft sent twice: the first one deleted this draft
-            return self._back(invoice_id)
+            return self.back(invoice_id)
         if new is None:
             flash(_("The customer has nothing to bill for this month any more."), "success")
-            return redirect(url_for(".index_view"))
+            return redirect(self.list_url())
         flash(_("The draft was computed again from the current data."), "success")
-        return self._back(new.id)
+        return self.back(new.id)
 
     @expose("/<int:invoice_id>/mark-paid/", methods=("POST",))
     @invoice_action("mark_paid")
@@ -340,7 +349,7 @@ class InvoiceAdmin(RecordActions, SecureModelView):
             flash(error.message, "error")
         else:
             flash(_("Invoice %(number)s is marked paid.", number=invoice.number), "success")
-        return self._back(invoice.id)
+        return self.back(invoice.id)
 
     @expose("/<int:invoice_id>/retry-payment/", methods=("POST",))
     @invoice_action("retry_payment")
@@ -359,4 +368,4 @@ class InvoiceAdmin(RecordActions, SecureModelView):
                     _("The card was declined again: %(error)s", error=attempt.error or "–"),
                     "error",
                 )
-        return self._back(invoice.id)
+        return self.back(invoice.id)

@@ -57,7 +57,7 @@ class IpDistributionView(CustomerWorkflowView):
             else:
                 if saving:
                     flash(distribution.result_message(result.preview), "success")
-                    return self._back()
+                    return self.back_to_list(customer.id)
         elif request.method == "POST":
             flash(_("Please correct the marked fields."), "error")
         try:

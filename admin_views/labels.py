@@ -1,7 +1,8 @@
 """The words (English and German) and badge colours the admin screens show for stored codes:
-customer status, service mode, payment method, language, invoice state and kind, a team
-user's state, an e-mail's and a card payment's state. One place, so the list, the customer
-overview and the invoice screens say the same."""
+customer status, service mode, payment method, language, invoice state and kind, a billing
+run's state, a team user's state, an e-mail's and a card payment's state. One place, so the
+list, the customer overview, the invoice and the billing run screens say the same
+(``badges`` draws them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from models import (
     InvoiceKind,
     InvoiceState,
     PaymentMethodCode,
+    RunState,
     ServiceMode,
 )
 
@@ -60,6 +62,20 @@ INVOICE_STATE_STYLE = {
     InvoiceState.PAYMENT_FAILED.value: "danger",
     InvoiceState.VOID.value: "dark",
     "credited": "light",
+}
+RUN_STATE_LABELS = {
+    RunState.DRAFTING.value: lazy_gettext("Drafting"),
+    RunState.AWAITING_APPROVAL.value: lazy_gettext("Awaiting approval"),
+    RunState.FINALIZING.value: lazy_gettext("Finalizing"),
+    RunState.DONE.value: lazy_gettext("Done"),
+    RunState.FAILED.value: lazy_gettext("Failed"),
+}
+RUN_STATE_STYLE = {
+    RunState.DRAFTING.value: "info",
+    RunState.AWAITING_APPROVAL.value: "warning",
+    RunState.FINALIZING.value: "primary",
+    RunState.DONE.value: "success",
+    RunState.FAILED.value: "danger",
 }
 INVOICE_KIND_LABELS = {
     InvoiceKind.INVOICE.value: lazy_gettext("Invoice"),

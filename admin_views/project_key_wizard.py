@@ -95,7 +95,7 @@ class ProjectKeyWizardView(CustomerWorkflowView):
             ),
             "success",
         )
-        return self._back()
+        return self.back_to_list(customer.id)
 
 
 def _target(current: str, going_back: bool) -> str:

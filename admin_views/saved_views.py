@@ -3,6 +3,8 @@ under a name (private or shared with all staff), reopen with one click, rename a
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_babel import gettext as _
@@ -13,6 +15,7 @@ from billing.kernel.permissions import Permission
 
 from .auth import clock, current_staff, requires, staff_actor, staff_can
 from .base import SecureBaseView
+from .navigation import list_address
 
 
 def customer_filter_args() -> list[str]:
@@ -38,7 +41,7 @@ def list_context() -> dict:
     return {
         "saved_views": [(view, list_url(view.query)) for view in views],
         "can_save_views": staff_can(Permission.SAVE_VIEWS),
-        "current_list_query": request.query_string.decode("utf-8", "replace"),
+        "current_list_query": urlsplit(list_address()).query,
     }
 
 

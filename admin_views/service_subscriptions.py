@@ -124,7 +124,7 @@ class ServiceSubscriptionsView(CustomerWorkflowView):
                         ),
                         "success",
                     )
-                    return self._back(customer.id, "subscriptions")
+                    return self.back(customer.id, "subscriptions")
                 if request.form.get("action") == "add":
                     flash(_("The values changed: please check the price again."), "warning")
                 plan = rules.preview_service(customer.id, data, clock())
@@ -152,7 +152,7 @@ class ServiceSubscriptionsView(CustomerWorkflowView):
             flash(error.message, "error")
         else:
             flash(message(sub), "success")
-        return self._back(customer.id, "subscriptions")
+        return self.back(customer.id, "subscriptions")
 
     @expose("/<int:service_id>/suspend/", methods=("POST",))
     def suspend_view(self, customer_id: int, service_id: int):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -83,8 +84,21 @@ class Customer(Base):
             name="payment_method",
         ),
         CheckConstraint("internal_ips >= 0 AND external_ips >= 0", name="ips_non_negative"),
-        # The list's sort order; holding search_text lets a frequent search term walk it alone.
-        Index("ix_customer_name_search", "company_name", "id", "search_text"),
+        # The list's sort order; holding search_text lets a frequent search term walk it alone,
+        # holding erased_at lets the list leave out erased customers from the index alone.
+        Index("ix_customer_list_name", "company_name", "id", "search_text", "erased_at"),
+        # the erased customers (few), for the list's "Erased" filter
+        Index(
+            "ix_customer_erased_name",
+            "company_name",
+            "id",
+            "search_text",
+            "erased_at",
+            postgresql_where=text("erased_at IS NOT NULL"),
+            sqlite_where=text("erased_at IS NOT NULL"),
+        ),
+        # the dashboard's customers by status, erased ones left out
+        Index("ix_customer_status_erased", "status", "erased_at"),
         Index("ix_customer_status_mode_name", "status", "service_mode", "company_name", "id"),
         Index("ix_customer_mode_name", "service_mode", "company_name", "id"),
         Index("ix_customer_payment_name", "payment_method", "company_name", "id"),

@@ -76,3 +76,13 @@ document.addEventListener("click", function (event) {
     window.history.replaceState(null, "", event.target.getAttribute("href"));
   });
 })();
+
+// A list the staff member came back to after an action: scroll the row it changed into view,
+// if it is not in view already (admin/model/list.html marks it; the address names it in
+// ``highlight``).
+(function () {
+  var row = document.querySelector("tr.msp-highlight");
+  if (row && row.scrollIntoView) {
+    row.scrollIntoView({ block: "nearest" });
+  }
+})();

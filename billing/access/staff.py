@@ -146,11 +146,13 @@ def set_staff_active(email: str, active: bool, clock: Clock, actor: Actor = SYST
     return staff
 
 
-def staff_recipients(roles: tuple[str, ...] = ("admin", "billing")) -> list[tuple[str, str]]:
-    """(e-mail, language) of the active staff members with one of ``roles``."""
+def staff_recipients(
+    roles: tuple[str, ...] = ("admin", "billing"),
+) -> list[tuple[str, str, str]]:
+    """(e-mail, language, name) of the active staff members with one of ``roles``."""
     rows = db.session.execute(
-        db.select(StaffUser.email, StaffUser.language)
+        db.select(StaffUser.email, StaffUser.language, StaffUser.name)
         .where(StaffUser.active.is_(True), StaffUser.role.in_(roles))
         .order_by(StaffUser.email)
     ).all()
-    return [(email, language or "en") for email, language in rows]
+    return [(email, language or "en", name or "") for email, language, name in rows]

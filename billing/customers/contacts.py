@@ -147,20 +147,20 @@ def delete_contact(customer_id: int, contact_id: int, actor: Actor, clock: Clock
     db.session.commit()
 
 
-def billing_alert_addresses(customer_id: int, exclude: str = "") -> list[str]:
-    """The e-mail addresses of the contacts subscribed to billing alerts, each once, without
-    ``exclude`` (the customer's own contact address), compared case-insensitively."""
+def billing_alert_recipients(customer_id: int, exclude: str = "") -> list[tuple[str, str]]:
+    """(e-mail address, name) of the contacts subscribed to billing alerts, each address once,
+    without ``exclude`` (the customer's own contact address), compared case-insensitively."""
     seen = {exclude.lower()} if exclude else set()
-    addresses = []
-    for email in db.session.scalars(
-        db.select(Contact.email)
+    recipients = []
+    for contact in db.session.scalars(
+        db.select(Contact)
         .where(Contact.customer_id == customer_id, Contact.billing_alerts.is_(True))
         .order_by(Contact.id)
     ):
-        if email.lower() not in seen:
-            seen.add(email.lower())
-            addresses.append(email)
-    return addresses
+        if contact.email.lower() not in seen:
+            seen.add(contact.email.lower())
+            recipients.append((contact.email, contact.name))
+    return recipients
 
 
 @dataclass(frozen=True)

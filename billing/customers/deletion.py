@@ -21,6 +21,8 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import func
+
 from billing.customers.lifecycle import request_deletion
 from billing.customers.lookup import get_customer
 from billing.customers.summary import refresh_summary
@@ -38,6 +40,7 @@ from models import (
     ErasureState,
     Invoice,
     ScheduledChange,
+    StaffUser,
     Subscription,
     SubscriptionState,
     TeamInvitation,
@@ -53,14 +56,21 @@ QUEUE_TIMEOUT = timedelta(minutes=15)
 
 def deletion_notice(customer_id: int, staff_email: str, staff_language: str = "en") -> dict:
     """What the confirmation needs, captured before the data is erased: the company name and
-    the recipients (the staff member and, if registered, the main user) with their language."""
+    the recipients (the staff member and, if registered, the main user) as ``[address,
+    language, name]``; the name greets them, and is empty for an address that is no staff
+    member's (the greeting is neutral then)."""
     customer = get_customer(customer_id)
-    recipients = [[staff_email, staff_language]] if staff_email else []
+    recipients = []
+    if staff_email:
+        staff_name = db.session.scalar(
+            db.select(StaffUser.name).where(func.lower(StaffUser.email) == staff_email.lower())
+        )
+        recipients.append([staff_email, staff_language, staff_name or ""])
     main = db.session.scalar(
         db.select(User).where(User.customer_id == customer_id, User.is_main.is_(True))
     )
     if main is not None and main.is_registered:
-        recipients.append([main.email, main.language or customer.language])
+        recipients.append([main.email, main.language or customer.language, main.name])
     return {"company": customer.company_name, "recipients": recipients}
 
 
@@ -241,12 +251,13 @@ def erase_customer(customer_id: int, notice: dict | None, clock: Clock, *, owner
             language,
             clock,
             customer_id=customer_id,
-            name=address,
+            # notices recorded before they named the recipients greet neutrally
+            name=name[0] if name else "",
             company=notice["company"],
             final_invoice=last is not None,
             service_end=last or "",
         )
-        for address, language in notice["recipients"]
+        for address, language, *name in notice["recipients"]
         if address not in composed
     ]
 

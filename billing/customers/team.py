@@ -148,6 +148,8 @@ def _invite_message(invitation: TeamInvitation, inviter: str, token: str, clock:
     holder = _account_holder(invitation.email)
     if holder is not None:
         language = recipient_language(holder)
+        # the note goes to the address's owner: greeted by the name of their own account
+        context["name"] = holder.name
         return compose("team_invite_taken", invitation.email, language, clock, **context)
     return compose(
         "team_invite",

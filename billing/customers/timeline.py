@@ -163,10 +163,17 @@ def describe_event(
         return f"{who}: {action}"
     return str(sentence) % {
         "actor": who,
-        "number": after.get("number") or before.get("number") or "",
+        "number": after.get("number") or _older_number(after) or before.get("number") or "",
         "period": _month(after.get("period")),
         "amount": _amount(after.get("amount"), currency),
     }
+
+
+def _older_number(after: dict) -> str:
+    """The invoice number that card payment events recorded under "invoice" before they
+    recorded it under "number" (elsewhere "invoice" is the invoice's id)."""
+    recorded = after.get("invoice")
+    return recorded if isinstance(recorded, str) else ""
 
 
 def _amount(recorded, currency: str) -> str:

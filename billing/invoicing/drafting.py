@@ -27,7 +27,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.countries import country_name
 from billing.kernel.errors import DomainError, NotFound
 from billing.kernel.i18n import _
-from billing.kernel.locking import lock_row, releasing_locks
+from billing.kernel.locking import lock_row, lock_rows, releasing_locks
 from billing.kernel.settings import get_setting
 from billing.kernel.site import Site
 from billing.payments import ledger
@@ -131,7 +131,7 @@ def draft_batch(
         keys=keys,
         services=services,
         orders=covering_orders(customer_ids, period),
-        credits=ledger.balances([row.id for row in customers if row.id not in existing]),
+        credits=_credits_held([row.id for row in customers if row.id not in existing]),
         run_id=run_id,
     )
     invoices, drafts = [], []
@@ -147,6 +147,20 @@ def draft_batch(
     if invoices:
         _store_drafts(invoices, drafts, batch, clock, result)
     return result
+
+
+def _credits_held(customer_ids: list[int]) -> dict[int, Decimal]:
+    """The account credit of each customer, for its draft to use. The customers who have credit
+    are locked until the caller commits (as a manual booking locks its customer), so two
+    drafts of one customer at once (the month-end run's and a redraft of another month) never
+    spend the same credit twice: the second reads what the first left."""
+    credits = ledger.balances(customer_ids)
+    wanted = set(customer_ids)
+    having = [cid for cid, amount in credits.items() if amount > ZERO and cid in wanted]
+    if not having:
+        return credits
+    lock_rows(Customer, Customer.id.in_(having))
+    return {**credits, **ledger.balances(having)}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_
 
-from billing.customers.contacts import billing_alert_addresses
+from billing.customers.contacts import billing_alert_recipients
 from billing.invoicing.invoice_pdf import invoice_filename, render_invoice_pdf, seller_details
 from billing.invoicing.invoice_settings import format_iban
 from billing.invoicing.invoice_texts import credit_effect_text, date_label, money, period_label
@@ -43,9 +43,7 @@ def _context(invoice: Invoice, customer: Customer, site: Site) -> dict:
         if invoice.corrects_invoice_id
         else None
     )
-    seller = seller_details(site)
     return {
-        "name": customer.contact_name,
         "company": invoice.billing_name or customer.company_name,
         "number": invoice.number,
         "period": period_label(invoice.period, invoice.language),
@@ -56,10 +54,9 @@ def _context(invoice: Invoice, customer: Customer, site: Site) -> dict:
         # what the credit note did: settled the open invoice, became account credit, or both
         "effect": credit_effect_text(invoice) if credit else "",
         "corrects": corrected.number if corrected else "",
-        "seller": seller["name"],
         # the transfer request: by the due date fixed at finalization, to the seller's account
         "due": "" if credit else date_label(due_date(invoice, site), invoice.language),
-        "iban": format_iban(seller["iban"]),
+        "iban": format_iban(seller_details(site)["iban"]),
     }
 
 
@@ -85,13 +82,14 @@ def email_invoice(invoice_id: int, clock: Clock, site: Site = Site()) -> bool:
             "application/pdf",
             render_invoice_pdf(invoice.id, site),
         )
-        for recipient in _recipients(customer):
+        for recipient, name in _recipients(customer):
             message = compose(
                 "invoice",
                 recipient,
                 invoice.language,
                 clock,
                 customer_id=customer.id,
+                name=name,
                 **_context(invoice, customer, site),
             )
             deliver(replace(message, attachments=(attachment,)), clock)
@@ -173,10 +171,12 @@ def _release(invoice_id: int) -> None:
     db.session.commit()
 
 
-def _recipients(customer: Customer) -> list[str]:
+def _recipients(customer: Customer) -> list[tuple[str, str]]:
+    """(address, name) of the customer's contact, then of its billing-alert contacts: each is
+    greeted by their own name."""
     return [
-        customer.contact_email,
-        *billing_alert_addresses(customer.id, exclude=customer.contact_email),
+        (customer.contact_email, customer.contact_name),
+        *billing_alert_recipients(customer.id, exclude=customer.contact_email),
     ]
 
 
@@ -194,9 +194,10 @@ def payment_failed_notices(invoice_id: int, clock: Clock, site: Site = Site()) -
             clock,
             customer_id=customer.id,
             link=f"{site.public_url}/portal/",
+            name=name,
             **_context(invoice, customer, site),
         )
-        for recipient in _recipients(customer)[1:]
+        for recipient, name in _recipients(customer)[1:]
     ]
 
 
@@ -218,5 +219,6 @@ def payment_failed_notice(invoice_id: int, clock: Clock, site: Site = Site()) ->
         clock,
         customer_id=customer.id,
         link=f"{site.public_url}/portal/",
+        name=customer.contact_name,
         **_context(invoice, customer, site),
     )

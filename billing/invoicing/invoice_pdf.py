@@ -45,7 +45,7 @@ from billing.kernel.audit import Actor
 from billing.kernel.clock import Clock
 from billing.kernel.errors import NotFound
 from billing.kernel.i18n import _
-from billing.kernel.settings import get_setting
+from billing.kernel.settings import get_setting, seller_name
 from billing.kernel.site import Site
 from models import Customer, Invoice, InvoiceKind, InvoiceState, db
 
@@ -174,7 +174,7 @@ def seller_details(site: Site = Site()) -> dict:
     """The issuing company from the settings (the product's name until one is saved):
     ``name``, ``address`` (lines), ``vat_id``, and its bank account: ``iban`` (compact),
     ``bic``, ``bank_name``, ``account_holder``."""
-    name = get_setting("invoice.seller_name") or site.product_name
+    name = seller_name(site.product_name)
     return {
         "name": name,
         "address": get_setting("invoice.seller_address"),

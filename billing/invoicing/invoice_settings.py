@@ -27,10 +27,9 @@ from billing.kernel.clock import Clock
 from billing.kernel.countries import country_name
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
-from billing.kernel.settings import get_setting
+from billing.kernel.settings import SELLER_NAME, get_setting
 from models import Setting, db
 
-SELLER_NAME = "invoice.seller_name"
 SELLER_ADDRESS = "invoice.seller_address"
 SELLER_VAT_ID = "invoice.seller_vat_id"
 IP_PURCHASE_PRICE = "billing.ip_purchase_price"

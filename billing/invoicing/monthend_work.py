@@ -355,6 +355,6 @@ def _mark_payment_failed(invoice_id: int, message: str, clock: Clock) -> None:
         "invoice.payment_failed",
         clock,
         customer_id=invoice.customer_id,
-        after={"invoice": invoice.number, "error": message[:200]},
+        after={"number": invoice.number, "error": message[:200]},
     )
     db.session.commit()

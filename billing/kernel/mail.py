@@ -1,7 +1,10 @@
 """E-mail (SPEC §7): SMTP settings, composing messages in the recipient's language, the log.
 
 Messages are rendered here, recorded in the e-mail log as ``queued`` and handed to a job that
-calls ``deliver``. Templates live in ``templates/email/<language>/<name>.{subject.txt,txt,html}``.
+calls ``deliver``. Templates live in ``templates/email/<language>/<name>.{subject.txt,txt,html}``;
+each opens with the shared greeting (``email/_greeting.*``: the recipient's ``name`` where known,
+else a neutral one) and closes with the shared signature (``email/_signature.*``: the seller's
+name from Settings → Invoices, else the product's), both translated through the catalogue.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _, lazy_gettext, moment_text
 from billing.kernel.secrets import decrypt, encrypt
-from billing.kernel.settings import get_setting
+from billing.kernel.settings import get_setting, seller_name
 from models import EmailLog, EmailState, Language, db
 
 TLS_MODES = ("none", "starttls", "ssl")
@@ -299,13 +302,20 @@ def compose(
     customer_id: int | None = None,
     **context,
 ) -> Outgoing:
-    """Render ``template`` in ``language`` and record it in the e-mail log as queued."""
+    """Render ``template`` in ``language`` and record it in the e-mail log as queued.
+
+    ``context`` fills the template; ``name`` is the recipient's name for the greeting (a
+    person's name, never their address; left out or empty, the greeting is neutral). The
+    product's name (``product``) and address (``public_url``) are added unless given; the
+    signature (``signature``) always comes from the settings (``seller_name``).
+    """
     if template not in TEMPLATES:
         raise ValueError(f"unknown e-mail template {template}")
     if language not in Language.codes():
         language = Language.EN.value
     context.setdefault("public_url", _app_config()["PUBLIC_URL"])
     context.setdefault("product", _app_config()["PRODUCT_NAME"])
+    context["signature"] = seller_name(_app_config()["PRODUCT_NAME"])
     base = f"email/{language}/{template}"
     with force_locale(language):  # dates and amounts in the templates: the recipient's format
         for key, value in context.items():

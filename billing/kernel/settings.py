@@ -5,6 +5,9 @@ from __future__ import annotations
 from billing.kernel.clock import Clock
 from models import Setting, db
 
+# the MSP's company name (Settings → Invoices): it issues the invoices and signs the e-mails
+SELLER_NAME = "invoice.seller_name"
+
 
 def get_setting(key: str, default: str = "") -> str:
     row = db.session.get(Setting, key)
@@ -20,3 +23,10 @@ def set_setting(key: str, value: str, clock: Clock) -> None:
         row.value = value
         row.updated_at = clock.now()
     db.session.commit()
+
+
+def seller_name(product_name: str) -> str:
+    """Who the customers deal with: the seller's name saved under Settings → Invoices, else
+    ``product_name`` (the deployment's ``PRODUCT_NAME``). Invoices name it as the seller and
+    every e-mail is signed with it."""
+    return get_setting(SELLER_NAME) or product_name

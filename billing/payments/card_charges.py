@@ -191,7 +191,7 @@ def _record_intent(attempt, invoice, intent, clock: Clock):
             "invoice.charged",
             clock,
             customer_id=invoice.customer_id,
-            after={"invoice": invoice.number, "payment_intent": intent.id},
+            after={"number": invoice.number, "payment_intent": intent.id},
         )
     attempt.updated_at = clock.now()
     db.session.commit()
@@ -211,7 +211,7 @@ def _fail_attempt(attempt, invoice, message: str, clock: Clock):
         "invoice.payment_failed",
         clock,
         customer_id=invoice.customer_id,
-        after={"invoice": invoice.number, "error": message[:200]},
+        after={"number": invoice.number, "error": message[:200]},
     )
     db.session.commit()
     return attempt
@@ -257,7 +257,7 @@ def record_card_payment(invoice_id: int, clock: Clock, payment_intent_id: str | 
         "invoice.charged",
         clock,
         customer_id=invoice.customer_id,
-        after={"invoice": invoice.number, "payment_intent": payment_intent_id, "recorded": True},
+        after={"number": invoice.number, "payment_intent": payment_intent_id, "recorded": True},
     )
     try:
         db.session.commit()

@@ -3,11 +3,15 @@ they are about."""
 
 from __future__ import annotations
 
+import json
+
 import stripe
 
+from billing.kernel import audit
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
+from billing.kernel.locking import lock_row
 from billing.payments.card_charges import minor_units
 from billing.payments.stripe_account import stored_webhook_secret
 
@@ -64,18 +68,13 @@ def _same_charge(attempt, intent: dict) -> bool:
 
 
 def process_event(event_id: str, clock: Clock):
-    """Apply a stored event (also the admin's Replay). Unknown types are marked ignored."""
-    import json
+    """Apply a stored event (also the admin's Replay). Unknown types are marked ignored.
 
-    from models import (
-        AttemptState,
-        EventState,
-        Invoice,
-        InvoiceState,
-        PaymentAttempt,
-        StripeEvent,
-        db,
-    )
+    The invoice is locked while its state is decided, so a webhook, a staff member marking it
+    paid and a retried charge see each other's result; an event never takes back a payment
+    (a failure reported late, after a retry or a bank transfer paid the invoice, only marks
+    its own attempt), and every change of the invoice is audited."""
+    from models import EventState, StripeEvent, db
 
     stored = db.session.get(StripeEvent, event_id)
     if stored is None:
@@ -85,34 +84,7 @@ def process_event(event_id: str, clock: Clock):
         if stored.type not in HANDLED:
             stored.state = EventState.IGNORED.value
         else:
-            attempt = db.session.scalar(
-                db.select(PaymentAttempt).where(PaymentAttempt.payment_intent_id == data["id"])
-            )
-            if attempt is None:
-                # Stripe may send the event before the charging call has stored the intent's
-                # id: find the open attempt through the invoice id put in the metadata.
-                invoice_id = int((data.get("metadata") or {}).get("msp_invoice_id", 0))
-                attempt = db.session.scalar(
-                    db.select(PaymentAttempt).where(
-                        PaymentAttempt.invoice_id == invoice_id,
-                        PaymentAttempt.state.in_(
-                            (AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)
-                        ),
-                    )
-                )
-                if attempt is None or not _same_charge(attempt, data):
-                    raise DomainError(f"no payment attempt for {data['id']}")
-                attempt.payment_intent_id = data["id"]
-            invoice = db.session.get(Invoice, attempt.invoice_id)
-            if stored.type == "payment_intent.succeeded":
-                attempt.state = AttemptState.SUCCEEDED.value
-                if invoice.state != InvoiceState.PAID.value:
-                    invoice.state = InvoiceState.PAID.value
-                    invoice.paid_at = clock.now()
-            elif attempt.state != AttemptState.SUCCEEDED.value:
-                attempt.state = AttemptState.FAILED.value
-                invoice.state = InvoiceState.PAYMENT_FAILED.value
-            attempt.updated_at = clock.now()
+            _apply(stored.type, data, clock)
             stored.state = EventState.PROCESSED.value
         stored.error = ""
     except (KeyError, TypeError, ValueError, DomainError) as error:
@@ -123,3 +95,56 @@ def process_event(event_id: str, clock: Clock):
     stored.processed_at = clock.now()
     db.session.commit()
     return stored
+
+
+def _attempt_of(data: dict):
+    """The payment attempt the event's payment intent belongs to, else DomainError."""
+    from models import AttemptState, PaymentAttempt, db
+
+    attempt = db.session.scalar(
+        db.select(PaymentAttempt).where(PaymentAttempt.payment_intent_id == data["id"])
+    )
+    if attempt is not None:
+        return attempt
+    # Stripe may send the event before the charging call has stored the intent's id: find
+    # the open attempt through the invoice id put in the metadata.
+    invoice_id = int((data.get("metadata") or {}).get("msp_invoice_id", 0))
+    attempt = db.session.scalar(
+        db.select(PaymentAttempt).where(
+            PaymentAttempt.invoice_id == invoice_id,
+            PaymentAttempt.state.in_((AttemptState.PENDING.value, AttemptState.SUCCEEDED.value)),
+        )
+    )
+    if attempt is None or not _same_charge(attempt, data):
+        raise DomainError(f"no payment attempt for {data['id']}")
+    attempt.payment_intent_id = data["id"]
+    return attempt
+
+
+def _apply(kind: str, data: dict, clock: Clock) -> None:
+    """The event's outcome on its attempt and, where it changes it, the attempt's invoice."""
+    from models import AttemptState, Invoice, InvoiceState
+
+    attempt = _attempt_of(data)
+    invoice = lock_row(Invoice, attempt.invoice_id)
+    changed = None
+    if kind == "payment_intent.succeeded":
+        attempt.state = AttemptState.SUCCEEDED.value
+        if invoice.state != InvoiceState.PAID.value:
+            invoice.state = InvoiceState.PAID.value
+            invoice.paid_at = clock.now()
+            changed = "invoice.charged"
+    elif attempt.state != AttemptState.SUCCEEDED.value:
+        attempt.state = AttemptState.FAILED.value
+        if invoice.state == InvoiceState.FINALIZED.value:
+            invoice.state = InvoiceState.PAYMENT_FAILED.value
+            changed = "invoice.payment_failed"
+    attempt.updated_at = clock.now()
+    if changed:
+        audit.record(
+            audit.SYSTEM,
+            changed,
+            clock,
+            customer_id=invoice.customer_id,
+            after={"number": invoice.number, "payment_intent": data["id"], "by": "webhook"},
+        )

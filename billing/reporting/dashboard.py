@@ -74,9 +74,14 @@ ZERO = Decimal("0.00")
 
 
 def status_counts() -> dict[str, int]:
-    """How many customers have each list status (one indexed query)."""
+    """How many customers have each list status, leaving out erased ones (one indexed query,
+    like the customer list's default)."""
     return dict(
-        db.session.execute(select(Customer.status, func.count()).group_by(Customer.status)).all()
+        db.session.execute(
+            select(Customer.status, func.count())
+            .where(Customer.erased_at.is_(None))
+            .group_by(Customer.status)
+        ).all()
     )
 
 

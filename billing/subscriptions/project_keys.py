@@ -381,15 +381,16 @@ def expiring_keys(clock: Clock, days: int = NOTICE_DAYS) -> list[Subscription]:
     )
 
 
-def expiry_notices(staff_recipients: list[tuple[str, str]], clock: Clock) -> list:
-    """Compose the "project key expiring" e-mail to staff once per key (idempotent)."""
+def expiry_notices(staff_recipients: list[tuple[str, str, str]], clock: Clock) -> list:
+    """Compose the "project key expiring" e-mail once per key (idempotent) to each of
+    ``staff_recipients``: (address, language, name) of the staff members."""
     from billing.kernel.mail import compose
 
     messages = []
     for sub in expiring_keys(clock):
         row = db.session.get(ProjectKey, sub.project_key_id)
         customer = get_customer(sub.customer_id)
-        for address, language in staff_recipients:
+        for address, language, name in staff_recipients:
             messages.append(
                 compose(
                     "project_key_expiring",
@@ -401,7 +402,7 @@ def expiry_notices(staff_recipients: list[tuple[str, str]], clock: Clock) -> lis
                     key=row.key,
                     ends=sub.valid_until,
                     ips=sub.total_ips,
-                    name=address,
+                    name=name,
                 )
             )
         row.expiry_notified_at = clock.now()

@@ -290,3 +290,28 @@ def test_a_draft_is_computed_again_after_a_correction(app, staff_client, billed)
         follow_redirects=True,
     )
     assert "Only draft invoices" in page.get_data(as_text=True)
+
+
+def test_a_redraft_sent_again_for_a_replaced_draft_says_so(app, staff_client, billed):
+    """A Redraft that arrives after another one replaced the draft (a double click, two staff
+    members) ends on the invoice list with a message, not on a "not found" page; the same for
+    any POST action on a record that is gone. A GET of it stays a 404."""
+    clock, first, second = billed
+    draft_invoice(first, date(2026, 10, 1), clock)
+    gone = 999999  # the replaced draft's id (SQLite may give the new draft the old id)
+    listing = "/admin/invoice/?sort=1&page=0"
+    page = staff_client.post(
+        f"/admin/invoice/{gone}/redraft/?url={listing.replace('&', '%26')}",
+        data={"csrf_token": staff_client.token},
+    )
+    assert page.status_code == 302 and page.location.endswith(listing)
+    shown = staff_client.get(page.location).get_data(as_text=True)
+    assert "it may have been drafted again already" in shown
+    assert db.session.scalar(db.select(db.func.count()).select_from(Invoice)) == 1
+    customer_gone = staff_client.post(
+        f"/admin/customer/{gone}/lock/", data={"csrf_token": staff_client.token}
+    )
+    assert customer_gone.status_code == 302
+    shown = staff_client.get(customer_gone.location).get_data(as_text=True)
+    assert "it may have been removed in the meantime" in shown
+    assert staff_client.get(f"/admin/invoice/{gone}/pdf/").status_code == 404

@@ -452,9 +452,10 @@ def test_row_menu_resend_form_works_as_rendered_and_speaks_german(app, staff_cli
     menu = html[start : html.index("</td>", start)]
     address = re.search(r'<form method="post" action="([^"]+)">', menu).group(1)
     token = re.search(r'name="csrf_token" value="([^"]+)"', menu).group(1)
-    assert address == f"/admin/customer/{invited.id}/resend-invite/"
+    assert address == f"/admin/customer/{invited.id}/resend-invite/?url=%2Fadmin%2Fcustomer%2F"
     response = staff_client.post(address, data={"csrf_token": token})
     assert response.status_code == 302
+    assert response.location == f"/admin/customer/?highlight={invited.id}"
     resent = db.select(AuditEvent).where(
         AuditEvent.action == "customer.resend_invite", AuditEvent.customer_id == invited.id
     )

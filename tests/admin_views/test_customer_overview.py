@@ -145,9 +145,13 @@ def test_the_header_offers_exactly_the_row_menus_actions(app, role):
 
 
 def test_the_company_name_in_the_list_opens_the_overview(app, staff_client, billed):
+    """The link carries the list page's address, so the overview leads back to it."""
     customer, *_rest = billed
-    listing = staff_client.get("/admin/customer/").get_data(as_text=True)
-    link = f'<a href="/admin/customer/details/?id={customer.id}" class="msp-company">'
+    listing = staff_client.get("/admin/customer/?search=kiel").get_data(as_text=True)
+    link = (
+        f'<a href="/admin/customer/details/?id={customer.id}'
+        '&amp;url=%2Fadmin%2Fcustomer%2F%3Fsearch%3Dkiel" class="msp-company">'
+    )
     assert link + "<strong>Kiel Kältetechnik GmbH</strong></a>" in listing
 
 

@@ -65,6 +65,24 @@ class MixedFilterCustomers(SecureModelView):
     ]
 
 
+class ActiveByDefaultCustomers(SecureModelView):
+    """Recipe "a filter that holds by default": active customers until the status filter says
+    otherwise, and how many match above the list."""
+
+    permission = Permission.READ
+    column_list = ["company_name", "status"]
+    column_filters = [
+        ChoiceFilter(
+            Customer.status,
+            lazy_gettext("Status"),
+            options=lambda: list(STATUS_LABELS.items()),
+            key="status",
+        )
+    ]
+    column_default_filters = {"status": "active"}
+    list_count = True
+
+
 class InvoiceExport(SecureModelView):
     """Recipe "a new ModelView with a JSON export": the columns typed by their SQL types."""
 
@@ -119,6 +137,7 @@ THROWAWAY = {
     "recipe_column": (CityColumnCustomers, None),
     "recipe_filters": (FilteredCustomers, Customer),
     "recipe_mixed_filters": (MixedFilterCustomers, Customer),
+    "recipe_default_filter": (ActiveByDefaultCustomers, Customer),
     "recipe_export": (InvoiceExport, Invoice),
     "recipe_bare_export": (BareInvoiceExport, Invoice),
     "recipe_export_field": (StreetExportCustomers, None),
@@ -285,6 +304,29 @@ def test_the_customer_list_filters_by_city_and_creation_date(views):
     )
     assert saved.headers["Location"].endswith("?flt0_city_equals=Berlin")
     assert _names(client.get(saved.headers["Location"]).get_data(as_text=True)) == ["Alpha Berlin"]
+
+
+def test_recipe_a_filter_that_holds_by_default(views):
+    """``column_default_filters``: the list (and its count) shows active customers until the
+    address names the status filter; ``list_count`` says how many match."""
+    _customers(views)
+    client = signed_in(views, "admin")
+    html = client.get("/admin/recipe_default_filter/").get_data(as_text=True)
+    assert _names(html) == ["Alpha Berlin", "Bravo Hamburg"]
+    assert re.search(r'id="list-count"[^>]*>2 records<', html)
+    html = client.get("/admin/recipe_default_filter/?flt0_status_equals=invited").get_data(
+        as_text=True
+    )
+    assert _names(html) == ["Charlie Invited"]
+    assert re.search(r'id="list-count"[^>]*>1 record<', html)
+
+
+def test_a_default_filter_without_its_filter_is_refused_when_the_view_is_built():
+    class Wrong(ActiveByDefaultCustomers):
+        column_default_filters = {"state": "active"}
+
+    with pytest.raises(ValueError, match="column_default_filters names state"):
+        Wrong(Customer, db, endpoint="wrong_default", url="/admin/wrong_default")
 
 
 def test_two_filters_with_one_url_name_are_refused_when_the_view_is_built():
@@ -520,8 +562,10 @@ def test_a_post_entry_of_the_row_menu_is_a_form_with_the_csrf_token(app, monkeyp
     client = signed_in(app, "admin")
     html = client.get("/admin/customer/").get_data(as_text=True)
     url = f"/admin/customer/{customer.id}/convert/"
+    back = "?url=%2Fadmin%2Fcustomer%2F"
     form = re.search(
-        rf'<form method="post" action="{url}"><input type="hidden" name="csrf_token" '
+        rf'<form method="post" action="{re.escape(url + back)}"><input type="hidden" '
+        r'name="csrf_token" '
         r'value="([^"]+)"><input type="hidden" name="version" value="\d+">'
         r'<button type="submit" class="dropdown-item" data-action="convert">',
         html,

@@ -104,9 +104,16 @@ def test_contacts_with_billing_alerts_get_the_invoice_once_each(billing, mail_on
     invoice = finalize_invoice(draft_invoice(created.id, date(2026, 11, 1), clock).id, clock)
     assert email_invoice(invoice.id, clock) is True
     assert email_invoice(invoice.id, clock) is False
-    recipients = sorted(r for rs, _m in mail_on.messages for r in rs)
-    contact_email = db.session.get(Customer, created.id).contact_email
-    assert recipients == sorted([contact_email, "ada@customer.example"])
+    contact = db.session.get(Customer, created.id)
+    greetings = {
+        rs[0]: message.get_body(("plain",)).get_content().splitlines()[0]
+        for rs, message in mail_on.messages
+    }
+    # each is greeted by their own name
+    assert greetings == {
+        contact.contact_email: f"Hello {contact.contact_name},",
+        "ada@customer.example": "Hello Ada,",
+    }
 
 
 def test_payment_failed_notice_goes_to_billing_alert_contacts(billing):

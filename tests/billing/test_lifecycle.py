@@ -11,7 +11,7 @@ from billing.customers import actions, lifecycle, lookup, onboarding
 from billing.customers.addresses import AddressInput, edit_address
 from billing.customers.deletion import deletion_notice, erase_customer
 from billing.customers.onboarding import NewCustomer
-from billing.kernel.audit import SYSTEM
+from billing.kernel.audit import SYSTEM, Actor
 from billing.kernel.clock import FixedClock
 from billing.kernel.errors import Conflict, DomainError, NotFound
 from billing.kernel.mail import deliver, load_mail_settings, save_mail_settings
@@ -279,6 +279,27 @@ def test_erasure_keeps_invoices_pseudonymised_and_is_restartable(app, mail_on):
     assert sub.state == "cancelled" and sub.valid_until.isoformat() == "2026-11-30"
     assert sorted(m.recipient for m in messages) == ["boss@secret.example", "staff@msp.example"]
     assert all("Secret Corp" in m.text for m in messages)
+
+
+def test_the_deletion_confirmation_greets_people_by_name_never_by_address(app, mail_on):
+    """SPEC §4 Delete: the confirmation greets the staff member who deleted and the customer's
+    main user by name, each in their language; an address that is no staff member's gets a
+    neutral greeting, never "Guten Tag ops@…"."""
+    from billing.access.staff import create_staff
+    from billing.customers.deletion import delete_customer
+
+    clock = app.config["CLOCK"]
+    staff = create_staff("sam@msp.example", "admin", "Correct-Horse-9", clock, name="Sam Staff")
+    named = factories.customer(app, state="registered", language="de")
+    main = (named.id, named.contact_email, named.contact_name)
+    delete_customer(named.id, "DELETE", staff.email, "en", Actor.staff(staff), clock)
+    greetings = {m.recipient: m.text.splitlines()[0] for m in erase_customer(main[0], None, clock)}
+    assert greetings == {"sam@msp.example": "Hello Sam Staff,", main[1]: f"Guten Tag {main[2]},"}
+    unnamed = factories.customer(app, state="invited")
+    delete_customer(unnamed.id, "yes", "ops@msp.example", "de", SYSTEM, clock)
+    [message] = erase_customer(unnamed.id, None, clock)
+    assert message.text.splitlines()[0] == "Guten Tag,"
+    assert "<p>Guten Tag,</p>" in message.html
 
 
 def test_mail_settings_store_the_password_encrypted(app):

@@ -238,6 +238,30 @@ def test_a_draft_is_computed_again_once(pg_app):
 
 
 @pytest.mark.postgres
+def test_two_months_drafted_at_once_spend_the_credit_once(pg_app):
+    """SPEC §14: a customer's account credit goes to one invoice. The month-end run drafting
+    November and a staff member redrafting October at the same moment both see 20.00 of
+    credit; only one invoice may use it, the other is drafted without it."""
+    clock = pg_app.config["CLOCK"]
+    factories.reference(pg_app)
+    clock.instant = berlin(2026, 9, 1, 9, 0)
+    customer = factories.customer(pg_app)
+    clock.instant = berlin(2026, 12, 2, 9, 0)
+    ledger.book_manual(customer.id, "credit", "20.00", "Goodwill", SYSTEM, clock)
+    months, customer_id = [date(2026, 10, 1), date(2026, 11, 1)], customer.id
+    drafted = together(pg_app, lambda i: draft_invoice(customer_id, months[i], clock).id, 2)
+    assert all(isinstance(d, int) for d in drafted), drafted
+    assert count(Invoice, Invoice.customer_id == customer.id) == 2
+    credit_lines = db.session.scalar(
+        db.select(db.func.count())
+        .select_from(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer.id, LedgerEntry.amount < 0)
+    )
+    assert credit_lines == 1, "the credit is used by one invoice"
+    assert ledger.balance(customer.id) == D("0.00"), "and never spent twice"
+
+
+@pytest.mark.postgres
 def test_concurrent_ip_distribution_saves_answer_the_losers_with_a_conflict(pg_app):
     """Issue 13 note (SPEC §13 optimistic locking): four saves of the IP Distribution form
     opened at the same version: one applies, the others get "changed by someone else",

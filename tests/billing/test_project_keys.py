@@ -162,7 +162,7 @@ def test_staff_are_told_30_days_before_a_key_ends_once(app, smtp_sink):
     customer = factories.customer(app, state="registered", company="Keyed GmbH")
     _key(app, months=2)
     redeem(customer.id, "PK-1000", "100", 100, 0, False, SYSTEM, app.config["CLOCK"])
-    staff = [("ops@msp.example", "en"), ("chef@msp.example", "de")]
+    staff = [("ops@msp.example", "en", "Olga Ops"), ("chef@msp.example", "de", "")]
     assert expiry_notices(staff, app.config["CLOCK"]) == []
     later = FixedClock(datetime(2026, 12, 16, 9, 0, tzinfo=BERLIN))
     messages = expiry_notices(staff, later)
@@ -171,6 +171,8 @@ def test_staff_are_told_30_days_before_a_key_ends_once(app, smtp_sink):
     assert "Keyed GmbH" in subjects["ops@msp.example"]
     assert "January 14, 2027" in subjects["ops@msp.example"]  # in each recipient's language
     assert "14. Januar 2027" in subjects["chef@msp.example"]
+    greetings = {m.recipient: m.text.splitlines()[0] for m in messages}
+    assert greetings == {"ops@msp.example": "Hello Olga Ops,", "chef@msp.example": "Guten Tag,"}
     assert expiry_notices(staff, FixedClock(later.now() + timedelta(days=1))) == []
 
 

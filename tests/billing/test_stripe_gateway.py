@@ -244,6 +244,54 @@ def test_an_event_that_arrives_before_the_charge_is_stored_still_marks_the_invoi
     assert db.session.get(type(attempt), attempt.id).payment_intent_id == intent_id
 
 
+def _deliver(client, event: dict) -> str:
+    payload, signature = _signed(event)
+    response = client.post("/stripe/webhook", data=payload, headers={"Stripe-Signature": signature})
+    assert response.status_code == 200
+    return response.json["state"]
+
+
+def test_a_failure_reported_late_never_takes_back_a_payment(stripe_ready, client):
+    """SPEC §6, §14: Stripe delivers events late and out of order. A charge whose outcome was
+    not known yet (its answer lost) may be reported failed only after staff marked the
+    invoice paid by bank transfer: the invoice stays paid, so nobody is asked to pay twice;
+    only the attempt is marked failed."""
+    from billing.invoicing.invoice_payment import mark_paid
+    from models import AuditEvent
+
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    attempt = card_charges.charge_invoice(invoice.id, clock)
+    attempt.state, attempt.claimed_until = "pending", None
+    db.session.get(Invoice, invoice.id).state = "finalized"
+    db.session.commit()
+    mark_paid(invoice.id, SYSTEM, clock)
+    late = _event("evt_late_failure", "payment_intent.payment_failed", attempt.payment_intent_id)
+    assert _deliver(client, late) == "processed"
+    db.session.expire_all()
+    assert db.session.get(Invoice, invoice.id).state == "paid"
+    assert db.session.get(PaymentAttempt, attempt.id).state == "failed"
+    failed = db.session.query(AuditEvent).filter_by(action="invoice.payment_failed").count()
+    assert failed == 0, "the invoice did not change"
+
+
+def test_a_webhook_that_marks_an_invoice_is_on_the_customer_timeline(stripe_ready, client):
+    """Every state change writes an audit event (SPEC §13): an invoice paid or failed through a
+    webhook shows on the customer's timeline with its number."""
+    from billing.customers.timeline import customer_timeline
+
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    attempt = card_charges.charge_invoice(invoice.id, clock)
+    attempt.state = "pending"
+    db.session.get(Invoice, invoice.id).state = "finalized"
+    db.session.commit()
+    succeeded = _event("evt_paid", "payment_intent.succeeded", attempt.payment_intent_id)
+    assert _deliver(client, succeeded) == "processed"
+    sentences = [item["sentence"] for item in customer_timeline(invoice.customer_id)]
+    assert sentences.count(f"The card was charged for invoice {invoice.number}") == 2, sentences
+
+
 def test_a_card_that_asks_for_3d_secure_fails_the_off_session_charge(stripe_ready):
     """Issue 14: a card whose bank wants the cardholder's confirmation (Stripe's test card
     4000 0027 6000 3184) cannot be charged at month end. Stripe refuses it with a CardError; a

@@ -247,16 +247,14 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect(customer.locator("#portal-subscription")).to_contain_text("25 interne + 30 externe IPs")
 
     # Lock (from the customer's overview, after its question): status Locked, and the
-    # customer's session ends at once.
+    # customer's session ends at once. The overview was opened from the list, so the action
+    # ends there, the customer's row highlighted (issue 16).
     row_action(staff, "details")
     staff.once("dialog", lambda dialog: dialog.accept())
     staff.locator("#customer-actions [data-action=lock]").click()
     expect_flash(staff, "The account is locked: its users cannot sign in.")
-    expect(staff.locator("#customer-header [data-status]")).to_have_attribute(
-        "data-status", "locked"
-    )
-    expect(staff.locator("#customer-actions [data-action=unlock]")).to_be_visible()
-    open_customers(staff)
+    expect(staff).to_have_url(re.compile(rf"/admin/customer/\?highlight={customer_id}$"))
+    expect(customer_row(staff)).to_have_class("msp-highlight")
     expect_row(staff, "locked", "Locked", "25", "30")
     customer.reload()
     expect_portal_sign_in_page(customer)
@@ -288,9 +286,11 @@ def test_customer_lifecycle_from_invite_to_deletion(
     assert prompts == [
         "Cancel the active subscription? The current booking month is still billed in full."
     ]
-    expect(staff.get_by_role("button", name="Cancel Active Subscription")).to_have_count(0)
-    open_customers(staff)
+    expect(customer_row(staff)).to_have_class("msp-highlight")
     expect_row(staff, "inactive", "Inactive", "0", "0")
+    expect(
+        customer_row(staff).locator('.dropdown-menu [data-action="cancel_subscription"]')
+    ).to_have_count(0)
     customer.reload()
     expect(customer.locator("#portal-subscription")).to_contain_text(DE_NO_SUBSCRIPTION)
 
@@ -339,9 +339,12 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect_portal_sign_in_page(customer)
     expect(customer.locator(".alert-danger")).to_have_text(DE_BAD_LOGIN)
 
-    # Staff see the erased record (no personal data left) and the whole story on its Timeline.
+    # The erased record leaves the list (and the dashboard's counts); the "Erased" filter shows
+    # it without personal data, and its whole story on its Timeline.
     open_customers(staff)
     erased = f"Deleted customer {customer_id}"
+    expect(customer_row(staff, erased)).to_have_count(0)
+    staff.goto(f"{CUSTOMERS}?flt0_erased_equals=yes")
     expect_row(staff, "marked_for_deletion", "Marked for deletion", "0", "0", company=erased)
     expect(customer_row(staff, erased).locator("td.col-company_name small")).to_have_text(
         f"deleted-{customer_id}@invalid"
@@ -447,7 +450,9 @@ def test_ip_distribution_refuses_a_split_that_does_not_add_up(
     staff.locator("#external_ips").fill("9")
     staff.get_by_role("button", name="Save").click()
 
-    expect(staff).to_have_url(re.compile(rf"/admin/customer/{customer_id}/ip-distribution/$"))
+    expect(staff).to_have_url(
+        re.compile(rf"/admin/customer/{customer_id}/ip-distribution/\?url=%2Fadmin%2Fcustomer%2F$")
+    )
     expect(staff.locator('[data-error-for="external_ips"]')).to_have_text(
         "Internal and external IPs must add up to the total (20)."
     )

@@ -6,21 +6,20 @@ amount with a decimal point (tests/i18n/german.py says what counts).
 The staff pages are every GET route of ``app.url_map`` (with the ids of real demo records, as
 the access sweep calls them), so a new screen is swept as soon as it exists; ``NOT_PAGES`` names
 the routes that answer no page, each with its reason. The e-mails are every template of
-``billing.kernel.mail.TEMPLATES``, each composed by the function that sends it in the product.
+``billing.kernel.mail.TEMPLATES``, each composed by the function that sends it in the product
+(tests/i18n/emails.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, time, timedelta
 
 import pypdfium2
-import pytest
 
-from billing.kernel.audit import SYSTEM, Actor
-from billing.kernel.clock import FixedClock
+from billing.kernel.audit import SYSTEM
 from seed.demo import CUSTOMER_PASSWORD
+from tests.i18n.emails import deliver_all, every_email
 from tests.i18n.german import findings, visible_text
 from tests.portal.helpers import MEMBER_PASSWORD
 from tests.security.conftest import portal_signed_in, staff_signed_in
@@ -45,54 +44,6 @@ PREVIEWS = {
     "ip_distribution.preview": "total=40&internal=30&external=10",
     "portal.subscription_preview": "internal=30&external=10",
 }
-
-
-@pytest.fixture
-def demo(demo_app):
-    """The demo plus what its seed has none of: a credit note, a pending decrease and a failed
-    card payment, all of German customers."""
-    from billing.customers import lookup as lifecycle
-    from billing.invoicing.credit_notes import create_credit_note
-    from billing.invoicing.finalizing import finalize_invoice
-    from billing.subscriptions.distribution import change_ip_distribution
-    from models import Customer, Invoice, InvoiceState, PaymentMethodCode, db
-
-    invoice_id = db.session.scalar(
-        db.select(Invoice.id)
-        .where(
-            Invoice.customer_id == demo_app.demo.ids["customer_id"],
-            Invoice.state == InvoiceState.PAID.value,
-        )
-        .order_by(Invoice.id)
-        .limit(1)
-    )
-    create_credit_note(invoice_id, "Doppelt berechnet", SYSTEM, demo_app.config["CLOCK"])
-    owner = demo_app.demo.ids["customer_id"]
-    current = lifecycle.current_subscription(owner)
-    change_ip_distribution(
-        owner,
-        current.internal_ips - 1,
-        current.external_ips,
-        False,
-        SYSTEM,
-        demo_app.config["CLOCK"],
-    )
-    card = db.session.scalar(
-        db.select(Invoice)
-        .join(Customer, Customer.id == Invoice.customer_id)
-        .where(
-            Customer.language == "de",
-            Invoice.state == InvoiceState.DRAFT.value,
-            Invoice.payment_method == PaymentMethodCode.CARD.value,
-        )
-        .order_by(Invoice.id)
-        .limit(1)
-    )
-    card = finalize_invoice(card.id, demo_app.config["CLOCK"])
-    # as a declined charge leaves it (billing.payments.card_charges.charge_invoice)
-    card.state = InvoiceState.PAYMENT_FAILED.value
-    db.session.commit()
-    return demo_app
 
 
 def _data_values() -> tuple[str, ...]:
@@ -365,142 +316,7 @@ def test_every_portal_page_reads_german(demo):
     sweep.assert_clean()
 
 
-@pytest.fixture
-def german_mail(demo, smtp_sink):
-    """The demo with its mail server pointed at the suite's SMTP sink."""
-    from billing.kernel.mail import save_mail_settings
-
-    save_mail_settings(
-        "127.0.0.1",
-        smtp_sink.port,
-        "none",
-        "",
-        "",
-        "MSP",
-        "billing@msp.example",
-        SYSTEM,
-        demo.config["CLOCK"],
-    )
-    return smtp_sink
-
-
-def _deliver(result, clock) -> None:
-    from billing.kernel.mail import Outgoing, deliver
-
-    messages = result if isinstance(result, list) else [result]
-    for message in messages:
-        if isinstance(message, tuple):
-            message = message[-1]
-        assert isinstance(message, Outgoing), message
-        deliver(message, clock)
-
-
-def _scenarios(app) -> dict:
-    """Each e-mail of the product, composed in German by the function that sends it."""
-    from billing.catalog.selfservice import save_self_service
-    from billing.customers import lookup as lifecycle
-    from billing.customers import registration
-    from billing.customers import team as team_rules
-    from billing.customers.accounts import request_password_reset
-    from billing.customers.addresses import AddressInput
-    from billing.customers.customer_tools import send_staff_message
-    from billing.customers.deletion import delete_customer, deletion_notice, erase_customer
-    from billing.customers.lifecycle import DELETE_WORD
-    from billing.customers.onboarding import NewCustomer, invite_customer, welcome_message
-    from billing.invoicing.invoice_mail import email_invoice, payment_failed_notice
-    from billing.kernel.mail import compose
-    from billing.subscriptions.project_keys import expiry_notices
-    from models import (
-        Invoice,
-        InvoiceKind,
-        InvoiceState,
-        PriceBasis,
-        Subscription,
-        SubscriptionState,
-        db,
-    )
-
-    clock = app.config["CLOCK"]
-    customer_id = app.demo.ids["customer_id"]
-    main = lifecycle.main_user(customer_id)
-    address = AddressInput(
-        company_name="Registrierung GmbH",
-        street="Hauptstraße 1",
-        postal_code="10115",
-        city="Berlin",
-        country="DE",
-    )
-
-    def invoice(kind: str) -> int:
-        query = db.select(Invoice.id).where(Invoice.language == "de", Invoice.kind == kind)
-        return db.session.scalar(query.order_by(Invoice.id).limit(1))
-
-    def failed_payment():
-        failed = db.session.scalar(
-            db.select(Invoice.id).where(Invoice.state == InvoiceState.PAYMENT_FAILED.value)
-        )
-        return payment_failed_notice(failed, clock)
-
-    def expiring():
-        ends = db.session.scalar(
-            db.select(db.func.min(Subscription.valid_until)).where(
-                Subscription.state == SubscriptionState.ACTIVE.value,
-                Subscription.price_basis == PriceBasis.PROJECT_KEY.value,
-            )
-        )
-        before_end = datetime.combine(ends - timedelta(days=10), time(9), tzinfo=clock.tz)
-        return expiry_notices([("ops@msp.example", "de")], FixedClock(before_end, str(clock.tz)))
-
-    def register(email: str):
-        save_self_service(True, "IP-Scanning", "IPS-1", SYSTEM, clock)
-        data = registration.Registration(email, "Rita Registrierung", True, address, "de")
-        return registration.register(data, clock).message
-
-    def erase():
-        german = db.session.scalar(
-            db.select(Invoice.customer_id)
-            .where(Invoice.language == "de")
-            .order_by(Invoice.customer_id.desc())
-            .limit(1)
-        )
-        delete_customer(german, DELETE_WORD, "ops@msp.example", "de", SYSTEM, clock)
-        return erase_customer(german, deletion_notice(german, "ops@msp.example", "de"), clock)
-
-    return {
-        "invite": lambda: invite_customer(
-            NewCustomer("Neukunde GmbH", "Nina Neu", "nina@neukunde.example", language="de"),
-            SYSTEM,
-            clock,
-        ),
-        "registration_done": lambda: welcome_message(main, clock),
-        "password_reset": lambda: request_password_reset(main.email, clock),
-        "team_invite": lambda: team_rules.invite_member(
-            customer_id, "tina@team.example", "Tina Team", Actor.user(main), clock, "http://t"
-        ),
-        "team_invite_taken": lambda: team_rules.invite_member(
-            customer_id,
-            lifecycle.main_user(customer_id + 2).email,
-            "Schon Vergeben",
-            Actor.user(main),
-            clock,
-            "http://t",
-        ),
-        "registration_confirm": lambda: register("rita@registrierung.example"),
-        "registration_exists": lambda: register(main.email),
-        "staff_message": lambda: send_staff_message(
-            customer_id, "Wartung am Samstag", "Wir erneuern die Scanner.", SYSTEM, clock
-        ),
-        "project_key_expiring": expiring,
-        "invoice": lambda: email_invoice(invoice(InvoiceKind.INVOICE.value), clock),
-        "credit note": lambda: email_invoice(invoice(InvoiceKind.CREDIT_NOTE.value), clock),
-        "payment_failed": failed_payment,
-        # the settings page's test message, as admin_views/settings.py composes it
-        "test": lambda: compose("test", "ops@msp.example", "de", clock, sender="admin@msp"),
-        "deletion_done": erase,
-    }
-
-
-def test_every_email_reads_german(demo, german_mail):
+def test_every_email_reads_german(demo, demo_mail):
     """Every e-mail the product sends, to a German recipient: subject, text and HTML part."""
     from billing.kernel.mail import TEMPLATES
     from models import EmailLog, db
@@ -508,13 +324,11 @@ def test_every_email_reads_german(demo, german_mail):
     clock = demo.config["CLOCK"]
     sweep = Sweep(demo)
     before = db.session.scalar(db.select(db.func.max(EmailLog.id)))
-    for name, scenario in _scenarios(demo).items():
-        first = len(german_mail.messages)
-        result = scenario()
-        if result not in (True, False):
-            _deliver(result, clock)
-        assert len(german_mail.messages) > first, f"{name}: no e-mail"
-        for _recipients, message in german_mail.messages[first:]:
+    for name, scenario in every_email(demo, "de").items():
+        first = len(demo_mail.messages)
+        deliver_all(scenario(), clock)
+        assert len(demo_mail.messages) > first, f"{name}: no e-mail"
+        for _recipients, message in demo_mail.messages[first:]:
             where = f"{name}: {message['To']}"
             sweep.text(f"{where} (subject)", message["Subject"])
             sweep.text(f"{where} (text)", message.get_body(("plain",)).get_content())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func
@@ -15,7 +15,7 @@ from billing.customers.onboarding import NewCustomer
 from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
 from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_settings
 from billing.kernel.audit import SYSTEM
-from billing.kernel.clock import Clock, add_months
+from billing.kernel.clock import Clock, FixedClock, add_months
 from billing.kernel.settings import get_setting, set_setting
 from billing.kernel.site import Site
 from models import (
@@ -263,7 +263,8 @@ def _demo_customers(history_start: date, clock: Clock) -> int:
         if exists:
             continue
         plan = _plan(index, rng)
-        customer = _create_demo_customer(index, company, country, email, plan, clock)
+        joined = clock if plan.state == "invited" else _joining_clock(index, history_start, clock)
+        customer = _create_demo_customer(index, company, country, email, plan, joined)
         created += 1
         customer.vat_id = vat_id
         if index % 5 == 0:
@@ -272,8 +273,23 @@ def _demo_customers(history_start: date, clock: Clock) -> int:
             customer.tags.append(tags[index % len(tags)])
         db.session.commit()
         if plan.state != "invited":
+            onboarding.register_user(lookup.main_user(customer.id).id, CUSTOMER_PASSWORD, joined)
             _follow_plan(customer.id, index, plan, history_start, clock)
     return created
+
+
+def _started_on(index: int, history_start: date) -> date:
+    """The month the demo customer's subscription starts: customers join over the whole
+    history, so the dashboard chart shows the growth."""
+    return add_months(history_start, index % HISTORY_MONTHS)
+
+
+def _joining_clock(index: int, history_start: date, clock: Clock) -> Clock:
+    """A clock on the day the customer was invited and registered, a few days before its
+    subscription starts (so "Customer since" and the timeline fit the billing history)."""
+    day = _started_on(index, history_start) - timedelta(days=5)
+    instant = datetime.combine(day, time(10, 0), tzinfo=clock.tz)
+    return FixedClock(min(instant, clock.now()), str(clock.tz))
 
 
 def _create_demo_customer(
@@ -302,12 +318,9 @@ def _create_demo_customer(
 def _follow_plan(
     customer_id: int, index: int, plan: Plan, history_start: date, clock: Clock
 ) -> None:
-    """Register the main user, start the subscription and bring the customer into the state
-    of its plan (a pending change, cancelled, locked or marked for deletion)."""
-    main = lookup.main_user(customer_id)
-    onboarding.register_user(main.id, CUSTOMER_PASSWORD, clock)
-    # customers join over the whole history, so the dashboard chart shows the growth
-    started = add_months(history_start, index % HISTORY_MONTHS)
+    """Start the subscription of the registered customer and bring it into the state of its
+    plan (a pending change, cancelled, locked or marked for deletion)."""
+    started = _started_on(index, history_start)
     if index == 10:
         _redeem_demo_key(customer_id, clock, started)
     else:

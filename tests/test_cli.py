@@ -110,6 +110,16 @@ def test_seed_demo_covers_every_state_and_is_idempotent(any_app):
     months = distinct(Invoice.period)
     assert len(months) >= 6
     assert distinct(Invoice.state) >= {"paid", "finalized"}
+    # "Customer since" fits the history: every customer joined before its first bill
+    first_bill = dict(
+        db.session.execute(
+            db.select(Invoice.customer_id, db.func.min(Invoice.period)).group_by(
+                Invoice.customer_id
+            )
+        ).all()
+    )
+    joined = {c.id: c.created_at.date() for c in db.session.scalars(db.select(Customer))}
+    assert first_bill and all(joined[cid] < period for cid, period in first_bill.items())
 
 
 @pytest.mark.slow

@@ -101,6 +101,8 @@ def test_search_and_german(sink_app):
     client = _signed_in(sink_app, "admin")
     found = client.get("/admin/mail-sink/?q=ACME").get_data(as_text=True)
     assert len(_keys(found)) == 1 and "Your invitation" in found and "1 e-mail." in found
+    nothing = client.get("/admin/mail-sink/?q=nobody-here").get_data(as_text=True)
+    assert "No e-mail matches this search." in nothing
     german = client.get("/admin/mail-sink/", headers={"Accept-Language": "de"}).get_data(
         as_text=True
     )
@@ -139,3 +141,6 @@ def test_a_sink_that_has_not_started_yet_shows_an_empty_mailbox(sink_app, maildi
     client = _signed_in(sink_app, "admin")
     page = client.get("/admin/mail-sink/").get_data(as_text=True)
     assert "0 e-mails." in page and not _keys(page)
+    assert "No e-mails yet. Invite a customer" in page, "the empty mailbox says how to fill it"
+    german = client.get("/admin/mail-sink/", headers={"Accept-Language": "de"})
+    assert "Noch keine E-Mails." in german.get_data(as_text=True)

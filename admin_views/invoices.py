@@ -23,6 +23,7 @@ from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import month_text
 from billing.kernel.permissions import Permission
+from billing.payments.payment_failures import describe as describe_payment_failure
 from billing.payments.receivables import (
     available_actions,
     credit_effect,
@@ -365,7 +366,10 @@ class InvoiceAdmin(RecordActions, SecureModelView):
                 flash(_("The card was charged; the invoice is paid."), "success")
             else:
                 flash(
-                    _("The card was declined again: %(error)s", error=attempt.error or "–"),
+                    _(
+                        "The card was declined again: %(error)s",
+                        error=describe_payment_failure(attempt.error),
+                    ),
                     "error",
                 )
         return self.back(invoice.id)

@@ -25,7 +25,7 @@ from billing.subscriptions.distribution import change_ip_distribution
 from billing.subscriptions.own_subscription import start_trial
 from models import Invoice, db
 from tests import factories
-from tests.conftest import berlin
+from tests.conftest import berlin, csrf_token
 from tests.i18n.german import visible_text
 from tests.portal.helpers import MEMBER_PASSWORD, add_member, main_email, signed_in
 from tests.support.cards import stripe_on
@@ -272,6 +272,51 @@ def test_a_customer_with_nothing_to_do(app, language, all_clear):
     assert all_clear in text
     no_invoices = "There are no invoices yet." if language == "en" else "noch keine Rechnungen"
     assert no_invoices in text
+
+
+@pytest.mark.parametrize(
+    ("language", "refused", "signed_out"),
+    [
+        (
+            "en",
+            "Your company&#39;s account is locked, so you cannot sign in. Please contact your "
+            "provider at billing@msp.example.",
+            "You have been signed out because your company&#39;s account is locked. Please "
+            "contact your provider at billing@msp.example.",
+        ),
+        (
+            "de",
+            "Das Konto Ihres Unternehmens ist gesperrt, daher können Sie sich nicht anmelden. "
+            "Bitte wenden Sie sich an Ihren Anbieter: billing@msp.example.",
+            "Sie wurden abgemeldet, weil das Konto Ihres Unternehmens gesperrt ist. Bitte wenden "
+            "Sie sich an Ihren Anbieter: billing@msp.example.",
+        ),
+    ],
+)
+def test_a_locked_customer_is_told_what_to_do_instead_of_the_start_page(
+    app, mail_on, language, refused, signed_out
+):
+    """SPEC §4 Lock: no user of a locked customer reaches the start page; the sign-in and an
+    ended session say so, with the provider's address to write to."""
+    factories.reference(app)
+    customer = factories.customer(app, language=language)
+    client = signed_in(app, main_email(customer))
+    assert client.get("/portal/").status_code == 200
+    lifecycle.set_locked(customer.id, True, SYSTEM, app.config["CLOCK"])
+    ended = client.get("/portal/", follow_redirects=True)
+    assert ended.request.path == "/portal/login"
+    assert signed_out in ended.get_data(as_text=True)
+    headers = {"Accept-Language": language}
+    page = client.post(
+        "/portal/login",
+        data={
+            "csrf_token": csrf_token(client, "/portal/login"),
+            "email": main_email(customer),
+            "password": "Customer-Pass-1",
+        },
+        headers=headers,
+    ).get_data(as_text=True)
+    assert refused in page and 'id="attention"' not in page
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,7 @@ class BillingRunAdmin(RecordActions, SecureModelView):
             kwargs["running"] = activity in (monthend.QUEUED, monthend.WORKING)
             if activity == monthend.QUEUED:
                 kwargs["workers"] = listening_workers("billing")
+            kwargs["as_of"] = monthend.shown_moment(model)
             kwargs["drafts"] = drafts = monthend_report.drafts_of(model.id)
             kwargs["draft_totals"] = monthend_report.net_total(model.id)
             kwargs["actions"] = RUN_ACTIONS.links(

@@ -11,10 +11,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from babel.dates import get_day_names, get_month_names
 from babel.numbers import format_currency as babel_currency
 from flask import Flask, current_app
+from flask_admin.babel import gettext as stock_gettext
 from flask_admin.model import typefmt
-from flask_babel import format_currency, format_date, format_decimal, get_locale
+from flask_babel import format_currency, format_date, format_decimal, get_locale, pgettext
+from flask_babel import gettext as _
 
 from billing.kernel.i18n import moment_text
 
@@ -76,6 +79,26 @@ def day_in_text(value: date | None) -> str:
     return format_date(value, "long") if value else "–"
 
 
+def date_picker_texts() -> dict:
+    """What Flask-Admin's date and time pickers (bootstrap-daterangepicker, which knows only
+    English) show, in the staff member's language: the buttons (Flask-Admin's own words), the
+    labels of a range, the names of the days (Sunday first, as the picker counts) and months,
+    and the first day of the week. ``static/msp.js`` hands them to every picker."""
+    locale = get_locale()
+    days = get_day_names("short", "stand-alone", locale)
+    months = get_month_names("abbreviated", "stand-alone", locale)
+    return {
+        "applyLabel": stock_gettext("Apply"),
+        "cancelLabel": stock_gettext("Cancel"),
+        "fromLabel": _("From"),
+        # "To" alone is an e-mail's recipient ("An")
+        "toLabel": pgettext("date range", "To"),
+        "daysOfWeek": [days[(day + 6) % 7].rstrip(".") for day in range(7)],
+        "monthNames": [months[month] for month in range(1, 13)],
+        "firstDay": (locale.first_week_day + 1) % 7,
+    }
+
+
 TEMPLATE_FORMATTERS = {
     "money": money,
     "unit_money": unit_money,
@@ -84,6 +107,7 @@ TEMPLATE_FORMATTERS = {
     "month_name": month,
     "day_in_text": day_in_text,
     "date_time": moment_text,
+    "date_picker_texts": date_picker_texts,
 }
 
 

@@ -52,7 +52,10 @@ def notify_expiring_keys_command() -> None:
 @click.option(
     "--now",
     "now_text",
-    help="Rehearse at this moment (ISO 8601, e.g. 2026-11-01T00:30+01:00) instead of the clock.",
+    help=(
+        "Run as of this moment (ISO 8601, e.g. 2026-11-01T00:30+01:00) instead of the clock; "
+        "the run keeps it, also in a worker (--queue)."
+    ),
 )
 @click.option("--approve", is_flag=True, help="Finalize right after drafting (no review).")
 @click.option(
@@ -66,7 +69,7 @@ def run_month_end_command(
     """Start (or continue) the month-end run for a booking month."""
     from billing.invoicing import monthend, monthend_report, monthend_work
     from billing.kernel.audit import SYSTEM
-    from billing.kernel.clock import FixedClock
+    from billing.kernel.clock import clock_as_of
     from billing.kernel.errors import DomainError
     from billing.kernel.site import Site
     from jobs.billing import month_end_hooks, queue_month_end
@@ -75,26 +78,34 @@ def run_month_end_command(
         # A worker runs a queued run with its own hooks: it would charge cards and send e-mails.
         raise click.UsageError("--rehearse runs in this process; it cannot be used with --queue.")
     clock = current_app.config["CLOCK"]
+    as_of = None
     if now_text:
         try:
-            instant = datetime.fromisoformat(now_text)
+            as_of = datetime.fromisoformat(now_text)
         except ValueError:
             raise click.BadParameter(
                 "use ISO 8601, e.g. 2026-11-01T00:30+01:00", param_hint="--now"
             ) from None
-        if instant.tzinfo is None:
-            instant = instant.replace(tzinfo=clock.tz)
-        clock = FixedClock(instant, current_app.config["APP_TIMEZONE"])
+        if as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=clock.tz)
     try:
-        month = monthend.parse_period(period) if period else monthend.last_closed_period(clock)
-        started = monthend.start_run(month, SYSTEM, clock, auto_finalize=approve or None)
+        month = (
+            monthend.parse_period(period)
+            if period
+            else monthend.last_closed_period(clock_as_of(clock, as_of))
+        )
+        started = monthend.start_run(
+            month, SYSTEM, clock, auto_finalize=approve or None, as_of=as_of
+        )
     except monthend.RunDone as done:
         click.echo(done.message)
         return
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     verb = "Continuing" if started.resumed else "Started"
-    click.echo(f"{verb} the billing run for {month:%Y-%m} (run {started.run_id}).")
+    run = monthend.get_run(started.run_id)
+    moment = f" as of {run.as_of.astimezone(clock.tz).isoformat()}" if run.as_of else ""
+    click.echo(f"{verb} the billing run for {month:%Y-%m} (run {started.run_id}){moment}.")
     if use_queue:
         queue_month_end(started.run_id)
         click.echo("Queued for the worker; follow it on the Billing Runs screen.")

@@ -4,6 +4,7 @@ project-key expiry notices, month-end runs."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -12,6 +13,7 @@ from billing.access.staff import staff_recipients
 from billing.invoicing import monthend, monthend_work
 from billing.invoicing.monthend_work import Hooks
 from billing.kernel.audit import SYSTEM
+from billing.kernel.clock import clock_as_of
 from billing.kernel.errors import DomainError
 from billing.kernel.site import Site
 from billing.subscriptions.changes import apply_due_changes
@@ -51,17 +53,17 @@ def month_end_hooks() -> Hooks:
     ``flask billing run-month-end``)."""
     from billing.payments import card_charges
 
-    def queue_invoice_email(invoice_id: int) -> None:
+    def queue_invoice_email(invoice_id: int, as_of: datetime | None) -> None:
         from .invoices import queue_invoice_email as queue_it
 
-        queue_it(invoice_id)
+        queue_it(invoice_id, as_of)
 
-    def payment_failed(invoice_id: int) -> None:
+    def payment_failed(invoice_id: int, as_of: datetime | None) -> None:
         from billing.invoicing.invoice_mail import payment_failed_notices
 
-        clock, site = current_app.config["CLOCK"], Site.of(current_app.config)
-        for message in payment_failed_notices(invoice_id, clock, site):
-            send(message)
+        clock = clock_as_of(current_app.config["CLOCK"], as_of)
+        for message in payment_failed_notices(invoice_id, clock, Site.of(current_app.config)):
+            send(message, as_of)
 
     return Hooks(
         queue_invoice_email=queue_invoice_email,
@@ -73,7 +75,8 @@ def month_end_hooks() -> Hooks:
 
 @job
 def month_end(run_id: int) -> str:
-    """Work on a billing run until it waits for approval or is done (safe to run twice)."""
+    """Work on a billing run until it waits for approval or is done (safe to run twice), at
+    the moment the run was started as of, if it was."""
     state = monthend_work.work(
         run_id, current_app.config["CLOCK"], month_end_hooks(), site=Site.of(current_app.config)
     )

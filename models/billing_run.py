@@ -24,7 +24,9 @@ class BillingRun(Base):
     waits in the queue (``lease_until`` is then how long it may wait before its job counts as
     lost); a worker that takes the run writes its id there, and ``lease_until`` tells a live
     worker's run from one whose worker died, so a new worker can take it over where it stopped.
-    Its invoices name it (``Invoice.billing_run_id``)."""
+    Its invoices name it (``Invoice.billing_run_id``). ``as_of`` is the moment a run was started
+    as of (a rehearsal or a catch-up): every step of the run, in whichever worker, happens at that
+    moment; empty for a run on the running clock."""
 
     __tablename__ = "billing_run"
     __table_args__ = (
@@ -38,6 +40,7 @@ class BillingRun(Base):
     auto_finalize: Mapped[bool] = mapped_column(default=False)
     started_by: Mapped[str] = mapped_column(String(200), default="")
     started_at: Mapped[datetime]
+    as_of: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     approved_by: Mapped[str] = mapped_column(String(200), default="")
     approved_at: Mapped[datetime | None]

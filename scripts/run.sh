@@ -82,7 +82,8 @@ wait_for "local Stripe" "$!" "$STRIPE_PORT" instance/localstripe.log
 if ! seed_output=$(.venv/bin/flask seed demo \
   --stripe-secret-key "$DEMO_STRIPE_SECRET_KEY" \
   --stripe-publishable-key "$DEMO_STRIPE_PUBLISHABLE_KEY" \
-  --stripe-webhook-secret "$DEMO_STRIPE_WEBHOOK_SECRET" 2>instance/seed.log); then
+  --stripe-webhook-secret "$DEMO_STRIPE_WEBHOOK_SECRET" \
+  --send-mail 2>instance/seed.log); then
   echo "The demo data could not be created (see instance/seed.log):" >&2
   tail -n 20 instance/seed.log >&2
   exit 1
@@ -98,7 +99,8 @@ cat <<MSG
 
   E-mails stay on this machine: read them in the admin under Settings -> Demo mailbox
     (http://127.0.0.1:${PORT}/admin/mail-sink/, as admin); files in instance/maildir,
-    SMTP sink on 127.0.0.1:${MAIL_PORT}
+    SMTP sink on 127.0.0.1:${MAIL_PORT}. The invoices of the month that just ended are
+    there already: the worker e-mailed them.
   Card payments go to a local Stripe on 127.0.0.1:${STRIPE_PORT} (signed webhooks included).
     Test cards (any future expiry, any CVC): 4242 4242 4242 4242 is accepted;
     4000 0025 0000 3155 asks for 3-D Secure when saved, then is charged at month end;

@@ -14,6 +14,7 @@ from billing.customers import lifecycle, lookup, onboarding
 from billing.customers.onboarding import NewCustomer
 from billing.invoicing.drafting import IP_PURCHASE_PRICE_KEY
 from billing.invoicing.invoice_settings import SELLER_NAME, save_invoice_settings
+from billing.invoicing.monthend_work import Hooks
 from billing.kernel.audit import SYSTEM
 from billing.kernel.clock import Clock, FixedClock, add_months
 from billing.kernel.settings import get_setting, set_setting
@@ -200,10 +201,16 @@ def _partner(name: str) -> Partner:
     return partner
 
 
-def seed_demo(clock: Clock, stripe: DemoStripe | None = None, site: Site = Site()) -> dict:
+def seed_demo(
+    clock: Clock,
+    stripe: DemoStripe | None = None,
+    site: Site = Site(),
+    mail: Hooks | None = None,
+) -> dict:
     """Create demo staff, reference data and about 60 customers with six months of invoices,
     billed by a month-end run per month (in ``site``'s currency); with ``stripe``, also card
-    payment (see ``card_payments``), and the month that just ended is charged at that Stripe.
+    payment (see ``card_payments``), and the month that just ended is charged at that Stripe;
+    with ``mail`` (the job layer's e-mail hooks), that month's e-mails are sent.
 
     Running it again creates nothing new: every record is looked up by its natural key first.
     """
@@ -214,7 +221,7 @@ def seed_demo(clock: Clock, stripe: DemoStripe | None = None, site: Site = Site(
     created = _demo_customers(history_start, clock)
     cards = card_payments(stripe, clock) if stripe is not None else None
     charged_before = charged_at_stripe()
-    billing_history(history_start, clock, site, charge_last_month=stripe is not None)
+    billing_history(history_start, clock, site, charge_last_month=stripe is not None, mail=mail)
     partners_and_saved_views(DEMO_STAFF[0][0], clock)
     tags_and_credit(clock)
     profile_examples(clock)

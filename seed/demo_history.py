@@ -3,6 +3,7 @@ product bills it, with bank transfers arriving within the payment term."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 
 from billing.invoicing import monthend, monthend_report, monthend_work
@@ -27,13 +28,19 @@ def _at(day: date, clock: Clock) -> FixedClock:
 
 
 def billing_history(
-    history_start: date, clock: Clock, site: Site, charge_last_month: bool = False
+    history_start: date,
+    clock: Clock,
+    site: Site,
+    charge_last_month: bool = False,
+    mail: monthend_work.Hooks | None = None,
 ) -> None:
     """Each month since ``history_start`` billed as the product bills it: the month-end run on
     the 1st drafts, finalizes and charges (the demo's card payments are recorded as taken, no
     e-mail is sent; with ``charge_last_month`` the month that just ended is charged at Stripe
     to the saved cards), and bank transfers arrive within the payment term, except for the
-    month that just ended. A month whose run exists is left as it is."""
+    month that just ended. With ``mail`` (the job layer's e-mail hooks) the month that just
+    ended is e-mailed as a real run e-mails it: its invoices, and the notice of a failed card
+    payment. A month whose run exists is left as it is."""
     from billing.payments.card_charges import charge_invoice
 
     period = history_start.replace(day=1)
@@ -47,6 +54,8 @@ def billing_history(
             continue
         charge = charge_invoice if charge_last_month and period == last else record_card_payment
         hooks = monthend_work.Hooks(charge=charge)
+        if mail is not None and period == last:
+            hooks = replace(mail, charge=charge)
         monthend_work.work(started.run_id, run_clock, hooks, site=site)
         if period < last:
             paid_clock = _at(add_months(period, 1) + timedelta(days=PAID_AFTER_DAYS), clock)

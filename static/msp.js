@@ -18,6 +18,33 @@ document.addEventListener("click", function (event) {
   }
 }, true);
 
+// Flask-Admin's date and time pickers (bootstrap-daterangepicker, which knows only English) in
+// the staff member's language: buttons, range labels, day and month names and the first day of
+// the week come from the page (#date-picker-data, admin/msp_base.html). The picker's script loads
+// after this one and Flask-Admin builds the pickers of active filters as soon as its filter
+// script runs, so the plugin is wrapped the moment it is installed on jQuery.
+(function ($) {
+  var data = document.getElementById("date-picker-data");
+  if (!$ || !data) {
+    return;
+  }
+  var texts = JSON.parse(data.textContent);
+  var picker;
+  Object.defineProperty($.fn, "daterangepicker", {
+    configurable: true,
+    get: function () {
+      return picker;
+    },
+    set: function (original) {
+      picker = function (options, callback) {
+        var own = options || {};
+        var localised = $.extend({}, own, { locale: $.extend({}, texts, own.locale) });
+        return original.call(this, localised, callback);
+      };
+    }
+  });
+})(window.jQuery);
+
 // Flask-Admin's "With selected" menu (admin/actions.html): run the chosen bulk action on the
 // ticked rows (its actions.js asks for the confirmation and posts the action form).
 document.addEventListener("click", function (event) {

@@ -101,3 +101,27 @@ def test_every_email_exists_in_both_languages_as_text_and_html(app):
                 subjects[(template, language)] = message.subject
             if template != "staff_message":  # its subject is the staff member's own words
                 assert subjects[(template, "en")] != subjects[(template, "de")], template
+
+
+def _menu_names(app) -> set[str]:
+    """The English names (message ids) of the admin's menu categories and screens."""
+    views = app.extensions["admin"][0]._views
+    names = {view.name for view in views} | {view.category for view in views if view.category}
+    return {str(getattr(name, "_args", (name,))[0]) for name in names}
+
+
+def test_german_texts_name_the_menus_as_the_german_menu_does(app):
+    """Issue 16: a German text that shows the way to a screen ("Abrechnung → Rechnungen") names
+    each menu as the German menu shows it, never by its English name ("Billing → …")."""
+    import re
+
+    with CATALOGUE.open("rb") as handle:
+        catalogue = read_po(handle, locale="de")
+    german = {m.id: m.string for m in catalogue if isinstance(m.id, str) and m.string}
+    english = [name for name in _menu_names(app) if german.get(name, name) != name]
+    assert "Billing" in english and "Invoices" in english
+    for message in catalogue:
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for string, name in ((s, n) for s in strings if "→" in s for n in english):
+            path = rf"(?<![\w-]){re.escape(name)} →|→ {re.escape(name)}(?![\w-])"
+            assert not re.search(path, string), f"{name!r} in {string!r}"

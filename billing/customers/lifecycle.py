@@ -71,7 +71,8 @@ def start_subscription(
         created_at=clock.now(),
     )
     db.session.add(sub)
-    commit_change(customer, actor, "subscription.start", clock, before)
+    details = {"valid_from": sub.valid_from.isoformat()}
+    commit_change(customer, actor, "subscription.start", clock, before, details)
     return sub
 
 

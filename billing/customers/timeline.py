@@ -86,6 +86,11 @@ SENTENCES = {
     "ledger.debit": lazy_gettext("%(actor)s booked a debit of %(amount)s"),
     "payment.refund": lazy_gettext("%(actor)s refunded a payment"),
 }
+# events the system itself caused, told without an actor where the sentence would name one in
+# its middle ("… was marked paid by The system")
+BY_THE_SYSTEM = {
+    "invoice.paid": lazy_gettext("Invoice %(number)s was marked paid"),
+}
 OUTCOMES = {
     "ok": lazy_gettext("done"),
     "sent": lazy_gettext("sent"),
@@ -155,10 +160,12 @@ def describe_event(
     who = _("The system") if actor in ("", "system") else actor
     before, after = before or {}, after or {}
     if action in ("subscription.change", "subscription.apply_change", "subscription.start"):
-        return _ip_change(action, who, before, after, at)
+        return _ip_change(action, who, before, after, _effective(after, at))
     if action == "subscription.schedule_change":
         return _scheduled(who, after.get("pending") or "")
     sentence = SENTENCES.get(action)
+    if actor in ("", "system"):
+        sentence = BY_THE_SYSTEM.get(action, sentence)
     if sentence is None:
         return f"{who}: {action}"
     return str(sentence) % {
@@ -204,11 +211,20 @@ def _split(ips: tuple[int, int]) -> str:
     )
 
 
-def _ip_change(action: str, who: str, before: dict, after: dict, at: datetime) -> str:
+def _effective(after: dict, at: datetime) -> date | datetime:
+    """The day a subscription change took effect: the day it records (a subscription started
+    with an earlier start), else the day of the event."""
+    try:
+        return date.fromisoformat(after["valid_from"])
+    except (KeyError, TypeError, ValueError):
+        return at
+
+
+def _ip_change(action: str, who: str, before: dict, after: dict, effective: date | datetime) -> str:
     old, new = _ips(before), _ips(after)
     if new is None:
         return f"{who}: {action}"
-    when = format_date(at, "long")
+    when = format_date(effective, "long")
     if old is None or sum(old) == 0 or action == "subscription.start":
         return _(
             "%(actor)s started a subscription with %(ips)s IPs, effective %(date)s",

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from babel import Locale
+from babel.dates import format_date
+
 from billing.catalog.pricing import monthly_price, to_cents
 from billing.kernel.clock import add_months
 from billing.subscriptions.service_terms import billed_days, last_billed_day, service_price
@@ -26,7 +29,7 @@ UNIT = Decimal("0.0001")
 LINE_TEXTS = {
     "en": {
         "full": "{internal} internal + {external} external IPs, {month}",
-        "partial": "{internal} internal + {external} external IPs, {start}\u2013{end} "
+        "partial": "{internal} internal + {external} external IPs, {start} \u2013 {end} "
         "({days}/{month_days} days)",
         "change": "Change to {internal} internal + {external} external IPs from {start} "
         "({days}/{month_days} days)",
@@ -47,6 +50,15 @@ LINE_TEXTS = {
         "({days}/{month_days} Tage)",
     },
 }
+
+
+# parsed once: babel parses a locale given as a string on every call
+DAY_LOCALES = {"en": Locale.parse("en"), "de": Locale.parse("de_DE")}
+
+
+def _day(day: date, language: str) -> str:
+    """A day of a line's period as the invoice prints dates: ``Oct 9, 2026`` / ``09.10.2026``."""
+    return format_date(day, "medium", locale=DAY_LOCALES.get(language, DAY_LOCALES["en"]))
 
 
 @dataclass(frozen=True)
@@ -203,7 +215,7 @@ def compute_draft(
         _describe(draft, in_month[-1], service_mode)
     cost = ZERO
     for chain in _chains(in_month):
-        cost += _chain_lines(draft, chain, period, texts, tiers, keys, ip_purchase_price)
+        cost += _chain_lines(draft, chain, period, language, tiers, keys, ip_purchase_price)
     if services:
         cost += _service_lines(draft, services, period, texts, tiers, unit_price, ip_purchase_price)
         if not draft.lines:
@@ -247,13 +259,14 @@ def _chain_lines(
     draft: Draft,
     chain: list[SubRow],
     period: date,
-    texts: dict,
+    language: str,
     tiers,
     keys: dict[int, KeyRow],
     ip_purchase_price: Decimal,
 ) -> Decimal:
-    """Add the lines of a run of subscriptions (``_chains``) to ``draft``; returns their
-    purchase cost (unrounded)."""
+    """Add the lines of a run of subscriptions (``_chains``) to ``draft`` in ``language``;
+    returns their purchase cost (unrounded)."""
+    texts = LINE_TEXTS.get(language, LINE_TEXTS["en"])
     last = month_end(period)
     month_days = (last - period).days + 1
     reaches_end = chain[-1].valid_until is None or chain[-1].valid_until >= last
@@ -268,8 +281,8 @@ def _chain_lines(
             "internal": sub.internal_ips,
             "external": sub.external_ips,
             "month": f"{period:%m/%Y}",
-            "start": f"{start:%d.%m.%Y}",
-            "end": f"{end:%d.%m.%Y}",
+            "start": _day(start, language),
+            "end": _day(end, language),
             "days": days,
             "month_days": month_days,
         }
@@ -283,7 +296,7 @@ def _chain_lines(
         else:
             covered = (last - start).days + 1 if reaches_end else days
             values["days"] = covered
-            values["end"] = f"{(last if reaches_end else end):%d.%m.%Y}"
+            values["end"] = _day(last if reaches_end else end, language)
             amount = to_cents(price * covered / month_days)
             text = texts["partial"].format(**values)
         key = keys.get(sub.project_key_id) if sub.project_key_id else None

@@ -362,5 +362,6 @@ def _notes(pdf: FPDF, invoice: Invoice, texts: dict, payment: str) -> None:
     pdf.set_font(FONT, "", 9.5)
     pdf.set_text_color(*INK)
     for note in notes:
-        pdf.multi_cell(0, 5, note, new_x="LMARGIN", new_y="NEXT")
+        # ragged right: justified, the amounts and the IBAN's groups leave wide gaps
+        pdf.multi_cell(0, 5, note, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1.5)

@@ -14,6 +14,12 @@ drafts of its month that no run owned when it drafted. Finalizing numbers, charg
 those; the confirmation, the counts and the report are taken from the same query. An invoice of
 the month that was finalized outside the run is counted as skipped and never touched.
 
+A run can be started as of a given moment (``as_of``: a rehearsal, or catching up on a month
+whose run was missed): then every step it takes — applying the changes, drafting, finalizing,
+charging, the e-mails and their due dates — happens at that moment, in the command that started
+it or in any worker that takes it over (``run_clock``). The run's own record (when it was
+started, approved and finished, its audit events) stays on the running clock.
+
 A run waiting for a worker is *queued* (no lease owner yet); one whose worker stopped renewing
 its lease is *stalled* (``activity``).
 """
@@ -22,15 +28,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 
 from billing.kernel import audit
 from billing.kernel.audit import Actor
-from billing.kernel.clock import Clock, add_months, lease_now
+from billing.kernel.clock import Clock, add_months, clock_as_of, lease_now
 from billing.kernel.errors import DomainError, NotFound
-from billing.kernel.i18n import _
+from billing.kernel.i18n import _, moment_text
 from billing.kernel.settings import get_setting, set_setting
 from models import BillingRun, RunState, db
 
@@ -85,6 +91,30 @@ def get_run(run_id: int) -> BillingRun:
     return run
 
 
+def run_clock(run: BillingRun, clock: Clock) -> Clock:
+    """The clock ``run``'s steps take their business time from: frozen at the moment the run
+    was started as of, else the running ``clock``."""
+    return clock_as_of(clock, run.as_of)
+
+
+def shown_moment(run: BillingRun) -> datetime | None:
+    """The moment ``run`` is run as of, when that is not the minute it was started (a
+    rehearsal or a catch-up); None for a run on the running clock."""
+    if run.as_of is None:
+        return None
+    minute = {"second": 0, "microsecond": 0}
+    if run.as_of.astimezone(UTC).replace(**minute) == run.started_at.astimezone(UTC).replace(
+        **minute
+    ):
+        return None
+    return run.as_of
+
+
+def _moment(run: BillingRun) -> dict:
+    """The run's moment for its audit events."""
+    return {"as_of": run.as_of.astimezone(UTC).isoformat()} if run.as_of else {}
+
+
 QUEUED, WORKING, STALLED = "queued", "working", "stalled"
 
 
@@ -137,28 +167,37 @@ class Started:
 
 
 def start_run(
-    period: date, actor: Actor, clock: Clock, *, auto_finalize: bool | None = None
+    period: date,
+    actor: Actor,
+    clock: Clock,
+    *,
+    auto_finalize: bool | None = None,
+    as_of: datetime | None = None,
 ) -> Started:
     """Create the run for ``period`` (a closed booking month), or resume a failed or stalled
     one, or queue a queued one again (its job may have been lost); the caller queues it.
+    ``as_of`` (an aware moment) runs a new run as of that moment instead of ``clock``'s time
+    (``run_clock``); a run that exists continues at the moment it was started as of.
 
-    Raises RunDone when the month's run is done, DomainError when the month has not ended or
-    its run is awaiting approval or held by a live worker; the caller then queues nothing.
+    Raises RunDone when the month's run is done, DomainError when the month has not ended (at
+    ``as_of``), its run is awaiting approval or held by a live worker, or ``as_of`` is not the
+    moment the existing run is run as of; the caller then queues nothing.
     """
     period = period.replace(day=1)
-    if period > last_closed_period(clock):
+    run = db.session.scalar(db.select(BillingRun).where(BillingRun.period == period))
+    if run is not None:
+        return _resume(run, actor, clock, as_of)
+    if period > last_closed_period(clock_as_of(clock, as_of)):
         raise DomainError(
             _("The month %(month)s has not ended yet.", month=f"{period:%m/%Y}"), field="period"
         )
-    run = db.session.scalar(db.select(BillingRun).where(BillingRun.period == period))
-    if run is not None:
-        return _resume(run, actor, clock)
     run = BillingRun(
         period=period,
         state=RunState.DRAFTING.value,
         auto_finalize=auto_finalize_enabled() if auto_finalize is None else auto_finalize,
         started_by=actor.label,
         started_at=clock.now(),
+        as_of=as_of.astimezone(UTC) if as_of else None,
     )
     _queue(run)
     db.session.add(run)
@@ -170,16 +209,35 @@ def start_run(
             _("The billing run for %(month)s has just been started.", month=f"{period:%m/%Y}")
         ) from None
     audit.record(
-        actor, "billing_run.start", clock, after={"period": period.isoformat(), "run": run.id}
+        actor,
+        "billing_run.start",
+        clock,
+        after={"period": period.isoformat(), "run": run.id, **_moment(run)},
     )
     db.session.commit()
     return Started(run.id, resumed=False)
 
 
-def _resume(run: BillingRun, actor: Actor, clock: Clock) -> Started:
+def _resume(run: BillingRun, actor: Actor, clock: Clock, as_of: datetime | None) -> Started:
     month = f"{run.period:%m/%Y}"
     if run.state == RunState.DONE.value:
         raise RunDone(run)
+    if as_of is not None and run.as_of != as_of:
+        # one run, one moment: its invoices so far were made at the moment it was started as of
+        raise DomainError(
+            _(
+                "The billing run for %(month)s was started as of %(moment)s; it continues as "
+                "of that moment only.",
+                month=month,
+                moment=moment_text(run.as_of),
+            )
+            if run.as_of
+            else _(
+                "The billing run for %(month)s was started on the running clock; it cannot "
+                "continue as of another moment.",
+                month=month,
+            )
+        )
     if run.state == RunState.AWAITING_APPROVAL.value:
         raise DomainError(_("The billing run for %(month)s is waiting for approval.", month=month))
     if activity(run) == WORKING:
@@ -196,7 +254,7 @@ def _resume(run: BillingRun, actor: Actor, clock: Clock) -> Started:
         "billing_run.resume",
         clock,
         before={"state": before},
-        after={"state": run.state, "run": run.id},
+        after={"state": run.state, "run": run.id, **_moment(run)},
     )
     db.session.commit()
     return Started(run.id, resumed=True)

@@ -1,6 +1,7 @@
 """The worker side of the month-end run (SPEC §8): claim the run's lease, apply the due changes,
 draft in batches, then finalize, charge and e-mail, each batch committed with the run's
-checkpoint so a killed worker's successor continues after the last one."""
+checkpoint so a killed worker's successor continues after the last one. A run started as of a
+moment takes every step at that moment (``monthend.run_clock``), whatever the worker's clock."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
 from billing.catalog.pricing import load_tiers
 from billing.invoicing.drafting import draft_batch, ip_purchase_price_setting
 from billing.invoicing.finalizing import finalize_batch
-from billing.invoicing.monthend import ACTIVE_STATES, get_run
+from billing.invoicing.monthend import ACTIVE_STATES, get_run, run_clock
 from billing.invoicing.monthend_report import count_invoices, run_invoices
 from billing.kernel import audit
 from billing.kernel.audit import SYSTEM
@@ -57,10 +58,11 @@ def _claim(run_id: int, owner: str) -> bool:
 @dataclass
 class Hooks:
     """What the run hands to the job layer: queue an invoice e-mail, send a payment-failed
-    notice, charge a card invoice (the Stripe gateway), report progress."""
+    notice, charge a card invoice (the Stripe gateway), report progress. The e-mails get the
+    moment the run is run as of (None: the running clock), to be dated by it."""
 
-    queue_invoice_email: Callable[[int], object] = lambda invoice_id: None
-    payment_failed: Callable[[int], object] = lambda invoice_id: None
+    queue_invoice_email: Callable[[int, datetime | None], object] = lambda invoice_id, as_of: None
+    payment_failed: Callable[[int, datetime | None], object] = lambda invoice_id, as_of: None
     charge: Callable[[int, Clock], object] | None = None
     progress: Callable[[BillingRun], object] = lambda run: None
     # errors of a service that comes back by itself (the job queue): they stop the worker but
@@ -81,7 +83,9 @@ def work(
     site: Site = Site(),
 ) -> str:
     """Do whatever the run needs next, up to approval or to the end; returns the run's state.
-    The drafts take the home country and the currency from ``site``.
+    The drafts take the home country and the currency from ``site``. ``clock`` is the running
+    clock: the run's record takes its times from it, and so does every step of a run that was
+    not started as of a moment of its own (``monthend.run_clock``).
 
     Safe to call again at any time: a live run held by another worker is left alone, a
     stalled one is continued after its last committed batch.
@@ -92,11 +96,12 @@ def work(
         return get_run(run_id).state
     try:
         run = get_run(run_id)
+        at = run_clock(run, clock)
         if run.state == RunState.DRAFTING.value:
-            _draft_all(run, clock, hooks, owner, site)
+            _draft_all(run, at, hooks, owner, site, clock)
         run = get_run(run_id)
         if run.state == RunState.FINALIZING.value:
-            _finalize_all(run, clock, hooks, owner)
+            _finalize_all(run, at, hooks, owner, clock)
     except LeaseLost:
         db.session.rollback()
         return get_run(run_id).state
@@ -147,7 +152,9 @@ def _checkpoint(run: BillingRun, owner: str) -> None:
     run.lease_until = lease_now() + LEASE
 
 
-def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str, site: Site) -> None:
+def _draft_all(
+    run: BillingRun, clock: Clock, hooks: Hooks, owner: str, site: Site, running: Clock
+) -> None:
     if run.processed == 0:
         _prepare_month(run, clock, owner)
     tiers = load_tiers()
@@ -185,7 +192,7 @@ def _draft_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str, site: Si
         if batches in STATISTICS_AFTER or batches % STATISTICS_EVERY == 0:
             _refresh_statistics()
         hooks.progress(run)
-    _drafted(run, clock)
+    _drafted(run, running)
 
 
 def _prepare_month(run: BillingRun, clock: Clock, owner: str) -> None:
@@ -214,7 +221,7 @@ def _count_batch(run: BillingRun, customers: int, result) -> None:
 
 def _drafted(run: BillingRun, clock: Clock) -> None:
     """Every customer is drafted: done when there is nothing to review, else finalizing at
-    once (automatic approval) or waiting for approval."""
+    once (automatic approval) or waiting for approval. ``clock``: the running clock."""
     run.total = max(run.total, run.processed)
     if not count_invoices(run.id, Invoice.state == InvoiceState.DRAFT.value):
         _finish(run, clock, drafted_nothing=True)
@@ -246,14 +253,14 @@ def _refresh_statistics() -> None:
         db.session.commit()
 
 
-def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str) -> None:
+def _finalize_all(run: BillingRun, clock: Clock, hooks: Hooks, owner: str, running: Clock) -> None:
     _number_drafts(run.id, clock, hooks, owner)
     if hooks.charge is not None:
         _charge_cards(run.id, clock, hooks, owner)
     _queue_emails(run.id, hooks, owner)
     run = get_run(run.id)
     _checkpoint(run, owner)
-    _finish(run, clock)
+    _finish(run, running)
 
 
 def _number_drafts(run_id: int, clock: Clock, hooks: Hooks, owner: str) -> None:
@@ -304,7 +311,7 @@ def _charge_cards(run_id: int, clock: Clock, hooks: Hooks, owner: str) -> None:
             _mark_payment_failed(invoice_id, str(error), clock)
         invoice = db.session.get(Invoice, invoice_id)
         if invoice.state == InvoiceState.PAYMENT_FAILED.value:
-            hooks.payment_failed(invoice_id)
+            hooks.payment_failed(invoice_id, run.as_of)
 
 
 def _queue_emails(run_id: int, hooks: Hooks, owner: str) -> None:
@@ -321,12 +328,13 @@ def _queue_emails(run_id: int, hooks: Hooks, owner: str) -> None:
         _checkpoint(run, owner)
         db.session.commit()
         for invoice_id in unsent[start : start + BATCH]:
-            hooks.queue_invoice_email(invoice_id)
+            hooks.queue_invoice_email(invoice_id, run.as_of)
 
 
 def _finish(run: BillingRun, clock: Clock, *, drafted_nothing: bool = False) -> None:
     """The run is done: its counts from its invoices. A run that drafted nothing (every
-    customer skipped, or invoiced before) has nothing to review and is done at once."""
+    customer skipped, or invoiced before) has nothing to review and is done at once.
+    ``clock``: the running clock."""
     run.payment_failed = count_invoices(run.id, Invoice.state == InvoiceState.PAYMENT_FAILED.value)
     run.finalized = count_invoices(run.id, Invoice.state != InvoiceState.DRAFT.value)
     run.state = RunState.DONE.value

@@ -46,6 +46,13 @@ class FixedClock(Clock):
         return self.instant.astimezone(UTC)
 
 
+def clock_as_of(clock: Clock, moment: datetime | None) -> Clock:
+    """``clock`` frozen at ``moment`` (in ``clock``'s time zone), or ``clock`` itself when no
+    moment is given. Work done as of a given moment (a month-end run started with ``--now``, and
+    the e-mail jobs it queues) reads that moment in whichever process does it."""
+    return clock if moment is None else FixedClock(moment, str(clock.tz))
+
+
 # Leases and claims between workers (a month-end run, an erasure, an invoice e-mail, a card
 # charge) are measured on this clock, not on the business clock a run is given: a rehearsal's
 # clock stands still, and a lease measured on it would never run out. The app factory sets it

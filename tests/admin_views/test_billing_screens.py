@@ -13,6 +13,7 @@ import pytest
 from billing.invoicing import monthend, monthend_work
 from billing.invoicing.drafting import draft_invoice
 from billing.invoicing.finalizing import finalize_invoice
+from billing.kernel.audit import SYSTEM
 from models import AuditEvent, BillingRun, Invoice, db
 from tests import factories
 from tests.conftest import berlin, csrf_token, make_staff, sign_in
@@ -90,7 +91,13 @@ def test_the_confirmation_counts_the_runs_drafts_and_a_done_month_is_refused(
         f"/admin/billing_run/{run.id}/approve/", data={"csrf_token": staff_client.token}
     )
     mailed = []
-    monthend_work.work(run.id, clock, monthend_work.Hooks(queue_invoice_email=mailed.append))
+    monthend_work.work(
+        run.id,
+        clock,
+        monthend_work.Hooks(
+            queue_invoice_email=lambda invoice_id, as_of: mailed.append(invoice_id)
+        ),
+    )
     db.session.expire_all()
     assert db.session.get(Invoice, earlier.id).number == earlier.number
     assert mailed == [db.session.scalar(db.select(Invoice.id).where(Invoice.customer_id == second))]
@@ -103,6 +110,25 @@ def test_the_confirmation_counts_the_runs_drafts_and_a_done_month_is_refused(
     assert again.location.endswith(f"/admin/billing_run/details/?id={run.id}")
     page = staff_client.get(again.location).get_data(as_text=True)
     assert "The billing run for 10/2026 is done already: nothing is left to do." in page
+
+
+@pytest.mark.parametrize(
+    ("language", "as_of"),
+    [("en", "as of Nov 1, 2026, 12:30\u202fAM"), ("de", "mit Stichtag 01.11.2026, 00:30")],
+)
+def test_a_run_started_as_of_another_moment_says_so(app, staff_client, billed, language, as_of):
+    """A run started as of a moment (``flask billing run-month-end --now``) shows it next to
+    when it was started; a run on the running clock shows none."""
+    clock, first, second = billed
+    rehearsed = monthend.start_run(
+        date(2026, 10, 1), SYSTEM, clock, as_of=berlin(2026, 11, 1, 0, 30)
+    ).run_id
+    plain = monthend.start_run(date(2026, 9, 1), SYSTEM, clock).run_id
+    headers = {"Accept-Language": language}
+    page = staff_client.get(f"/admin/billing_run/details/?id={rehearsed}", headers=headers)
+    assert f'<span id="run-as-of">{as_of}</span>' in page.get_data(as_text=True)
+    page = staff_client.get(f"/admin/billing_run/details/?id={plain}", headers=headers)
+    assert 'id="run-as-of"' not in page.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("period", ["", "2026-13", "next month", "2026-11", "<script>"])

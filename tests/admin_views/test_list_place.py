@@ -302,3 +302,22 @@ def test_a_view_saved_from_a_highlighted_list_keeps_only_the_list(staff_client, 
     html = page_of(staff_client, f"{LIST}&highlight={kunden[1].id}")
     saved = re.search(r'name="query" value="([^"]*)"', html).group(1)
     assert parse_qsl(markup.unescape(saved)) == parse_qsl(urlsplit(LIST).query)
+
+
+@pytest.mark.parametrize(
+    "path, english, german",
+    [
+        ("/admin/customer/", "Customers", "Kunden"),
+        ("/admin/invoice/", "Invoices", "Rechnungen"),
+        ("/admin/billing_run/", "Billing Runs", "Abrechnungsläufe"),
+        ("/admin/email_log/", "E-mail log", "E-Mail-Protokoll"),
+    ],
+)
+def test_a_list_tab_is_named_by_the_list_and_the_product(staff_client, path, english, german):
+    """The browser tab names the screen first, then the product, the same way as a record's
+    tab ("Acme GmbH · Customers · MSP Billing"), without the menu's category."""
+    product = staff_client.application.config["PRODUCT_NAME"]
+    for language, name in (("en", english), ("de", german)):
+        page = staff_client.get(path, headers={"Accept-Language": language})
+        title = re.search(r"<title>(.*?)</title>", page.get_data(as_text=True), re.S)
+        assert markup.unescape(title.group(1).strip()) == f"{name} · {product}", language

@@ -34,11 +34,13 @@ def billing(app):
 
 
 def _invoice(app, *, finalize=True, vat_id="", **customer):
-    """An invoice for a full November 2026 (the clock's month) of a fresh customer."""
+    """An invoice for November 2026 (the clock's month) of a fresh customer, a customer since
+    1 November unless ``since`` says otherwise."""
     clock = app.config["CLOCK"]
     customer.setdefault("internal", 400)
     customer.setdefault("external", 100)
-    created = factories.customer(app, since=date(2026, 11, 1), **customer)
+    customer.setdefault("since", date(2026, 11, 1))
+    created = factories.customer(app, **customer)
     if vat_id:
         db.session.get(Customer, created.id).vat_id = vat_id
         db.session.commit()
@@ -449,3 +451,60 @@ def test_a_unit_price_rounds_half_up_to_four_decimals():
     assert unit_price_text(Decimal("1.12345"), "EUR", "en") == "€1.1235"
     assert unit_price_text(Decimal("0.00005"), "EUR", "de") == "0,0001\xa0€"
     assert unit_price_text(Decimal("3"), "EUR", "de") == "3,00\xa0€"
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "400 internal + 100 external IPs, Nov 11, 2026 – Nov 30, 2026 (20/30 days)"),
+        ("de", "400 interne + 100 externe IPs, 11.11.2026–30.11.2026 (20/30 Tage)"),
+    ],
+)
+def test_a_line_for_part_of_the_month_dates_its_days_in_the_invoices_language(
+    billing, language, line
+):
+    """Issue 16: a subscription that began on 11 November is billed from that day; the line
+    names its days as the rest of the invoice writes dates, not German dates on an English
+    invoice."""
+    invoice = _invoice(billing, language=language, since=date(2026, 11, 11))
+    text = _text(render_invoice_pdf(invoice.id))
+
+    assert line in text
+    if language == "en":
+        assert not re.search(r"\d{2}\.\d{2}\.\d{4}", text)
+
+
+def _word_gaps(pdf: bytes, start: str) -> list[float]:
+    """The gaps (points) between the words of the paragraph beginning with ``start`` on page
+    one, per line: from a word's last character to the next word's first."""
+    page = pdfium.PdfDocument(pdf)[0]
+    textpage = page.get_textpage()
+    text = textpage.get_text_range()
+    begin = text.index(start)
+    end = text.index(".", text.index("(", begin))
+    gaps = []
+    previous = None  # (index, right, bottom) of the last character before a space
+    for index in range(begin, end):
+        char = text[index]
+        if char in " \xa0\u202f\r\n":
+            continue
+        left, bottom, right, _top = textpage.get_charbox(index, loose=True)
+        if previous is not None and text[index - 1] in " \xa0\u202f":
+            _last, last_right, last_bottom = previous
+            if abs(bottom - last_bottom) < 1:
+                gaps.append(left - last_right)
+        previous = (index, right, bottom)
+    return gaps
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_transfer_sentence_is_set_ragged_right_with_even_word_gaps(billing, language):
+    """Issue 16: the paragraph that asks for the transfer reads as typed: one space between
+    words, not stretched to the margin around the amount and the IBAN's groups."""
+    _bank_account(billing)
+    invoice = _invoice(billing, language=language)
+    start = "Bitte überweisen" if language == "de" else "Please transfer"
+    gaps = _word_gaps(render_invoice_pdf(invoice.id), start)
+
+    assert len(gaps) > 15
+    assert max(gaps) - min(gaps) < 0.2, gaps

@@ -120,7 +120,9 @@ def test_approval_numbers_the_invoices_without_gaps_and_a_second_run_adds_nothin
         monthend.start_run(date(2026, 10, 1), SYSTEM, clock)
     monthend.approve_run(run_id, SYSTEM, clock)
     queued = []
-    hooks = monthend_work.Hooks(queue_invoice_email=queued.append)
+    hooks = monthend_work.Hooks(
+        queue_invoice_email=lambda invoice_id, as_of: queued.append(invoice_id)
+    )
     assert monthend_work.work(run_id, clock, hooks) == RunState.DONE.value
     invoices = db.session.scalars(db.select(Invoice).order_by(Invoice.id)).all()
     assert [i.number for i in invoices] == [f"2026-{n:06d}" for n in range(1, 7)]
@@ -183,7 +185,7 @@ def test_a_run_finalizes_charges_and_mails_only_the_invoices_it_drafted(october)
     monthend.approve_run(run_id, SYSTEM, clock)
     charged, mailed = [], []
     hooks = monthend_work.Hooks(
-        queue_invoice_email=mailed.append,
+        queue_invoice_email=lambda invoice_id, as_of: mailed.append(invoice_id),
         charge=lambda invoice_id, _clock: charged.append(invoice_id),
     )
     assert monthend_work.work(run_id, clock, hooks) == RunState.DONE.value
@@ -256,6 +258,67 @@ def test_a_slow_worker_keeps_its_batch_unless_another_took_the_run_over(october)
     run = db.session.get(BillingRun, other)
     assert state == RunState.DRAFTING.value
     assert run.lease_owner == "fast" and run.processed == 3, "only the first batch was stored"
+
+
+def test_a_run_started_as_of_a_moment_takes_every_step_at_that_moment(october):
+    """A run started as of a moment (``--now``, a rehearsal or a catch-up) drafts, finalizes
+    and sets due dates at that moment whatever clock the worker runs on; its record (started,
+    finished) stays on the running clock, and its audit event names the moment."""
+    app, clock, ids = october
+    moment = berlin(2026, 11, 2, 9, 0)
+    clock.instant = berlin(2026, 12, 7, 14, 0)
+    run_id = monthend.start_run(date(2026, 10, 1), SYSTEM, clock, as_of=moment).run_id
+    clock.instant = berlin(2026, 12, 8, 10, 0)
+    assert monthend_work.work(run_id, clock) == RunState.AWAITING_APPROVAL.value
+    monthend.approve_run(run_id, SYSTEM, clock)
+    mailed = []
+    hooks = monthend_work.Hooks(queue_invoice_email=lambda *queued: mailed.append(queued))
+    assert monthend_work.work(run_id, clock, hooks) == RunState.DONE.value
+    invoices = db.session.scalars(db.select(Invoice)).all()
+    assert {(i.created_at, i.finalized_at, i.due_date) for i in invoices} == {
+        (moment, moment, date(2026, 11, 16))
+    }
+    assert {as_of for _invoice_id, as_of in mailed} == {moment}, "the e-mails are dated then"
+    run = db.session.get(BillingRun, run_id)
+    assert (run.as_of, run.started_at) == (moment, berlin(2026, 12, 7, 14, 0))
+    assert run.finished_at == berlin(2026, 12, 8, 10, 0)
+    assert monthend.shown_moment(run) == moment
+    start = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "billing_run.start"))
+    assert start.after["as_of"] == "2026-11-02T08:00:00+00:00"
+
+
+def test_a_run_continues_at_its_own_moment_only(october):
+    """One run, one moment: a run started as of a moment continues at it (a worker, the
+    Continue button, the periodic check give none), another moment is refused with a message;
+    a run on the running clock refuses a moment. A month can be rehearsed before it ends in
+    real time, as of a moment after its end."""
+    app, clock, ids = october
+    moment = berlin(2026, 11, 2, 9, 0)
+    run = monthend.get_run(
+        monthend.start_run(date(2026, 10, 1), SYSTEM, clock, as_of=moment).run_id
+    )
+    run.state = RunState.FAILED.value
+    db.session.commit()
+    with pytest.raises(DomainError, match="started as of Nov 2, 2026, 9:00"):
+        monthend.start_run(date(2026, 10, 1), SYSTEM, clock, as_of=berlin(2026, 11, 3, 9, 0))
+    assert monthend.start_run(date(2026, 10, 1), SYSTEM, clock, as_of=moment).resumed
+    assert monthend.get_run(run.id).as_of == moment
+    run.state = RunState.FAILED.value
+    db.session.commit()
+    assert monthend.start_run(date(2026, 10, 1), SYSTEM, clock).resumed
+    assert monthend.get_run(run.id).as_of == moment
+
+    with pytest.raises(DomainError, match="not ended"):
+        monthend.start_run(date(2026, 11, 1), SYSTEM, clock)
+    november = monthend.start_run(
+        date(2026, 11, 1), SYSTEM, clock, as_of=berlin(2026, 12, 1, 0, 30)
+    ).run_id
+    plain = monthend.get_run(november)
+    plain.as_of, plain.state = None, RunState.FAILED.value
+    db.session.commit()
+    with pytest.raises(DomainError, match="running clock"):
+        monthend.start_run(date(2026, 11, 1), SYSTEM, clock, as_of=berlin(2026, 12, 1, 0, 30))
+    assert monthend.shown_moment(monthend.get_run(november)) is None
 
 
 def _november(clock):

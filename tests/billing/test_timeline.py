@@ -56,6 +56,41 @@ def test_a_scheduled_change_names_its_effective_date_in_words(app):
     assert "2027-01-01" not in text
 
 
+def test_a_subscription_started_earlier_names_its_own_start(app):
+    """A subscription entered today that started on 1 September says so, not today's date."""
+    after = {**_snapshot(200, 25), "valid_from": "2026-09-01"}
+    text = _de(app, "subscription.start", "system", _snapshot(0, 0), after, AT)
+    assert text.endswith("gültig ab 1. September 2026"), text
+    assert _en(app, "subscription.start", "a@b.example", None, _snapshot(5, 5), AT).endswith(
+        "effective January 1, 2027"
+    ), "an older record without its start: the day of the event"
+
+
+def test_a_subscription_entered_with_an_earlier_start_is_told_with_it(app):
+    from datetime import date
+
+    from billing.customers.timeline import customer_timeline
+
+    customer = factories.customer(app, since=date(2026, 9, 1))
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        refresh()
+        told = [item["sentence"] for item in customer_timeline(customer.id)]
+    assert any(s.endswith("effective September 1, 2026") for s in told), told
+
+
+def test_a_payment_the_system_recorded_reads_without_an_actor(app):
+    after = {"number": "2026-000078"}
+    assert _de(app, "invoice.paid", "system", None, after, AT) == (
+        "Rechnung 2026-000078 wurde als bezahlt markiert"
+    )
+    assert _en(app, "invoice.paid", "system", None, after, AT) == (
+        "Invoice 2026-000078 was marked paid"
+    )
+    assert _en(app, "invoice.paid", "billing@demo.example", None, after, AT) == (
+        "Invoice 2026-000078 was marked paid by billing@demo.example"
+    )
+
+
 def test_an_action_without_a_sentence_still_shows(app):
     assert _en(app, "something.new", "x@y.example", None, None, AT) == "x@y.example: something.new"
 

@@ -226,3 +226,37 @@ def test_german_ui_and_filter(staff_page, live_server):
     assert status_codes(page) == [LOCKED] * len(locked)
     labels = page.locator("table.model-list .msp-status").all_inner_texts()
     assert [label.strip() for label in labels] == ["Gesperrt"] * len(locked)
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", ["From", "To", "Apply", "Cancel", "Oct", "Nov"]),
+        ("de", ["Von", "Bis", "Übernehmen", "Abbrechen", "Okt", "Nov"]),
+    ],
+)
+def test_the_date_filters_picker_speaks_the_staff_members_language(staff_page, language, words):
+    """Issue 16: the picker of a date filter (Flask-Admin's, English only) labels its range,
+    buttons, months and weekdays in the staff member's language; a German week starts on
+    Monday. The filter is active when the page opens, so its picker is built at once."""
+    page = staff_page
+    between = "2026-10-01+00%3A00%3A00+to+2026-11-05+09%3A00%3A00"
+    page.goto(f"{CUSTOMERS}?flt0_created_at_between={between}")
+    if language == "de":
+        with page.expect_navigation():
+            page.locator("nav").get_by_role("button", name="DE", exact=True).click()
+    page.wait_for_load_state()
+    page.locator("#filter_form table.filters input.filter-val").click()
+    picker = page.locator(".daterangepicker").filter(has=page.locator("table.table-condensed"))
+    expect(picker).to_be_visible()
+    from_label, to_label, apply, cancel, october, november = words
+    expect(picker.locator(".daterangepicker_start_input label")).to_have_text(from_label)
+    expect(picker.locator(".daterangepicker_end_input label")).to_have_text(to_label)
+    expect(picker.locator("button.applyBtn")).to_have_text(apply)
+    expect(picker.locator("button.cancelBtn")).to_have_text(cancel)
+    month = "select.monthselect option:checked"
+    expect(picker.locator(f".calendar.left {month}")).to_have_text(october)
+    expect(picker.locator(f".calendar.right {month}")).to_have_text(november)
+    weekdays = picker.locator(".calendar.left thead tr").nth(1).locator("th")
+    if language == "de":
+        expect(weekdays).to_have_text(["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"])

@@ -1,28 +1,35 @@
 """What a German reader must not find on a page, in an e-mail or in a PDF: the product's own
-English strings, ISO dates and amounts with a decimal point.
+English strings, Flask-Admin's stock English strings, ISO dates and amounts with a decimal point.
 
-The English strings come from the German catalogue itself: every msgid whose German text
-differs, cut at its placeholders into the pieces a page shows verbatim. Pieces that a German
-text uses as well ("Filter", "Stripe"), that are too short to mean anything or that name a
-thing the same way in both languages are left out, so a hit is English a German reader sees.
+The English strings come from the German catalogues themselves: the product's and the one
+Flask-Admin ships for its own domain (``flask_admin/translations/de``). Every msgid whose German
+text differs is cut at its placeholders into the pieces a page shows verbatim. Pieces that a
+German text uses as well ("Filter", "Stripe"), that are too short to mean anything or that name
+a thing the same way in both languages are left out, so a hit is English a German reader sees.
+Flask-Admin's strings are short button and menu words ("Save", "Edit", "List"), so for them one
+word of two letters counts.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+import flask_admin.translations
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "translations" / "de" / "LC_MESSAGES" / "messages.po"
+STOCK_CATALOGUE = Path(flask_admin.translations.__path__[0]) / "de" / "LC_MESSAGES" / "admin.po"
 
 # Words German uses as they are, or too ambiguous to count as English on a German page.
 AMBIGUOUS = frozenset({"OK", "E-Mail", "Name", "Status"})
 MIN_PHRASE = 5  # characters of a one-word piece; shorter ones read the same in many languages
+MIN_STOCK_PHRASE = 2  # Flask-Admin's: its one-word buttons ("Save", "Edit", "New") count
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdfr]|%[sdfr]|\{\w*\}")
 TAG = re.compile(r"<[^>]+>")
 
@@ -55,7 +62,7 @@ class Finding:
 
 def _pieces(msgid: str) -> list[str]:
     text = " ".join(TAG.sub(" ", msgid).split())
-    return [piece.strip(" .,:;!?()[]\"'–-→…/") for piece in PLACEHOLDER.split(text)]
+    return [piece.strip(" .,:;!?()[]\"'\\–-→…/") for piece in PLACEHOLDER.split(text)]
 
 
 def _words_of(text: str) -> set[str]:
@@ -64,37 +71,65 @@ def _words_of(text: str) -> set[str]:
     return words | {part for word in words for part in word.split("-")}
 
 
-@functools.cache
-def english_phrases() -> tuple[str, ...]:
-    """The pieces of the product's English msgids that a German page must not show."""
-    with CATALOGUE.open("rb") as handle:
+def _translated(path: Path) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The (msgids, German texts) of catalogue ``path`` that have a German text."""
+    with path.open("rb") as handle:
         catalogue = read_po(handle, locale="de")
-    german_texts = []
-    candidates = set()
+    messages = []
     for message in catalogue:
         if not message.id or not message.string:
             continue
         ids = message.id if isinstance(message.id, tuple) else (message.id,)
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        german_texts.extend(" ".join(TAG.sub(" ", s).split()) for s in strings)
+        if any(strings):
+            messages.append((ids, strings))
+    return messages
+
+
+def _german_text(*catalogues) -> str:
+    return "\n".join(
+        " ".join(TAG.sub(" ", text).split())
+        for messages in catalogues
+        for _ids, strings in messages
+        for text in strings
+    )
+
+
+def _english_pieces(messages, german: str, shortest: int) -> list[str]:
+    """The pieces of ``messages``' English msgids that are not German as well (``german``: the
+    German texts they are compared with)."""
+    german_words = _words_of(german)
+    candidates = set()
+    for ids, strings in messages:
         if set(ids) & set(strings):
             continue  # the same in both languages
         for msgid in ids:
             candidates.update(_pieces(msgid))
-    german = "\n".join(german_texts)
-    german_words = _words_of(german)
     phrases = []
     for piece in candidates:
         words = piece.split()
         if not words or piece in AMBIGUOUS or not re.search(r"[A-Za-z]{2}", piece):
             continue
-        if len(words) == 1 and (len(piece) < MIN_PHRASE or piece in german_words):
+        if len(words) == 1 and (len(piece) < shortest or piece in german_words):
             continue
         if len(words) > 1 and re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", german):
             continue  # a German text quotes it (a product or brand name)
         if all(word in german_words or word in AMBIGUOUS for word in words):
             continue  # every word of it is German, too ("Partner Team")
         phrases.append(piece)
+    return phrases
+
+
+@functools.cache
+def english_phrases() -> tuple[str, ...]:
+    """The pieces of the product's and Flask-Admin's English msgids that a German page must not
+    show. Flask-Admin's are compared with both German catalogues (the product's German may use a
+    stock word), the product's with its own, as the product's sweep always has."""
+    product, stock = _translated(CATALOGUE), _translated(STOCK_CATALOGUE)
+    phrases = {
+        *_english_pieces(product, _german_text(product), MIN_PHRASE),
+        *_english_pieces(stock, _german_text(product, stock), MIN_STOCK_PHRASE),
+    }
     # the longest first, so a report names the whole sentence rather than its last word
     return tuple(sorted(phrases, key=len, reverse=True))
 
@@ -107,16 +142,47 @@ BLOCKS = frozenset(
 )
 
 
-class VisibleText(HTMLParser):
-    """The text a reader sees: element text, the title, button labels and the attributes a
-    browser shows (placeholder, title, alt, aria-label). Left out: scripts and styles, data in
-    inputs (a date input's value among them), data for scripts (hidden by an inline
-    ``display: none``, or Flask-Admin's ``<div id="…-data" class="d-none">``), machine words
-    (``<code>``, ``<kbd>``, ``<samp>``, ``translate="no"``: a raw record, an event code) and
-    text marked as another language (``lang="en"``: the subject of an e-mail sent in
-    English)."""
+def _filter_groups(groups: dict) -> list[str]:
+    """Flask-Admin's filter menu: each filter's name, its operations ("equals", "between") and
+    the labels of its options."""
+    shown = list(groups)
+    for filters in groups.values():
+        for flt in filters:
+            shown.append(flt["operation"])
+            shown.extend(label for _value, label in flt["options"] or ())
+    return shown
 
-    SHOWN_ATTRIBUTES = ("placeholder", "title", "alt", "aria-label")
+
+def _date_picker(texts: dict) -> list[str]:
+    """The date and time pickers' buttons, range labels and names of days and months."""
+    labels = ("applyLabel", "cancelLabel", "fromLabel", "toLabel")
+    return [*(texts[label] for label in labels), *texts["daysOfWeek"], *texts["monthNames"]]
+
+
+#: What Flask-Admin's scripts show of the JSON it leaves in ``<div id="…-data" class="d-none">``:
+#: the filter menu, the names of the active filters (their values are typed data), the
+#: confirmation question of each bulk action and the "select a record first" message; and what
+#: the date pickers show (``date-picker-data``, admin/msp_base.html, read by static/msp.js).
+SCRIPT_DATA = {
+    "date-picker-data": _date_picker,
+    "filter-groups-data": _filter_groups,
+    "active-filters-data": lambda active: [name for _index, name, _value in active],
+    "actions-confirmation-data": lambda questions: list(questions.values()),
+    "message-data": lambda message: [message],
+}
+
+
+class VisibleText(HTMLParser):
+    """The text a reader sees: element text, the title, button labels, the attributes a browser
+    shows (placeholder, title, alt, aria-label; data-confirm, the question static/msp.js asks
+    before a button's form is sent) and the texts Flask-Admin's scripts show from their data
+    (``SCRIPT_DATA``). Left out: scripts and styles, data in inputs (a date input's value among
+    them), other data for scripts (hidden by an inline ``display: none``, or in a
+    ``<div id="…-data" class="d-none">``), machine words (``<code>``, ``<kbd>``, ``<samp>``,
+    ``translate="no"``: a raw record, an event code) and text marked as another language
+    (``lang="en"``: the subject of an e-mail sent in English)."""
+
+    SHOWN_ATTRIBUTES = ("placeholder", "title", "alt", "aria-label", "data-confirm")
     SKIP = frozenset({"script", "style", "noscript", "template", "code", "kbd", "samp"})
 
     def __init__(self) -> None:
@@ -124,6 +190,7 @@ class VisibleText(HTMLParser):
         self.parts: list[str] = []
         self._open: list[str] = []  # the open elements, outermost first
         self._skip_at: int | None = None  # where in ``_open`` the left-out subtree starts
+        self._script_data: tuple[str, list[str]] | None = None  # (id, text) of a SCRIPT_DATA div
 
     def _skipped(self, tag: str, values: dict) -> bool:
         style = values.get("style", "").replace(" ", "").lower()
@@ -140,6 +207,8 @@ class VisibleText(HTMLParser):
         values = {name: value or "" for name, value in attrs}
         if self._skip_at is None and tag not in VOID and self._skipped(tag, values):
             self._skip_at = len(self._open)
+            if values.get("id") in SCRIPT_DATA:
+                self._script_data = (values["id"], [])
         if tag not in VOID:
             self._open.append(tag)
         if self._skip_at is not None:
@@ -166,6 +235,7 @@ class VisibleText(HTMLParser):
         if self._skip_at is not None:
             if len(self._open) <= self._skip_at:
                 self._skip_at = None
+                self._shown_script_data()
             return
         if tag in BLOCKS:
             self.parts.append("\n")
@@ -173,6 +243,16 @@ class VisibleText(HTMLParser):
     def handle_data(self, data):
         if self._skip_at is None:
             self.parts.append(data)
+        elif self._script_data is not None:
+            self._script_data[1].append(data)
+
+    def _shown_script_data(self) -> None:
+        if self._script_data is None:
+            return
+        name, data = self._script_data
+        self._script_data = None
+        for text in SCRIPT_DATA[name](json.loads("".join(data))):
+            self.parts.append(f"\n{text}\n")
 
     def text(self) -> str:
         lines = (" ".join(line.split()) for line in "".join(self.parts).splitlines())

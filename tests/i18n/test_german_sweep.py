@@ -1,6 +1,7 @@
 """German that is German (issue 16): every staff page, every portal page, every e-mail and the
-invoice PDFs, rendered in German on the demo, show none of the product's English strings, no
-ISO date and no amount with a decimal point (tests/i18n/german.py says what counts).
+invoice PDFs, rendered in German on the demo, show none of the product's English strings, none
+of Flask-Admin's stock ones (its buttons, filter operations and questions), no ISO date and no
+amount with a decimal point (tests/i18n/german.py says what counts).
 
 The staff pages are every GET route of ``app.url_map`` (with the ids of real demo records, as
 the access sweep calls them), so a new screen is swept as soon as it exists; ``NOT_PAGES`` names
@@ -388,3 +389,36 @@ def test_the_sweep_finds_english_iso_dates_and_decimal_points():
         ("iso-month", "2026-11"),
     ]
     assert findings("Kunden: 257,00 €, 15.11.2026, 1. Januar 2027, Rechnung 2026-000113") == []
+
+
+def test_the_sweep_finds_flask_admins_english_and_reads_what_its_scripts_show():
+    """Flask-Admin's stock strings (from its own German catalogue) count as English, also in
+    the questions a button asks (``data-confirm``), in the JSON its scripts turn into the
+    filter menu and the bulk-action messages, and in the date pickers' texts; data for other
+    scripts stays unread."""
+    html = (
+        "<html><body><ul><li>50 items</li><li>Liste</li><li>Save</li></ul>"
+        '<button data-confirm="Are you sure you want to delete this record?">x</button>'
+        '<div id="filter-groups-data" class="d-none">{"Angelegt": [{"arg": "created_equals", '
+        '"operation": "greater than", "options": [["1", "Ja"]], "type": null}]}</div>'
+        '<div id="active-filters-data" class="d-none">[[0, "Angelegt", "2026-11-15"]]</div>'
+        '<div id="actions-confirmation-data" class="d-none">{"delete": '
+        '"Are you sure you want to delete selected records?"}</div>'
+        '<div id="message-data" class="d-none">"Please select at least one record."</div>'
+        '<div id="date-picker-data" class="d-none">{"applyLabel": "Apply", "cancelLabel": '
+        '"Abbrechen", "fromLabel": "Von", "toLabel": "Bis", "daysOfWeek": ["So", "Mo"], '
+        '"monthNames": ["Jan", "Feb"], "firstDay": 1}</div>'
+        '<div id="chart-data" class="d-none">["Save and Continue Editing"]</div>'
+        "<p>Speichern und Fortfahren</p></body></html>"
+    )
+    text = visible_text(html)
+    assert "Angelegt\ngreater than\nJa" in text and "2026-11-15" not in text
+    assert sorted((f.kind, f.text) for f in findings(text)) == [
+        ("english", "Apply"),
+        ("english", "Are you sure you want to delete selected records"),
+        ("english", "Are you sure you want to delete this record"),
+        ("english", "Please select at least one record"),
+        ("english", "Save"),
+        ("english", "greater than"),
+        ("english", "items"),
+    ]

@@ -413,7 +413,7 @@ def test_queuing_the_invoice_emails_keeps_the_lease(app, clock, monkeypatch):
     run_id = monthend.start_run(OCTOBER, SYSTEM, clock, auto_finalize=True).run_id
     queued = []
 
-    def slow_queue(invoice_id: int) -> None:
+    def slow_queue(invoice_id: int, as_of) -> None:
         queued.append(invoice_id)
         time.sleep(0.15)
 

@@ -16,7 +16,7 @@ from flask import abort, current_app, flash, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from billing.customers.sign_in import locked_out, user_may_sign_in
+from billing.customers.sign_in import locked_message, locked_out, user_may_sign_in
 from billing.kernel.audit import Actor
 from billing.kernel.permissions import Permission, can
 from billing.kernel.site import Site
@@ -48,12 +48,7 @@ def load_principal(user_id: str):
         if user is not None and user.session_version == version_no and user_may_sign_in(user):
             principal = user
         elif user is not None and locked_out(user):
-            _end_session(
-                _(
-                    "You have been signed out because your company's account is locked. "
-                    "Please contact your provider."
-                )
-            )
+            _end_session(locked_message(signed_out=True))
             return None
     if principal is None or not _session_alive(kind):
         return None

@@ -29,6 +29,9 @@ from .customer_actions import field_error
 class SelfServiceForm(FlaskForm):
     registration_enabled = BooleanField(lazy_gettext("Enable users to register themselves."))
     article_name = StringField(lazy_gettext("Article name"), [Length(max=200)])
+    article_name_de = StringField(
+        lazy_gettext("Article name for German readers (optional)"), [Length(max=200)]
+    )
     article_number = StringField(lazy_gettext("Article number"), [Length(max=64)])
 
 
@@ -72,6 +75,7 @@ class SelfServiceView(SecureBaseView):
                     form.article_number.data,
                     staff_actor(),
                     clock(),
+                    article_name_de=form.article_name_de.data,
                 )
             except DomainError as error:
                 field_error(form, error)

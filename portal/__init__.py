@@ -1,4 +1,5 @@
-"""The customer portal blueprint (SPEC §10): invite acceptance and sign-in for now."""
+"""The customer portal blueprint (SPEC §10): invite acceptance, sign-in and the start page
+(``billing.reporting.account_overview``); the other pages are the feature modules below."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from billing.customers import lookup, onboarding, sign_in
+from billing.customers import onboarding, sign_in
 from billing.customers.accounts import recipient_language
 from billing.kernel.errors import AuthenticationFailed, DomainError, NotFound
+from billing.reporting.account_overview import account_overview
 from extensions import EMAIL_MAX, continue_in_language, open_link_in_language, talisman
 from jobs.mail import send
 from models import User
@@ -29,7 +31,7 @@ from models import User
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 # the guards need ``bp`` (for the 429 page), the views below need the guards
-from .security import safe_next, sign_in_per_email, sign_in_per_ip, throttle  # noqa: E402
+from .security import safe_next, sign_in_per_email, sign_in_per_ip, site, throttle  # noqa: E402
 
 
 class InviteForm(FlaskForm):
@@ -145,8 +147,7 @@ def home():
     return render_template(
         "portal/home.html",
         user=user,
-        customer=user.customer,
-        subscription=lookup.current_subscription(user.customer_id),
+        overview=account_overview(user.customer_id, _clock(), site()),
     )
 
 

@@ -5,8 +5,8 @@ additional subscriptions (SPEC §11) read-only."""
 from __future__ import annotations
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField
 from wtforms.validators import InputRequired, NumberRange
@@ -48,7 +48,7 @@ class SubscriptionForm(FlaskForm):
 @user_required
 def subscription():
     user = portal_user()
-    view = own_subscription.overview(user.customer_id)
+    view = own_subscription.overview(user.customer_id, str(get_locale()))
     current = view.subscription
     form = SubscriptionForm(
         version=view.customer.version,

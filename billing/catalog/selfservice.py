@@ -36,24 +36,48 @@ class SelfServiceSettings:
     registration_enabled: bool = False
     article_name: str = "IP address scanning"
     article_number: str = "IP-SCAN-1"
+    # the article's name for German readers; empty: ``article_name`` for everyone
+    article_name_de: str = ""
+
+    def article_name_in(self, language: str) -> str:
+        """The article's name for a reader of ``language``."""
+        if language == "de" and self.article_name_de:
+            return self.article_name_de
+        return self.article_name
+
+
+# the German name of the default article, until the MSP names the article itself
+DEFAULT_ARTICLE_NAME_DE = "IP-Adressen-Scan"
 
 
 def load_self_service() -> SelfServiceSettings:
     defaults = SelfServiceSettings()
+    name = get_setting(KEY + "article_name", None)
     return SelfServiceSettings(
         registration_enabled=get_setting(KEY + "registration_enabled", "0") == "1",
-        article_name=get_setting(KEY + "article_name", defaults.article_name),
+        article_name=name if name is not None else defaults.article_name,
         article_number=get_setting(KEY + "article_number", defaults.article_number),
+        article_name_de=get_setting(
+            KEY + "article_name_de", DEFAULT_ARTICLE_NAME_DE if name is None else ""
+        ),
     )
 
 
 def save_self_service(
-    registration_enabled: bool, article_name: str, article_number: str, actor, clock: Clock
+    registration_enabled: bool,
+    article_name: str,
+    article_number: str,
+    actor,
+    clock: Clock,
+    *,
+    article_name_de: str = "",
 ) -> SelfServiceSettings:
-    """Store the switches and article data (audited)."""
+    """Store the switches and article data (audited); ``article_name_de`` is the name German
+    readers see (optional)."""
     from models import Setting
 
     name = (article_name or "").strip()
+    name_de = (article_name_de or "").strip()
     number = (article_number or "").strip()
     if not name:
         raise DomainError(_("Please enter the article name."), field="article_name")
@@ -61,11 +85,14 @@ def save_self_service(
         raise DomainError(_("Please enter the article number."), field="article_number")
     if len(name) > 200 or len(number) > 64:
         raise DomainError(_("The article name or number is too long."), field="article_name")
+    if len(name_de) > 200:
+        raise DomainError(_("The article name or number is too long."), field="article_name_de")
     before = load_self_service()
     values = {
         "registration_enabled": "1" if registration_enabled else "0",
         "article_name": name,
         "article_number": number,
+        "article_name_de": name_de,
     }
     for key, value in values.items():
         row = db.session.get(Setting, KEY + key)

@@ -36,6 +36,35 @@ def locked_out(user: User) -> bool:
     )
 
 
+def locked_message(*, signed_out: bool = False) -> str:
+    """What a user of a locked customer is told at sign-in, or when the lock ended their
+    session (``signed_out``): the account is locked, and whom to write to, with the provider's
+    address when the product sends e-mails (``cards.provider_email``)."""
+    from billing.payments.cards import provider_email
+
+    email = provider_email()
+    if signed_out:
+        if email:
+            return _(
+                "You have been signed out because your company's account is locked. Please "
+                "contact your provider at %(email)s.",
+                email=email,
+            )
+        return _(
+            "You have been signed out because your company's account is locked. Please contact "
+            "your provider."
+        )
+    if email:
+        return _(
+            "Your company's account is locked, so you cannot sign in. Please contact your "
+            "provider at %(email)s.",
+            email=email,
+        )
+    return _(
+        "Your company's account is locked, so you cannot sign in. Please contact your provider."
+    )
+
+
 def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> User:
     """Portal sign-in. Unknown user, wrong password, disabled user and deleted customer all get
     the same answer (no account probing); the right password of a locked customer's user is
@@ -59,12 +88,7 @@ def authenticate_user(email: str, password: str, clock: Clock, ip: str = "") -> 
         )
         db.session.commit()
         if locked:
-            raise AuthenticationFailed(
-                _(
-                    "Your company's account is locked, so you cannot sign in. Please contact "
-                    "your provider."
-                )
-            )
+            raise AuthenticationFailed(locked_message())
         raise AuthenticationFailed(_("Invalid e-mail or password."))
     audit.record(Actor.user(user, ip), "user.sign_in", clock, customer_id=user.customer_id)
     db.session.commit()

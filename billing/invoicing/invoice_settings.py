@@ -90,6 +90,22 @@ class BankDetails:
     account_holder: str
 
 
+def seller_bank_details() -> BankDetails | None:
+    """The account customers transfer to, as the invoices print it (one query); None while no
+    IBAN is saved. The holder is the seller unless another one is saved."""
+    keys = (SELLER_IBAN, SELLER_BIC, SELLER_BANK_NAME, ACCOUNT_HOLDER, SELLER_NAME)
+    rows = db.session.execute(db.select(Setting.key, Setting.value).where(Setting.key.in_(keys)))
+    values = dict(rows.tuples().all())
+    if not values.get(SELLER_IBAN):
+        return None
+    return BankDetails(
+        values[SELLER_IBAN],
+        values.get(SELLER_BIC, ""),
+        values.get(SELLER_BANK_NAME, ""),
+        values.get(ACCOUNT_HOLDER) or values.get(SELLER_NAME, ""),
+    )
+
+
 def validate_bank_details(
     iban: str, bic: str, bank_name: str, account_holder: str, seller_name: str
 ) -> BankDetails:

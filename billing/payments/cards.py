@@ -104,6 +104,21 @@ def failed_card_invoices(customer_id: int) -> list[Invoice]:
     )
 
 
+def known_card(customer: Customer) -> tuple[object | None, bool]:
+    """The card on file at Stripe (``stripe_cards.CardInfo``), asked only for a customer Stripe
+    knows and with keys configured: ``(card or None, False)``, or ``(None, True)`` when Stripe
+    cannot tell."""
+    from billing.payments.stripe_account import keys_configured
+    from billing.payments.stripe_cards import card_on_file
+
+    if not customer.stripe_customer_id or not keys_configured():
+        return None, False
+    try:
+        return card_on_file(customer.id), False
+    except (stripe.StripeError, DomainError):
+        return None, True
+
+
 @dataclass(frozen=True)
 class PaymentOverview:
     """What the portal's payment page shows; ``card`` is None when none is on file or Stripe

@@ -8,7 +8,8 @@ that was already paid becomes account credit (``credit_split``). An invoice whos
 is zero is no longer payable: it is not marked paid, not charged at month end, not offered for
 a card retry in the admin or the portal (``invoice_actions``, ``payable``, ``is_payable``).
 
-**Overdue** = the business date is after the due date and something is open (``days_overdue``).
+**Overdue** = the business date is after the due date and something is open (``days_overdue``,
+the one rule; ``open_items`` lists a customer's open invoices with their due dates by it).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 
 from billing.catalog.pricing import to_cents
+from billing.invoicing.payment_terms import due_date
 from billing.kernel.clock import lease_now
 from billing.kernel.i18n import _
+from billing.kernel.site import Site
 from models import (
     AttemptState,
     Invoice,
@@ -229,6 +232,58 @@ def credited_in_full(invoice_ids: list[int]) -> set[int]:
             .having(func.sum(note.settled_amount) >= Invoice.gross)
         )
     )
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """An invoice with something still to pay: how much, when it is due, and whether that day
+    has passed (SPEC §14 overdue: the business date is after the due date)."""
+
+    invoice: Invoice
+    open_amount: Decimal
+    due: date | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class OpenItems:
+    """A customer's open invoices, the earliest due first (the older month first on the same
+    day)."""
+
+    items: list[OpenItem]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((item.open_amount for item in self.items), ZERO)
+
+    @property
+    def overdue(self) -> list[OpenItem]:
+        return [item for item in self.items if item.overdue]
+
+    @property
+    def next_due(self) -> date | None:
+        """The earliest due date still ahead (or today), None when none is."""
+        return min((item.due for item in self.items if item.due and not item.overdue), default=None)
+
+
+def open_items(customer_id: int, today: date, site: Site = Site()) -> OpenItems:
+    """The customer's invoices with an open amount (``payable``), with their due dates and
+    whether they are overdue on ``today`` (the MSP's business date), in two queries however
+    many invoices there are."""
+    invoices = db.session.scalars(
+        db.select(Invoice)
+        .where(Invoice.customer_id == customer_id, is_payable())
+        .order_by(Invoice.id)
+    ).all()
+    owed = open_amounts(invoices)
+    items = []
+    for invoice in invoices:
+        if owed[invoice.id] <= ZERO:
+            continue
+        overdue = days_overdue(invoice, today, owed[invoice.id]) > 0
+        items.append(OpenItem(invoice, owed[invoice.id], due_date(invoice, site), overdue))
+    items.sort(key=lambda item: (item.due or date.max, item.invoice.period, item.invoice.id))
+    return OpenItems(items)
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-import stripe
 from sqlalchemy import func
 
 from billing.customers.lookup import current_subscription, get_customer, pending_change
 from billing.customers.team import Member, team
 from billing.invoicing.payment_terms import payment_terms_of
 from billing.kernel.clock import Clock
-from billing.kernel.errors import DomainError
 from billing.payments import ledger, payment_failures
+from billing.payments.cards import known_card
 from billing.payments.receivables import credited_in_full, open_amounts
 from models import (
     ActorType,
@@ -104,7 +103,7 @@ def customer_overview(customer_id: int, clock: Clock) -> CustomerOverview:
     customer = get_customer(customer_id)
     users = _users(customer_id, clock)
     invoices = _invoices(customer_id)
-    card, card_unknown = _card(customer)
+    card, card_unknown = known_card(customer)
     return CustomerOverview(
         customer=customer,
         partner=customer.partner.name if customer.partner_id else None,
@@ -202,17 +201,3 @@ def _payments(customer_id: int) -> list[PaymentRow]:
         )
         for attempt, invoice_id, number in rows
     ]
-
-
-def _card(customer: Customer) -> tuple[object | None, bool]:
-    """The card on file at Stripe, asked only for a customer Stripe knows and with keys
-    configured; ``(None, True)`` when Stripe cannot tell."""
-    from billing.payments.stripe_account import keys_configured
-    from billing.payments.stripe_cards import card_on_file
-
-    if not customer.stripe_customer_id or not keys_configured():
-        return None, False
-    try:
-        return card_on_file(customer.id), False
-    except (stripe.StripeError, DomainError):
-        return None, True

@@ -141,8 +141,9 @@ class Overview:
     article_number: str
 
 
-def overview(customer_id: int) -> Overview:
-    """The current figures, the pending change and whether the customer may change them.
+def overview(customer_id: int, language: str = "en") -> Overview:
+    """The current figures, the pending change and whether the customer may change them (the
+    article named for a reader of ``language``).
 
     When the next change starts a paid subscription: ``card_unavailable`` says that card
     payment is off (the customer cannot start one), ``needs_card`` that no card is on file yet
@@ -173,7 +174,7 @@ def overview(customer_id: int) -> Overview:
         may_change=allowed,
         needs_card=needs_card,
         card_unavailable=card_unavailable,
-        article_name=settings.article_name,
+        article_name=settings.article_name_in(language),
         article_number=settings.article_number,
     )
 

@@ -28,12 +28,15 @@ def test_settings_are_saved(app, staff_client):
             "csrf_token": staff_client.token,
             "registration_enabled": "y",
             "article_name": "Vulnerability scanning",
+            "article_name_de": "Schwachstellen-Scan",
             "article_number": "VS-100",
         },
     )
     assert response.status_code == 302
     settings = load_self_service()
     assert settings.registration_enabled and settings.article_number == "VS-100"
+    assert settings.article_name_in("de") == "Schwachstellen-Scan"
+    assert settings.article_name_in("en") == "Vulnerability scanning"
 
 
 def test_preview_shows_what_customers_would_pay_before_saving(app, staff_client):

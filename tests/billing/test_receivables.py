@@ -217,6 +217,44 @@ def test_the_invoices_actions_are_decided_here_with_a_reason_for_each_refusal(ap
     assert open_amounts(invoices) == {i.id: open_amount(i) for i in invoices}
 
 
+def test_open_items_say_what_is_open_and_what_is_overdue(app):
+    """SPEC §14: overdue = the business date after the due date with an amount open; paid
+    invoices and invoices a credit note settled are not open."""
+    from billing.payments.receivables import open_items
+
+    clock, customer_id, october = _october(app)
+    september = finalize_invoice(draft_invoice(customer_id, date(2026, 9, 1), clock).id, clock)
+    due = october.due_date
+    assert due == september.due_date and due > clock.today()
+    owed = open_items(customer_id, due)
+    assert [item.invoice.id for item in owed.items] == [september.id, october.id]
+    assert owed.total == september.gross + october.gross and owed.overdue == []
+    assert owed.next_due == due
+
+    owed = open_items(customer_id, due + timedelta(days=1))
+    assert [item.invoice.id for item in owed.overdue] == [september.id, october.id]
+    assert owed.next_due is None
+
+    mark_paid(september.id, SYSTEM, clock)
+    create_credit_note(october.id, "cancelled", SYSTEM, clock)
+    owed = open_items(customer_id, due + timedelta(days=1))
+    assert owed.items == [] and owed.total == D("0.00")
+
+
+def test_the_start_page_calls_an_invoice_a_credit_note_settled_credited(app):
+    from billing.reporting.account_overview import account_overview
+
+    clock, customer_id, invoice = _october(app)
+    assert account_overview(customer_id, clock).invoices.latest_state == "finalized"
+    create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
+    summary = account_overview(customer_id, clock).invoices
+    assert (summary.latest.id, summary.latest_state, summary.open_count) == (
+        invoice.id,
+        "credited",
+        0,
+    )
+
+
 def test_days_overdue_counts_from_the_due_date_while_something_is_open(app):
     """SPEC §14: overdue = the business date after the due date with an amount open. October's
     invoice, finalized on Monday 2 November, is due on Monday 16 November."""

@@ -57,6 +57,33 @@ def test_self_service_page_shows_figures_article_and_the_form(app, self_service)
     assert "/portal/subscription/preview" in page
 
 
+def _article(client, language: str) -> str:
+    with client.session_transaction() as session:  # the portal's language switch
+        session.update(language=language, language_chosen=True)
+    page = client.get("/portal/subscription")
+    return re.search(r'<h2 class="h6">([^<]*)<small', page.get_data(as_text=True)).group(1).strip()
+
+
+def test_the_article_is_named_in_the_reader_s_language(app, self_service):
+    """The German portal names the default article in German; an article the MSP names
+    itself has the German name it gives, and its own name where it gives none."""
+    clock = app.config["CLOCK"]
+    client = signed_in(app, main_email(self_service))
+    assert _article(client, "de") == "IP-Adressen-Scan"
+    save_self_service(
+        False,
+        "Vulnerability scanning",
+        "VS-42",
+        SYSTEM,
+        clock,
+        article_name_de="Schwachstellen-Scan",
+    )
+    assert _article(client, "de") == "Schwachstellen-Scan"
+    assert _article(client, "en") == "Vulnerability scanning"
+    save_self_service(False, "Vulnerability scanning", "VS-42", SYSTEM, clock)
+    assert _article(client, "de") == "Vulnerability scanning"
+
+
 def test_managed_customer_sees_figures_read_only(app):
     """SPEC §0/§10: managed customers cannot change their subscription; 'contact your provider'."""
     factories.reference(app)

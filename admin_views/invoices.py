@@ -18,20 +18,16 @@ from wtforms.validators import DataRequired, Length
 
 from billing.invoicing.credit_notes import create_credit_note
 from billing.invoicing.drafting import redraft_invoice
+from billing.invoicing.invoice_facts import invoice_history
 from billing.invoicing.invoice_mail import request_resend
 from billing.invoicing.invoice_payment import mark_paid, retry_payment
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import month_text
 from billing.kernel.permissions import Permission
-from billing.payments.receivables import (
-    available_actions,
-    credit_effect,
-    credited_in_full,
-    invoice_actions,
-    refusal,
-)
+from billing.payments.payment_failures import describe as describe_payment_failure
+from billing.payments.receivables import available_actions, credited_in_full, refusal
 from jobs.invoices import queue_invoice_email
-from models import Invoice, InvoiceKind, db
+from models import Invoice, db
 
 from .actions import INVOICE_ACTIONS, RecordActions
 from .auth import clock, site, staff_actor
@@ -39,10 +35,23 @@ from .badges import invoice_badge
 from .base import SecureModelView
 from .customers import ChoiceFilter
 from .filters import InLastDaysFilter
+from .labels import (
+    ATTEMPT_STATE_LABELS,
+    EMAIL_STATE_LABELS,
+    EMAIL_TEMPLATE_LABELS,
+    PAYMENT_LABELS,
+)
 from .labels import INVOICE_KIND_LABELS as KIND_LABELS
 from .labels import INVOICE_STATE_LABELS as STATE_LABELS
-from .labels import PAYMENT_LABELS
 from .navigation import return_url, with_highlight
+
+#: the words the details page shows for stored codes (admin/_customer_macros.html's ``badge``)
+DETAIL_LABELS = {
+    "payment": PAYMENT_LABELS,
+    "attempt_state": ATTEMPT_STATE_LABELS,
+    "email_state": EMAIL_STATE_LABELS,
+    "email_template": EMAIL_TEMPLATE_LABELS,
+}
 
 
 class CreditNoteForm(FlaskForm):
@@ -242,22 +251,11 @@ class InvoiceAdmin(RecordActions, SecureModelView):
         if isinstance(model, Invoice):
             kwargs["heading"] = _heading(model)
             kwargs["list_url"] = with_highlight(self.list_url(), model.id)
-            kwargs["corrects"] = (
-                db.session.get(Invoice, model.corrects_invoice_id)
-                if model.corrects_invoice_id
-                else None
-            )
-            kwargs["credit_notes"] = db.session.scalars(
-                db.select(Invoice).where(Invoice.corrects_invoice_id == model.id)
-            ).all()
-            decided = invoice_actions(model)
-            kwargs["open_amount"] = decided.open_amount
+            kwargs["history"] = invoice_history(model.id, clock())
+            kwargs["labels"] = DETAIL_LABELS
             kwargs["state_badge"] = invoice_badge(model.state, bool(credited_in_full([model.id])))
             kwargs["actions"] = INVOICE_ACTIONS.links(
-                model.id, available_actions(model, decided), return_to=return_url()
-            )
-            kwargs["credit_effect"] = (
-                credit_effect(model) if model.kind == InvoiceKind.CREDIT_NOTE.value else None
+                model.id, available_actions(model), return_to=return_url()
             )
         return super().render(template, **kwargs)
 
@@ -365,7 +363,10 @@ class InvoiceAdmin(RecordActions, SecureModelView):
                 flash(_("The card was charged; the invoice is paid."), "success")
             else:
                 flash(
-                    _("The card was declined again: %(error)s", error=attempt.error or "–"),
+                    _(
+                        "The card was declined again: %(error)s",
+                        error=describe_payment_failure(attempt.error),
+                    ),
                     "error",
                 )
         return self.back(invoice.id)

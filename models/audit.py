@@ -44,6 +44,7 @@ class EmailLog(Base):
     __table_args__ = (
         CheckConstraint(check_in("state", EmailState), name="state"),
         Index("ix_email_log_customer_at", "customer_id", "created_at"),
+        Index("ix_email_log_invoice", "invoice_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +57,8 @@ class EmailLog(Base):
     state: Mapped[str] = mapped_column(String(16), default=EmailState.QUEUED.value)
     error: Mapped[str] = mapped_column(Text, default="")
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
+    # the invoice or credit note the message is about (its e-mail, a failed card payment)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
 
     def __str__(self) -> str:
         return f"{self.template} to {self.recipient} ({self.state})"

@@ -89,6 +89,7 @@ def email_invoice(invoice_id: int, clock: Clock, site: Site = Site()) -> bool:
                 invoice.language,
                 clock,
                 customer_id=customer.id,
+                invoice_id=invoice.id,
                 name=name,
                 **_context(invoice, customer, site),
             )
@@ -193,6 +194,7 @@ def payment_failed_notices(invoice_id: int, clock: Clock, site: Site = Site()) -
             invoice.language,
             clock,
             customer_id=customer.id,
+            invoice_id=invoice.id,
             link=f"{site.public_url}/portal/",
             name=name,
             **_context(invoice, customer, site),
@@ -218,6 +220,7 @@ def payment_failed_notice(invoice_id: int, clock: Clock, site: Site = Site()) ->
         invoice.language,
         clock,
         customer_id=customer.id,
+        invoice_id=invoice.id,
         link=f"{site.public_url}/portal/",
         name=customer.contact_name,
         **_context(invoice, customer, site),

@@ -300,9 +300,11 @@ def compose(
     clock: Clock,
     *,
     customer_id: int | None = None,
+    invoice_id: int | None = None,
     **context,
 ) -> Outgoing:
-    """Render ``template`` in ``language`` and record it in the e-mail log as queued.
+    """Render ``template`` in ``language`` and record it in the e-mail log as queued, under
+    ``customer_id`` and the invoice it is about (``invoice_id``) where it has them.
 
     ``context`` fills the template; ``name`` is the recipient's name for the greeting (a
     person's name, never their address; left out or empty, the greeting is neutral). The
@@ -333,6 +335,7 @@ def compose(
         template=template,
         language=language,
         customer_id=customer_id,
+        invoice_id=invoice_id,
     )
     db.session.add(log)
     db.session.commit()

@@ -3,6 +3,7 @@ and refunds: each charged at most once."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import stripe
@@ -11,8 +12,11 @@ from billing.kernel import audit
 from billing.kernel.clock import Clock, lease_now
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
+from billing.payments import payment_failures
 from billing.payments.stripe_account import client
 from billing.payments.stripe_cards import ensure_stripe_customer, saved_card
+
+logger = logging.getLogger("msp.payments")
 
 
 def minor_units(amount) -> int:
@@ -41,6 +45,7 @@ def charge_invoice(invoice_id: int, clock: Clock, *, retry_by=None):
     (paid, or settled by a credit note) is refused (``receivables.payment_refusal``).
     A decline marks the invoice ``payment_failed``, and so does a card whose bank wants the
     cardholder to confirm the payment (3-D Secure); a new call after that is a new attempt.
+    The attempt keeps why it failed as a code of ``payment_failures``.
 
     ``retry_by`` (the acting staff member or customer user) asks for a retry of a failed card
     payment: only such an invoice is charged, and the request is audited with the attempt.
@@ -51,7 +56,7 @@ def charge_invoice(invoice_id: int, clock: Clock, *, retry_by=None):
     try:
         card = saved_card(invoice.customer_id)
         if card is None:
-            return _fail_attempt(attempt, invoice, _("No card is saved for this customer."), clock)
+            return _fail_attempt(attempt, invoice, payment_failures.NO_CARD, clock)
         intent = client().v1.payment_intents.create(
             {
                 "amount": minor_units(attempt.amount),
@@ -65,11 +70,14 @@ def charge_invoice(invoice_id: int, clock: Clock, *, retry_by=None):
             {"idempotency_key": attempt.idempotency_key},
         )
     except stripe.CardError as error:
-        return _fail_attempt(attempt, invoice, error.user_message or str(error), clock)
+        body = error.json_body if isinstance(error.json_body, dict) else {}
+        reason = payment_failures.stripe_reason(body.get("error"))
+        return _fail_attempt(attempt, invoice, reason, clock)
     except stripe.StripeError as error:
         from models import db
 
-        attempt.error = f"{type(error).__name__}: {error.user_message or error}"[:2000]
+        logger.warning("charging invoice %s: Stripe not reached: %r", invoice_id, error)
+        attempt.error = payment_failures.UNREACHABLE
         attempt.claimed_until = None
         attempt.updated_at = clock.now()
         db.session.commit()
@@ -172,16 +180,9 @@ def _record_intent(attempt, invoice, intent, clock: Clock):
     if intent.status in AWAITS_CUSTOMER:
         # Stripe refuses such an off-session charge with a CardError; a Stripe-compatible test
         # server leaves the intent waiting for a confirmation that nobody can give
-        return _fail_attempt(
-            attempt,
-            invoice,
-            _(
-                "The card's bank asks the cardholder to confirm this payment (3-D Secure), "
-                "which an automatic charge cannot do."
-            ),
-            clock,
-        )
+        return _fail_attempt(attempt, invoice, payment_failures.AUTHENTICATION_REQUIRED, clock)
     attempt.claimed_until = None
+    attempt.error = ""
     if intent.status == "succeeded":
         attempt.state = AttemptState.SUCCEEDED.value
         invoice.state = InvoiceState.PAID.value
@@ -198,12 +199,14 @@ def _record_intent(attempt, invoice, intent, clock: Clock):
     return attempt
 
 
-def _fail_attempt(attempt, invoice, message: str, clock: Clock):
+def _fail_attempt(attempt, invoice, reason: str, clock: Clock):
+    """The attempt failed for ``reason`` (a code of ``payment_failures``), and so did the
+    invoice's payment."""
     from models import AttemptState, InvoiceState, db
 
     attempt.state = AttemptState.FAILED.value
     attempt.claimed_until = None
-    attempt.error = message[:2000]
+    attempt.error = reason
     attempt.updated_at = clock.now()
     invoice.state = InvoiceState.PAYMENT_FAILED.value
     audit.record(
@@ -211,7 +214,7 @@ def _fail_attempt(attempt, invoice, message: str, clock: Clock):
         "invoice.payment_failed",
         clock,
         customer_id=invoice.customer_id,
-        after={"number": invoice.number, "error": message[:200]},
+        after={"number": invoice.number, "error": reason},
     )
     db.session.commit()
     return attempt
@@ -273,8 +276,9 @@ def refund(attempt_id: int, actor, clock: Clock):
     The attempt is claimed for the refund (succeeded → refunded, one conditional update,
     committed) before Stripe is called, so of several simultaneous requests one refunds and
     the others are told it was refunded already; should Stripe fail, the claim is undone and
-    the refund can be asked for again (with the same idempotency key)."""
-    from models import AttemptState, PaymentAttempt, db
+    the refund can be asked for again (with the same idempotency key). The refund is audited
+    on the invoice's customer, with the invoice's number."""
+    from models import AttemptState, Invoice, PaymentAttempt, db
 
     attempt = db.session.get(PaymentAttempt, attempt_id)
     if attempt is None or attempt.state not in (
@@ -307,6 +311,17 @@ def refund(attempt_id: int, actor, clock: Clock):
         raise DomainError(
             _("Stripe answered with an error: %(error)s", error=error.user_message or "?")
         ) from None
-    audit.record(actor, "payment.refund", clock, after={"attempt": attempt.idempotency_key})
+    invoice = db.session.get(Invoice, attempt.invoice_id)
+    audit.record(
+        actor,
+        "payment.refund",
+        clock,
+        customer_id=invoice.customer_id,
+        after={
+            "attempt": attempt.idempotency_key,
+            "number": invoice.number,
+            "amount": str(attempt.amount),
+        },
+    )
     db.session.commit()
     return attempt

@@ -8,8 +8,8 @@ that was already paid becomes account credit (``credit_split``). An invoice whos
 is zero is no longer payable: it is not marked paid, not charged at month end, not offered for
 a card retry in the admin or the portal (``invoice_actions``, ``payable``, ``is_payable``).
 
-**Overdue** = the business date is after the due date and something is open (``open_items``,
-which lists a customer's open invoices with their due dates).
+**Overdue** = the business date is after the due date and something is open (``days_overdue``,
+the one rule; ``open_items`` lists a customer's open invoices with their due dates by it).
 """
 
 from __future__ import annotations
@@ -101,6 +101,18 @@ def open_amounts(invoices: list[Invoice]) -> dict[int, Decimal]:
         notes = Decimal(settled.get(invoice.id) or 0).quantize(Decimal("0.01"))
         owed[invoice.id] = max(invoice.gross - paid_amount(invoice) - notes, ZERO)
     return owed
+
+
+def days_overdue(invoice: Invoice, today: date, owed: Decimal | None = None) -> int:
+    """For how many days ``invoice`` is overdue on ``today`` (the MSP's business date): the days
+    since its due date while something is open on it (``owed``: its ``open_amount`` where the
+    caller has it already). 0 when it is not overdue: not due yet, nothing open, or no due date
+    (a draft, a credit note)."""
+    if invoice.due_date is None or today <= invoice.due_date:
+        return 0
+    if (open_amount(invoice) if owed is None else owed) <= ZERO:
+        return 0
+    return (today - invoice.due_date).days
 
 
 def creditable_amount(invoice: Invoice) -> Decimal:
@@ -268,8 +280,8 @@ def open_items(customer_id: int, today: date, site: Site = Site()) -> OpenItems:
     for invoice in invoices:
         if owed[invoice.id] <= ZERO:
             continue
-        due = due_date(invoice, site)
-        items.append(OpenItem(invoice, owed[invoice.id], due, due is not None and today > due))
+        overdue = days_overdue(invoice, today, owed[invoice.id]) > 0
+        items.append(OpenItem(invoice, owed[invoice.id], due_date(invoice, site), overdue))
     items.sort(key=lambda item: (item.due or date.max, item.invoice.period, item.invoice.id))
     return OpenItems(items)
 

@@ -12,6 +12,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
 from billing.kernel.locking import lock_row
+from billing.payments import payment_failures
 from billing.payments.card_charges import minor_units
 from billing.payments.stripe_account import stored_webhook_secret
 
@@ -136,6 +137,8 @@ def _apply(kind: str, data: dict, clock: Clock) -> None:
             changed = "invoice.charged"
     elif attempt.state != AttemptState.SUCCEEDED.value:
         attempt.state = AttemptState.FAILED.value
+        if data.get("last_payment_error"):
+            attempt.error = payment_failures.stripe_reason(data["last_payment_error"])
         if invoice.state == InvoiceState.FINALIZED.value:
             invoice.state = InvoiceState.PAYMENT_FAILED.value
             changed = "invoice.payment_failed"

@@ -19,7 +19,7 @@ from billing.customers.lookup import current_subscription, get_customer, pending
 from billing.customers.team import Member, team
 from billing.invoicing.payment_terms import payment_terms_of
 from billing.kernel.clock import Clock
-from billing.payments import ledger
+from billing.payments import ledger, payment_failures
 from billing.payments.cards import known_card
 from billing.payments.receivables import credited_in_full, open_amounts
 from models import (
@@ -67,11 +67,13 @@ class InvoiceRow:
 
 @dataclass(frozen=True)
 class PaymentRow:
-    """A card payment attempt and the invoice it was for."""
+    """A card payment attempt and the invoice it was for; ``reason`` why it failed (or why it
+    waits), in words (``payment_failures.describe``)."""
 
     attempt: PaymentAttempt
     invoice_id: int
     invoice_number: str | None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,4 +192,12 @@ def _payments(customer_id: int) -> list[PaymentRow]:
         .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id.desc())
         .limit(LISTED)
     ).all()
-    return [PaymentRow(attempt, invoice_id, number) for attempt, invoice_id, number in rows]
+    return [
+        PaymentRow(
+            attempt,
+            invoice_id,
+            number,
+            payment_failures.attempt_reason(attempt.state, attempt.error),
+        )
+        for attempt, invoice_id, number in rows
+    ]

@@ -253,3 +253,22 @@ def test_the_start_page_calls_an_invoice_a_credit_note_settled_credited(app):
         "credited",
         0,
     )
+
+
+def test_days_overdue_counts_from_the_due_date_while_something_is_open(app):
+    """SPEC §14: overdue = the business date after the due date with an amount open. October's
+    invoice, finalized on Monday 2 November, is due on Monday 16 November."""
+    from billing.payments.receivables import days_overdue
+
+    clock, customer_id, invoice = _october(app)
+    due = invoice.due_date
+    assert due == date(2026, 11, 16)
+    assert days_overdue(invoice, due) == 0
+    assert days_overdue(invoice, due + timedelta(days=1)) == 1
+    assert days_overdue(invoice, due + timedelta(days=12)) == 12
+    draft = draft_invoice(customer_id, date(2026, 9, 1), clock)
+    assert days_overdue(draft, due + timedelta(days=12)) == 0, "a draft is not due"
+    note = create_credit_note(invoice.id, "cancelled", SYSTEM, clock)
+    assert days_overdue(note, due + timedelta(days=12)) == 0, "a credit note is never due"
+    invoice = db.session.get(Invoice, invoice.id)
+    assert days_overdue(invoice, due + timedelta(days=12)) == 0, "nothing is open any more"

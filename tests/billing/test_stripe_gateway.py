@@ -13,7 +13,13 @@ from billing.invoicing.drafting import draft_invoice
 from billing.invoicing.finalizing import finalize_invoice
 from billing.kernel.audit import SYSTEM
 from billing.kernel.errors import DomainError
-from billing.payments import card_charges, stripe_account, stripe_cards, stripe_webhooks
+from billing.payments import (
+    card_charges,
+    payment_failures,
+    stripe_account,
+    stripe_cards,
+    stripe_webhooks,
+)
 from models import EventState, Invoice, PaymentAttempt, StripeEvent, db
 from tests import factories
 
@@ -107,7 +113,7 @@ def test_a_declined_card_marks_payment_failed_and_a_retry_is_a_new_attempt(strip
     invoice = _invoice(stripe_ready, card="pm_card_chargeCustomerFail")
     clock = stripe_ready.config["CLOCK"]
     attempt = card_charges.charge_invoice(invoice.id, clock)
-    assert attempt.state == "failed" and attempt.error
+    assert attempt.state == "failed" and attempt.error == "card_declined"
     assert db.session.get(Invoice, invoice.id).state == "payment_failed"
     retry = card_charges.charge_invoice(invoice.id, clock)
     assert retry.number == 2 and retry.idempotency_key.endswith("attempt-2")
@@ -116,7 +122,8 @@ def test_a_declined_card_marks_payment_failed_and_a_retry_is_a_new_attempt(strip
 def test_no_saved_card_is_a_failed_payment(stripe_ready):
     invoice = _invoice(stripe_ready, card=None)
     attempt = card_charges.charge_invoice(invoice.id, stripe_ready.config["CLOCK"])
-    assert attempt.state == "failed" and "No card" in attempt.error
+    assert attempt.state == "failed" and attempt.error == "no_card"
+    assert payment_failures.describe(attempt.error) == "No card is saved for this customer."
 
 
 def test_refund(stripe_ready):
@@ -275,6 +282,28 @@ def test_a_failure_reported_late_never_takes_back_a_payment(stripe_ready, client
     assert failed == 0, "the invoice did not change"
 
 
+def test_a_failure_reported_by_webhook_keeps_stripes_reason(stripe_ready, client):
+    """A payment Stripe reports failed later keeps why, from the intent's last payment error
+    (a decline code of Stripe's), as a reason the invoice's page tells in words."""
+    invoice = _invoice(stripe_ready)
+    clock = stripe_ready.config["CLOCK"]
+    attempt = card_charges.charge_invoice(invoice.id, clock)
+    attempt.state, attempt.claimed_until = "pending", None
+    db.session.get(Invoice, invoice.id).state = "finalized"
+    db.session.commit()
+    failed = _event("evt_declined", "payment_intent.payment_failed", attempt.payment_intent_id)
+    failed["data"]["object"]["last_payment_error"] = {
+        "code": "card_declined",
+        "decline_code": "insufficient_funds",
+        "message": "Your card has insufficient funds.",
+    }
+    assert _deliver(client, failed) == "processed"
+    db.session.expire_all()
+    stored = db.session.get(PaymentAttempt, attempt.id)
+    assert (stored.state, stored.error) == ("failed", "insufficient_funds")
+    assert db.session.get(Invoice, invoice.id).state == "payment_failed"
+
+
 def test_a_webhook_that_marks_an_invoice_is_on_the_customer_timeline(stripe_ready, client):
     """Every state change writes an audit event (SPEC §13): an invoice paid or failed through a
     webhook shows on the customer's timeline with its number."""
@@ -307,7 +336,8 @@ def test_a_card_that_asks_for_3d_secure_fails_the_off_session_charge(stripe_read
     )
     invoice = _invoice(stripe_ready, method.id)
     attempt = card_charges.charge_invoice(invoice.id, clock)
-    assert attempt.state == "failed" and "3-D Secure" in attempt.error
+    assert attempt.state == "failed" and attempt.error == "authentication_required"
+    assert "(3-D Secure)" in payment_failures.describe(attempt.error)
     assert db.session.get(Invoice, invoice.id).state == "payment_failed"
     stripe_cards.make_default_card(invoice.customer_id, "pm_card_visa")
     retried = card_charges.charge_invoice(invoice.id, clock)

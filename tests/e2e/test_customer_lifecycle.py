@@ -37,7 +37,7 @@ DE_ACTIVATE = "Konto aktivieren"
 DE_ACTIVE_SIGN_IN = "Ihr Konto ist aktiv. Bitte melden Sie sich an."
 DE_LOCKED_LOGIN = (
     "Das Konto Ihres Unternehmens ist gesperrt, daher können Sie sich nicht anmelden. "
-    "Bitte wenden Sie sich an Ihren Anbieter."
+    "Bitte wenden Sie sich an Ihren Anbieter: billing@msp.example."
 )
 DE_BAD_LOGIN = "E-Mail-Adresse oder Passwort ist falsch."
 DE_NO_SUBSCRIPTION = "Kein aktives Abonnement."
@@ -178,7 +178,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect(customer).to_have_url(re.compile(r"/portal/$"))
     expect(customer.locator("main")).to_contain_text(COMPANY)
     expect(customer.locator("h1")).to_have_text(f"Willkommen, {CONTACT}")
-    expect(customer.locator("#portal-subscription")).to_contain_text(DE_NO_SUBSCRIPTION)
+    expect(customer.locator("#overview-subscription")).to_contain_text(DE_NO_SUBSCRIPTION)
 
     # The invite link is single-use.
     used = open_context(locale="de-DE").new_page()
@@ -244,7 +244,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect_row(staff, "active", "Active", "25", "30")
     expect(customer_row(staff).locator("td.col-average_ip_price")).to_have_text("€4.38")
     customer.reload()
-    expect(customer.locator("#portal-subscription")).to_contain_text("25 interne + 30 externe IPs")
+    expect(customer.locator("#overview-subscription")).to_contain_text("25 interne + 30 externe IPs")
 
     # Lock (from the customer's overview, after its question): status Locked, and the
     # customer's session ends at once. The overview was opened from the list, so the action
@@ -292,7 +292,7 @@ def test_customer_lifecycle_from_invite_to_deletion(
         customer_row(staff).locator('.dropdown-menu [data-action="cancel_subscription"]')
     ).to_have_count(0)
     customer.reload()
-    expect(customer.locator("#portal-subscription")).to_contain_text(DE_NO_SUBSCRIPTION)
+    expect(customer.locator("#overview-subscription")).to_contain_text(DE_NO_SUBSCRIPTION)
 
     # Reactivation: IP Distribution on the cancelled customer starts a new subscription.
     row_action(staff, "ip_distribution")

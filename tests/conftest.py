@@ -111,6 +111,19 @@ def sqlite_template(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def demo_database(sqlite_template, tmp_path_factory) -> str:
+    """The migrated SQLite database with the demo seed at the suite's frozen instant (see
+    ``clock``), seeded once for the whole run; the live servers and the security tests' demo
+    start from copies of it (tests/support/demo.py)."""
+    from tests.support.demo import seed_demo_into
+
+    clock = FixedClock(berlin(2026, 11, 15, 10, 0))
+    return built_once(
+        tmp_path_factory, "demo.db", lambda path: seed_demo_into(sqlite_template, path, clock)
+    )
+
+
+@pytest.fixture(scope="session")
 def postgres():
     server = Postgres().start()
     yield server

@@ -46,7 +46,7 @@ def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``-n``), the slow tests first, then the browser tests: a worker that
     starts a fault or fuzz run last would keep the whole run waiting for it. (The workers
     collect; the order they agree on is the order tests are handed out in, one at a time to
-    whichever worker is free: ``--maxschedchunk=1`` in pyproject.toml.)"""
+    whichever worker is free: ``--dist loadgroup`` in pyproject.toml.)"""
     if hasattr(config, "workerinput"):
         items.sort(
             key=lambda item: (

@@ -45,7 +45,8 @@ def berlin(*args) -> datetime:
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``-n``), the slow tests first, then the browser tests: a worker that
     starts a fault or fuzz run last would keep the whole run waiting for it. (The workers
-    collect; the order they agree on is the order tests are handed out in.)"""
+    collect; the order they agree on is the order tests are handed out in, one at a time to
+    whichever worker is free: ``--dist loadgroup`` in pyproject.toml.)"""
     if hasattr(config, "workerinput"):
         items.sort(
             key=lambda item: (
@@ -107,6 +108,19 @@ def built_once(tmp_path_factory, name: str, build) -> str:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> str:
     return built_once(tmp_path_factory, "template.db", lambda path: _migrate(f"sqlite:///{path}"))
+
+
+@pytest.fixture(scope="session")
+def demo_database(sqlite_template, tmp_path_factory) -> str:
+    """The migrated SQLite database with the demo seed at the suite's frozen instant (see
+    ``clock``), seeded once for the whole run; the live servers and the security tests' demo
+    start from copies of it (tests/support/demo.py)."""
+    from tests.support.demo import seed_demo_into
+
+    clock = FixedClock(berlin(2026, 11, 15, 10, 0))
+    return built_once(
+        tmp_path_factory, "demo.db", lambda path: seed_demo_into(sqlite_template, path, clock)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -454,5 +468,6 @@ def staff_client(app):
     client = app.test_client()
     response = sign_in(client, staff.email)
     assert response.status_code == 302
-    client.token = csrf_token(client, "/admin/")
+    # any admin page carries the session's token; the (empty) saved views page is the quickest
+    client.token = csrf_token(client, "/admin/saved-views/")
     return client

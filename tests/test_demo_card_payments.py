@@ -32,6 +32,9 @@ from tests.portal.helpers import signed_in
 from tests.support.cards import confirmed_setup
 from tests.support.demo import _no_fsync
 
+# the card demo is seeded once per test process (module scope): its tests go to one worker
+pytestmark = pytest.mark.xdist_group("card_demo")
+
 CLOCK = FixedClock(berlin(2026, 11, 15, 10, 0))
 KEYS = ("sk_test_msp_demo_local", "pk_test_msp_demo_local", "whsec_msp_demo_local")
 SEED = [

@@ -61,7 +61,9 @@ from tests.e2e.helpers import exactly, portal_sign_in, search, sign_in
 from tests.e2e.test_customer_lifecycle import customer_row, expect_flash, row_action
 from tests.support.services import free_port
 
-pytestmark = pytest.mark.browser
+# slow as well: `make run` starts the product in processes of its own and seeds the whole demo
+# (the longest test of the suite, so it is handed out first)
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ARTIFACTS / "first-hour"

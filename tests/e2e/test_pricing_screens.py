@@ -1,7 +1,7 @@
 """Prices, project keys and payment methods in a real browser (SPEC §5, §6; seed 3.2.6).
 
 These tests change data (the tier table, a redeemed key, the Stripe keys), so the module runs
-its own live server: a copy of the migrated template with the demo seed, ``STRIPE_API_BASE``
+its own live server: a copy of the run's demo database, ``STRIPE_API_BASE``
 pointing at the suite's ``localstripe``. ``live_server`` and ``admin_cookies`` are overridden
 here (module scope); the shared ``context``, ``page`` and ``staff_page`` fixtures of
 tests/e2e/conftest.py then use them. Every expectation is computed from the database at the
@@ -11,7 +11,6 @@ time of the test, so the tests do not depend on their order.
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -19,7 +18,7 @@ from decimal import Decimal
 import pytest
 from babel.numbers import parse_decimal
 from playwright.sync_api import Page, expect
-from sqlalchemy import event, select
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from billing.catalog.pricing import Tier, average_ip_price, load_tiers, monthly_price
@@ -36,15 +35,10 @@ from models import (
     db,
 )
 from seed.demo import DEMO_KEYS
-from tests.conftest import _config, berlin
-from tests.e2e.conftest import (
-    DEMO_ADMIN,
-    LiveServer,
-    _free_port,
-    _no_fsync,
-    _QuietHandler,
-)
+from tests.conftest import berlin
+from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _QuietHandler
 from tests.e2e.helpers import CUSTOMERS, exactly, search, sign_in, table_rows
+from tests.support.demo import app_on_copy
 
 pytestmark = pytest.mark.browser
 
@@ -57,20 +51,12 @@ PUBLISHABLE = "pk_test_pricingScreens8765"
 
 
 @pytest.fixture(scope="module")
-def live_server(sqlite_template, tmp_path_factory, localstripe) -> LiveServer:
-    """This module's own app on the demo seed, talking to the local Stripe server."""
-    from app import create_app
-    from seed.demo import seed_demo
-
+def live_server(demo_database, tmp_path_factory, localstripe) -> LiveServer:
+    """This module's own app on a copy of the demo database, talking to the local Stripe
+    server."""
     clock = FixedClock(berlin(2026, 11, 15, 10, 0))
     path = tmp_path_factory.mktemp("e2e-pricing") / "pricing.db"
-    shutil.copy(sqlite_template, path)
-    app = create_app(_config(f"sqlite:///{path}", clock, STRIPE_API_BASE=localstripe.url))
-    with app.app_context():
-        event.listen(db.engine, "connect", _no_fsync)
-        db.engine.dispose()
-        seed_demo(clock)
-        db.session.remove()
+    app = app_on_copy(demo_database, path, clock, STRIPE_API_BASE=localstripe.url)
 
     server = make_server(
         "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import event, inspect, text
+from sqlalchemy import inspect, text
 from werkzeug.serving import make_server
 
 from billing.kernel.clock import FixedClock
@@ -23,7 +23,6 @@ from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
 from tests.conftest import (
     SharedApp,
     _build,
-    _config,
     berlin,
     built_once,
     csrf_token,
@@ -31,13 +30,13 @@ from tests.conftest import (
     sign_in,
 )
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _no_fsync, _QuietHandler
+from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _QuietHandler
 from tests.e2e.helpers import portal_sign_in
 from tests.e2e.helpers import sign_in as browser_sign_in
 from tests.portal.helpers import MEMBER_PASSWORD
 from tests.security import corpus
 from tests.support.cards import stripe_on
-from tests.support.demo import seeded_demo_app
+from tests.support.demo import app_on_copy
 from tests.support.services import SmtpSink
 
 # audit events that record a read (a download), not a change: a page view may write these
@@ -128,14 +127,16 @@ def _owner():
 
 
 @pytest.fixture(scope="session")
-def demo_template(sqlite_template, tmp_path_factory) -> str:
-    """A migrated SQLite database with the demo seed and the extras, built once."""
+def demo_template(demo_database, tmp_path_factory) -> str:
+    """The demo database with the extras, built once."""
     from models import db
 
     def build(path) -> None:
         clock = FixedClock(berlin(2026, 11, 15, 10, 0))
-        app = seeded_demo_app(sqlite_template, path, clock, _extras)
+        app = app_on_copy(demo_database, path, clock)
         with app.app_context():
+            _extras(clock)
+            db.session.remove()
             db.engine.dispose()
 
     return built_once(tmp_path_factory, "security-demo.db", build)
@@ -315,23 +316,18 @@ pytest_runtest_makereport = e2e.pytest_runtest_makereport
 
 
 @pytest.fixture(scope="session")
-def security_server(sqlite_template, tmp_path_factory, localstripe):
-    """The app on the demo seed and the payload corpus; yields (LiveServer, Planted)."""
-    from app import create_app
+def security_server(demo_database, tmp_path_factory, localstripe):
+    """The app on a copy of the demo database with the payload corpus; yields (LiveServer,
+    Planted)."""
     from billing.kernel.audit import SYSTEM
     from billing.kernel.mail import save_mail_settings
     from models import db
-    from seed.demo import seed_demo
 
     sink = SmtpSink().start()
     clock = FixedClock(berlin(2026, 11, 15, 10, 0))
     path = tmp_path_factory.mktemp("security") / "security.db"
-    shutil.copy(sqlite_template, path)
-    app = create_app(_config(f"sqlite:///{path}", clock, STRIPE_API_BASE=localstripe.url))
+    app = app_on_copy(demo_database, path, clock, STRIPE_API_BASE=localstripe.url)
     with app.app_context():
-        event.listen(db.engine, "connect", _no_fsync)
-        db.engine.dispose()
-        seed_demo(clock)
         stripe_on(app, localstripe)
         save_mail_settings(
             "127.0.0.1", sink.port, "none", "", "", "MSP", "billing@msp.example", SYSTEM, clock

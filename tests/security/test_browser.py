@@ -21,7 +21,9 @@ from tests.e2e.helpers import CUSTOMERS, add_filter, apply_filters, enter_test_c
 from tests.security import corpus
 from tests.security.crawl import crawl, watch
 
-pytestmark = pytest.mark.browser
+# the security server (tests/security/conftest.py) is built once per test process: its browser
+# tests (here and in test_csp_report.py) go to one worker
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("security_server")]
 
 
 @pytest.fixture

@@ -142,6 +142,7 @@ def test_reports_are_rate_limited_per_client_address(app):
 
 
 @pytest.mark.browser
+@pytest.mark.xdist_group("security_server")  # see test_browser.py
 def test_chromium_reports_a_blocked_inline_script(page, live_server, caplog):
     """SPEC §13 end to end: an inline script slipped into a page is blocked by the policy, and
     Chromium's violation report arrives as a log line naming the page and directive."""

@@ -53,6 +53,9 @@ from tests.security.corpus import BOUNDARY, VALUES, fuzz_settings
 from tests.security.crawl import crawl_client, local_path
 from tests.security.routes import ACCESS, PORTAL, PUBLIC
 
+# the PostgreSQL demo is seeded once per test process: the module's tests go to one worker
+pytestmark = pytest.mark.xdist_group("pg_demo")
+
 EXAMPLES = int(os.environ.get("URL_FUZZ_EXAMPLES", "1"))
 MAX_PAGES = int(os.environ.get("URL_FUZZ_PAGES", "150"))
 # sign-out is a POST; nothing else a link reaches ends the session

@@ -1,9 +1,9 @@
-"""The demo seed in a throwaway SQLite database, for fixtures that build it once per session."""
+"""The demo seed in a throwaway SQLite database: seeded once per run (``demo_database`` in
+tests/conftest.py), and an app on a copy of it for each fixture that serves or changes it."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 
 from sqlalchemy import event
 
@@ -16,25 +16,43 @@ def _no_fsync(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def seeded_demo_app(
-    template: str, path, clock, then: Callable | None = None, *, stripe=None, **config
-):
-    """Copy the migrated ``template`` to ``path``, seed the demo into it (then call ``then`` with
-    the clock, inside the app context) and return the app bound to it. ``stripe``
-    (``seed.demo_cards.DemoStripe``) seeds card payment as `make run` does, at the Stripe server
-    ``config`` names (``STRIPE_API_BASE``)."""
+def app_on_copy(database: str, path, clock, **extra):
+    """Copy the SQLite file ``database`` to ``path`` and return the app bound to the copy, with
+    the settings ``extra``. A throwaway database: no fsync per commit."""
     from app import create_app
+    from models import db
+
+    shutil.copy(database, path)
+    app = create_app(_config(f"sqlite:///{path}", clock, **extra))
+    with app.app_context():
+        event.listen(db.engine, "connect", _no_fsync)
+        db.engine.dispose()
+    return app
+
+
+def seed_demo_into(template: str, path, clock) -> None:
+    """Copy the migrated ``template`` to ``path`` and seed the demo into it (argon2 hashes and
+    ~1,000 commits: a few seconds of CPU)."""
     from models import db
     from seed.demo import seed_demo
 
-    shutil.copy(template, path)
-    app = create_app(_config(f"sqlite:///{path}", clock, **config))
+    app = app_on_copy(template, path, clock)
     with app.app_context():
-        # A throwaway database: no fsync per commit (seeding commits ~1,000 times).
-        event.listen(db.engine, "connect", _no_fsync)
+        seed_demo(clock)
+        db.session.remove()
         db.engine.dispose()
+
+
+def seeded_demo_app(template: str, path, clock, *, stripe=None, **extra):
+    """An app on a demo of its own, seeded into a copy of the migrated ``template`` with card
+    payment as `make run` seeds it (``stripe``: ``seed.demo_cards.DemoStripe``) at the Stripe
+    server ``extra`` names (``STRIPE_API_BASE``): for tests whose demo differs from the shared
+    one."""
+    from models import db
+    from seed.demo import seed_demo
+
+    app = app_on_copy(template, path, clock, **extra)
+    with app.app_context():
         seed_demo(clock, stripe)
-        if then is not None:
-            then(clock)
         db.session.remove()
     return app

@@ -5,7 +5,18 @@ missing=()
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 command -v redis-server >/dev/null || missing+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-command -v chromium-headless-shell >/dev/null || missing+=(chromium-headless-shell)
+# the browser tests prefer Chromium's headless shell (less CPU per page) and fall back to the
+# full browser (tests/e2e/conftest.py): the shell is needed only where neither is installed
+if ! command -v chromium-headless-shell >/dev/null; then
+  if command -v chromium >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-headless-shell >/dev/null 2>&1 \
+        || echo "chromium-headless-shell could not be installed; the browser tests use chromium"
+    fi
+  else
+    missing+=(chromium-headless-shell)
+  fi
+fi
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

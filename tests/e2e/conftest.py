@@ -28,8 +28,10 @@ from tests.support.demo import _no_fsync, app_on_copy  # noqa: F401 - shared wit
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 # Debian's build of Chromium's headless shell, what Playwright itself runs headless by default:
-# the same engine as the full browser, and about a third less CPU per page in these tests
-CHROMIUM = "/usr/bin/chromium-headless-shell"
+# the same engine as the full browser, and about a third less CPU per page in these tests; the
+# full browser where the shell is not installed (scripts/system-deps.sh)
+HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
+CHROMIUM = str(HEADLESS_SHELL) if HEADLESS_SHELL.exists() else "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",

@@ -244,7 +244,9 @@ def test_customer_lifecycle_from_invite_to_deletion(
     expect_row(staff, "active", "Active", "25", "30")
     expect(customer_row(staff).locator("td.col-average_ip_price")).to_have_text("€4.38")
     customer.reload()
-    expect(customer.locator("#overview-subscription")).to_contain_text("25 interne + 30 externe IPs")
+    expect(customer.locator("#overview-subscription")).to_contain_text(
+        "25 interne + 30 externe IPs"
+    )
 
     # Lock (from the customer's overview, after its question): status Locked, and the
     # customer's session ends at once. The overview was opened from the list, so the action

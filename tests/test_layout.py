@@ -181,6 +181,21 @@ def test_billing_reads_flasks_configuration_only_where_it_says_why():
     )
 
 
+def _float_uses(tree: ast.Module) -> list[int]:
+    """Lines that convert to, test for or annotate ``float`` (amounts, counts and estimates in
+    billing/ are Decimal or int; the PDF's layout points are plain numbers and not looked at)."""
+    return [
+        node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == "float"
+    ]
+
+
+def test_billing_has_no_float():
+    found = {
+        path: lines for path, tree in _sources("billing").items() if (lines := _float_uses(tree))
+    }
+    assert not found, f"billing/ uses float (use Decimal, or int for whole numbers): {found}"
+
+
 def test_the_checks_see_what_they_look_for():
     """Each check finds its own kind of offence in a sample, so a passing run means clean."""
     sample = ast.parse(
@@ -190,7 +205,10 @@ def test_the_checks_see_what_they_look_for():
         "def f():\n"
         + "    x = 1\n" * (MAX_FUNCTION_LINES + 1)
         + "    return audit._step(app.config)\n"
+        + "def g(rows: float) -> int:\n"
+        + "    return int(float(rows))\n"
     )
     assert [n for n, length in _functions(sample) if length > MAX_FUNCTION_LINES] == ["f"]
     assert len(_private_uses("portal/sample.py", sample)) == 2
     assert _config_reads(sample) == 1
+    assert len(_float_uses(sample)) == 2

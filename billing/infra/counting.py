@@ -12,10 +12,12 @@ exact only up to ``EXACT_UP_TO`` matches:
   tested against the filter (2,000 rows looked up by id), and the share that matches is
   scaled to the whole id range; a small estimate is followed by a count as on PostgreSQL.
 
-A count that stops at its limit although the estimate was small says "more than". An estimate
-is kept for ``ESTIMATE_SECONDS`` per database and statement, so paging, sorting and coming back
-to a list after an action cost nothing more (about 3 ms of CPU each on SQLite, 1 ms on
-PostgreSQL); exact counts are made every time.
+Estimates are Decimals (no binary fractions in billing/). A count that stops at its limit
+although the estimate was small says "more than". An estimate is kept for ``ESTIMATE_SECONDS``
+per database and statement (on the process's monotonic clock, in whole nanoseconds: a cache's
+lifetime, not a business time), so paging, sorting and coming back to a list after an action
+cost nothing more (about 3 ms of CPU each on SQLite, 1 ms on PostgreSQL); exact counts are made
+every time.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ SAMPLE_WINDOWS = 8
 SAMPLE_IDS = 250
 ESTIMATE_SECONDS = 60
 KEPT_ESTIMATES = 512
-# (database, statement, parameters) -> (estimate, monotonic time it is kept until)
-_estimates: dict[tuple, tuple[float | None, float]] = {}
+# (database, statement, parameters) -> (estimate, monotonic nanoseconds it is kept until)
+_estimates: dict[tuple, tuple[Decimal | None, int]] = {}
 
 EXACT, ABOUT, MORE_THAN = "exact", "about", "more_than"
 
@@ -53,11 +55,12 @@ class MatchCount:
         return self.kind == EXACT
 
 
-def rounded(number: float) -> int:
+def rounded(number: Decimal) -> int:
     """``number`` to two significant digits (an estimate shows no false precision)."""
-    if number < 100:
-        return int(Decimal(number).quantize(Decimal(1), ROUND_HALF_UP))
-    digits = len(str(int(number))) - 2
+    whole = int(Decimal(number).quantize(Decimal(1), ROUND_HALF_UP))
+    if whole < 100:
+        return whole
+    digits = len(str(whole)) - 2
     return int(Decimal(number).scaleb(-digits).quantize(Decimal(1), ROUND_HALF_UP).scaleb(digits))
 
 
@@ -77,14 +80,14 @@ def count_matches(statement: Select, key, exact_up_to: int | None = None) -> Mat
     return MatchCount(counted, EXACT)
 
 
-def _estimate(statement: Select, key, limit: int) -> float | None:
+def _estimate(statement: Select, key, limit: int) -> Decimal | None:
     """The estimated matches of ``statement``, from the kept ones while they are fresh."""
     compiled = statement.compile(
         dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True}
     )
     params = tuple(sorted((name, repr(value)) for name, value in compiled.params.items()))
     kept_as = (str(db.engine.url), str(compiled), params, limit)
-    now = time.monotonic()
+    now = time.monotonic_ns()
     kept = _estimates.get(kept_as)
     if kept is not None and kept[1] > now:
         return kept[0]
@@ -94,11 +97,11 @@ def _estimate(statement: Select, key, limit: int) -> float | None:
         estimate = _sampled_rows(statement, key, limit)
     if len(_estimates) >= KEPT_ESTIMATES:
         _estimates.clear()
-    _estimates[kept_as] = (estimate, now + ESTIMATE_SECONDS)
+    _estimates[kept_as] = (estimate, now + ESTIMATE_SECONDS * 1_000_000_000)
     return estimate
 
 
-def _planner_rows(statement: Select) -> float:
+def _planner_rows(statement: Select) -> Decimal:
     """PostgreSQL's estimate of the rows ``statement`` returns."""
     connection = db.session.connection()
     compiled = statement.compile(
@@ -109,10 +112,11 @@ def _planner_rows(statement: Select) -> float:
     ).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+    # a JSON number; through its text, so no binary fraction enters
+    return Decimal(str(plan[0]["Plan"]["Plan Rows"]))
 
 
-def _sampled_rows(statement: Select, key, limit: int) -> float | None:
+def _sampled_rows(statement: Select, key, limit: int) -> Decimal | None:
     """SQLite: the matches ``statement`` would have, scaled from evenly spread stretches of
     ids; None when the id range is small enough to count.
 
@@ -139,4 +143,4 @@ def _sampled_rows(statement: Select, key, limit: int) -> float | None:
     sampled = db.session.scalar(
         select(func.count()).select_from(sample).where(in_windows, matching)
     )
-    return sampled * span / (windows * size)
+    return Decimal(sampled * span) / Decimal(windows * size)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -84,8 +85,8 @@ def test_sqlite_samples_by_id_not_by_a_filters_index(app):
     [
         (0, 0),
         (7, 7),
-        (87.4, 87),
-        (99.5, 100),
+        (Decimal("87.4"), 87),
+        (Decimal("99.5"), 100),
         (995, 1000),
         (46_234, 46_000),
         (1_234_567, 1_200_000),
@@ -106,7 +107,7 @@ def test_an_estimate_is_kept_for_a_minute(twelve, monkeypatch):
         db.session.execute(text("ANALYZE customer"))
         db.session.commit()
     assert count_matches(every, Customer.id, exact_up_to=5) == first
-    later = time.monotonic() + counting.ESTIMATE_SECONDS + 1
-    monkeypatch.setattr(counting, "time", SimpleNamespace(monotonic=lambda: later))
+    later = time.monotonic_ns() + (counting.ESTIMATE_SECONDS + 1) * 1_000_000_000
+    monkeypatch.setattr(counting, "time", SimpleNamespace(monotonic_ns=lambda: later))
     again = count_matches(every, Customer.id, exact_up_to=5)
     assert again.kind == ABOUT and again.number >= 18, again

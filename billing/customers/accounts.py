@@ -41,6 +41,29 @@ def check_new_password(password: str, password_again: str) -> None:
         )
 
 
+def claim_link(user: User, stored_hash: str, password: str, clock: Clock, refusal: str) -> None:
+    """Use the link stored as ``stored_hash`` on ``user`` (an invite or a registration
+    confirmation) to set the first password: once, also when the form is sent twice at once
+    (only the request whose update still finds the hash sets it). The other request rolls back
+    and gets NotFound(``refusal``). The caller audits and commits."""
+    claimed = db.session.execute(
+        db.update(User)
+        .where(User.id == user.id, User.invite_token_hash == stored_hash)
+        .values(
+            invite_token_hash=None,
+            invite_expires_at=None,
+            confirmation_pending=False,
+            password_hash=hash_password(password),
+            registered_at=clock.now(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise NotFound(refusal)
+    db.session.expire(user)
+
+
 def recipient_language(recipient: User | TeamInvitation) -> str:
     """The language of the e-mails sent to ``recipient`` (SPEC §7), and so of the pages their
     links open (invite, team invitation, registration confirmation, password reset): a user's

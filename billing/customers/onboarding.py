@@ -16,6 +16,7 @@ from sqlalchemy import func
 
 from billing.access.passwords import MIN_LENGTH, hash_password
 from billing.access.staff import normalise_email
+from billing.customers.accounts import check_new_password, claim_link
 from billing.customers.lookup import get_customer, is_invited, main_user
 from billing.customers.summary import audit_snapshot, refresh_summary
 from billing.kernel import audit, mail_limits
@@ -265,28 +266,14 @@ def accept_invite(token: str, password: str, password_again: str, clock: Clock, 
     if not isinstance(invited, User):
         return accept_invitation(invited, token, password, password_again, clock, ip)
     user = invited
-    if password != password_again:
-        raise DomainError(_("The two passwords do not match."), field="password_again")
-    if len(password) < MIN_LENGTH:
-        raise DomainError(
-            _("The password needs at least %(n)d characters.", n=MIN_LENGTH), field="password"
-        )
-    claimed = db.session.execute(
-        db.update(User)
-        .where(User.id == user.id, User.invite_token_hash == token_hash(token))
-        .values(
-            invite_token_hash=None,
-            invite_expires_at=None,
-            confirmation_pending=False,
-            password_hash=hash_password(password),
-            registered_at=clock.now(),
-        )
-        .execution_options(synchronize_session=False)
+    check_new_password(password, password_again)
+    claim_link(
+        user,
+        token_hash(token),
+        password,
+        clock,
+        _("This invite link is not valid or has already been used."),
     )
-    if claimed.rowcount != 1:
-        db.session.rollback()
-        raise NotFound(_("This invite link is not valid or has already been used."))
-    db.session.expire(user)
     customer = user.customer
     refresh_summary(customer)
     audit.record(Actor.user(user, ip), "user.register", clock, customer_id=customer.id)

@@ -27,10 +27,9 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
-from billing.access.passwords import hash_password
 from billing.access.staff import normalise_email
 from billing.catalog.selfservice import load_self_service
-from billing.customers.accounts import check_new_password, recipient_language
+from billing.customers.accounts import check_new_password, claim_link, recipient_language
 from billing.customers.addresses import AddressInput, validate_address
 from billing.customers.summary import audit_snapshot, refresh_summary
 from billing.customers.team import remove_all_but_main
@@ -286,22 +285,13 @@ def confirm_registration(
     changes then)."""
     user = find_confirmation(token, clock)
     check_new_password(password, password_again)
-    claimed = db.session.execute(
-        db.update(User)
-        .where(User.id == user.id, User.invite_token_hash == _confirm_hash(token))
-        .values(
-            invite_token_hash=None,
-            invite_expires_at=None,
-            confirmation_pending=False,
-            password_hash=hash_password(password),
-            registered_at=clock.now(),
-        )
-        .execution_options(synchronize_session=False)
+    claim_link(
+        user,
+        _confirm_hash(token),
+        password,
+        clock,
+        _("This confirmation link is not valid or has already been used."),
     )
-    if claimed.rowcount != 1:
-        db.session.rollback()
-        raise NotFound(_("This confirmation link is not valid or has already been used."))
-    db.session.expire(user)
     actor = Actor.user(user, ip)
     customer = user.customer
     before = audit_snapshot(customer)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
@@ -12,20 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from billing.invoicing import monthend
 from models import db
 from tests.conftest import _build
+from tests.support.migrations import empty_database as empty_database_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    postgres = request.getfixturevalue("postgres")
-    admin_url = postgres.url().replace("+psycopg", "")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE t_migration_0023")
-    yield postgres.url("t_migration_0023")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS t_migration_0023 WITH (FORCE)")
+    yield from empty_database_for(request, tmp_path, "t_migration_0023")
 
 
 def _insert_run(period: str, state: str, now) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import psycopg
 import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
@@ -18,20 +17,12 @@ from billing.kernel.mail import compose
 from models import EmailLog, db
 from tests import factories
 from tests.conftest import _build, berlin
+from tests.support.migrations import empty_database as empty_database_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    postgres = request.getfixturevalue("postgres")
-    admin_url = postgres.url().replace("+psycopg", "")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE t_migration_0024")
-    yield postgres.url("t_migration_0024")
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS t_migration_0024 WITH (FORCE)")
+    yield from empty_database_for(request, tmp_path, "t_migration_0024")
 
 
 def test_0024_links_the_messages_logged_before_to_their_invoices(empty_database, clock):

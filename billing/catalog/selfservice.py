@@ -17,7 +17,7 @@ from billing.kernel import audit
 from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
-from billing.kernel.settings import get_setting
+from billing.kernel.settings import get_setting, store_settings
 from models import (
     Customer,
     PriceBasis,
@@ -74,7 +74,6 @@ def save_self_service(
 ) -> SelfServiceSettings:
     """Store the switches and article data (audited); ``article_name_de`` is the name German
     readers see (optional)."""
-    from models import Setting
 
     name = (article_name or "").strip()
     name_de = (article_name_de or "").strip()
@@ -94,12 +93,7 @@ def save_self_service(
         "article_number": number,
         "article_name_de": name_de,
     }
-    for key, value in values.items():
-        row = db.session.get(Setting, KEY + key)
-        if row is None:
-            db.session.add(Setting(key=KEY + key, value=value, updated_at=clock.now()))
-        else:
-            row.value, row.updated_at = value, clock.now()
+    store_settings({KEY + key: value for key, value in values.items()}, clock)
     audit.record(actor, "settings.self_service", clock, before=before.__dict__, after=values)
     db.session.commit()
     return load_self_service()

@@ -27,7 +27,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.countries import country_name
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
-from billing.kernel.settings import SELLER_NAME, get_setting
+from billing.kernel.settings import SELLER_NAME, get_setting, store_settings
 from models import Setting, db
 
 SELLER_ADDRESS = "invoice.seller_address"
@@ -231,12 +231,7 @@ def save_invoice_settings(
         ACCOUNT_HOLDER: bank.account_holder,
         PAYMENT_TERM_KEY: str(term),
     }
-    for key, value in values.items():
-        row = db.session.get(Setting, key)
-        if row is None:
-            db.session.add(Setting(key=key, value=value, updated_at=clock.now()))
-        else:
-            row.value, row.updated_at = value, clock.now()
+    store_settings(values, clock)
     audit.record(
         actor,
         "settings.invoice",

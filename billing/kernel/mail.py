@@ -27,7 +27,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _, lazy_gettext, moment_text
 from billing.kernel.secrets import decrypt, encrypt
-from billing.kernel.settings import get_setting, seller_name
+from billing.kernel.settings import get_setting, seller_name, store_settings
 from models import EmailLog, EmailState, Language, db
 
 TLS_MODES = ("none", "starttls", "ssl")
@@ -235,7 +235,6 @@ def save_mail_settings(
     link-local address (``check_mail_host``), a port outside 1–65535, an unknown TLS mode or an
     invalid sender address; nothing is stored then.
     """
-    from models import Setting
 
     host = (host or "").strip()
     if not host or any(ch.isspace() for ch in host):
@@ -266,13 +265,7 @@ def save_mail_settings(
     }
     if password:
         values["password"] = encrypt(password)
-    now = clock.now()
-    for name, value in values.items():
-        row = db.session.get(Setting, KEY + name)
-        if row is None:
-            db.session.add(Setting(key=KEY + name, value=value, updated_at=now))
-        else:
-            row.value, row.updated_at = value, now
+    store_settings({KEY + name: value for name, value in values.items()}, clock)
     after = {k: v for k, v in values.items() if k != "password"}
     after["password_changed"] = bool(password)
     audit.record(actor, "settings.mail", clock, before=before, after=after)

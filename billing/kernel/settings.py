@@ -14,14 +14,20 @@ def get_setting(key: str, default: str = "") -> str:
     return default if row is None else row.value
 
 
+def store_settings(values: dict[str, str], clock: Clock) -> None:
+    """Store each value under its key, in the caller's transaction (it audits and commits)."""
+    now = clock.now()
+    for key, value in values.items():
+        row = db.session.get(Setting, key)
+        if row is None:
+            db.session.add(Setting(key=key, value=value, updated_at=now))
+        else:
+            row.value, row.updated_at = value, now
+
+
 def set_setting(key: str, value: str, clock: Clock) -> None:
     """Store ``value`` under ``key`` and commit."""
-    row = db.session.get(Setting, key)
-    if row is None:
-        db.session.add(Setting(key=key, value=value, updated_at=clock.now()))
-    else:
-        row.value = value
-        row.updated_at = clock.now()
+    store_settings({key: value}, clock)
     db.session.commit()
 
 

@@ -17,7 +17,7 @@ from billing.kernel.clock import Clock
 from billing.kernel.errors import DomainError
 from billing.kernel.i18n import _
 from billing.kernel.secrets import decrypt, encrypt, mask
-from billing.kernel.settings import get_setting
+from billing.kernel.settings import get_setting, store_settings
 
 SECRET_KEY = "stripe.secret_key"  # noqa: S105 - the setting's name, not a key
 
@@ -100,7 +100,7 @@ def verify_secret_key(secret: str) -> None:
 
 def save_stripe_keys(secret: str, publishable: str, actor, clock: Clock) -> None:
     """Check and store the keys; an empty ``secret`` keeps the stored one (audited, masked)."""
-    from models import Setting, db
+    from models import db
 
     secret = (secret or "").strip()
     publishable = (publishable or "").strip()
@@ -111,12 +111,7 @@ def save_stripe_keys(secret: str, publishable: str, actor, clock: Clock) -> None
     values = {PUBLISHABLE_KEY: publishable}
     if secret:
         values[SECRET_KEY] = encrypt(secret)
-    for key, value in values.items():
-        row = db.session.get(Setting, key)
-        if row is None:
-            db.session.add(Setting(key=key, value=value, updated_at=clock.now()))
-        else:
-            row.value, row.updated_at = value, clock.now()
+    store_settings(values, clock)
     audit.record(
         actor,
         "settings.stripe",
@@ -175,15 +170,11 @@ def stored_webhook_secret() -> str:
 
 
 def save_webhook_secret(secret: str, actor, clock: Clock) -> None:
-    from models import Setting, db
+    from models import db
 
     secret = (secret or "").strip()
     if not secret.startswith("whsec_"):
         raise DomainError(_("A webhook signing secret starts with whsec_."), field="webhook_secret")
-    row = db.session.get(Setting, WEBHOOK_SECRET)
-    if row is None:
-        db.session.add(Setting(key=WEBHOOK_SECRET, value=encrypt(secret), updated_at=clock.now()))
-    else:
-        row.value, row.updated_at = encrypt(secret), clock.now()
+    store_settings({WEBHOOK_SECRET: encrypt(secret)}, clock)
     audit.record(actor, "settings.stripe_webhook", clock, after={"secret": mask(secret)})
     db.session.commit()

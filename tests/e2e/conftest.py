@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextmanager
+def serving(app: Flask, clock: FixedClock, name: str) -> Iterator[LiveServer]:
+    """``app`` served on a free 127.0.0.1 port in a thread named ``name``, until the block
+    ends; then the server stops and the app's database connections close."""
+    from models import db
+
+    server = make_server(
+        "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def live_server(demo_database, tmp_path_factory) -> LiveServer:
     """The app on a copy of the demo database, served in a thread.
@@ -71,22 +94,10 @@ def live_server(demo_database, tmp_path_factory) -> LiveServer:
     CSRF stays on. The clock is the suite's usual frozen instant (see ``clock`` in
     tests/conftest.py), built here because that fixture is function-scoped.
     """
-    from models import db
-
     clock = FixedClock(berlin(2026, 11, 15, 10, 0))
     app = app_on_copy(demo_database, tmp_path_factory.mktemp("e2e") / "e2e.db", clock)
-
-    server = make_server(
-        "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
-    thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(app, clock, "e2e-live-server") as server:
+        yield server
 
 
 @pytest.hookimpl(hookwrapper=True)

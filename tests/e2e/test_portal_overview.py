@@ -8,20 +8,18 @@ docs/screenshots/portal-overview-{en,de}.png."""
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from babel.numbers import format_currency
 from playwright.sync_api import Page, expect
-from werkzeug.serving import make_server
 
 from billing.kernel.clock import FixedClock
 from models import Customer, Invoice, InvoiceState, db
 from seed.demo import CUSTOMER_PASSWORD
 from seed.demo_cards import DECLINED_CARD_CUSTOMER, DemoStripe
 from tests.conftest import berlin
-from tests.e2e.conftest import LiveServer, _free_port, _QuietHandler
+from tests.e2e.conftest import serving
 from tests.e2e.helpers import portal_sign_in
 from tests.e2e.test_accessibility import violations
 from tests.support.demo import seeded_demo_app
@@ -42,17 +40,8 @@ def live_server(sqlite_template, tmp_path_factory, localstripe):
     app = seeded_demo_app(
         sqlite_template, path, clock, stripe=STRIPE, STRIPE_API_BASE=localstripe.url
     )
-    server = make_server(
-        "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, name="portal-overview", daemon=True)
-    thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(app, clock, "portal-overview") as server:
+        yield server
 
 
 def _declined(live_server) -> tuple[str, str, object]:

@@ -11,7 +11,6 @@ time of the test, so the tests do not depend on their order.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -19,7 +18,6 @@ import pytest
 from babel.numbers import parse_decimal
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from billing.catalog.pricing import Tier, average_ip_price, load_tiers, monthly_price
 from billing.kernel.clock import FixedClock, add_months, shift_months
@@ -36,7 +34,7 @@ from models import (
 )
 from seed.demo import DEMO_KEYS
 from tests.conftest import berlin
-from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _QuietHandler
+from tests.e2e.conftest import DEMO_ADMIN, LiveServer, serving
 from tests.e2e.helpers import CUSTOMERS, exactly, search, sign_in, table_rows
 from tests.support.demo import app_on_copy
 
@@ -57,18 +55,8 @@ def live_server(demo_database, tmp_path_factory, localstripe) -> LiveServer:
     clock = FixedClock(berlin(2026, 11, 15, 10, 0))
     path = tmp_path_factory.mktemp("e2e-pricing") / "pricing.db"
     app = app_on_copy(demo_database, path, clock, STRIPE_API_BASE=localstripe.url)
-
-    server = make_server(
-        "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, name="e2e-pricing-server", daemon=True)
-    thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with app.app_context():
-        db.engine.dispose()
+    with serving(app, clock, "e2e-pricing-server") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,12 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import inspect, text
-from werkzeug.serving import make_server
 
 from billing.kernel.clock import FixedClock
 from seed.demo import CUSTOMER_PASSWORD, DEMO_STAFF
@@ -30,7 +28,7 @@ from tests.conftest import (
     sign_in,
 )
 from tests.e2e import conftest as e2e
-from tests.e2e.conftest import DEMO_ADMIN, LiveServer, _free_port, _QuietHandler
+from tests.e2e.conftest import DEMO_ADMIN, LiveServer, serving
 from tests.e2e.helpers import portal_sign_in
 from tests.e2e.helpers import sign_in as browser_sign_in
 from tests.portal.helpers import MEMBER_PASSWORD
@@ -334,19 +332,9 @@ def security_server(demo_database, tmp_path_factory, localstripe):
         )
         planted = corpus.plant(clock, DEMO_ADMIN[0])
         db.session.remove()
-
-    server = make_server(
-        "127.0.0.1", _free_port(), app, threaded=True, request_handler=_QuietHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, name="security-server", daemon=True)
-    thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock), planted
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(app, clock, "security-server") as server:
+        yield server, planted
     sink.stop()
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
